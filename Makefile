@@ -1,0 +1,101 @@
+# rldt — one build for the library, the CLI, the CUDA backend plugin and the tests.
+#
+#   make                 CPU library + CLI; the CUDA plugin too when nvcc is found (CUDA=0 skips it)
+#   make test            build and run every test (GPU tests skip without a device)
+#   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make deps            install the system packages (Debian/Ubuntu, apt-get)
+#   make run             the main job: a small end-to-end run on whatever device is present
+#   make bench           kernel and environment microbenchmarks
+#   make clean
+
+SANITIZE ?= 0
+BUILD    ?= $(if $(filter 1,$(SANITIZE)),build-san,build)
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA     ?= $(if $(NVCC),1,0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation -Werror -pthread -MMD -MP \
+            -Iinclude $(shell pkg-config --cflags hdf5) -DRLDT_BUILD_CUDA=$(CUDA)
+LDLIBS   += $(shell pkg-config --libs hdf5) -lhdf5_hl -lopenblas -lyaml -lcjson -lm -ldl -pthread
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
+             -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+
+LIB_SRC  := $(wildcard host/*.c host/envs/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(wildcard host/main/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CU_SRC   := $(wildcard kernels/*.cu)
+CU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+TARGETS  := $(BUILD)/librldt.a $(BUILD)/librldt.so $(BUILD)/rldt
+ifeq ($(CUDA),1)
+TARGETS  += $(BUILD)/librldt_cuda.so
+endif
+ifneq ($(SANITIZE),1)
+TARGETS  += rldt
+endif
+
+.PHONY: all test deps run bench clean
+all: $(TARGETS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/librldt.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/librldt.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rldt: $(CLI_OBJ) $(BUILD)/librldt.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+rldt: $(BUILD)/rldt
+	cp $< $@
+
+# The CUDA backend is a plugin loaded with dlopen at run time, so that CPU-only processes (and every test
+# binary) never map the CUDA libraries. It is self-contained: it uses only the headers' inline math.
+$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/rldt/*.h kernels/*.cuh)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/librldt_cuda.so: $(CU_OBJ)
+	$(NVCC) -shared -o $@ $^ -lcublas
+
+$(BUILD)/tests/rldt_tests: $(TEST_OBJ) $(BUILD)/librldt.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+test: all $(BUILD)/tests/rldt_tests
+	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
+	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/librldt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(BENCH_BIN)
+	./bench/run.sh $(BUILD)
+
+deps:
+	bash scripts/install-deps.sh
+
+run: all
+	bash scripts/main-job.sh
+
+clean:
+	rm -rf build build-san rldt
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,110 @@
+/* backend.c — choosing a backend at run time: CUDA when the plugin loads and finds a device, else CPU.
+ *
+ * The plugin is looked up, in order, at $RLDT_CUDA_LIB, next to the running executable (and in its
+ * build/ folder), next to librldt.so when the engine is used as a shared library, then by the dynamic
+ * loader's search path. It is opened once per process. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rldt/backend.h"
+
+#define PLUGIN_NAME "librldt_cuda.so"
+
+static const rldt_backend_t *cuda_backend;
+static char cuda_why[PATH_MAX + 256];
+static int cuda_probed;
+
+static void *try_open(const char *dir, const char *sub)
+{
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s" PLUGIN_NAME, dir, sub);
+    if (access(path, R_OK) != 0) return NULL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) snprintf(cuda_why, sizeof cuda_why, "plugin failed to load: %.200s", dlerror());
+    return h;
+}
+
+static void *open_plugin(void)
+{
+    const char *env = getenv("RLDT_CUDA_LIB");
+    if (env && env[0]) {
+        void *h = access(env, R_OK) == 0 ? dlopen(env, RTLD_NOW | RTLD_LOCAL) : NULL;
+        if (!h) snprintf(cuda_why, sizeof cuda_why, "plugin not found at RLDT_CUDA_LIB=%.200s", env);
+        return h;
+    }
+    char dirs[2][PATH_MAX] = {{0}, {0}};
+    ssize_t n = readlink("/proc/self/exe", dirs[0], sizeof dirs[0] - 1);
+    if (n > 0) {
+        dirs[0][n] = '\0';
+        memmove(dirs[0], dirname(dirs[0]), strlen(dirname(dirs[0])) + 1);
+    }
+    Dl_info info;
+    if (dladdr((void *)rldt_backend_select, &info) && info.dli_fname) {
+        snprintf(dirs[1], sizeof dirs[1], "%s", info.dli_fname);
+        memmove(dirs[1], dirname(dirs[1]), strlen(dirname(dirs[1])) + 1);
+    }
+    static const char *const subs[] = {"", "build/", "../build/"};
+    for (int d = 0; d < 2; d++)
+        for (int s = 0; s < 3 && dirs[d][0]; s++) {
+            void *h = try_open(dirs[d], subs[s]);
+            if (h) return h;
+        }
+    void *h = dlopen(PLUGIN_NAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h && !cuda_why[0]) snprintf(cuda_why, sizeof cuda_why, "plugin %s not found", PLUGIN_NAME);
+    return h;
+}
+
+const rldt_backend_t *rldt_backend_cuda(char *why, size_t whylen)
+{
+    if (!cuda_probed) {
+        cuda_probed = 1;
+        if (!RLDT_BUILD_CUDA) {
+            snprintf(cuda_why, sizeof cuda_why, "not built (no nvcc at build time)");
+        } else {
+            void *h = open_plugin();
+            rldt_backend_open_fn open_fn = h ? (rldt_backend_open_fn)dlsym(h, RLDT_CUDA_PLUGIN_SYMBOL) : NULL;
+            if (h && !open_fn) snprintf(cuda_why, sizeof cuda_why, "plugin lacks %s", RLDT_CUDA_PLUGIN_SYMBOL);
+            if (open_fn) {
+                cuda_backend = open_fn(cuda_why, sizeof cuda_why);
+                if (cuda_backend && cuda_backend->abi != RLDT_BACKEND_ABI) {
+                    snprintf(cuda_why, sizeof cuda_why, "plugin ABI %d, expected %d (rebuild)", cuda_backend->abi,
+                             RLDT_BACKEND_ABI);
+                    cuda_backend = NULL;
+                }
+            }
+        }
+    }
+    if (why) snprintf(why, whylen, "%.*s", (int)(whylen ? whylen - 1 : 0), cuda_backend ? "" : cuda_why);
+    return cuda_backend;
+}
+
+const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t notelen)
+{
+    if (note) note[0] = '\0';
+    if (strcmp(want, "cpu") == 0) {
+        if (note) snprintf(note, notelen, "backend: CPU (%s), chosen by run.device=cpu", rldt_backend_cpu()->device);
+        return rldt_backend_cpu();
+    }
+    if (strcmp(want, "cuda") != 0 && strcmp(want, "auto") != 0) {
+        rldt_error_set(RLDT_ERR_USAGE, "unknown device '%s' (expected auto, cpu or cuda)", want);
+        return NULL;
+    }
+    char why[256];
+    const rldt_backend_t *cu = rldt_backend_cuda(why, sizeof why);
+    if (cu) {
+        if (note) snprintf(note, notelen, "backend: CUDA (%s)", cu->device);
+        return cu;
+    }
+    if (strcmp(want, "cuda") == 0) {
+        rldt_error_set(RLDT_ERR, "run.device=cuda but CUDA is unavailable: %s", why);
+        return NULL;
+    }
+    if (note) snprintf(note, notelen, "CUDA: unavailable (%s) — using CPU", why);
+    return rldt_backend_cpu();
+}

@@ -1,0 +1,20 @@
+/* cmd_info.c — `rldt info`: what this build can do and which backend a run would use. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "rldt/backend.h"
+
+int rldt_cmd_info(int argc, char **argv)
+{
+    printf("rldt %s\n", RLDT_VERSION);
+    printf("build: C11 CPU backend (OpenBLAS), CUDA plugin %s\n", RLDT_BUILD_CUDA ? "built" : "not built");
+    printf("CPU: %s\n", rldt_backend_cpu()->device);
+    char why[256];
+    const rldt_backend_t *cu = rldt_backend_cuda(why, sizeof why);
+    if (cu)
+        printf("CUDA: %s\n", cu->device);
+    else
+        printf("CUDA: unavailable (%s) — using CPU\n", why);
+    printf("backend (run.device=auto): %s\n", cu ? "cuda" : "cpu");
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* rldt.c — the `rldt` command-line client: a thin dispatcher over the library. One row per command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "rldt/log.h"
+
+static const rldt_cli_command_t commands[] = {
+    {"help", rldt_cmd_help, "[COMMAND]", "show commands, or one command's usage"},
+    {"version", rldt_cmd_version, "", "print the version"},
+    {"info", rldt_cmd_info, "", "build features, devices and the backend that would be used"},
+    {"config", rldt_cmd_config, "[CONFIG.yaml] [key=value ...] [--keys]", "print the resolved config as JSON (--keys: the key table)"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+int rldt_cli_usage(const char *command)
+{
+    for (int i = 0; i < n_commands; i++)
+        if (strcmp(commands[i].name, command) == 0) {
+            fprintf(stderr, "usage: rldt %s %s\n  %s\n", commands[i].name, commands[i].usage, commands[i].summary);
+            return RLDT_ERR_USAGE;
+        }
+    fprintf(stderr, "rldt: unknown command '%s' (try 'rldt help')\n", command);
+    return RLDT_ERR_USAGE;
+}
+
+int rldt_cli_fail(int status)
+{
+    fprintf(stderr, "rldt: error: %s\n", rldt_error_message());
+    return status;
+}
+
+int rldt_cmd_help(int argc, char **argv)
+{
+    if (argc > 1) {
+        rldt_cli_usage(argv[1]);
+        return 0;
+    }
+    printf("rldt %s — flow-matching policies fine-tuned with RL by density transport\n\n"
+           "usage: rldt COMMAND [ARGS]\n\ncommands:\n",
+           RLDT_VERSION);
+    for (int i = 0; i < n_commands; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\nConfig values are set as dotted key=value arguments (pretrain.lr=3e-4); "
+           "'rldt config --keys' lists them.\n");
+    return 0;
+}
+
+int rldt_cmd_version(int argc, char **argv)
+{
+    printf("rldt %s\n", RLDT_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        rldt_cmd_help(1, argv);
+        return RLDT_ERR_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return rldt_cmd_help(1, argv);
+    if (strcmp(name, "--version") == 0) return rldt_cmd_version(1, argv);
+    for (int i = 0; i < n_commands; i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "rldt: unknown command '%s'\n", name);
+    rldt_cmd_help(1, argv);
+    return RLDT_ERR_USAGE;
+}

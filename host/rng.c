@@ -1,0 +1,70 @@
+/* rng.c — sequential host streams and bulk fills over Philox4x32-10 (see rldt/rng.h). */
+#include "rldt/rng.h"
+
+uint64_t rldt_rng_stream_id(uint32_t purpose, uint32_t a, uint32_t b)
+{
+    return ((uint64_t)(purpose & 0xffffu) << 48) ^ ((uint64_t)(a & 0xffffu) << 32) ^ (uint64_t)b;
+}
+
+void rldt_rng_init(rldt_rng_t *r, uint64_t seed, uint64_t stream)
+{
+    r->seed = seed;
+    r->stream = stream;
+    r->counter = 0;
+    r->nbuf = 0;
+}
+
+uint32_t rldt_rng_u32(rldt_rng_t *r)
+{
+    if (r->nbuf == 0) {
+        rldt_philox_block_t b = rldt_philox(r->seed, r->stream, r->counter++);
+        for (int i = 0; i < 4; i++) r->buf[i] = b.v[3 - i]; /* handed out from the back: v[0] first */
+        r->nbuf = 4;
+    }
+    return r->buf[--r->nbuf];
+}
+
+float rldt_rng_uniform(rldt_rng_t *r) { return rldt_u32_to_uniform(rldt_rng_u32(r)); }
+
+uint32_t rldt_rng_below(rldt_rng_t *r, uint32_t n)
+{
+    uint32_t limit = (uint32_t)(-n) % n; /* 2^32 mod n: reject the short top range */
+    for (;;) {
+        uint32_t x = rldt_rng_u32(r);
+        if (x >= limit) return x % n;
+    }
+}
+
+float rldt_rng_normal(rldt_rng_t *r)
+{
+    uint32_t a = rldt_rng_u32(r), b = rldt_rng_u32(r);
+    float z0, z1;
+    rldt_box_muller(a, b, &z0, &z1);
+    return z0;
+}
+
+uint64_t rldt_rng_claim(rldt_rng_t *r, size_t n)
+{
+    uint64_t first = r->counter;
+    r->counter += rldt_philox_blocks(n);
+    r->nbuf = 0;
+    return first;
+}
+
+void rldt_rng_fill_normal(rldt_rng_t *r, float *x, size_t n)
+{
+    uint64_t c = rldt_rng_claim(r, n);
+    for (size_t i = 0; i < n; i += 4) {
+        rldt_philox_block_t b = rldt_philox(r->seed, r->stream, c + i / 4);
+        float z[4];
+        rldt_box_muller(b.v[0], b.v[1], &z[0], &z[1]);
+        rldt_box_muller(b.v[2], b.v[3], &z[2], &z[3]);
+        for (size_t j = 0; j < 4 && i + j < n; j++) x[i + j] = z[j];
+    }
+}
+
+void rldt_rng_fill_uniform(rldt_rng_t *r, float *x, size_t n)
+{
+    uint64_t c = rldt_rng_claim(r, n);
+    for (size_t i = 0; i < n; i++) x[i] = rldt_philox_uniform_at(r->seed, r->stream, c, i);
+}

@@ -1,0 +1,64 @@
+/* rldt/backend.h — the compute backends: one table of ops, implemented twice.
+ *
+ * The CPU backend (host/backend_cpu.c) is the reference: plain C11, OpenBLAS for GEMM. The CUDA backend
+ * (kernels/, one .cu per op family) is a plugin, librldt_cuda.so, loaded with dlopen only when asked for, so CPU-only runs
+ * never map the CUDA libraries. Both implement every entry of rldt_backend_t on memory they own
+ * (alloc/free/upload/download); per-element math both share is in the headers as RLDT_HD functions.
+ * Every CUDA op has a parity test against its CPU twin (tests/test_parity.c). */
+#ifndef RLDT_BACKEND_H
+#define RLDT_BACKEND_H
+
+#include "rldt/common.h"
+#include "rldt/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RLDT_BACKEND_ABI 1
+
+typedef struct rldt_backend {
+    int abi;              /* RLDT_BACKEND_ABI of the build that made it */
+    const char *name;     /* "cpu" or "cuda" */
+    char device[128];     /* e.g. "x86_64 CPU, 2 threads" or "NVIDIA H100 80GB HBM3 (sm_90)" */
+
+    /* memory: buffers live where the backend computes */
+    void *(*alloc)(size_t bytes);     /* zero-filled; NULL on failure */
+    void (*free)(void *p);
+    void (*upload)(void *dst, const void *src, size_t bytes);
+    void (*download)(void *dst, const void *src, size_t bytes);
+    void (*sync)(void);
+
+    /* RNG: x[i] = element i of the Philox fill (seed, stream, counter) (see rldt/philox.h) */
+    void (*fill_normal)(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
+    void (*fill_uniform)(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
+    /* optimiser: one Adam/AdamW step over n flat parameters (see rldt/optim.h) */
+    void (*adam_step)(const rldt_adam_t *opt, float lr, long step, float *p, const float *g, float *m, float *v, size_t n);
+    /* averaging: dst <- dst + w * (src - dst)  (EMA with w = 1 - decay, Polyak with w = tau) */
+    void (*lerp)(float *dst, const float *src, float w, size_t n);
+    /* y <- a * y for n floats (gradient clipping scale) */
+    void (*scale)(float *y, float a, size_t n);
+    /* sum of squares of x[0..n) in double precision (global-norm clipping) */
+    double (*sumsq)(const float *x, size_t n);
+} rldt_backend_t;
+
+/* The CPU backend (always available). */
+const rldt_backend_t *rldt_backend_cpu(void);
+
+/* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with
+ * the reason in `why` ("not built", "plugin not found", "insufficient driver", "no device", ...). */
+const rldt_backend_t *rldt_backend_cuda(char *why, size_t whylen);
+
+/* Picks a backend by name: "auto" (CUDA if usable, else CPU), "cpu", or "cuda" (error if unusable).
+ * On error returns NULL with rldt_error_message() set; `note` (may be NULL) receives one line for the log,
+ * e.g. "CUDA: unavailable (insufficient driver) — using CPU". */
+const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t notelen);
+
+/* The symbol the plugin exports: fills `why` and returns NULL when no device is usable. */
+typedef const rldt_backend_t *(*rldt_backend_open_fn)(char *why, size_t whylen);
+#define RLDT_CUDA_PLUGIN_SYMBOL "rldt_cuda_backend_open"
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+// backend_cuda.cu — the CUDA backend plugin's entry point: probes the device and hands the host the op
+// table (rldt_backend_t). Loaded with dlopen by host/backend.c; self-contained (no librldt symbols).
+#include <string.h>
+
+#include "cuda_common.cuh"
+
+static void *cuda_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) return NULL;
+    if (cudaMemset(p, 0, bytes) != cudaSuccess) {
+        cudaFree(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_free(void *p) { CUDA_CHECK(cudaFree(p)); }
+static void cuda_upload(void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+static void cuda_download(void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+static void cuda_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
+
+static rldt_backend_t cuda_backend;
+
+extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cuda_backend_open(char *why, size_t len)
+{
+    int n = 0;
+    cudaError_t err = cudaGetDeviceCount(&n);
+    if (err == cudaErrorInsufficientDriver) {
+        snprintf(why, len, "insufficient driver");
+        return NULL;
+    }
+    if (err == cudaErrorNoDevice || (err == cudaSuccess && n == 0)) {
+        snprintf(why, len, "no device");
+        return NULL;
+    }
+    if (err != cudaSuccess) {
+        snprintf(why, len, "%s", cudaGetErrorString(err));
+        return NULL;
+    }
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    cuda_backend.abi = RLDT_BACKEND_ABI;
+    cuda_backend.name = "cuda";
+    snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s (sm_%d%d, %.0f GiB)", prop.name, prop.major,
+             prop.minor, prop.totalGlobalMem / 1073741824.0);
+    cuda_backend.alloc = cuda_alloc;
+    cuda_backend.free = cuda_free;
+    cuda_backend.upload = cuda_upload;
+    cuda_backend.download = cuda_download;
+    cuda_backend.sync = cuda_sync;
+    cuda_backend.fill_normal = rldt_cuda_fill_normal;
+    cuda_backend.fill_uniform = rldt_cuda_fill_uniform;
+    cuda_backend.adam_step = rldt_cuda_adam_step;
+    cuda_backend.lerp = rldt_cuda_lerp;
+    cuda_backend.scale = rldt_cuda_scale;
+    cuda_backend.sumsq = rldt_cuda_sumsq;
+    return &cuda_backend;
+}

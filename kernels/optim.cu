@@ -1,0 +1,77 @@
+// optim.cu — flat-buffer optimiser ops: Adam/AdamW step, lerp (EMA/Polyak), scale, sum of squares.
+// The per-element Adam math is rldt_adam_elem from rldt/optim.h, the same code the CPU loop runs.
+#include "cuda_common.cuh"
+#include "rldt/optim.h"
+
+__global__ void adam_kernel(rldt_adam_t o, float lr, float bc1, float bc2, float *p, const float *g, float *m,
+                            float *v, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        rldt_adam_elem(&o, lr, bc1, bc2, &p[i], g[i], &m[i], &v[i]);
+}
+
+void rldt_cuda_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v,
+                         size_t n)
+{
+    if (!n) return;
+    float bc1, bc2;
+    rldt_adam_bias_corrections(o, step, &bc1, &bc2);
+    adam_kernel<<<rldt_grid(n, 256), 256>>>(*o, lr, bc1, bc2, p, g, m, v, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+__global__ void lerp_kernel(float *dst, const float *src, float w, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] += w * (src[i] - dst[i]);
+}
+
+void rldt_cuda_lerp(float *dst, const float *src, float w, size_t n)
+{
+    if (!n) return;
+    lerp_kernel<<<rldt_grid(n, 256), 256>>>(dst, src, w, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+__global__ void scale_kernel(float *y, float a, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] *= a;
+}
+
+void rldt_cuda_scale(float *y, float a, size_t n)
+{
+    if (!n) return;
+    scale_kernel<<<rldt_grid(n, 256), 256>>>(y, a, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// Sum of squares in double: each block reduces its grid-stride share in shared memory, then one atomicAdd
+// per block (sm_60+ has double atomicAdd) into a device global, so no allocation per call.
+__device__ double sumsq_acc;
+
+__global__ void sumsq_kernel(const float *x, size_t n)
+{
+    __shared__ double part[256];
+    double s = 0.0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        s += (double)x[i] * (double)x[i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {
+        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(&sumsq_acc, part[0]);
+}
+
+double rldt_cuda_sumsq(const float *x, size_t n)
+{
+    double h = 0.0;
+    CUDA_CHECK(cudaMemcpyToSymbol(sumsq_acc, &h, sizeof h));
+    unsigned grid = rldt_grid(n, 256);
+    if (n) sumsq_kernel<<<grid < 1024 ? grid : 1024, 256>>>(x, n);
+    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK(cudaMemcpyFromSymbol(&h, sumsq_acc, sizeof h));
+    return h;
+}
