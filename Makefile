@@ -96,6 +96,6 @@ run: all
 	bash scripts/main-job.sh
 
 clean:
-	rm -rf build build-san rldt
+	rm -rf build build-san build-nocuda rldt
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

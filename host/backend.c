@@ -5,6 +5,7 @@
  * loader's search path. It is opened once per process. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -84,6 +85,27 @@ const rldt_backend_t *rldt_backend_cuda(char *why, size_t whylen)
     return cuda_backend;
 }
 
+#define OP(name) {#name, offsetof(rldt_backend_t, name)}
+static const struct {
+    const char *name;
+    size_t offset;
+} backend_ops[] = {
+    OP(alloc), OP(free), OP(upload), OP(download), OP(copy), OP(sync), OP(fill_normal), OP(fill_uniform), OP(adam_step),
+    OP(lerp), OP(scale), OP(sumsq), OP(linear_forward), OP(linear_backward), OP(act_forward), OP(act_backward),
+    OP(layernorm_forward), OP(layernorm_backward), OP(add), OP(time_features), OP(mse),
+};
+#undef OP
+
+const char *rldt_backend_missing_op(const rldt_backend_t *be)
+{
+    for (size_t i = 0; i < sizeof backend_ops / sizeof backend_ops[0]; i++) {
+        void (*fn)(void);
+        memcpy(&fn, (const char *)be + backend_ops[i].offset, sizeof fn);
+        if (!fn) return backend_ops[i].name;
+    }
+    return NULL;
+}
+
 const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t notelen)
 {
     if (note) note[0] = '\0';
@@ -97,6 +119,11 @@ const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t n
     }
     char why[256];
     const rldt_backend_t *cu = rldt_backend_cuda(why, sizeof why);
+    const char *missing = cu ? rldt_backend_missing_op(cu) : NULL;
+    if (missing) {
+        snprintf(why, sizeof why, "%s found, but the CUDA backend has no %s kernel yet", cu->device, missing);
+        cu = NULL;
+    }
     if (cu) {
         if (note) snprintf(note, notelen, "backend: CUDA (%s)", cu->device);
         return cu;

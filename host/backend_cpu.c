@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "rldt/backend.h"
 #include "rldt/philox.h"
 
@@ -47,6 +49,98 @@ static double cpu_sumsq(const float *x, size_t n)
     return s;
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// neural-network ops
+
+static void cpu_linear_forward(float *out, const float *in, const float *W, const float *b, int B, int ni, int no)
+{
+    for (int r = 0; r < B; r++) memcpy(out + (size_t)r * no, b, sizeof(float) * (size_t)no);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, in, ni, W, ni, 1.0f, out, no);
+}
+
+static void cpu_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+                                int B, int ni, int no)
+{
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, dout, no, W, ni, 0.0f, din, ni);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, 1.0f, dout, no, in, ni, 1.0f, dW, ni);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < no; o++) db[o] += dout[(size_t)r * no + o];
+}
+
+static void cpu_act_forward(rldt_act_t a, float *out, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = rldt_act_f(a, in[i]);
+}
+
+static void cpu_act_backward(rldt_act_t a, float *din, const float *dout, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * rldt_act_df(a, in[i]);
+}
+
+static void cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                                  const float *beta, int B, int C)
+{
+    for (int r = 0; r < B; r++) {
+        const float *x = in + (size_t)r * C;
+        float *y = out + (size_t)r * C;
+        float m = 0.0f, v = 0.0f;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= (float)C;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        float s = 1.0f / sqrtf(v / (float)C + RLDT_LN_EPS);
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * s * gamma[c] + beta[c];
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+/* dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)), with dnorm = dout * gamma. */
+static void cpu_layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                   const float *mean, const float *rstd, const float *gamma, int B, int C)
+{
+    for (int r = 0; r < B; r++) {
+        const float *x = in + (size_t)r * C, *dy = dout + (size_t)r * C;
+        float *dx = din + (size_t)r * C;
+        float m = mean[r], s = rstd[r], dmean = 0.0f, dproj = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s, dn = dy[c] * gamma[c];
+            dmean += dn;
+            dproj += dn * norm;
+            dgamma[c] += dy[c] * norm;
+            dbeta[c] += dy[c];
+        }
+        dmean /= (float)C;
+        dproj /= (float)C;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s;
+            dx[c] = s * (dy[c] * gamma[c] - dmean - norm * dproj);
+        }
+    }
+}
+
+static void cpu_add(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static void cpu_time_features(float *out, const float *t, int B, int dim)
+{
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < dim; j++) out[(size_t)r * dim + j] = rldt_time_feature(t[r], j, dim);
+}
+
+static double cpu_mse(const float *pred, const float *target, float *grad, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float d = pred[i] - target[i];
+        s += (double)d * (double)d;
+        if (grad) grad[i] = 2.0f * d / (float)n;
+    }
+    return n ? s / (double)n : 0.0;
+}
+
 static rldt_backend_t cpu_backend = {
     .abi = RLDT_BACKEND_ABI,
     .name = "cpu",
@@ -54,6 +148,7 @@ static rldt_backend_t cpu_backend = {
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
+    .copy = cpu_copy,
     .sync = cpu_sync,
     .fill_normal = cpu_fill_normal,
     .fill_uniform = cpu_fill_uniform,
@@ -61,6 +156,15 @@ static rldt_backend_t cpu_backend = {
     .lerp = cpu_lerp,
     .scale = cpu_scale,
     .sumsq = cpu_sumsq,
+    .linear_forward = cpu_linear_forward,
+    .linear_backward = cpu_linear_backward,
+    .act_forward = cpu_act_forward,
+    .act_backward = cpu_act_backward,
+    .layernorm_forward = cpu_layernorm_forward,
+    .layernorm_backward = cpu_layernorm_backward,
+    .add = cpu_add,
+    .time_features = cpu_time_features,
+    .mse = cpu_mse,
 };
 
 const rldt_backend_t *rldt_backend_cpu(void)

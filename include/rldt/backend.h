@@ -9,6 +9,7 @@
 #define RLDT_BACKEND_H
 
 #include "rldt/common.h"
+#include "rldt/nn.h"
 #include "rldt/optim.h"
 
 #ifdef __cplusplus
@@ -27,6 +28,7 @@ typedef struct rldt_backend {
     void (*free)(void *p);
     void (*upload)(void *dst, const void *src, size_t bytes);
     void (*download)(void *dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes); /* within the backend's memory */
     void (*sync)(void);
 
     /* RNG: x[i] = element i of the Philox fill (seed, stream, counter) (see rldt/philox.h) */
@@ -40,7 +42,34 @@ typedef struct rldt_backend {
     void (*scale)(float *y, float a, size_t n);
     /* sum of squares of x[0..n) in double precision (global-norm clipping) */
     double (*sumsq)(const float *x, size_t n);
+
+    /* neural-network ops (rldt/nn.h). Row-major; W is [no][ni] and b is [no]; "+=" marks accumulation. */
+    /* out[B][no] = in[B][ni] W^T + b */
+    void (*linear_forward)(float *out, const float *in, const float *W, const float *b, int B, int ni, int no);
+    /* din[B][ni] = dout W (skipped when din is NULL); dW += dout^T in; db += sum over rows of dout */
+    void (*linear_backward)(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+                            int B, int ni, int no);
+    /* out[i] = act(in[i]) */
+    void (*act_forward)(rldt_act_t a, float *out, const float *in, size_t n);
+    /* din[i] = dout[i] * act'(in[i]) */
+    void (*act_backward)(rldt_act_t a, float *din, const float *dout, const float *in, size_t n);
+    /* per row: out = (in - mean) * rstd * gamma + beta, saving mean[B] and rstd[B] */
+    void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                              const float *beta, int B, int C);
+    /* din[B][C] (overwritten); dgamma, dbeta += */
+    void (*layernorm_backward)(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                               const float *mean, const float *rstd, const float *gamma, int B, int C);
+    /* y[i] += x[i] */
+    void (*add)(float *y, const float *x, size_t n);
+    /* out[B][dim] = sinusoidal features of t[B] (rldt_time_feature) */
+    void (*time_features)(float *out, const float *t, int B, int dim);
+    /* mean over n of (pred - target)^2; grad (may be NULL) = d mean / d pred = 2 (pred - target) / n */
+    double (*mse)(const float *pred, const float *target, float *grad, size_t n);
 } rldt_backend_t;
+
+/* The name of the first op `be` lacks, or NULL when it implements them all (a backend under construction
+ * may publish only some kernels; rldt_backend_select never picks an incomplete one automatically). */
+const char *rldt_backend_missing_op(const rldt_backend_t *be);
 
 /* The CPU backend (always available). */
 const rldt_backend_t *rldt_backend_cpu(void);

@@ -10,8 +10,13 @@
  * fill of n values consumes ceil(n/4) counters and the next fill starts at counter + ceil(n/4).
  *
  * Floats: uniform in [0,1) from the top 24 bits; normals by Box–Muller from a pair of words with both
- * uniforms taken at cell centres ((k + 0.5)·2^-24, never 0), so log() is always finite. Host and device
- * use the same formulas; they may differ in the last ulp of logf/cosf/sinf, never in the bits drawn. */
+ * uniforms taken at cell centres ((k + 0.5)·2^-23, never 0 or 1), so log() is always finite. Host and device
+ * use the same formulas; they may differ in the last ulp of logf/cosf/sinf, never in the bits drawn.
+ *
+ * cuRAND: the same bits as curand_init(seed, stream, 4*counter) on the device. cuRAND's host generator
+ * (CURAND_RNG_PSEUDO_PHILOX4_32_10) also draws the same blocks but orders its bulk output subsequence-first
+ * (group j = block (seed, stream j, counter 0)), and maps words to floats as (x + 0.5) * 2^-32; ours is
+ * counter-first within one stream with 24-bit floats (tests/test_rng.c checks the bits). */
 #ifndef RLDT_PHILOX_H
 #define RLDT_PHILOX_H
 
@@ -63,8 +68,9 @@ RLDT_HD rldt_philox_block_t rldt_philox(uint64_t seed, uint64_t stream, uint64_t
 /* A uniform float in [0, 1) from one word (24 significant bits). */
 RLDT_HD float rldt_u32_to_uniform(uint32_t x) { return (float)(x >> 8) * 5.9604644775390625e-8f; }
 
-/* A uniform float in (0, 1) at the centre of one of 2^24 cells: never 0, never 1. */
-RLDT_HD float rldt_u32_to_open_uniform(uint32_t x) { return ((float)(x >> 8) + 0.5f) * 5.9604644775390625e-8f; }
+/* A uniform float in (0, 1) at the centre of one of 2^23 cells: never 0, never 1 (23 bits so that the
+ * largest cell centre, 1 - 2^-24, is exactly representable). */
+RLDT_HD float rldt_u32_to_open_uniform(uint32_t x) { return ((float)(x >> 9) + 0.5f) * 1.1920928955078125e-7f; }
 
 /* Two standard normals from two words (Box–Muller). */
 RLDT_HD void rldt_box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
