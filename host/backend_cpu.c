@@ -119,9 +119,30 @@ static void cpu_layernorm_backward(float *din, float *dgamma, float *dbeta, cons
     }
 }
 
-static void cpu_add(float *y, const float *x, size_t n)
+static void cpu_axpy(float *y, float a, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void cpu_fill(float *x, float value, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = value;
+}
+
+static void cpu_copy_cols(float *dst, int ld_dst, int dst_off, const float *src, int ld_src, int src_off, int ncols,
+                          int B)
+{
+    for (int b = 0; b < B; b++)
+        memcpy(dst + (size_t)b * ld_dst + dst_off, src + (size_t)b * ld_src + src_off, sizeof(float) * (size_t)ncols);
+}
+
+static void cpu_flow_pair(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D)
+{
+    for (int b = 0; b < B; b++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)b * D + d;
+            rldt_flow_pair_elem(t[b], a[i], z[i], &xt[i], &target[i]);
+        }
 }
 
 static void cpu_time_features(float *out, const float *t, int B, int dim)
@@ -162,7 +183,10 @@ static rldt_backend_t cpu_backend = {
     .act_backward = cpu_act_backward,
     .layernorm_forward = cpu_layernorm_forward,
     .layernorm_backward = cpu_layernorm_backward,
-    .add = cpu_add,
+    .axpy = cpu_axpy,
+    .fill = cpu_fill,
+    .copy_cols = cpu_copy_cols,
+    .flow_pair = cpu_flow_pair,
     .time_features = cpu_time_features,
     .mse = cpu_mse,
 };

@@ -180,7 +180,7 @@ const float *rldt_mlp_forward(rldt_mlp_t *m, const float *P, const float *in, in
             be->layernorm_forward(y, m->ws + op->stats, m->ws + op->stats + m->max_batch, x, w, w + op->in, B, op->in);
             break;
         case RLDT_OP_ACT: be->act_forward(m->spec.act, y, x, (size_t)B * op->in); break;
-        case RLDT_OP_ADD: be->add(y, activation(m, op->skip), (size_t)B * op->in); break;
+        case RLDT_OP_ADD: be->axpy(y, 1.0f, activation(m, op->skip), (size_t)B * op->in); break;
         }
         x = y;
     }
@@ -215,7 +215,7 @@ void rldt_mlp_backward(rldt_mlp_t *m, const float *P, float *G, const float *dou
             break;
         }
         if (i == pending_skip) {
-            be->add(dx, skip, (size_t)B * op->in);
+            be->axpy(dx, 1.0f, skip, (size_t)B * op->in);
             pending_skip = -1;
         }
         g = dx;

@@ -167,18 +167,41 @@ Test(parity, layernorm_forward_backward)
     expect_close(cu, DBT, dbt, C, 1e-3, "layernorm_backward dbeta");
 }
 
-Test(parity, add_time_features_mse)
+Test(parity, axpy_fill_copy_cols_flow_pair)
 {
     const rldt_backend_t *cu = cuda_or_skip(), *cpu = rldt_backend_cpu();
-    NEED(add);
+    NEED(axpy);
+    NEED(fill);
+    NEED(copy_cols);
+    NEED(flow_pair);
+    int B = 50, D = 12, W = 30;
+    size_t n = (size_t)B * D;
+    float *a = test_random_array(n, -1, 1, 21), *z = test_random_array(n, -1, 1, 22), *t = test_random_array(B, 0, 1, 23);
+    float *xt = malloc(sizeof(float) * n), *tg = malloc(sizeof(float) * n), *wide = malloc(sizeof(float) * B * W);
+    float *A = to_dev(cu, a, n), *Z = to_dev(cu, z, n), *T = to_dev(cu, t, B);
+    float *XT = nan_dev(cu, n), *TG = nan_dev(cu, n), *WIDE = nan_dev(cu, (size_t)B * W);
+    cpu->flow_pair(xt, tg, a, z, t, B, D);
+    cu->flow_pair(XT, TG, A, Z, T, B, D);
+    expect_close(cu, XT, xt, n, 1e-6, "flow_pair xt");
+    expect_close(cu, TG, tg, n, 1e-6, "flow_pair target");
+    cpu->fill(wide, 0.25f, (size_t)B * W);
+    cu->fill(WIDE, 0.25f, (size_t)B * W);
+    cpu->copy_cols(wide, W, 7, a, D, 0, D, B);
+    cu->copy_cols(WIDE, W, 7, A, D, 0, D, B);
+    expect_close(cu, WIDE, wide, (size_t)B * W, 0.0, "fill + copy_cols");
+    cpu->axpy(a, -0.5f, z, n);
+    cu->axpy(A, -0.5f, Z, n);
+    expect_close(cu, A, a, n, 1e-6, "axpy");
+}
+
+Test(parity, time_features_mse)
+{
+    const rldt_backend_t *cu = cuda_or_skip(), *cpu = rldt_backend_cpu();
     NEED(time_features);
     NEED(mse);
     size_t n = 5003;
     float *a = test_random_array(n, -1, 1, 13), *b = test_random_array(n, -1, 1, 14);
     float *A = to_dev(cu, a, n), *Bd = to_dev(cu, b, n), *G = nan_dev(cu, n), *g = malloc(sizeof(float) * n);
-    cpu->add(a, b, n);
-    cu->add(A, Bd, n);
-    expect_close(cu, A, a, n, 1e-6, "add");
     double l_cpu = cpu->mse(a, b, g, n), l_cu = cu->mse(A, Bd, G, n);
     cr_assert_lt(test_rel_err(l_cu, l_cpu, 1e-9), 1e-5);
     expect_close(cu, G, g, n, 1e-5, "mse grad");

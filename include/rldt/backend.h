@@ -59,8 +59,17 @@ typedef struct rldt_backend {
     /* din[B][C] (overwritten); dgamma, dbeta += */
     void (*layernorm_backward)(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                                const float *mean, const float *rstd, const float *gamma, int B, int C);
-    /* y[i] += x[i] */
-    void (*add)(float *y, const float *x, size_t n);
+    /* y[i] += a * x[i] */
+    void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* x[i] = value */
+    void (*fill)(float *x, float value, size_t n);
+    /* rows b < B: dst[b*ld_dst + dst_off + c] = src[b*ld_src + src_off + c] for c < ncols (packs a block of
+     * columns into a wider matrix, or extracts one) */
+    void (*copy_cols)(float *dst, int ld_dst, int dst_off, const float *src, int ld_src, int src_off, int ncols,
+                      int B);
+    /* flow-matching pairs on the straight path: for row b with time t[b],
+     * xt = (1 - t) z + t a  and  target = a - z  (each [B][D]) */
+    void (*flow_pair)(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D);
     /* out[B][dim] = sinusoidal features of t[B] (rldt_time_feature) */
     void (*time_features)(float *out, const float *t, int B, int dim);
     /* mean over n of (pred - target)^2; grad (may be NULL) = d mean / d pred = 2 (pred - target) / n */

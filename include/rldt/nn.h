@@ -75,6 +75,14 @@ RLDT_HD float rldt_time_feature(float t, int j, int dim)
     return j < half ? sinf(t * f) : cosf(t * f);
 }
 
+/* One element of a flow-matching training pair: the point at time t on the straight path from noise z
+ * (t = 0) to action a (t = 1), and the path's velocity. */
+RLDT_HD void rldt_flow_pair_elem(float t, float a, float z, float *xt, float *target)
+{
+    *xt = (1.0f - t) * z + t * a;
+    *target = a - z;
+}
+
 #define RLDT_LN_EPS 1e-5f
 
 // ---------------------------------------------------------------------------------------------------
