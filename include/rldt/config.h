@@ -5,7 +5,7 @@
  *   rldt_config_t cfg;
  *   rldt_config_defaults(&cfg);
  *   if (rldt_config_load_yaml(&cfg, "configs/pendulum.yaml")) { ... rldt_error_message() ... }
- *   if (rldt_config_set(&cfg, "train.actor_lr", "1e-5", "<command line>", 0)) { ... }
+ *   if (rldt_config_set(&cfg, "pretrain.lr", "1e-5", "<command line>", 0)) { ... }
  *   double lr = cfg.pre_lr;
  * Every error returns RLDT_ERR_USAGE with a message naming the key, the file and the line. */
 #ifndef RLDT_CONFIG_H
@@ -23,9 +23,6 @@ extern "C" {
 
 typedef enum { RLDT_CFG_INT, RLDT_CFG_FLOAT, RLDT_CFG_BOOL, RLDT_CFG_STR, RLDT_CFG_ENUM } rldt_cfg_type_t;
 
-#define RLDT_CFG_CTYPE_INT long
-#define RLDT_CFG_CTYPE_FLOAT double
-#define RLDT_CFG_CTYPE_BOOL bool
 #define RLDT_CFG_DECL_INT(f) long f;
 #define RLDT_CFG_DECL_FLOAT(f) double f;
 #define RLDT_CFG_DECL_BOOL(f) bool f;
@@ -72,7 +69,8 @@ char *rldt_config_to_json(const rldt_config_t *cfg);
 /* Loads a JSON object produced by rldt_config_to_json (checkpoints, HDF5 attributes) into cfg, checked
  * like a YAML file ("origin" names it in errors). */
 rldt_status_t rldt_config_from_json(rldt_config_t *cfg, const char *json, const char *origin);
-/* Value of a key as text ("%.17g" for floats, "true"/"false" for booleans) into buf. */
+/* Value of a key as text ("%.17g" for floats, "true"/"false" for booleans) into buf. Unknown key:
+ * RLDT_ERR_USAGE; buf too small: RLDT_ERR. */
 rldt_status_t rldt_config_get_text(const rldt_config_t *cfg, const char *key, char *buf, size_t len);
 
 #ifdef __cplusplus

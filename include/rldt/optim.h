@@ -60,6 +60,25 @@ typedef struct {
 float rldt_sched_lr(const rldt_sched_t *s, long step);
 
 struct rldt_backend;
+
+/* A network's training state on a backend: parameters, gradients and Adam moments, each one flat buffer,
+ * and the optimiser step count. */
+typedef struct {
+    const struct rldt_backend *be;
+    size_t n;
+    float *p, *g, *m, *v;
+    long step; /* Adam steps taken */
+} rldt_trainable_t;
+
+/* Allocates the four buffers on `be` and uploads n initial parameters from host memory (NULL: zeros). */
+rldt_status_t rldt_trainable_init(rldt_trainable_t *t, const struct rldt_backend *be, size_t n, const float *init_host);
+void rldt_trainable_free(rldt_trainable_t *t);
+/* g <- 0 */
+void rldt_trainable_zero_grad(rldt_trainable_t *t);
+/* Clips g to max_norm (0 = no clipping), then takes one Adam step at rate lr. Returns the gradient norm
+ * before clipping; a non-finite norm skips the step (parameters and moments untouched, step not counted). */
+float rldt_trainable_step(rldt_trainable_t *t, const rldt_adam_t *opt, float lr, float max_norm);
+
 /* Global-norm clipping of a flat gradient buffer living on backend `be`: if ||g|| > max_norm > 0, scales g
  * by max_norm / (||g|| + 1e-6). Returns ||g|| before clipping (for logging and non-finite checks). */
 float rldt_clip_global_norm(const struct rldt_backend *be, float *g, size_t n, float max_norm);
