@@ -43,12 +43,14 @@ static void *open_plugin(void)
     ssize_t n = readlink("/proc/self/exe", dirs[0], sizeof dirs[0] - 1);
     if (n > 0) {
         dirs[0][n] = '\0';
-        memmove(dirs[0], dirname(dirs[0]), strlen(dirname(dirs[0])) + 1);
+        char *d = dirname(dirs[0]); /* may return a pointer into dirs[0] or a static string */
+        memmove(dirs[0], d, strlen(d) + 1);
     }
     Dl_info info;
     if (dladdr((void *)rldt_backend_select, &info) && info.dli_fname) {
         snprintf(dirs[1], sizeof dirs[1], "%s", info.dli_fname);
-        memmove(dirs[1], dirname(dirs[1]), strlen(dirname(dirs[1])) + 1);
+        char *d = dirname(dirs[1]);
+        memmove(dirs[1], d, strlen(d) + 1);
     }
     static const char *const subs[] = {"", "build/", "../build/"};
     for (int d = 0; d < 2; d++)

@@ -72,6 +72,20 @@ void rldt_policy_normalize_actions(const rldt_policy_t *p, const float *raw, flo
 /* Host: normalised actions [n][act_dim] -> env units, clipped to the bounds. */
 void rldt_policy_act(const rldt_policy_t *p, const float *norm, float *out, int n);
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Policies in checkpoints (host/policy_io.c). A checkpoint holding a policy stores the scalars obs_dim and
+ * act_dim, the tensors norm/obs_mean, norm/obs_std, norm/act_low, norm/act_high, and its weights under
+ * policy/ema (the averaged weights: the ones evaluated and fine-tuned). */
+struct rldt_ckpt;
+struct rldt_ckpt_tensor;
+
+/* Writes the normaliser tensors of p into out[0..3] (pointing into p) and returns 4. */
+int rldt_policy_norm_tensors(const rldt_policy_t *p, struct rldt_ckpt_tensor *out);
+/* Reads the config (into cfg), dimensions and normalisers of an open checkpoint and builds the policy
+ * for batches up to max_batch on `be`. */
+rldt_status_t rldt_policy_from_ckpt(struct rldt_ckpt *c, rldt_config_t *cfg, rldt_policy_t *p, int max_batch,
+                                    const rldt_backend_t *be);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,266 @@
+/* pretrain.c — behaviour-cloning pretraining of the flow policy (see rldt/pretrain.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rldt/checkpoint.h"
+#include "rldt/log.h"
+#include "rldt/pretrain.h"
+
+rldt_status_t rldt_mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return rldt_error_set(RLDT_ERR, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = c;
+        }
+        if (c == '\0') return RLDT_OK;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// minibatches of demonstration chunks
+
+/* Observation (standardised) and action chunk (normalised) starting at sample s into row r. */
+static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, size_t s, float *obs_row, float *act_row)
+{
+    int od = p->spec.obs_dim, ad = p->spec.act_dim;
+    rldt_policy_observe(p, d->obs + s * od, obs_row, 1);
+    size_t last = d->ep_start[d->ep_index[s] + 1] - 1;
+    for (int k = 0; k < p->spec.chunk; k++) {
+        size_t j = s + (size_t)k <= last ? s + (size_t)k : last;
+        rldt_policy_normalize_actions(p, d->actions + j * ad, act_row + (size_t)k * ad, 1);
+    }
+}
+
+/* Device buffers of one step. */
+typedef struct {
+    float *obs_h, *act_h;                /* host staging */
+    float *obs, *act, *z, *t, *xt, *target, *grad;
+} batch_t;
+
+static rldt_status_t batch_init(batch_t *b, const rldt_backend_t *be, int B, int od, int D)
+{
+    memset(b, 0, sizeof *b);
+    b->obs_h = rldt_xmalloc(sizeof(float) * (size_t)B * od);
+    b->act_h = rldt_xmalloc(sizeof(float) * (size_t)B * D);
+    float **dev[] = {&b->obs, &b->act, &b->z, &b->t, &b->xt, &b->target, &b->grad};
+    size_t len[] = {(size_t)B * od, (size_t)B * D, (size_t)B * D, (size_t)B, (size_t)B * D, (size_t)B * D, (size_t)B * D};
+    for (int i = 0; i < 7; i++)
+        if (!(*dev[i] = be->alloc(sizeof(float) * len[i]))) return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
+    return RLDT_OK;
+}
+
+static void batch_free(batch_t *b, const rldt_backend_t *be)
+{
+    float *dev[] = {b->obs, b->act, b->z, b->t, b->xt, b->target, b->grad};
+    for (int i = 0; i < 7; i++)
+        if (dev[i]) be->free(dev[i]);
+    free(b->obs_h), free(b->act_h);
+}
+
+/* Uploads the chunks at `samples`, draws z and t from `rng` and forms the flow-matching pairs. */
+static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t *p, const size_t *samples, int B, rldt_rng_t *rng)
+{
+    const rldt_backend_t *be = p->be;
+    int od = p->spec.obs_dim, D = p->spec.D;
+    for (int r = 0; r < B; r++) chunk_at(d, p, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
+    be->upload(b->obs, b->obs_h, sizeof(float) * (size_t)B * od);
+    be->upload(b->act, b->act_h, sizeof(float) * (size_t)B * D);
+    be->fill_normal(b->z, (size_t)B * D, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)B * D));
+    be->fill_uniform(b->t, (size_t)B, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)B));
+    be->flow_pair(b->xt, b->target, b->act, b->z, b->t, B, D);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// checkpoints
+
+static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_trainable_t *tr,
+                          const float *ema_dev, long step)
+{
+    const rldt_backend_t *be = p->be;
+    size_t n = tr->n;
+    float *host = rldt_xmalloc(sizeof(float) * n * 4);
+    be->download(host, tr->p, sizeof(float) * n);
+    be->download(host + n, ema_dev, sizeof(float) * n);
+    be->download(host + 2 * n, tr->m, sizeof(float) * n);
+    be->download(host + 3 * n, tr->v, sizeof(float) * n);
+    rldt_ckpt_tensor_t t[8] = {{"policy/params", host, n}, {"policy/ema", host + n, n}, {"optim/m", host + 2 * n, n},
+                               {"optim/v", host + 3 * n, n}};
+    rldt_policy_norm_tensors(p, t + 4);
+    rldt_ckpt_scalar_t s[4] = {{"step", step}, {"adam_step", tr->step}, {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
+    char *json = rldt_config_to_json(cfg);
+    rldt_status_t st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 4);
+    free(json);
+    free(host);
+    return st;
+}
+
+/* Restores weights, EMA, moments and counters from `path` into an initialised trainer. The checkpoint's
+ * network shape must match the config's. */
+static rldt_status_t resume(const char *path, rldt_policy_t *p, rldt_trainable_t *tr, float *ema_dev, long *step)
+{
+    rldt_ckpt_t *c;
+    rldt_status_t st = rldt_ckpt_open(&c, path, "pretrain");
+    if (st) return st;
+    size_t n = tr->n;
+    float *host = rldt_xmalloc(sizeof(float) * n);
+    float *dst[4] = {tr->p, ema_dev, tr->m, tr->v};
+    const char *names[4] = {"policy/params", "policy/ema", "optim/m", "optim/v"};
+    for (int i = 0; i < 4 && !st; i++) {
+        st = rldt_ckpt_read(c, names[i], host, n);
+        if (!st) p->be->upload(dst[i], host, sizeof(float) * n);
+    }
+    int64_t s = 0, adam = 0;
+    if (!st) st = rldt_ckpt_scalar(c, "step", &s);
+    if (!st) st = rldt_ckpt_scalar(c, "adam_step", &adam);
+    *step = (long)s;
+    tr->step = (long)adam;
+    free(host);
+    rldt_ckpt_close(c);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the loop
+
+/* Mean loss of `params` on the fixed validation batch. */
+static double valid_loss(rldt_policy_t *p, const float *params, batch_t *vb, int B)
+{
+    const float *v = rldt_policy_forward(p, params, vb->xt, vb->t, vb->obs, B);
+    return p->be->mse(v, vb->target, NULL, (size_t)B * p->spec.D);
+}
+
+static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec,
+                              long step, rldt_eval_result_t *res)
+{
+    rldt_eval_opts_t o = {(int)cfg->eval_episodes, (int)cfg->env_n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
+                          (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL};
+    rldt_status_t st = rldt_evaluate(p, params, spec, &o, res);
+    if (!st)
+        rldt_info("eval @ step %ld: %s success %.1f%%  return %.2f ± %.2f  length %.1f  (%d episodes, %.1fs)", step,
+                  spec->name, 100 * res->success_rate, res->return_mean, res->return_std, res->length_mean, res->episodes,
+                  res->seconds);
+    return st;
+}
+
+rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    const rldt_env_spec_t *spec = rldt_env_find(cfg->env_name);
+    if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
+    rldt_dataset_t train = {0}, valid = {0};
+    rldt_status_t st = rldt_dataset_load(&train, cfg->data_path, "train");
+    if (!st && train.n_valid > 0) st = rldt_dataset_load(&valid, cfg->data_path, "valid");
+    if (st) return st;
+    const rldt_dataset_t *vset = valid.n_samples ? &valid : &train;
+    if (strcmp(train.meta.env_name, spec->name) != 0 || train.meta.obs_dim != spec->obs_dim || train.meta.act_dim != spec->act_dim) {
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s holds %s demos (obs %d, act %d) but env.name is %s (obs %d, act %d)",
+                            cfg->data_path, train.meta.env_name, train.meta.obs_dim, train.meta.act_dim, spec->name,
+                            spec->obs_dim, spec->act_dim);
+        rldt_dataset_free(&train);
+        return st;
+    }
+    int B = (int)cfg->pre_batch, VB = vset->n_samples < 1024 ? (int)vset->n_samples : 1024;
+    int maxb = B > VB ? B : VB;
+    if (maxb < (int)cfg->env_n_envs) maxb = (int)cfg->env_n_envs;
+    rldt_policy_spec_t pspec;
+    rldt_policy_t p = {0};
+    rldt_trainable_t tr = {0};
+    batch_t b = {0}, vb = {0};
+    float *ema = NULL, *init = NULL;
+    size_t *samples = rldt_xmalloc(sizeof(size_t) * (size_t)maxb);
+    st = rldt_policy_spec_from_config(cfg, spec->obs_dim, spec->act_dim, &pspec);
+    if (!st) st = rldt_policy_init(&p, &pspec, maxb, be);
+    if (st) goto done;
+    rldt_policy_set_normalizers(&p, train.obs_mean, train.obs_std, spec->act_low, spec->act_high);
+    init = rldt_xmalloc(sizeof(float) * p.nparams);
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_INIT, 0, 0));
+    rldt_policy_init_params(&p, init, &rng);
+    st = rldt_trainable_init(&tr, be, p.nparams, init);
+    if (!st && !(ema = be->alloc(sizeof(float) * p.nparams))) st = rldt_error_set(RLDT_ERR, "pretrain: out of memory");
+    if (!st) st = batch_init(&b, be, B, spec->obs_dim, pspec.D);
+    if (!st) st = batch_init(&vb, be, VB, spec->obs_dim, pspec.D);
+    if (st) goto done;
+    be->copy(ema, tr.p, sizeof(float) * p.nparams);
+    long step = 0;
+    if (cfg->pre_resume[0]) {
+        if ((st = resume(cfg->pre_resume, &p, &tr, ema, &step))) goto done;
+        rldt_info("resumed from %s at step %ld", cfg->pre_resume, step);
+    }
+    /* the fixed validation batch: evenly spaced samples, noise from its own stream */
+    for (int r = 0; r < VB; r++) samples[r] = (size_t)r * vset->n_samples / (size_t)VB;
+    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_DATA, 1, 0));
+    batch_fill(&vb, vset, &p, samples, VB, &rng);
+
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->run_out_dir, cfg->run_name);
+    if ((st = rldt_mkdirs(dir))) goto done;
+    snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/pretrain.ckpt", dir);
+    rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params, batch %d, %ld steps, backend %s", spec->name,
+              cfg->data_path, train.n_samples, train.n_demos, p.nparams, B, cfg->pre_steps, be->name);
+
+    rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
+    rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
+    double t_start = rldt_now(), loss_sum = 0;
+    long loss_n = 0, first = step;
+    for (; step < cfg->pre_steps; step++) {
+        rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
+        for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
+        batch_fill(&b, &train, &p, samples, B, &rng);
+        const float *v = rldt_policy_forward(&p, tr.p, b.xt, b.t, b.obs, B);
+        double loss = be->mse(v, b.target, b.grad, (size_t)B * pspec.D);
+        rldt_trainable_zero_grad(&tr);
+        rldt_policy_backward(&p, tr.p, tr.g, b.grad);
+        float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
+        if (!isfinite(loss) || !isfinite(gnorm)) {
+            rldt_warn("step %ld: non-finite loss or gradient (loss %g, |g| %g): update skipped", step, loss, gnorm);
+        } else {
+            be->lerp(ema, tr.p, 1.0f - (float)cfg->pre_ema, p.nparams);
+            loss_sum += loss;
+            loss_n++;
+        }
+        long done_steps = step + 1;
+        if (done_steps % cfg->pre_log_every == 0 || done_steps == cfg->pre_steps) {
+            double el = rldt_now() - t_start, rate = (double)(done_steps - first) / (el > 0 ? el : 1e-9);
+            res->train_loss = loss_n ? loss_sum / loss_n : NAN;
+            res->valid_loss = valid_loss(&p, ema, &vb, VB);
+            rldt_info("step %ld/%ld  loss %.4f  val %.4f  lr %.2e  %.0f steps/s  ETA %.0fs", done_steps, cfg->pre_steps,
+                      res->train_loss, res->valid_loss, rldt_sched_lr(&sched, step), rate, (double)(cfg->pre_steps - done_steps) / rate);
+            loss_sum = 0;
+            loss_n = 0;
+        }
+        if (cfg->pre_ckpt_every > 0 && done_steps % cfg->pre_ckpt_every == 0 && done_steps < cfg->pre_steps) {
+            char path[700];
+            snprintf(path, sizeof path, "%s/pretrain_%ld.ckpt", dir, done_steps);
+            if ((st = save(path, cfg, &p, &tr, ema, done_steps))) goto done;
+            rldt_info("checkpoint %s", path);
+        }
+        if (cfg->pre_eval_every > 0 && done_steps % cfg->pre_eval_every == 0 && done_steps < cfg->pre_steps)
+            if ((st = evaluate(cfg, &p, ema, spec, done_steps, &res->eval))) goto done;
+    }
+    res->steps = step;
+    if ((st = save(res->ckpt_path, cfg, &p, &tr, ema, step))) goto done;
+    rldt_info("checkpoint %s", res->ckpt_path);
+    st = evaluate(cfg, &p, ema, spec, step, &res->eval);
+done:
+    batch_free(&b, be);
+    batch_free(&vb, be);
+    if (ema) be->free(ema);
+    if (tr.p) rldt_trainable_free(&tr);
+    if (p.ws) rldt_policy_free(&p);
+    free(samples), free(init);
+    rldt_dataset_free(&train);
+    rldt_dataset_free(&valid);
+    return st;
+}

@@ -1,0 +1,56 @@
+/* rldt/checkpoint.h — checkpoints: one HDF5 file of named float tensors, named integer scalars, the
+ * resolved config (JSON) and a kind tag.
+ *
+ * Layout: root attributes `format` = "rldt-checkpoint", `format_version`, `kind` (e.g. "pretrain"),
+ * `config` (JSON), `rldt_version`; group /scalars with one int64 attribute per scalar; one float32 dataset
+ * per tensor at its name (names may contain '/', e.g. "policy/params"), chunked with the Fletcher-32
+ * checksum filter so that flipped bytes are detected on read. Written to "<path>.tmp" then renamed: an
+ * interrupted save never damages the previous checkpoint. */
+#ifndef RLDT_CHECKPOINT_H
+#define RLDT_CHECKPOINT_H
+
+#include "rldt/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RLDT_CKPT_FORMAT "rldt-checkpoint"
+#define RLDT_CKPT_VERSION 1
+
+typedef struct rldt_ckpt_tensor {
+    const char *name;
+    const float *data; /* host memory */
+    size_t n;
+} rldt_ckpt_tensor_t;
+
+typedef struct {
+    const char *name;
+    int64_t value;
+} rldt_ckpt_scalar_t;
+
+/* Writes a checkpoint atomically. RLDT_ERR naming the path on failure (the previous file is untouched). */
+rldt_status_t rldt_ckpt_save(const char *path, const char *kind, const char *config_json, const rldt_ckpt_tensor_t *tensors,
+                             int n_tensors, const rldt_ckpt_scalar_t *scalars, int n_scalars);
+
+typedef struct rldt_ckpt rldt_ckpt_t;
+
+/* Opens and checks a checkpoint of the given kind (NULL accepts any). Missing, truncated, non-HDF5 or
+ * foreign files and a wrong kind or version: RLDT_ERR_USAGE naming the path and the problem. */
+rldt_status_t rldt_ckpt_open(rldt_ckpt_t **out, const char *path, const char *kind);
+/* The stored config JSON and kind (owned by the checkpoint). */
+const char *rldt_ckpt_config(const rldt_ckpt_t *c);
+const char *rldt_ckpt_kind(const rldt_ckpt_t *c);
+/* Reads tensor `name` into dst, which must hold exactly n floats: a missing tensor, another length, a
+ * checksum failure or non-finite values give RLDT_ERR_USAGE naming the file and the tensor. */
+rldt_status_t rldt_ckpt_read(rldt_ckpt_t *c, const char *name, float *dst, size_t n);
+/* Length of tensor `name`, or 0 if it is absent. */
+size_t rldt_ckpt_length(rldt_ckpt_t *c, const char *name);
+/* Reads scalar `name`: missing → RLDT_ERR_USAGE naming it. */
+rldt_status_t rldt_ckpt_scalar(rldt_ckpt_t *c, const char *name, int64_t *value);
+void rldt_ckpt_close(rldt_ckpt_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

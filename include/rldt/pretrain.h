@@ -1,0 +1,40 @@
+/* rldt/pretrain.h — behaviour-cloning pretraining of a flow-matching policy (RLDT.md §1).
+ *
+ * Minimises E_{t~U[0,1], z~N(0,I)} || v(x_t, t | s) - (a - z) ||^2 with x_t = (1 - t) z + t a over the
+ * demonstration chunks of an HDF5 dataset (mask/train; validation loss on mask/valid), with AdamW,
+ * warm-up + cosine learning rate and an EMA of the weights (the EMA weights are evaluated and saved as
+ * policy/ema). A chunk starts at any sample and takes the next `chunk` actions of its episode, repeating
+ * the episode's last action past its end.
+ *
+ * Every random draw of step s comes from the stream (run.seed, RLDT_STREAM_TRAIN, s): a run resumed from
+ * a checkpoint continues bit-for-bit on the same backend. */
+#ifndef RLDT_PRETRAIN_H
+#define RLDT_PRETRAIN_H
+
+#include "rldt/backend.h"
+#include "rldt/config.h"
+#include "rldt/rollout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    long steps;            /* steps taken in total (resumed ones included) */
+    double train_loss;     /* mean over the last logging interval */
+    double valid_loss;     /* EMA weights on the fixed validation batch */
+    rldt_eval_result_t eval; /* the final evaluation (episodes = 0 if none ran) */
+    char ckpt_path[512];   /* the final checkpoint */
+} rldt_pretrain_result_t;
+
+/* Runs pretraining as configured (cfg->pre_*, policy.*, data.path, eval.*), writing
+ * <run.out_dir>/<run.name>/pretrain.ckpt (and pretrain_<step>.ckpt every pretrain.ckpt_every steps). */
+rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res);
+
+/* Creates a directory and its parents (like mkdir -p). */
+rldt_status_t rldt_mkdirs(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

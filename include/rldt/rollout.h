@@ -1,0 +1,60 @@
+/* rldt/rollout.h — running a flow policy in a vector env: chunked action sampling and evaluation.
+ *
+ * rldt_rollout_act turns a batch of raw observations into action chunks in env units (standardise,
+ * upload, K-step Euler from noise or from zero, download, un-normalise and clip). rldt_evaluate runs
+ * fresh episodes with no learning and reports success and return statistics; it can also write every
+ * episode to a dataset (robomimic layout), so an evaluated policy becomes a demonstration file. */
+#ifndef RLDT_ROLLOUT_H
+#define RLDT_ROLLOUT_H
+
+#include <stdbool.h>
+
+#include "rldt/dataset.h"
+#include "rldt/env.h"
+#include "rldt/policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Device buffers for acting on up to n observations at once. */
+typedef struct {
+    rldt_policy_t *policy;
+    int n;
+    float *obs_host, *x_host; /* [n][obs_dim], [n][D] */
+    float *obs_dev, *x_dev;   /* the same on the backend */
+    rldt_rng_t rng;           /* noise stream for stochastic sampling */
+} rldt_actor_t;
+
+rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, int n, uint64_t seed, uint64_t stream);
+void rldt_actor_free(rldt_actor_t *a);
+/* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim]. deterministic: the
+ * chain starts at x_0 = 0, else at N(0, I) noise from the actor's stream. The normalised final chain value
+ * (unclipped x_K) stays in a->x_host. */
+void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool deterministic, float *actions);
+
+typedef struct {
+    int episodes;
+    int n_envs;           /* parallel envs (capped at episodes) */
+    int threads;          /* env threads (0 = one per core) */
+    bool deterministic;   /* x_0 = 0 instead of noise */
+    uint64_t seed;        /* env episodes and sampling noise */
+    int max_steps;        /* 0: the task's */
+    rldt_dataset_writer_t *export; /* NULL, or every evaluated episode is appended as a demo */
+} rldt_eval_opts_t;
+
+typedef struct {
+    int episodes;
+    double success_rate, return_mean, return_std, length_mean;
+    long env_steps;
+    double seconds;
+} rldt_eval_result_t;
+
+/* Runs o->episodes fresh episodes of `spec` with policy parameters `params` (backend memory). */
+rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+                            rldt_eval_result_t *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
