@@ -63,6 +63,7 @@ static void cpu_linear_backward(float *din, float *dW, float *db, const float *d
                                 int B, int ni, int no)
 {
     if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, dout, no, W, ni, 0.0f, din, ni);
+    if (!dW) return;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, 1.0f, dout, no, in, ni, 1.0f, dW, ni);
     for (int r = 0; r < B; r++)
         for (int o = 0; o < no; o++) db[o] += dout[(size_t)r * no + o];
@@ -107,8 +108,10 @@ static void cpu_layernorm_backward(float *din, float *dgamma, float *dbeta, cons
             float norm = (x[c] - m) * s, dn = dy[c] * gamma[c];
             dmean += dn;
             dproj += dn * norm;
-            dgamma[c] += dy[c] * norm;
-            dbeta[c] += dy[c];
+            if (dgamma) {
+                dgamma[c] += dy[c] * norm;
+                dbeta[c] += dy[c];
+            }
         }
         dmean /= (float)C;
         dproj /= (float)C;
@@ -122,6 +125,17 @@ static void cpu_layernorm_backward(float *din, float *dgamma, float *dbeta, cons
 static void cpu_axpy(float *y, float a, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void cpu_axpy_cols(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, int B)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < ncols; c++) y[(size_t)b * ld_y + c] += a * x[(size_t)b * ld_x + c];
+}
+
+static void cpu_minimum(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = fminf(y[i], x[i]);
 }
 
 static void cpu_fill(float *x, float value, size_t n)
@@ -184,6 +198,8 @@ static rldt_backend_t cpu_backend = {
     .layernorm_forward = cpu_layernorm_forward,
     .layernorm_backward = cpu_layernorm_backward,
     .axpy = cpu_axpy,
+    .axpy_cols = cpu_axpy_cols,
+    .minimum = cpu_minimum,
     .fill = cpu_fill,
     .copy_cols = cpu_copy_cols,
     .flow_pair = cpu_flow_pair,

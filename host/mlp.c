@@ -197,14 +197,14 @@ void rldt_mlp_backward(rldt_mlp_t *m, const float *P, float *G, const float *dou
         const rldt_mlp_op_t *op = &m->ops[i];
         const float *x = activation(m, i);
         const float *w = P + op->param;
-        float *gw = G + op->param;
+        float *gw = G ? G + op->param : NULL;
         float *dx = i == 0 ? din : (g == bufs[0] ? bufs[1] : bufs[0]);
         switch (op->kind) {
         case RLDT_OP_LINEAR:
-            be->linear_backward(dx, gw, gw + (size_t)op->in * op->out, g, x, w, B, op->in, op->out);
+            be->linear_backward(dx, gw, gw ? gw + (size_t)op->in * op->out : NULL, g, x, w, B, op->in, op->out);
             break;
         case RLDT_OP_LAYERNORM:
-            be->layernorm_backward(dx, gw, gw + op->in, g, x, m->ws + op->stats, m->ws + op->stats + m->max_batch, w,
+            be->layernorm_backward(dx, gw, gw ? gw + op->in : NULL, g, x, m->ws + op->stats, m->ws + op->stats + m->max_batch, w,
                                    B, op->in);
             break;
         case RLDT_OP_ACT: be->act_backward(m->spec.act, dx, g, x, (size_t)B * op->in); break;

@@ -3,6 +3,7 @@
  * Runs from tests/ (see `make test`); YAML files are written under a fresh mkdtemp directory per test. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "rldt/config.h"
+#include "rldt/env.h"
 
 // ------------------------------------------------------------------------------------------------------
 // fixtures and helpers
@@ -234,23 +236,22 @@ Test(config, overrides_win_over_the_file)
     cr_assert_eq(rldt_config_apply_overrides(&cfg, 0, NULL), RLDT_OK);
 }
 
+/* Every shipped config loads, names a known task and reads its data from data/<task>.h5. */
 Test(config, shipped_configs_load)
 {
-    rldt_config_t cfg;
-    rldt_config_defaults(&cfg);
-    cr_assert_eq(rldt_config_load_yaml(&cfg, "../configs/pendulum.yaml"), RLDT_OK, "%s", rldt_error_message());
-    cr_assert_str_eq(cfg.env_name, "pendulum");
-    cr_assert_str_eq(cfg.data_path, "data/pendulum.h5");
-    cr_assert_eq(cfg.policy_chunk, 4);
-    cr_assert_eq(cfg.policy_k, 8);
-    cr_assert_eq(cfg.policy_width, 256);
-    cr_assert_eq(cfg.policy_blocks, 1);
-
-    rldt_config_defaults(&cfg);
-    cr_assert_eq(rldt_config_load_yaml(&cfg, "../configs/bandit2d.yaml"), RLDT_OK, "%s", rldt_error_message());
-    cr_assert_str_eq(cfg.env_name, "bandit2d");
-    cr_assert_str_eq(cfg.data_path, "data/bandit2d.h5");
-    cr_assert_eq(cfg.policy_chunk, 1);
+    glob_t g;
+    cr_assert_eq(glob("../configs/*.yaml", 0, NULL, &g), 0);
+    cr_assert_geq(g.gl_pathc, 2);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        rldt_config_t cfg;
+        rldt_config_defaults(&cfg);
+        cr_assert_eq(rldt_config_load_yaml(&cfg, g.gl_pathv[i]), RLDT_OK, "%s", rldt_error_message());
+        cr_assert_not_null(rldt_env_find(cfg.env_name), "%s: unknown task %s", g.gl_pathv[i], cfg.env_name);
+        char expect[300];
+        snprintf(expect, sizeof expect, "data/%s.h5", cfg.env_name);
+        cr_assert_str_eq(cfg.data_path, expect, "%s", g.gl_pathv[i]);
+    }
+    globfree(&g);
 }
 
 // ------------------------------------------------------------------------------------------------------

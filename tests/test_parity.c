@@ -192,6 +192,14 @@ Test(parity, axpy_fill_copy_cols_flow_pair)
     cpu->axpy(a, -0.5f, z, n);
     cu->axpy(A, -0.5f, Z, n);
     expect_close(cu, A, a, n, 1e-6, "axpy");
+    NEED(axpy_cols);
+    NEED(minimum);
+    cpu->axpy_cols(wide + 3, W, a, D, 0.75f, D, B);
+    cu->axpy_cols(WIDE + 3, W, A, D, 0.75f, D, B);
+    expect_close(cu, WIDE, wide, (size_t)B * W, 1e-6, "axpy_cols");
+    cpu->minimum(a, z, n);
+    cu->minimum(A, Z, n);
+    expect_close(cu, A, a, n, 0.0, "minimum");
 }
 
 Test(parity, time_features_mse)

@@ -46,7 +46,8 @@ typedef struct rldt_backend {
     /* neural-network ops (rldt/nn.h). Row-major; W is [no][ni] and b is [no]; "+=" marks accumulation. */
     /* out[B][no] = in[B][ni] W^T + b */
     void (*linear_forward)(float *out, const float *in, const float *W, const float *b, int B, int ni, int no);
-    /* din[B][ni] = dout W (skipped when din is NULL); dW += dout^T in; db += sum over rows of dout */
+    /* din[B][ni] = dout W (skipped when din is NULL); dW += dout^T in; db += sum over rows of dout
+     * (dW and db skipped when dW is NULL: input gradients only) */
     void (*linear_backward)(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
                             int B, int ni, int no);
     /* out[i] = act(in[i]) */
@@ -56,11 +57,15 @@ typedef struct rldt_backend {
     /* per row: out = (in - mean) * rstd * gamma + beta, saving mean[B] and rstd[B] */
     void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                               const float *beta, int B, int C);
-    /* din[B][C] (overwritten); dgamma, dbeta += */
+    /* din[B][C] (overwritten); dgamma, dbeta += (skipped when dgamma is NULL) */
     void (*layernorm_backward)(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                                const float *mean, const float *rstd, const float *gamma, int B, int C);
     /* y[i] += a * x[i] */
     void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* rows b < B: y[b*ld_y + c] += a * x[b*ld_x + c] for c < ncols (offset a block with the pointers) */
+    void (*axpy_cols)(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, int B);
+    /* y[i] = min(y[i], x[i]) */
+    void (*minimum)(float *y, const float *x, size_t n);
     /* x[i] = value */
     void (*fill)(float *x, float value, size_t n);
     /* rows b < B: dst[b*ld_dst + dst_off + c] = src[b*ld_src + src_off + c] for c < ncols (packs a block of

@@ -147,7 +147,8 @@ void rldt_mlp_init_params(const rldt_mlp_t *m, float *params_host, rldt_rng_t *r
 /* Forward pass of B <= max_batch rows of `in` (kept by pointer until backward). Returns the output
  * [B][out], which lives in the workspace until the next forward. */
 const float *rldt_mlp_forward(rldt_mlp_t *m, const float *params, const float *in, int B);
-/* Backward of the last forward: grads += dL/dparams; din (may be NULL) = dL/din [B][in]. */
+/* Backward of the last forward: grads += dL/dparams (grads NULL: skipped, for input gradients only);
+ * din (may be NULL) = dL/din [B][in]. */
 void rldt_mlp_backward(rldt_mlp_t *m, const float *params, float *grads, const float *dout, float *din);
 
 #ifdef __cplusplus

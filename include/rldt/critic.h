@@ -1,0 +1,51 @@
+/* rldt/critic.h — the critic ensemble of RLDT (RLDT.md §5): M Q(s, a_chunk) MLPs with Polyak targets.
+ *
+ * Each member is a plain MLP [obs | chunk] -> width x depth (SiLU) -> 1 with weights N(0, 0.1^2) and zero
+ * biases. All members' online parameters live in one rldt_trainable_t ([member 0 | member 1 | ...], so one
+ * Adam call updates the ensemble) and their targets in one more buffer, so a Polyak update is one lerp.
+ * Observations are standardised and action chunks normalised by the caller (the policy's units). */
+#ifndef RLDT_CRITIC_H
+#define RLDT_CRITIC_H
+
+#include <stdbool.h>
+
+#include "rldt/backend.h"
+#include "rldt/nn.h"
+#include "rldt/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int obs_dim, D, members, max_batch;
+    const rldt_backend_t *be;
+    rldt_mlp_t net;          /* one program and workspace, run once per member */
+    size_t member_params;    /* parameters per member */
+    rldt_trainable_t online; /* members' parameters, gradients and Adam moments */
+    float *target;           /* members' target parameters */
+    float *in, *din;         /* [B][obs_dim + D] packed input and its gradient */
+    float *ones, *q, *dq;    /* [B]: dQ/dQ = 1, a Q column, its loss gradient */
+} rldt_critic_t;
+
+/* Builds M members of width x depth on `be`, initialised from `rng`, targets equal to the online nets. */
+rldt_status_t rldt_critic_init(rldt_critic_t *c, int obs_dim, int D, int width, int depth, int members, int max_batch,
+                               const rldt_backend_t *be, rldt_rng_t *rng);
+void rldt_critic_free(rldt_critic_t *c);
+
+/* Q of member m (online, or target when `target`) at obs [B][obs_dim], act [B][D] (backend memory).
+ * Returns [B] in the workspace, valid until the next call. */
+const float *rldt_critic_q(rldt_critic_t *c, int m, bool target, const float *obs, const float *act, int B);
+/* out[B] = min over members of the target Q (the bootstrap value of RLDT.md §5). */
+void rldt_critic_target_min(rldt_critic_t *c, const float *obs, const float *act, int B, float *out);
+/* g[B][D] = mean over members of dQ_online/da at (obs, act): the transport field's gradient term. */
+void rldt_critic_action_grad(rldt_critic_t *c, const float *obs, const float *act, int B, float *g);
+/* Adds member m's MSE loss gradient on (obs, act) -> targets[B] to the online gradients; returns the loss. */
+double rldt_critic_accumulate(rldt_critic_t *c, int m, const float *obs, const float *act, const float *targets, int B);
+/* target <- target + tau (online - target) for every member. */
+void rldt_critic_polyak(rldt_critic_t *c, float tau);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
