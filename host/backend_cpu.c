@@ -9,6 +9,7 @@
 
 #include "rldt/backend.h"
 #include "rldt/philox.h"
+#include "rldt/transport.h"
 
 static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 static void cpu_free(void *p) { free(p); }
@@ -159,6 +160,21 @@ static void cpu_flow_pair(float *xt, float *target, const float *a, const float 
         }
 }
 
+static void cpu_chain_select(float *out, const float *chain, const int *k, int N, int D)
+{
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * D, chain + ((size_t)k[n] * N + n) * D, sizeof(float) * (size_t)D);
+}
+
+static void cpu_expected_target(float *out, const float *x, const float *v, const float *t, int N, int D)
+{
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)n * D + d;
+            out[i] = x[i] + (1.0f - t[n]) * v[i];
+        }
+}
+
 static void cpu_time_features(float *out, const float *t, int B, int dim)
 {
     for (int r = 0; r < B; r++)
@@ -203,6 +219,10 @@ static rldt_backend_t cpu_backend = {
     .fill = cpu_fill,
     .copy_cols = cpu_copy_cols,
     .flow_pair = cpu_flow_pair,
+    .chain_select = cpu_chain_select,
+    .expected_target = cpu_expected_target,
+    .svgd_field = rldt_svgd_field_cpu,
+    .actor_grad = rldt_actor_grad_cpu,
     .time_features = cpu_time_features,
     .mse = cpu_mse,
 };

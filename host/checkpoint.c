@@ -70,8 +70,10 @@ static herr_t write_tensor(hid_t file, const rldt_ckpt_tensor_t *t)
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, 1, chunk);
     H5Pset_fletcher32(dcpl);
-    hid_t d = H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
-    herr_t st = d < 0 ? -1 : (t->n ? H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) : 0);
+    hid_t d = H5Dcreate2(file, t->name, t->bytes ? H5T_STD_U8LE : H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
+    herr_t st = d < 0 ? -1
+                      : (t->n ? H5Dwrite(d, t->bytes ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data)
+                              : 0);
     if (d >= 0) H5Dclose(d);
     H5Pclose(dcpl);
     H5Pclose(lcpl);
@@ -163,7 +165,8 @@ size_t rldt_ckpt_length(rldt_ckpt_t *c, const char *name)
     return n > 0 ? (size_t)n : 0;
 }
 
-rldt_status_t rldt_ckpt_read(rldt_ckpt_t *c, const char *name, float *dst, size_t n)
+/* Reads n elements of `name` as `type` into dst, checking presence, length and checksum. */
+static rldt_status_t read_tensor(rldt_ckpt_t *c, const char *name, hid_t type, void *dst, size_t n)
 {
     size_t have = rldt_ckpt_length(c, name);
     if (have == 0 && n > 0) return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' is missing", c->path, name);
@@ -172,11 +175,23 @@ rldt_status_t rldt_ckpt_read(rldt_ckpt_t *c, const char *name, float *dst, size_
                               c->path, name, have, n);
     if (n == 0) return RLDT_OK;
     hid_t d = H5Dopen2(c->file, name, H5P_DEFAULT);
-    herr_t st = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    herr_t st = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
     H5Dclose(d);
     if (st < 0)
         return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' failed its checksum or could not be read (corrupt file)",
                               c->path, name);
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_ckpt_read_bytes(rldt_ckpt_t *c, const char *name, uint8_t *dst, size_t n)
+{
+    return read_tensor(c, name, H5T_NATIVE_UINT8, dst, n);
+}
+
+rldt_status_t rldt_ckpt_read(rldt_ckpt_t *c, const char *name, float *dst, size_t n)
+{
+    rldt_status_t st = read_tensor(c, name, H5T_NATIVE_FLOAT, dst, n);
+    if (st) return st;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(dst[i]))
             return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' holds a non-finite value at %zu", c->path, name, i);

@@ -89,7 +89,7 @@ static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
 }
 
 /* The known key (or, with sections=true, the section) closest to `name`, written into buf ("" if none
- * is close enough). A bare name that is the last part of exactly one key ("lr" for pretrain.lr), or a
+ * is close enough). A bare name that is the last part of exactly one key ("ema" for pretrain.ema), or a
  * name that begins exactly one key ("policy.denoise" for policy.denoise_steps), suggests that key. */
 static void suggest(const char *name, bool sections, char *buf, size_t len)
 {

@@ -5,10 +5,10 @@
 
 int rldt_policy_norm_tensors(const rldt_policy_t *p, rldt_ckpt_tensor_t *out)
 {
-    out[0] = (rldt_ckpt_tensor_t){"norm/obs_mean", p->obs_mean, (size_t)p->spec.obs_dim};
-    out[1] = (rldt_ckpt_tensor_t){"norm/obs_std", p->obs_std, (size_t)p->spec.obs_dim};
-    out[2] = (rldt_ckpt_tensor_t){"norm/act_low", p->act_low, (size_t)p->spec.act_dim};
-    out[3] = (rldt_ckpt_tensor_t){"norm/act_high", p->act_high, (size_t)p->spec.act_dim};
+    out[0] = (rldt_ckpt_tensor_t){"norm/obs_mean", p->obs_mean, (size_t)p->spec.obs_dim, 0};
+    out[1] = (rldt_ckpt_tensor_t){"norm/obs_std", p->obs_std, (size_t)p->spec.obs_dim, 0};
+    out[2] = (rldt_ckpt_tensor_t){"norm/act_low", p->act_low, (size_t)p->spec.act_dim, 0};
+    out[3] = (rldt_ckpt_tensor_t){"norm/act_high", p->act_high, (size_t)p->spec.act_dim, 0};
     return 4;
 }
 

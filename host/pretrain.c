@@ -94,8 +94,8 @@ static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt
     be->download(host + n, ema_dev, sizeof(float) * n);
     be->download(host + 2 * n, tr->m, sizeof(float) * n);
     be->download(host + 3 * n, tr->v, sizeof(float) * n);
-    rldt_ckpt_tensor_t t[8] = {{"policy/params", host, n}, {"policy/ema", host + n, n}, {"optim/m", host + 2 * n, n},
-                               {"optim/v", host + 3 * n, n}};
+    rldt_ckpt_tensor_t t[8] = {{"policy/params", host, n, 0}, {RLDT_POLICY_WEIGHTS, host + n, n, 0}, {"optim/m", host + 2 * n, n, 0},
+                               {"optim/v", host + 3 * n, n, 0}};
     rldt_policy_norm_tensors(p, t + 4);
     rldt_ckpt_scalar_t s[4] = {{"step", step}, {"adam_step", tr->step}, {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
     char *json = rldt_config_to_json(cfg);
@@ -115,7 +115,7 @@ static rldt_status_t resume(const char *path, rldt_policy_t *p, rldt_trainable_t
     size_t n = tr->n;
     float *host = rldt_xmalloc(sizeof(float) * n);
     float *dst[4] = {tr->p, ema_dev, tr->m, tr->v};
-    const char *names[4] = {"policy/params", "policy/ema", "optim/m", "optim/v"};
+    const char *names[4] = {"policy/params", RLDT_POLICY_WEIGHTS, "optim/m", "optim/v"};
     for (int i = 0; i < 4 && !st; i++) {
         st = rldt_ckpt_read(c, names[i], host, n);
         if (!st) p->be->upload(dst[i], host, sizeof(float) * n);

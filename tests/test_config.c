@@ -264,7 +264,7 @@ Test(config, unknown_key_suggests_the_closest)
     expect_error(rldt_config_set(&cfg, "pretrain.lrr", "1", "<command line>", 0),
                  "<command line>: unknown key 'pretrain.lrr'; did you mean 'pretrain.lr'?");
     expect_error(rldt_config_set(&cfg, "pretrian.steps", "1", "<command line>", 0), "did you mean 'pretrain.steps'?");
-    expect_error(rldt_config_set(&cfg, "lr", "1", "<command line>", 0), "did you mean 'pretrain.lr'?");
+    expect_error(rldt_config_set(&cfg, "ema", "1", "<command line>", 0), "did you mean 'pretrain.ema'?");
     expect_error(rldt_config_set(&cfg, "policy.denoise", "1", "<command line>", 0),
                  "did you mean 'policy.denoise_steps'?");
     expect_error(rldt_config_set(&cfg, "bogus.key", "1", "<command line>", 0),

@@ -57,7 +57,7 @@ static float *load_policy(const char *path, rldt_policy_t *p, int max_batch)
     rldt_config_t cfg;
     cr_assert_eq(rldt_policy_from_ckpt(c, &cfg, p, max_batch, rldt_backend_cpu()), RLDT_OK, "%s", rldt_error_message());
     float *params = malloc(sizeof(float) * p->nparams);
-    cr_assert_eq(rldt_ckpt_read(c, "policy/ema", params, p->nparams), RLDT_OK);
+    cr_assert_eq(rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, params, p->nparams), RLDT_OK);
     rldt_ckpt_close(c);
     return params;
 }
@@ -131,7 +131,7 @@ static float *read_all(const char *path, size_t *n)
     cr_assert_eq(rldt_ckpt_open(&c, path, "pretrain"), RLDT_OK, "%s", rldt_error_message());
     *n = rldt_ckpt_length(c, "policy/params");
     float *all = malloc(sizeof(float) * *n * 4);
-    const char *names[4] = {"policy/params", "policy/ema", "optim/m", "optim/v"};
+    const char *names[4] = {"policy/params", RLDT_POLICY_WEIGHTS, "optim/m", "optim/v"};
     for (int i = 0; i < 4; i++) cr_assert_eq(rldt_ckpt_read(c, names[i], all + (size_t)i * *n, *n), RLDT_OK);
     rldt_ckpt_close(c);
     return all;
@@ -172,7 +172,7 @@ static void write_small_ckpt(const char *path, float fill)
 {
     float w[4096];
     for (int i = 0; i < 4096; i++) w[i] = fill;
-    rldt_ckpt_tensor_t t = {"policy/params", w, 4096};
+    rldt_ckpt_tensor_t t = {"policy/params", w, 4096, 0};
     rldt_ckpt_scalar_t s = {"step", 7};
     cr_assert_eq(rldt_ckpt_save(path, "pretrain", "{}", &t, 1, &s, 1), RLDT_OK, "%s", rldt_error_message());
 }

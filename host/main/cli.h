@@ -24,5 +24,10 @@ int rldt_cmd_help(int argc, char **argv);
 int rldt_cmd_version(int argc, char **argv);
 int rldt_cmd_info(int argc, char **argv);
 int rldt_cmd_config(int argc, char **argv);
+int rldt_cmd_collect(int argc, char **argv);
+int rldt_cmd_dataset(int argc, char **argv);
+int rldt_cmd_pretrain(int argc, char **argv);
+int rldt_cmd_eval(int argc, char **argv);
+int rldt_cmd_finetune(int argc, char **argv);
 
 #endif

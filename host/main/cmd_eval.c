@@ -70,7 +70,7 @@ int rldt_cmd_eval(int argc, char **argv)
         return rldt_cli_fail(st);
     }
     float *host = rldt_xmalloc(sizeof(float) * p.nparams), *params = be->alloc(sizeof(float) * p.nparams);
-    st = rldt_ckpt_read(c, "policy/ema", host, p.nparams);
+    st = rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, p.nparams);
     rldt_ckpt_close(c);
     const rldt_env_spec_t *spec = rldt_env_find(cfg.env_name);
     if (!st && !spec) st = rldt_error_set(RLDT_ERR_USAGE, "%s: unknown task in checkpoint", ckpt_path);

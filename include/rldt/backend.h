@@ -75,6 +75,17 @@ typedef struct rldt_backend {
     /* flow-matching pairs on the straight path: for row b with time t[b],
      * xt = (1 - t) z + t a  and  target = a - z  (each [B][D]) */
     void (*flow_pair)(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D);
+    /* out[n] = chain[k[n]][n] for n < N: row n of step k[n] of a chain stored [K+1][N][D] */
+    void (*chain_select)(float *out, const float *chain, const int *k, int N, int D);
+    /* expected targets a† = x + (1 - t[n]) v, row-wise over [N][D] */
+    void (*expected_target)(float *out, const float *x, const float *v, const float *t, int N, int D);
+
+    /* RLDT ops (rldt/transport.h): the SVGD transport field and the actor-loss gradient */
+    void (*svgd_field)(float *phi, float *h_out, float *alpha_out, const float *x, const float *a, const float *g, int B,
+                       int Q, int P, int D, float tau);
+    void (*actor_grad)(float *dv, double *loss_transport, double *loss_consist, const float *v, const float *phi,
+                       const float *a, const float *xk, const float *t, int N, int D, int K, float c_cons);
+
     /* out[B][dim] = sinusoidal features of t[B] (rldt_time_feature) */
     void (*time_features)(float *out, const float *t, int B, int dim);
     /* mean over n of (pred - target)^2; grad (may be NULL) = d mean / d pred = 2 (pred - target) / n */

@@ -20,8 +20,9 @@ extern "C" {
 
 typedef struct rldt_ckpt_tensor {
     const char *name;
-    const float *data; /* host memory */
+    const void *data; /* host memory: n floats, or n bytes when `bytes` is set */
     size_t n;
+    int bytes;        /* 0: float32 tensor; 1: uint8 blob (flags, serialized env state) */
 } rldt_ckpt_tensor_t;
 
 typedef struct {
@@ -44,6 +45,8 @@ const char *rldt_ckpt_kind(const rldt_ckpt_t *c);
 /* Reads tensor `name` into dst, which must hold exactly n floats: a missing tensor, another length, a
  * checksum failure or non-finite values give RLDT_ERR_USAGE naming the file and the tensor. */
 rldt_status_t rldt_ckpt_read(rldt_ckpt_t *c, const char *name, float *dst, size_t n);
+/* Reads uint8 tensor `name` into dst (exactly n bytes), with the same checks as rldt_ckpt_read. */
+rldt_status_t rldt_ckpt_read_bytes(rldt_ckpt_t *c, const char *name, uint8_t *dst, size_t n);
 /* Length of tensor `name`, or 0 if it is absent. */
 size_t rldt_ckpt_length(rldt_ckpt_t *c, const char *name);
 /* Reads scalar `name`: missing → RLDT_ERR_USAGE naming it. */

@@ -3,7 +3,7 @@
  * Minimises E_{t~U[0,1], z~N(0,I)} || v(x_t, t | s) - (a - z) ||^2 with x_t = (1 - t) z + t a over the
  * demonstration chunks of an HDF5 dataset (mask/train; validation loss on mask/valid), with AdamW,
  * warm-up + cosine learning rate and an EMA of the weights (the EMA weights are evaluated and saved as
- * policy/ema). A chunk starts at any sample and takes the next `chunk` actions of its episode, repeating
+ * policy/weights). A chunk starts at any sample and takes the next `chunk` actions of its episode, repeating
  * the episode's last action past its end.
  *
  * Every random draw of step s comes from the stream (run.seed, RLDT_STREAM_TRAIN, s): a run resumed from

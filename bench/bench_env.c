@@ -1,0 +1,147 @@
+/* bench_env.c — environment throughput and dataset write rate.
+ *
+ * 1. Vector env steps per second for every task: 64 envs, random actions drawn beforehand, chunks of 1
+ *    and 8 actions per call, with 1 and 2 threads; each number is the median of 5 timed repeats of
+ *    ~0.2 s. The pure-C tasks cost ~10-100 ns a step, so the 2-thread numbers mostly measure the pool's
+ *    hand-off (a few µs per call): chunking amortizes it, heavier (MuJoCo) tasks hide it.
+ * 2. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
+ *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
+ * Usage: bench_env [output directory for the temporary file, default /tmp] */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rldt/dataset.h"
+
+#define N_ENVS 64
+#define REPEATS 5
+#define REPEAT_SECONDS 0.2
+#define ACTION_BATCHES 16
+#define WRITE_DEMOS 200
+#define WRITE_REPEATS 5
+
+static int cmp_double(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+// ------------------------------------------------------------------------------------------------
+// env steps per second
+
+static double env_steps_per_second(const rldt_env_spec_t *sp, int chunk, int threads)
+{
+    rldt_vecenv_t *v;
+    if (rldt_vecenv_create(&v, sp, N_ENVS, 0, 1, 0, threads)) {
+        fprintf(stderr, "bench_env: %s\n", rldt_error_message());
+        exit(1);
+    }
+    size_t per = (size_t)N_ENVS * (size_t)chunk * (size_t)sp->act_dim;
+    float *actions = rldt_xmalloc(ACTION_BATCHES * per * sizeof(float));
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 7, 0);
+    for (size_t i = 0; i < ACTION_BATCHES * per; i++) {
+        int j = (int)(i % (size_t)sp->act_dim);
+        actions[i] = sp->act_low[j] + (sp->act_high[j] - sp->act_low[j]) * rldt_rng_uniform(&rng);
+    }
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(v, &out);
+    /* calibrate: iterations for ~REPEAT_SECONDS */
+    long iters = 16;
+    for (;;) {
+        double t0 = rldt_now();
+        for (long it = 0; it < iters; it++) rldt_vecenv_step(v, actions + (size_t)(it % ACTION_BATCHES) * per, chunk, &out);
+        if (rldt_now() - t0 > 0.05) {
+            iters = (long)((double)iters * REPEAT_SECONDS / (rldt_now() - t0)) + 1;
+            break;
+        }
+        iters *= 4;
+    }
+    double rates[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        double steps = 0.0; /* a chunk stops at its episode's end: count the steps that ran */
+        double t0 = rldt_now();
+        for (long it = 0; it < iters; it++) {
+            rldt_vecenv_step(v, actions + (size_t)(it % ACTION_BATCHES) * per, chunk, &out);
+            for (int i = 0; i < N_ENVS; i++) steps += out.steps[i];
+        }
+        rates[r] = steps / (rldt_now() - t0);
+    }
+    rldt_vecenv_out_free(&out);
+    free(actions);
+    rldt_vecenv_destroy(v);
+    return median(rates, REPEATS);
+}
+
+// ------------------------------------------------------------------------------------------------
+// HDF5 write rate
+
+static void write_rate(const char *dir)
+{
+    const rldt_env_spec_t *sp = rldt_env_find("pendulum");
+    int T = sp->max_steps;
+    float *obs = rldt_xmalloc((size_t)T * 3 * sizeof(float)), *next = rldt_xmalloc((size_t)T * 3 * sizeof(float));
+    float *act = rldt_xmalloc((size_t)T * sizeof(float)), *rew = rldt_xmalloc((size_t)T * sizeof(float));
+    uint8_t *dones = rldt_xcalloc((size_t)T, 1);
+    double *states = rldt_xmalloc((size_t)T * 2 * sizeof(double));
+    rldt_env_t env;
+    rldt_env_init(&env, sp, 0);
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 3, 0);
+    rldt_env_reset(&env, 1, obs);
+    for (int t = 0; t < T; t++) {
+        if (t) memcpy(obs + 3 * t, next + 3 * (t - 1), 3 * sizeof(float));
+        rldt_env_get_state(&env, states + 2 * t);
+        float u = 4.0f * rldt_rng_uniform(&rng) - 2.0f;
+        rew[t] = rldt_env_step(&env, &u, next + 3 * t, act + t).reward;
+    }
+    dones[T - 1] = 1;
+    rldt_env_free(&env);
+    rldt_demo_t demo = {T, obs, next, NULL, NULL, act, rew, dones, states, false};
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/rldt_bench_write_%d.h5", dir, (int)getpid());
+    double secs[WRITE_REPEATS];
+    struct stat stt = {0};
+    for (int r = 0; r < WRITE_REPEATS; r++) {
+        double t0 = rldt_now();
+        rldt_dataset_writer_t *w;
+        rldt_status_t st = rldt_dataset_writer_open(&w, path, sp, 0, NULL);
+        for (int d = 0; !st && d < WRITE_DEMOS; d++) st = rldt_dataset_writer_add(w, &demo);
+        if (!st) st = rldt_dataset_writer_close(w, 0);
+        if (st) {
+            fprintf(stderr, "bench_env: %s\n", rldt_error_message());
+            exit(1);
+        }
+        secs[r] = rldt_now() - t0;
+        stat(path, &stt);
+        remove(path);
+    }
+    double s = median(secs, WRITE_REPEATS), samples = (double)WRITE_DEMOS * T;
+    printf("hdf5 write   %d demos x %d steps   %10.0f samples/s   %6.1f MB/s   (file %.1f MB, %.1f ms)\n", WRITE_DEMOS, T,
+           samples / s, (double)stt.st_size / s / 1e6, (double)stt.st_size / 1e6, 1e3 * s);
+    free(obs), free(next), free(act), free(rew), free(dones), free(states);
+}
+
+int main(int argc, char **argv)
+{
+    printf("bench_env: vector env, %d envs, median of %d repeats, env steps/s\n", N_ENVS, REPEATS);
+    printf("%-10s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
+    for (int i = 0; i < rldt_env_count(); i++) {
+        const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        printf("%-10s", sp->name);
+        for (int c = 1; c <= 8; c *= 8)
+            for (int t = 1; t <= 2; t++) {
+                printf(" %14.0f", env_steps_per_second(sp, c, t));
+                fflush(stdout);
+            }
+        printf("\n");
+    }
+    write_rate(argc > 1 ? argv[1] : "/tmp");
+    return 0;
+}

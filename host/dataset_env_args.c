@@ -1,0 +1,116 @@
+/* dataset_env_args.c — the env_args JSON attribute: written from a task spec, parsed back into the
+ * file's spec (rldt_dataset_meta_t). Both directions live here so the field names exist in one place. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rldt/dataset.h"
+
+#define ROBOMIMIC_GYM_TYPE 2
+
+char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "env_name", spec->name);
+    cJSON_AddNumberToObject(root, "type", ROBOMIMIC_GYM_TYPE);
+    cJSON *kw = cJSON_AddObjectToObject(root, "env_kwargs");
+    cJSON_AddNumberToObject(kw, "obs_dim", spec->obs_dim);
+    cJSON_AddNumberToObject(kw, "act_dim", spec->act_dim);
+    cJSON_AddNumberToObject(kw, "state_dim", spec->state_dim);
+    cJSON *lo = cJSON_AddArrayToObject(kw, "act_low"), *hi = cJSON_AddArrayToObject(kw, "act_high");
+    for (int j = 0; j < spec->act_dim; j++) {
+        cJSON_AddItemToArray(lo, cJSON_CreateNumber(spec->act_low[j]));
+        cJSON_AddItemToArray(hi, cJSON_CreateNumber(spec->act_high[j]));
+    }
+    cJSON_AddNumberToObject(kw, "max_steps", max_steps > 0 ? max_steps : spec->max_steps);
+    cJSON_AddStringToObject(kw, "reward_kind", spec->reward_kind == RLDT_REWARD_SPARSE ? "sparse" : "dense");
+    int shape[3] = {spec->image_h, spec->image_w, spec->image_c};
+    cJSON_AddItemToObject(kw, "image_shape", cJSON_CreateIntArray(shape, 3));
+    cJSON_AddNumberToObject(kw, "control_hz", spec->control_hz);
+    cJSON_AddNumberToObject(kw, "success_threshold", spec->success_threshold);
+    cJSON_AddStringToObject(kw, "success", spec->success);
+    cJSON_AddStringToObject(kw, "obs_key", spec->obs_key);
+    cJSON_AddStringToObject(root, "rldt_version", RLDT_VERSION);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Parsing: each helper reports the field it could not read. */
+
+static rldt_status_t get_int(const cJSON *obj, const char *key, int lo, int hi, int *out, const char *origin)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < lo || v->valuedouble > hi)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s must be an integer in [%d, %d]", origin, key, lo, hi);
+    *out = (int)v->valuedouble;
+    return RLDT_OK;
+}
+
+static rldt_status_t get_str(const cJSON *obj, const char *key, char *out, const char *origin, const char *where)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= RLDT_DATASET_NAME_MAX)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: %s%s must be a non-empty string shorter than %d bytes", origin, where,
+                              key, RLDT_DATASET_NAME_MAX);
+    strcpy(out, v->valuestring);
+    return RLDT_OK;
+}
+
+static rldt_status_t get_floats(const cJSON *obj, const char *key, int n, float *out, const char *origin)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s must be an array of act_dim = %d numbers", origin, key, n);
+    for (int j = 0; j < n; j++) {
+        const cJSON *x = cJSON_GetArrayItem(v, j);
+        if (!cJSON_IsNumber(x)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s[%d] is not a number", origin, key, j);
+        out[j] = (float)x->valuedouble;
+    }
+    return RLDT_OK;
+}
+
+static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char *origin)
+{
+    rldt_status_t st;
+    if (!cJSON_IsObject(root)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args is not a JSON object", origin);
+    if ((st = get_str(root, "env_name", m->env_name, origin, ""))) return st;
+    const cJSON *kw = cJSON_GetObjectItemCaseSensitive(root, "env_kwargs");
+    if (!cJSON_IsObject(kw)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args has no env_kwargs object", origin);
+    if ((st = get_int(kw, "obs_dim", 1, 1 << 20, &m->obs_dim, origin))) return st;
+    if ((st = get_int(kw, "act_dim", 1, RLDT_ENV_MAX_ACT, &m->act_dim, origin))) return st;
+    if ((st = get_int(kw, "state_dim", 1, 1 << 20, &m->state_dim, origin))) return st;
+    if ((st = get_int(kw, "max_steps", 1, 1 << 30, &m->max_steps, origin))) return st;
+    if ((st = get_floats(kw, "act_low", m->act_dim, m->act_low, origin))) return st;
+    if ((st = get_floats(kw, "act_high", m->act_dim, m->act_high, origin))) return st;
+    if ((st = get_str(kw, "obs_key", m->obs_key, origin, "env_kwargs."))) return st;
+    char kind[RLDT_DATASET_NAME_MAX];
+    if ((st = get_str(kw, "reward_kind", kind, origin, "env_kwargs."))) return st;
+    if (strcmp(kind, "dense") && strcmp(kind, "sparse"))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.reward_kind is '%s', expected dense or sparse", origin, kind);
+    m->reward_kind = strcmp(kind, "sparse") == 0 ? RLDT_REWARD_SPARSE : RLDT_REWARD_DENSE;
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(kw, "image_shape");
+    int *hwc[3] = {&m->image_h, &m->image_w, &m->image_c};
+    if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != 3)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape must be [h, w, c]", origin);
+    for (int j = 0; j < 3; j++) {
+        const cJSON *x = cJSON_GetArrayItem(shape, j);
+        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 65536)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape[%d] is not a size", origin, j);
+        *hwc[j] = (int)x->valuedouble;
+    }
+    if ((m->image_h == 0) != (m->image_w == 0) || (m->image_h == 0) != (m->image_c == 0))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape must be all zero or all positive", origin);
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_dataset_parse_env_args(const char *json, rldt_dataset_meta_t *meta, const char *origin)
+{
+    memset(meta, 0, sizeof *meta);
+    cJSON *root = cJSON_Parse(json);
+    if (!root) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args is not valid JSON", origin);
+    rldt_status_t st = parse(root, meta, origin);
+    cJSON_Delete(root);
+    return st;
+}

@@ -1,0 +1,233 @@
+/* dataset_write.c — writes demonstrations in the robomimic layout with HDF5's C API (see rldt/dataset.h).
+ * Everything goes to "<path>.tmp"; close() renames it into place, abort() or any failure removes it. */
+#define _POSIX_C_SOURCE 200809L
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rldt/dataset.h"
+
+#define CHUNK_BYTES (1 << 20) /* target bytes per HDF5 chunk */
+#define IMAGE_GZIP_LEVEL 4
+#define NAME_LEN 32
+
+struct rldt_dataset_writer {
+    const rldt_env_spec_t *spec;
+    char *path, *tmp;
+    hid_t file, data;
+    int demos;
+    size_t samples;
+};
+
+/* ------------------------------------------------------------------------------------------------ */
+/* HDF5 helpers: each returns < 0 on failure. */
+
+static herr_t write_i64_attr(hid_t obj, const char *name, int64_t value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_INT64, &value);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    return rc;
+}
+
+/* A variable-length UTF-8 string attribute: what h5py writes for a Python str. */
+static herr_t write_str_attr(hid_t obj, const char *name, const char *text)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &text);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc;
+}
+
+/* A chunked dataset of shape [dims[0], dims[1..rank)] (gzip when asked) holding `data`. */
+static herr_t write_dataset(hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                            const hsize_t *dims, const void *data, int gzip)
+{
+    hsize_t chunk[4];
+    size_t row_bytes = H5Tget_size(mem_type);
+    for (int r = 1; r < rank; r++) {
+        chunk[r] = dims[r];
+        row_bytes *= dims[r];
+    }
+    hsize_t rows = CHUNK_BYTES / row_bytes;
+    chunk[0] = rows < 1 ? 1 : rows > dims[0] ? dims[0] : rows;
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(plist, rank, chunk);
+    if (gzip) H5Pset_deflate(plist, IMAGE_GZIP_LEVEL);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t set = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (set >= 0) H5Dclose(set);
+    H5Sclose(space);
+    H5Pclose(plist);
+    return rc;
+}
+
+/* A 1-D dataset of fixed-length, null-padded byte strings (numpy dtype S<len>, as robomimic's masks). */
+static herr_t write_names(hid_t group, const char *name, const int *ids, int n)
+{
+    char *buf = rldt_xcalloc((size_t)(n ? n : 1), NAME_LEN);
+    for (int i = 0; i < n; i++) snprintf(buf + (size_t)i * NAME_LEN, NAME_LEN, "demo_%d", ids[i]);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, NAME_LEN);
+    H5Tset_strpad(type, H5T_STR_NULLPAD);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t set = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : n ? H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+    if (set >= 0) H5Dclose(set);
+    H5Sclose(space);
+    H5Tclose(type);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+static void writer_free(rldt_dataset_writer_t *w)
+{
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *path, const rldt_env_spec_t *spec,
+                                       int max_steps, const char *collect_args)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rldt_dataset_writer_t *w = rldt_xcalloc(1, sizeof *w);
+    w->spec = spec;
+    w->path = strdup(path);
+    w->tmp = rldt_xmalloc(strlen(path) + 5);
+    sprintf(w->tmp, "%s.tmp", path);
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file < 0) {
+        rldt_error_set(RLDT_ERR, "cannot create HDF5 file '%s' (does its directory exist and is it writable?)", w->tmp);
+        writer_free(w);
+        return RLDT_ERR;
+    }
+    w->data = H5Gcreate2(w->file, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char *env_args = rldt_dataset_env_args(spec, max_steps);
+    herr_t rc = w->data < 0 ? -1 : write_str_attr(w->data, "env_args", env_args);
+    if (rc >= 0 && collect_args) rc = write_str_attr(w->data, "collect_args", collect_args);
+    free(env_args);
+    if (rc < 0) {
+        rldt_error_set(RLDT_ERR, "%s: cannot write /data and its env_args attribute", w->tmp);
+        rldt_dataset_writer_abort(w);
+        return RLDT_ERR;
+    }
+    *out = w;
+    return RLDT_OK;
+}
+
+size_t rldt_dataset_writer_samples(const rldt_dataset_writer_t *w) { return w->samples; }
+
+/* Writes obs/ or next_obs/ of one demo. */
+static herr_t write_obs_group(rldt_dataset_writer_t *w, hid_t demo, const char *name, const float *obs, const uint8_t *image,
+                              hsize_t T)
+{
+    const rldt_env_spec_t *sp = w->spec;
+    hid_t g = H5Gcreate2(demo, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    hsize_t dims[4] = {T, (hsize_t)sp->obs_dim};
+    herr_t rc = write_dataset(g, sp->obs_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, obs, 0);
+    if (rc >= 0 && sp->image_h > 0) {
+        hsize_t idims[4] = {T, (hsize_t)sp->image_h, (hsize_t)sp->image_w, (hsize_t)sp->image_c};
+        rc = image ? write_dataset(g, RLDT_DATASET_IMAGE_KEY, H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, image, 1) : -1;
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_t *d)
+{
+    const rldt_env_spec_t *sp = w->spec;
+    char name[NAME_LEN];
+    snprintf(name, sizeof name, "demo_%d", w->demos);
+    if (d->T < 1) return rldt_error_set(RLDT_ERR_USAGE, "%s: %s has no steps", w->tmp, name);
+    hsize_t T = (hsize_t)d->T;
+    hid_t g = H5Gcreate2(w->data, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return rldt_error_set(RLDT_ERR, "%s: cannot create /data/%s", w->tmp, name);
+    herr_t rc = write_i64_attr(g, "num_samples", d->T);
+    if (rc >= 0) rc = write_i64_attr(g, "success", d->success);
+    if (rc >= 0) rc = write_obs_group(w, g, "obs", d->obs, d->image, T);
+    if (rc >= 0) rc = write_obs_group(w, g, "next_obs", d->next_obs, d->next_image, T);
+    hsize_t adims[2] = {T, (hsize_t)sp->act_dim}, sdims[2] = {T, (hsize_t)sp->state_dim};
+    if (rc >= 0) rc = write_dataset(g, "actions", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, adims, d->actions, 0);
+    if (rc >= 0) rc = write_dataset(g, "rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &T, d->rewards, 0);
+    if (rc >= 0) rc = write_dataset(g, "dones", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &T, d->dones, 0);
+    if (rc >= 0) rc = write_dataset(g, "states", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, sdims, d->states, 0);
+    H5Gclose(g);
+    if (rc < 0)
+        return rldt_error_set(RLDT_ERR, "%s: cannot write /data/%s (disk full, or an image demo without images?)", w->tmp,
+                              name);
+    w->demos++;
+    w->samples += (size_t)d->T;
+    return RLDT_OK;
+}
+
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+/* /mask/train and /mask/valid: a seeded Fisher-Yates permutation; its first floor(n/10) demos are valid. */
+static herr_t write_masks(rldt_dataset_writer_t *w, uint64_t split_seed)
+{
+    int n = w->demos, n_valid = n / 10;
+    int *perm = rldt_xmalloc((size_t)(n ? n : 1) * sizeof *perm);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, split_seed, rldt_rng_stream_id(RLDT_STREAM_DATA, 0, 0));
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rldt_rng_below(&rng, (uint32_t)i + 1);
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    qsort(perm, (size_t)n_valid, sizeof *perm, cmp_int);
+    qsort(perm + n_valid, (size_t)(n - n_valid), sizeof *perm, cmp_int);
+    hid_t mask = H5Gcreate2(w->file, "mask", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = mask < 0 ? -1 : write_names(mask, "valid", perm, n_valid);
+    if (rc >= 0) rc = write_names(mask, "train", perm + n_valid, n - n_valid);
+    if (mask >= 0) H5Gclose(mask);
+    free(perm);
+    return rc;
+}
+
+rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split_seed)
+{
+    herr_t rc = write_i64_attr(w->data, "total", (int64_t)w->samples);
+    if (rc >= 0) rc = write_masks(w, split_seed);
+    H5Gclose(w->data);
+    w->data = -1;
+    if (H5Fclose(w->file) < 0) rc = -1;
+    w->file = -1;
+    if (rc < 0) {
+        rldt_error_set(RLDT_ERR, "%s: cannot write the total and the masks", w->tmp);
+        rldt_dataset_writer_abort(w);
+        return RLDT_ERR;
+    }
+    if (rename(w->tmp, w->path) != 0) {
+        rldt_error_set(RLDT_ERR, "cannot rename '%s' to '%s'", w->tmp, w->path);
+        rldt_dataset_writer_abort(w);
+        return RLDT_ERR;
+    }
+    writer_free(w);
+    return RLDT_OK;
+}
+
+void rldt_dataset_writer_abort(rldt_dataset_writer_t *w)
+{
+    if (!w) return;
+    if (w->data >= 0) H5Gclose(w->data);
+    if (w->file >= 0) H5Fclose(w->file);
+    remove(w->tmp);
+    writer_free(w);
+}

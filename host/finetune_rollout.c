@@ -1,0 +1,123 @@
+/* finetune_rollout.c — exploration rollouts into the segment buffer (RLDT.md §6).
+ *
+ * Each chunk-step: sample the chain from noise, pick k uniformly in {K-2, K-1} per env, take
+ * σ = ||a - a†_k|| (one scalar per env, over the whole chunk) and execute clip(a + σ N(0, I)). The buffer
+ * keeps the executed chunk in normalised units. Sparse tasks turn success into a one-time reward of 1 per
+ * episode; with reward.mask_after_success, steps after the first success get mask 0. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finetune_internal.h"
+#include "rldt/log.h"
+
+/* Normalised, clipped chunks to execute for the current observations (f->h_obs standardised), written to
+ * f->h_exec; env-unit actions to f->h_act. */
+static void explore(ft_t *f, rldt_rng_t *rng)
+{
+    const rldt_backend_t *be = f->be;
+    int n = f->n_envs, D = f->D, K = f->K;
+    size_t nx = (size_t)n * D;
+    be->upload(f->r_obs, f->h_obs, sizeof(float) * (size_t)n * f->od);
+    be->fill_normal(f->r_chain, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
+    rldt_policy_sample(&f->pol, f->actor.p, f->r_obs, n, f->r_chain, f->r_chain);
+    for (int i = 0; i < n; i++) {
+        f->h_k[i] = K >= 2 ? K - 2 + (int)rldt_rng_below(rng, 2) : 0;
+        f->h_t[i] = (float)f->h_k[i] / (float)K;
+    }
+    be->upload(f->r_k, f->h_k, sizeof(int) * (size_t)n);
+    be->upload(f->r_t, f->h_t, sizeof(float) * (size_t)n);
+    be->chain_select(f->r_xk, f->r_chain, f->r_k, n, D);
+    const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->r_xk, f->r_t, f->r_obs, n);
+    be->expected_target(f->r_at, f->r_xk, v, f->r_t, n, D);
+    be->download(f->h_x, f->r_chain + (size_t)K * nx, sizeof(float) * nx);
+    be->download(f->h_at, f->r_at, sizeof(float) * nx);
+    for (int i = 0; i < n; i++) {
+        const float *a = f->h_x + (size_t)i * D, *at = f->h_at + (size_t)i * D;
+        double s2 = 0;
+        for (int d = 0; d < D; d++) s2 += (double)(a[d] - at[d]) * (a[d] - at[d]);
+        float sigma = (float)sqrt(s2);
+        for (int d = 0; d < D; d++) {
+            float e = a[d] + sigma * rldt_rng_normal(rng);
+            f->h_exec[(size_t)i * D + d] = e < -1.0f ? -1.0f : (e > 1.0f ? 1.0f : e);
+        }
+    }
+    rldt_policy_act(&f->pol, f->h_exec, f->h_act, n * f->pol.spec.chunk);
+}
+
+static bool all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+int ft_rollout(ft_t *f, ft_stats_t *st)
+{
+    const rldt_config_t *cfg = f->cfg;
+    int n = f->n_envs, od = f->od, D = f->D, T = f->T;
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 1, (uint32_t)f->itr));
+    int *slot = rldt_xmalloc(sizeof(int) * (size_t)n);
+    uint8_t *bad = rldt_xcalloc((size_t)n, 1);
+    for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
+    rldt_vec_out_t out = {f->h_after, f->h_final, f->h_rew, f->h_steps, f->h_term, f->h_trunc, f->h_succ, NULL};
+    for (int t = 0; t < T; t++) {
+        const float *raw = rldt_vecenv_obs(f->venv);
+        rldt_policy_observe(&f->pol, raw, f->h_obs, n);
+        explore(f, &rng);
+        rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &out);
+        for (int i = 0; i < n; i++) {
+            int s = slot[i];
+            size_t row = rldt_replay_step(&f->buf, s, t);
+            bool ended = f->h_term[i] || f->h_trunc[i];
+            const float *next = ended ? f->h_final + (size_t)i * od : f->h_after + (size_t)i * od;
+            memcpy(rldt_replay_obs(&f->buf, s, t), f->h_obs + (size_t)i * od, sizeof(float) * od);
+            rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
+            memcpy(rldt_replay_act(&f->buf, s, t), f->h_exec + (size_t)i * D, sizeof(float) * D);
+            float r = f->h_rew[i];
+            f->ep_ret[i] += r;
+            if (f->sparse) r = f->h_succ[i] && !f->seen_success[i] ? 1.0f : 0.0f;
+            f->buf.rew[row] = r;
+            f->buf.term[row] = f->h_term[i];
+            f->buf.ended[row] = ended;
+            f->buf.success[row] = f->h_succ[i];
+            f->buf.mask[row] = !(cfg->reward_mask_success && f->seen_success[i]);
+            if (f->h_succ[i]) f->seen_success[i] = 1;
+            if (!isfinite(r) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od)) bad[i] = 1;
+            if (ended) {
+                f->seen_success[i] = 0;
+                f->ep_ret[i] = 0;
+            }
+        }
+        for (int i = 0; i < n; i++) f->env_steps += f->h_steps[i];
+    }
+    /* a segment with a non-finite observation or reward is dropped: zeroed, with mask 0 everywhere */
+    float *rewards = rldt_xmalloc(sizeof(float) * (size_t)n * T);
+    size_t nr = 0;
+    int dropped = 0;
+    for (int i = 0; i < n; i++) {
+        size_t row = rldt_replay_step(&f->buf, slot[i], 0);
+        if (bad[i]) {
+            memset(rldt_replay_obs(&f->buf, slot[i], 0), 0, sizeof(float) * (size_t)T * od);
+            memset(rldt_replay_next_obs(&f->buf, slot[i], 0), 0, sizeof(float) * (size_t)T * od);
+            memset(f->buf.rew + row, 0, sizeof(float) * (size_t)T);
+            memset(f->buf.mask + row, 0, (size_t)T);
+            dropped++;
+        } else {
+            memcpy(rewards + nr, f->buf.rew + row, sizeof(float) * (size_t)T);
+            nr += (size_t)T;
+        }
+    }
+    if (dropped) {
+        st->skipped += dropped;
+        f->skipped += dropped;
+        rldt_warn("iteration %ld: %d segment(s) with non-finite observations or rewards dropped", f->itr, dropped);
+    }
+    /* dense rewards: one step of the running mean |r| per rollout */
+    if (!f->sparse) rldt_reward_scaler_update(&f->scaler, rewards, nr);
+    free(rewards);
+    free(slot);
+    free(bad);
+    return n;
+}

@@ -1,0 +1,71 @@
+/* cmd_dataset.c — `rldt dataset info FILE.h5`: validate a robomimic-layout demonstration file and summarize
+ * it (env, demos, samples, shapes, action range, returns, success, masks, observation statistics). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "rldt/dataset.h"
+
+#define MAX_DIMS_SHOWN 8
+
+static void print_vector(const char *label, const float *x, int n)
+{
+    printf("%-14s[", label);
+    for (int j = 0; j < n && j < MAX_DIMS_SHOWN; j++) printf("%s%.4g", j ? ", " : "", x[j]);
+    printf("%s]\n", n > MAX_DIMS_SHOWN ? ", ..." : "");
+}
+
+static void print_summary(const char *path, const rldt_dataset_t *d)
+{
+    const rldt_dataset_meta_t *m = &d->meta;
+    printf("file          %s (valid)\n", path);
+    printf("env           %s (%s reward, max %d steps)\n", m->env_name,
+           m->reward_kind == RLDT_REWARD_SPARSE ? "sparse" : "dense", m->max_steps);
+    if (d->collect_args) printf("collected     %s\n", d->collect_args);
+    printf("demos         %d (mask train %d, valid %d)\n", d->n_demos, d->n_train, d->n_valid);
+    size_t min_len = d->n_samples, max_len = 0;
+    double ret_sum = 0.0, ret_sq = 0.0, ret_min = INFINITY, ret_max = -INFINITY;
+    int successes = 0;
+    for (int e = 0; e < d->n_demos; e++) {
+        size_t len = d->ep_start[e + 1] - d->ep_start[e];
+        min_len = len < min_len ? len : min_len;
+        max_len = len > max_len ? len : max_len;
+        double r = d->ep_return[e];
+        ret_sum += r;
+        ret_sq += r * r;
+        ret_min = fmin(ret_min, r);
+        ret_max = fmax(ret_max, r);
+        successes += d->ep_success[e];
+    }
+    double mean = ret_sum / d->n_demos;
+    printf("samples       %zu (episode length min %zu, mean %.1f, max %zu)\n", d->n_samples, min_len,
+           (double)d->n_samples / d->n_demos, max_len);
+    printf("obs           obs/%s float32 [T, %d], next_obs/%s float32 [T, %d]\n", m->obs_key, m->obs_dim, m->obs_key,
+           m->obs_dim);
+    if (m->image_h)
+        printf("images        obs/%s uint8 [T, %d, %d, %d] (and next_obs)\n", RLDT_DATASET_IMAGE_KEY, m->image_h, m->image_w,
+               m->image_c);
+    printf("actions       float32 [T, %d]\n", m->act_dim);
+    printf("states        float64 [T, %d]\n", m->state_dim);
+    print_vector("action min", d->act_min, m->act_dim);
+    print_vector("action max", d->act_max, m->act_dim);
+    print_vector("action low", m->act_low, m->act_dim);
+    print_vector("action high", m->act_high, m->act_dim);
+    print_vector("obs mean", d->obs_mean, m->obs_dim);
+    print_vector("obs std", d->obs_std, m->obs_dim);
+    printf("return        mean %.4g, std %.4g, min %.4g, max %.4g\n", mean, sqrt(fmax(ret_sq / d->n_demos - mean * mean, 0.0)),
+           ret_min, ret_max);
+    printf("success       %d/%d (%.1f%%)\n", successes, d->n_demos, 100.0 * successes / d->n_demos);
+}
+
+int rldt_cmd_dataset(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "info") != 0) return rldt_cli_usage("dataset");
+    rldt_dataset_t d;
+    rldt_status_t st = rldt_dataset_load(&d, argv[2], NULL);
+    if (st) return rldt_cli_fail(st);
+    print_summary(argv[2], &d);
+    rldt_dataset_free(&d);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* transport.c — CPU references for the RLDT math (see rldt/transport.h): the SVGD field and the actor-loss
+ * gradient loop over the shared per-query/per-element helpers; TD(λ) targets and reward scaling are host
+ * only. */
+#include "rldt/transport.h"
+
+#include <math.h>
+
+// ---------------------------------------------------------------------------------------------------
+// SVGD field
+
+void rldt_svgd_field_cpu(float *phi, float *h_out, float *alpha_out, const float *x, const float *a, const float *g,
+                         int B, int Q, int P, int D, float tau)
+{
+    for (int b = 0; b < B; b++) {
+        const float *ab = a + (size_t)b * P * D, *gb = g + (size_t)b * P * D;
+        float alpha = rldt_svgd_alpha(gb, P, D, tau);
+        alpha_out[b] = alpha;
+        for (int i = 0; i < Q; i++) {
+            size_t row = (size_t)b * Q + i;
+            h_out[row] = rldt_svgd_query(phi + row * D, x + row * D, ab, gb, alpha, P, D);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// actor loss
+
+void rldt_actor_grad_cpu(float *dv, double *loss_transport, double *loss_consist, const float *v, const float *phi,
+                         const float *a, const float *xk, const float *t, int N, int D, int K, float c_cons)
+{
+    double lt = 0.0, lc = 0.0;
+    float inv_n = 1.0f / (float)N;
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++) {
+            size_t i = (size_t)n * D + d;
+            float et, ec;
+            dv[i] = inv_n * rldt_actor_grad_elem(v[i], phi[i], a[i], xk[i], t[n], K, c_cons, &et, &ec);
+            lt += et;
+            lc += ec;
+        }
+    *loss_transport = N ? lt / N : 0.0;
+    *loss_consist = N ? lc / N : 0.0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TD(λ) targets
+
+void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
+                    int T, float gamma, float lambda)
+{
+    double next = 0.0; /* G_{t+1}; unused at t = T−1 */
+    for (int t = T - 1; t >= 0; t--) {
+        double q = qnext[t];
+        double ahead = (t == T - 1 || ended[t]) ? q : next; /* the boundary rule: no chaining across episodes */
+        double cont = terminated[t] ? 0.0 : (double)gamma;
+        next = r[t] + cont * ((1.0 - lambda) * q + lambda * ahead);
+        G[t] = (float)next;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// reward scaling
+
+void rldt_reward_scaler_init(rldt_reward_scaler_t *s)
+{
+    s->mean_abs = 1.0;
+    s->updates = 0;
+}
+
+void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n)
+{
+    if (n == 0) return;
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m += fabs((double)r[i]);
+    m /= (double)n;
+    s->mean_abs = s->updates ? (1.0 - RLDT_REWARD_EMA_RATE) * s->mean_abs + RLDT_REWARD_EMA_RATE * m : m;
+    s->updates++;
+}
+
+void rldt_reward_scaler_scale(const rldt_reward_scaler_t *s, float *r, size_t n)
+{
+    double div = s->mean_abs > 1e-8 ? s->mean_abs : 1e-8;
+    for (size_t i = 0; i < n; i++) r[i] = (float)(r[i] / div);
+}

@@ -1,0 +1,167 @@
+/* rldt/dataset.h — demonstration datasets in the robomimic HDF5 layout: writer, validating reader, and the
+ * scripted-expert collector behind `rldt collect`.
+ *
+ * Layout (what robomimic's loader and h5py expect):
+ *   /data                       attrs: total (int64, samples in all demos), env_args (JSON string:
+ *                               {"env_name", "type": 2, "env_kwargs": {the spec}, "rldt_version"}),
+ *                               collect_args (JSON string: how the demos were made; optional)
+ *   /data/demo_<i>              i = 0, 1, ...; attrs: num_samples (int64), success (int64, 0/1)
+ *       obs/<obs_key>           float32 [T, obs_dim]      (obs_key from the spec, e.g. "state")
+ *       obs/image               uint8 [T, h, w, c]        only when the spec has an image (gzip)
+ *       next_obs/<same keys>    the observation after each step (the terminal one on the last step)
+ *       actions                 float32 [T, act_dim]      the executed (clipped) actions
+ *       rewards                 float32 [T]               (robomimic writes float64; readers convert)
+ *       dones                   uint8 [T]                 1 on the last step of the demo
+ *       states                  float64 [T, state_dim]    the simulator state before each step
+ *   /mask/train, /mask/valid    fixed-length byte strings naming demos (90/10 split, seeded)
+ * env_args["type"] is robomimic's EnvType.GYM_TYPE (2): the task is a gym-style env named env_name.
+ * env_args["env_kwargs"] carries the spec (obs_dim, act_dim, state_dim, act_low, act_high, max_steps,
+ * reward_kind, image_shape, control_hz, success_threshold, success, obs_key): the reader checks every
+ * dataset's shape against it. Datasets are chunked; files are written to "<path>.tmp" and renamed on
+ * success, so a failed write never leaves a partial file at <path>. */
+#ifndef RLDT_DATASET_H
+#define RLDT_DATASET_H
+
+#include <stdbool.h>
+
+#include "rldt/env.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RLDT_DATASET_IMAGE_KEY "image" /* obs/<key> of uint8 image observations */
+#define RLDT_DATASET_STD_MIN 1e-3f     /* floor of the observation std (constant dims normalise to 0) */
+#define RLDT_DATASET_NAME_MAX 64
+
+/* The spec as recorded in a file's env_args. */
+typedef struct {
+    char env_name[RLDT_DATASET_NAME_MAX];
+    char obs_key[RLDT_DATASET_NAME_MAX];
+    int obs_dim, act_dim, state_dim, max_steps;
+    int image_h, image_w, image_c; /* all 0: no image observation */
+    float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
+    rldt_reward_kind_t reward_kind;
+} rldt_dataset_meta_t;
+
+/* The env_args JSON of `spec` with step limit max_steps (0 = the spec's). Caller frees with free(). */
+char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps);
+/* Parses an env_args JSON string into meta. Missing or ill-typed fields: RLDT_ERR_USAGE naming the field
+ * and `origin` (e.g. "data/p.h5: /data.env_args"). */
+rldt_status_t rldt_dataset_parse_env_args(const char *json, rldt_dataset_meta_t *meta, const char *origin);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Writing (host/dataset_write.c). */
+
+typedef struct rldt_dataset_writer rldt_dataset_writer_t;
+
+/* One demonstration of T steps, as caller-owned arrays. */
+typedef struct {
+    int T;
+    const float *obs, *next_obs;       /* [T][obs_dim] */
+    const uint8_t *image, *next_image; /* [T][h][w][c] when the spec has an image, else ignored */
+    const float *actions;              /* [T][act_dim] */
+    const float *rewards;              /* [T] */
+    const uint8_t *dones;              /* [T] */
+    const double *states;              /* [T][state_dim] */
+    bool success;
+} rldt_demo_t;
+
+/* Starts "<path>.tmp" for demos of `spec` (max_steps 0 = the spec's) and writes env_args, plus
+ * collect_args when not NULL. RLDT_ERR naming the path when the file cannot be created. */
+rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *path, const rldt_env_spec_t *spec,
+                                       int max_steps, const char *collect_args);
+/* Appends demo_<i> (i = demos written so far). T must be >= 1. */
+rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_t *demo);
+/* Samples written so far. */
+size_t rldt_dataset_writer_samples(const rldt_dataset_writer_t *w);
+/* Writes `total` and the train/valid masks (every 10th demo of a permutation drawn from split_seed goes to
+ * valid: floor(n/10) of them), closes and renames the file into place. Frees w whatever happens; on
+ * failure the temporary file is removed. */
+rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split_seed);
+/* Abandons the file: closes it, removes the temporary file and frees w. NULL is a no-op. */
+void rldt_dataset_writer_abort(rldt_dataset_writer_t *w);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Recording vector-env episodes as demos (host/dataset_record.c): per-step capture buffers for a
+ * rldt_vecenv_step, one episode buffer per env, and a finished episode goes to a writer. Usage:
+ *   rldt_recorder_t *rec = rldt_recorder_create(spec, n, chunk, max_steps);
+ *   out.record = rldt_recorder_capture(rec);
+ *   rldt_vecenv_step(v, actions, chunk, &out);
+ *   for each env i whose steps should be kept: rldt_recorder_push(rec, i, out.steps[i], writer); */
+
+typedef struct rldt_recorder rldt_recorder_t;
+
+/* Buffers for n envs, chunks of `chunk` steps and episodes of at most max_steps (0 = the spec's). */
+rldt_recorder_t *rldt_recorder_create(const rldt_env_spec_t *spec, int n, int chunk, int max_steps);
+/* Frees everything. NULL is a no-op. */
+void rldt_recorder_free(rldt_recorder_t *r);
+/* The capture to hand to rldt_vecenv_step as rldt_vec_out_t.record (every field allocated). */
+rldt_vec_record_t *rldt_recorder_capture(rldt_recorder_t *r);
+/* Appends the first `steps` captured steps of env i to its episode. If the last of them ended the episode,
+ * writes the episode to `w` as the next demo (success = that step's flag) and starts an empty one. */
+rldt_status_t rldt_recorder_push(rldt_recorder_t *r, int i, int steps, rldt_dataset_writer_t *w);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Reading (host/dataset_read.c). */
+
+/* Demos loaded into contiguous arrays, in ascending demo index order. Demo e holds samples
+ * [ep_start[e], ep_start[e + 1]); ep_index[s] is the demo of sample s, so the steps left in the episode
+ * after sample s are ep_start[ep_index[s] + 1] - s (what action chunking needs). */
+typedef struct {
+    rldt_dataset_meta_t meta;
+    int n_demos;
+    size_t n_samples;
+    int *demo_ids;      /* [n_demos] the i of demo_<i> */
+    size_t *ep_start;   /* [n_demos + 1] */
+    int *ep_index;      /* [n_samples] */
+    float *obs;         /* [n_samples][obs_dim] */
+    float *next_obs;    /* [n_samples][obs_dim] */
+    uint8_t *image;     /* [n_samples][h][w][c], NULL without image observations */
+    uint8_t *next_image;
+    float *actions;     /* [n_samples][act_dim] */
+    float *rewards;     /* [n_samples] */
+    uint8_t *dones;     /* [n_samples] */
+    double *states;     /* [n_samples][state_dim] */
+    float *ep_return;   /* [n_demos] undiscounted sum of rewards */
+    uint8_t *ep_success;/* [n_demos] */
+    float *obs_mean;    /* [obs_dim] over the loaded samples */
+    float *obs_std;     /* [obs_dim] population std, floored at RLDT_DATASET_STD_MIN */
+    float *act_min;     /* [act_dim] over the loaded samples */
+    float *act_max;
+    int file_demos;     /* demos in the file (all of them, whatever the mask) */
+    int n_train, n_valid; /* entries of /mask/train and /mask/valid (0 when absent) */
+    char *collect_args; /* the /data collect_args attribute, or NULL */
+} rldt_dataset_t;
+
+/* Loads and validates `path`. mask NULL loads every demo; "train" or "valid" (any /mask/<name>) only the
+ * demos it names. Validation: env_args parses; every demo has num_samples >= 1 and datasets whose shapes
+ * match it and the spec; `total` is the sum; mask entries name existing demos; all values are finite.
+ * Any failure, a missing, truncated or non-HDF5 file included: RLDT_ERR_USAGE with a message naming the
+ * file and the object. On failure d is left empty (safe to free). */
+rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask);
+/* Frees the arrays and zeroes d. */
+void rldt_dataset_free(rldt_dataset_t *d);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Collecting scripted-expert demos (host/dataset_collect.c). */
+
+typedef struct {
+    const rldt_env_spec_t *spec;
+    int demos;        /* episodes to record */
+    double noise;     /* std of the Gaussian added to the expert's actions */
+    uint64_t seed;    /* env episodes, expert noise and the mask split all derive from it */
+    int threads;      /* vector env threads (0 = one per core) */
+    const char *path; /* output file */
+} rldt_collect_opts_t;
+
+/* Runs RLDT_COLLECT_ENVS envs under the expert, writes the first `demos` finished episodes (in order of
+ * completion: by step, then env index; so a smaller run is a prefix of a larger one with the same seed),
+ * logging progress about once a second. */
+#define RLDT_COLLECT_ENVS 16
+rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,185 @@
+/* rldt/env.h — environments: the task spec table, one env, and the vector env.
+ *
+ * Like MuJoCo's model/data split, a task is described by a constant spec (what the world is: shapes,
+ * bounds, horizon, reward kind) and each env owns a mutable state (where it is now). A task is one small
+ * file in host/envs/ (PufferLib-ocean style) exposing an ops table: reset, step, get_state and a scripted
+ * expert. Each spec row is data defined beside its task; host/env_registry.c gathers them in one table.
+ * All observation, action and state arrays are owned by the caller.
+ *
+ * Episodes: rldt_env_step clips the action to the bounds, advances one control step and reports
+ * terminated (the task ended: goal reached, one-step bandit done) or truncated (the step limit hit, never
+ * together with terminated). An episode's success is the `success` flag of its last step.
+ *
+ * Seeds: episode e of env i on rank r is reset with rldt_env_episode_seed(seed, r, i, e), a Philox draw on
+ * the stream (RLDT_STREAM_ENV, r, i): the same seed gives the same episodes on any thread count, and every
+ * env and every episode gets its own start state. */
+#ifndef RLDT_ENV_H
+#define RLDT_ENV_H
+
+#include <stdbool.h>
+
+#include "rldt/common.h"
+#include "rldt/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RLDT_ENV_MAX_ACT 32 /* largest act_dim a spec row may declare */
+
+typedef enum { RLDT_REWARD_DENSE = 0, RLDT_REWARD_SPARSE = 1 } rldt_reward_kind_t;
+
+/* What one task step reports (the task's own view; the step limit is applied by rldt_env_step). */
+typedef struct {
+    float reward;
+    bool terminated; /* the episode ended by the task's rules */
+    bool truncated;  /* the episode hit its step limit (never set together with terminated) */
+    bool success;    /* the task's success notion holds at this step */
+} rldt_step_t;
+
+/* The per-task functions. `state` points at ops->state_size zeroed bytes owned by the env; `rng` is the
+ * episode's stream (seeded by the reset seed) for tasks that draw during reset. */
+typedef struct {
+    size_t state_size;
+    /* Starts an episode: draws the initial state from `rng` and writes the first observation. */
+    void (*reset)(void *state, rldt_rng_t *rng, float *obs);
+    /* One control step with an action already clipped to the bounds; writes the next observation. */
+    rldt_step_t (*step)(void *state, const float *action, float *obs);
+    /* Flattens the full simulator state (spec->state_dim doubles), e.g. for the dataset's `states`. */
+    void (*get_state)(const void *state, double *out);
+    /* Scripted expert: the noise-free action for the current state; any choice it makes at random
+     * (bandit2d's peak) is drawn from `rng`. rldt_env_expert adds the Gaussian noise. */
+    void (*expert)(const void *state, rldt_rng_t *rng, float *action);
+} rldt_env_ops_t;
+
+/* One row of the task table. */
+typedef struct {
+    const char *name;
+    const char *summary;          /* one line for listings */
+    int obs_dim;                  /* low-dimensional observation (float32) */
+    int act_dim;
+    int state_dim;                /* flattened simulator state (float64), see ops->get_state */
+    float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
+    int max_steps;                /* episode step limit (truncation) */
+    rldt_reward_kind_t reward_kind;
+    int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none */
+    double control_hz;            /* control steps per simulated second */
+    float success_threshold;      /* the number in the success notion below */
+    const char *success;          /* the success notion, in words */
+    const char *obs_key;          /* dataset key of the low-dimensional observation (obs/<key>) */
+    const rldt_env_ops_t *ops;
+} rldt_env_spec_t;
+
+/* One environment: a spec, its state and the episode's bookkeeping. An array of these is a vector env. */
+typedef struct {
+    const rldt_env_spec_t *spec;
+    void *state;     /* spec->ops->state_size bytes */
+    rldt_rng_t rng;  /* the current episode's stream */
+    int max_steps;   /* step limit in force (the spec's unless overridden) */
+    int t;           /* steps taken in the current episode */
+} rldt_env_t;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The task table (host/env_registry.c). */
+
+/* Number of tasks. */
+int rldt_env_count(void);
+/* Row i (0 <= i < rldt_env_count()), else NULL. */
+const rldt_env_spec_t *rldt_env_spec_at(int i);
+/* The row named `name`, or NULL (with a message listing the known tasks in rldt_error_message()). */
+const rldt_env_spec_t *rldt_env_find(const char *name);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* One environment (host/env.c). */
+
+/* Allocates the state of a `spec` env; max_steps 0 keeps the spec's limit. */
+void rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps);
+/* Frees the state (the struct itself is the caller's). */
+void rldt_env_free(rldt_env_t *env);
+/* Starts an episode from `seed` and writes the first observation (obs_dim floats). */
+void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs);
+/* Clips `action` to the bounds (NaN goes to the middle of the range), steps once, writes the next
+ * observation and applies the step limit. If `executed` is not NULL it receives the clipped action. */
+rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, float *executed);
+/* Writes the flattened simulator state (state_dim doubles). */
+void rldt_env_get_state(const rldt_env_t *env, double *out);
+/* Writes the scripted expert's action (act_dim floats, not yet clipped) with Gaussian noise of std
+ * `noise`, drawing from `rng` (the caller's stream, independent of the env's). */
+void rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action);
+/* Clips act_dim values of `in` to the spec's bounds into `out` (may alias). */
+void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out);
+/* The reset seed of episode `episode` of env `index` on `rank`: a Philox draw keyed by
+ * (seed, rldt_rng_stream_id(RLDT_STREAM_ENV, rank, index), episode). */
+uint64_t rldt_env_episode_seed(uint64_t seed, uint32_t rank, uint32_t index, uint64_t episode);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The vector env (host/env_vec.c): n envs stepped in lock step by a persistent thread pool, with
+ * gymnasium-style auto-reset: when an episode ends, the returned observation is the next episode's first
+ * one and the terminal observation goes to final_obs. */
+
+typedef struct rldt_vecenv rldt_vecenv_t;
+
+/* Optional per-step capture for a chunk (the collector's view). Every array is [n][chunk][...] and row
+ * (i, k) is valid for k < steps[i]. NULL members are not captured. */
+typedef struct {
+    float *obs;      /* [n][chunk][obs_dim]   observation before the step */
+    float *actions;  /* [n][chunk][act_dim]   the executed (clipped) action */
+    float *rewards;  /* [n][chunk]            */
+    float *next_obs; /* [n][chunk][obs_dim]   observation after the step (the terminal one at the end) */
+    double *states;  /* [n][chunk][state_dim] simulator state before the step */
+    uint8_t *dones;  /* [n][chunk]            1 on the last step of an episode */
+    uint8_t *successes; /* [n][chunk]         the step's success flag */
+} rldt_vec_record_t;
+
+/* What one chunked step returns. Arrays are caller-owned, [n] or [n][obs_dim]. */
+typedef struct {
+    float *obs;          /* observation after the chunk (the reset one where the episode ended) */
+    float *final_obs;    /* terminal observation where terminated or truncated, else untouched */
+    float *reward;       /* undiscounted sum of the rewards of the steps run */
+    int *steps;          /* steps run: `chunk`, or fewer when the episode ended inside the chunk */
+    uint8_t *terminated; /* per env flags of the chunk's last step */
+    uint8_t *truncated;
+    uint8_t *success;
+    rldt_vec_record_t *record; /* NULL: no per-step capture */
+} rldt_vec_out_t;
+
+/* Creates n envs of task `spec` (max_steps 0 = the spec's), seeded from (seed, rank, env index), and a
+ * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). Resets every env, so
+ * rldt_vecenv_obs is valid at once. Fails (RLDT_ERR) only if a thread cannot be started. */
+rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
+                                 uint32_t rank, int threads);
+/* Joins the workers and frees everything. NULL is a no-op. */
+void rldt_vecenv_destroy(rldt_vecenv_t *v);
+/* Number of envs. */
+int rldt_vecenv_size(const rldt_vecenv_t *v);
+/* Threads used (1 = inline). */
+int rldt_vecenv_threads(const rldt_vecenv_t *v);
+/* Env i (read-only: for experts and inspection). */
+const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
+/* The current observations [n][obs_dim] (valid until the next step or reset). */
+const float *rldt_vecenv_obs(const rldt_vecenv_t *v);
+/* Episodes started by env i so far (the next reset uses this as its episode index). */
+uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i);
+/* Ends every episode and starts fresh ones (next episode seeds); copies the observations to obs if not NULL. */
+void rldt_vecenv_reset(rldt_vecenv_t *v, float *obs);
+/* Bytes rldt_vecenv_snapshot writes: the seed and rank, and every env's episode (state, step count, RNG
+ * stream, episode counter, current observation), for bit-exact resume from a checkpoint. */
+size_t rldt_vecenv_snapshot_size(const rldt_vecenv_t *v);
+/* Writes the snapshot (rldt_vecenv_snapshot_size bytes; meant for the same build and platform). */
+void rldt_vecenv_snapshot(const rldt_vecenv_t *v, uint8_t *out);
+/* Puts v back where a snapshot of a vector env of the same task and size left off (taking its seed and
+ * rank, so later episodes continue the same sequence). A snapshot of another task, env count or size:
+ * RLDT_ERR_USAGE, v unchanged. */
+rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t bytes);
+/* Allocates every array of `out` for v's n envs (record NULL: set it to capture steps). */
+void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out);
+/* Frees the arrays rldt_vecenv_out_alloc made (not the record) and zeroes out. */
+void rldt_vecenv_out_free(rldt_vec_out_t *out);
+/* Executes up to `chunk` actions per env (actions [n][chunk][act_dim]), stopping an env's chunk when its
+ * episode ends; fills `out` (see rldt_vec_out_t) and auto-resets the envs whose episode ended. */
+void rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk, rldt_vec_out_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
