@@ -168,7 +168,7 @@ static rldt_status_t check_finite(const reader_t *r, const char *demo_name, cons
     return RLDT_OK;
 }
 
-/* Reads obs/ or next_obs/ of one demo at sample offset `at`. */
+/* Reads obs/ or next_obs/ of one demo (image too when `image` is not NULL) into the given rows. */
 static rldt_status_t read_obs_group(const reader_t *r, hid_t demo, const char *demo_name, const char *group, hsize_t T,
                                     float *obs, uint8_t *image)
 {

@@ -1,6 +1,7 @@
 /* dataset_write.c — writes demonstrations in the robomimic layout with HDF5's C API (see rldt/dataset.h).
  * Everything goes to "<path>.tmp"; close() renames it into place, abort() or any failure removes it. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +216,7 @@ rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split
         return RLDT_ERR;
     }
     if (rename(w->tmp, w->path) != 0) {
-        rldt_error_set(RLDT_ERR, "cannot rename '%s' to '%s'", w->tmp, w->path);
+        rldt_error_set(RLDT_ERR, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
         rldt_dataset_writer_abort(w);
         return RLDT_ERR;
     }

@@ -1,5 +1,6 @@
 /* env_vec.c — the vector env: n envs stepped in lock step over a persistent worker pool, chunked actions,
  * gymnasium-style auto-reset, optional per-step capture, and snapshots for resume (see rldt/env.h). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -168,6 +168,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
                             cfg->data_path, train.meta.env_name, train.meta.obs_dim, train.meta.act_dim, spec->name,
                             spec->obs_dim, spec->act_dim);
         rldt_dataset_free(&train);
+        rldt_dataset_free(&valid);
         return st;
     }
     int B = (int)cfg->pre_batch, VB = vset->n_samples < 1024 ? (int)vset->n_samples : 1024;

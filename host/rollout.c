@@ -54,41 +54,6 @@ void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool
 // ---------------------------------------------------------------------------------------------------
 // evaluation
 
-/* One env's episode in progress, kept only when exporting. */
-typedef struct {
-    int T, cap;
-    float *obs, *next_obs, *actions, *rewards;
-    uint8_t *dones;
-    double *states;
-} episode_buf_t;
-
-static void episode_push(episode_buf_t *e, const rldt_env_spec_t *s, const rldt_vec_record_t *r, int i, int k, int chunk)
-{
-    if (e->T == e->cap) {
-        e->cap = e->cap ? 2 * e->cap : 64;
-        e->obs = realloc(e->obs, sizeof(float) * (size_t)e->cap * s->obs_dim);
-        e->next_obs = realloc(e->next_obs, sizeof(float) * (size_t)e->cap * s->obs_dim);
-        e->actions = realloc(e->actions, sizeof(float) * (size_t)e->cap * s->act_dim);
-        e->rewards = realloc(e->rewards, sizeof(float) * (size_t)e->cap);
-        e->dones = realloc(e->dones, (size_t)e->cap);
-        e->states = realloc(e->states, sizeof(double) * (size_t)e->cap * s->state_dim);
-        if (!e->obs || !e->next_obs || !e->actions || !e->rewards || !e->dones || !e->states) abort();
-    }
-    size_t row = (size_t)i * chunk + k;
-    memcpy(e->obs + (size_t)e->T * s->obs_dim, r->obs + row * s->obs_dim, sizeof(float) * s->obs_dim);
-    memcpy(e->next_obs + (size_t)e->T * s->obs_dim, r->next_obs + row * s->obs_dim, sizeof(float) * s->obs_dim);
-    memcpy(e->actions + (size_t)e->T * s->act_dim, r->actions + row * s->act_dim, sizeof(float) * s->act_dim);
-    memcpy(e->states + (size_t)e->T * s->state_dim, r->states + row * s->state_dim, sizeof(double) * s->state_dim);
-    e->rewards[e->T] = r->rewards[row];
-    e->dones[e->T] = r->dones[row];
-    e->T++;
-}
-
-static void episode_free(episode_buf_t *e)
-{
-    free(e->obs), free(e->next_obs), free(e->actions), free(e->rewards), free(e->dones), free(e->states);
-}
-
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res)
 {
@@ -110,51 +75,34 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
         rldt_vecenv_destroy(venv);
         return st;
     }
-    size_t nrow = (size_t)n * chunk;
-    float *actions = rldt_xmalloc(sizeof(float) * nrow * spec->act_dim);
-    float *obs = rldt_xmalloc(sizeof(float) * (size_t)n * spec->obs_dim), *final_obs = rldt_xmalloc(sizeof(float) * (size_t)n * spec->obs_dim);
-    float *reward = rldt_xmalloc(sizeof(float) * n), *ep_return = rldt_xcalloc((size_t)n, sizeof(float));
-    int *steps = rldt_xmalloc(sizeof(int) * n), *ep_len = rldt_xcalloc((size_t)n, sizeof(int)), *done = rldt_xcalloc((size_t)n, sizeof(int));
-    uint8_t *term = rldt_xmalloc((size_t)n), *trunc = rldt_xmalloc((size_t)n), *succ = rldt_xmalloc((size_t)n);
-    rldt_vec_record_t rec = {0};
-    episode_buf_t *eps = NULL;
-    if (o->export) {
-        rec.obs = rldt_xmalloc(sizeof(float) * nrow * spec->obs_dim);
-        rec.next_obs = rldt_xmalloc(sizeof(float) * nrow * spec->obs_dim);
-        rec.actions = rldt_xmalloc(sizeof(float) * nrow * spec->act_dim);
-        rec.rewards = rldt_xmalloc(sizeof(float) * nrow);
-        rec.dones = rldt_xmalloc(nrow);
-        rec.states = rldt_xmalloc(sizeof(double) * nrow * spec->state_dim);
-        eps = rldt_xcalloc((size_t)n, sizeof *eps);
-    }
-    rldt_vec_out_t out = {obs, final_obs, reward, steps, term, trunc, succ, o->export ? &rec : NULL};
+    float *actions = rldt_xmalloc(sizeof(float) * (size_t)n * chunk * spec->act_dim);
+    float *ep_return = rldt_xcalloc((size_t)n, sizeof(float));
+    int *ep_len = rldt_xcalloc((size_t)n, sizeof(int)), *done = rldt_xcalloc((size_t)n, sizeof(int));
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(venv, &out);
+    rldt_recorder_t *rec = o->export ? rldt_recorder_create(spec, n, chunk, o->max_steps) : NULL;
+    if (rec) out.record = rldt_recorder_capture(rec);
     double sum = 0, sumsq = 0, len = 0;
     int finished = 0, successes = 0;
-    memcpy(obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
+    memcpy(out.obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
     while (finished < o->episodes && !st) {
-        rldt_actor_act(&actor, params, obs, o->deterministic, actions);
+        rldt_actor_act(&actor, params, out.obs, o->deterministic, actions);
         rldt_vecenv_step(venv, actions, chunk, &out);
         for (int i = 0; i < n && !st; i++) {
             /* env i owns episodes i, i + n, ...: a fixed quota, so short episodes are not over-counted */
             int quota = o->episodes / n + (i < o->episodes % n);
-            res->env_steps += steps[i];
+            res->env_steps += out.steps[i];
             if (done[i] >= quota) continue;
-            ep_return[i] += reward[i];
-            ep_len[i] += steps[i];
-            for (int k = 0; eps && k < steps[i]; k++) episode_push(&eps[i], spec, &rec, i, k, chunk);
-            if (!term[i] && !trunc[i]) continue;
+            ep_return[i] += out.reward[i];
+            ep_len[i] += out.steps[i];
+            if (rec) st = rldt_recorder_push(rec, i, out.steps[i], o->export);
+            if (!out.terminated[i] && !out.truncated[i]) continue;
             sum += ep_return[i];
             sumsq += (double)ep_return[i] * ep_return[i];
             len += ep_len[i];
-            successes += succ[i];
+            successes += out.success[i];
             finished++;
             done[i]++;
-            if (eps) {
-                episode_buf_t *e = &eps[i];
-                rldt_demo_t demo = {e->T, e->obs, e->next_obs, NULL, NULL, e->actions, e->rewards, e->dones, e->states, succ[i] != 0};
-                st = rldt_dataset_writer_add(o->export, &demo);
-                e->T = 0;
-            }
             ep_return[i] = 0;
             ep_len[i] = 0;
         }
@@ -165,10 +113,9 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     res->return_std = finished ? sqrt(fmax(0.0, sumsq / finished - res->return_mean * res->return_mean)) : 0;
     res->length_mean = finished ? len / finished : 0;
     res->seconds = rldt_now() - t0;
-    for (int i = 0; eps && i < n; i++) episode_free(&eps[i]);
-    free(eps), free(rec.obs), free(rec.next_obs), free(rec.actions), free(rec.rewards), free(rec.dones), free(rec.states);
-    free(actions), free(obs), free(final_obs), free(reward), free(ep_return), free(steps), free(ep_len), free(done);
-    free(term), free(trunc), free(succ);
+    rldt_recorder_free(rec);
+    rldt_vecenv_out_free(&out);
+    free(actions), free(ep_return), free(ep_len), free(done);
     rldt_actor_free(&actor);
     rldt_vecenv_destroy(venv);
     return st;

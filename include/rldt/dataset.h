@@ -155,10 +155,11 @@ typedef struct {
     const char *path; /* output file */
 } rldt_collect_opts_t;
 
-/* Runs RLDT_COLLECT_ENVS envs under the expert, writes the first `demos` finished episodes (in order of
+#define RLDT_COLLECT_ENVS 16 /* envs the collector steps side by side */
+
+/* Runs RLDT_COLLECT_ENVS envs under the expert and writes the first `demos` finished episodes (in order of
  * completion: by step, then env index; so a smaller run is a prefix of a larger one with the same seed),
  * logging progress about once a second. */
-#define RLDT_COLLECT_ENVS 16
 rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *opts);
 
 #ifdef __cplusplus
