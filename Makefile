@@ -18,7 +18,7 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation -Werror -pthread -MMD -MP \
             -Iinclude $(shell pkg-config --cflags hdf5) -DRLDT_BUILD_CUDA=$(CUDA)
-LDLIBS   += $(shell pkg-config --libs hdf5) -lhdf5_hl -lopenblas -lyaml -lcjson -lm -ldl -pthread
+LDLIBS   += $(shell pkg-config --libs hdf5) -lhdf5_hl -lopenblas -lyaml -lcjson -lz -lm -ldl -pthread
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined

@@ -2,7 +2,7 @@
 # install-deps.sh — installs the system packages rldt builds and tests against (Debian/Ubuntu).
 # Idempotent: packages already present are reported and skipped. Needs root (or sudo).
 set -euo pipefail
-PKGS=(build-essential pkg-config libopenblas-dev libyaml-dev libcjson-dev libhdf5-dev hdf5-tools
+PKGS=(build-essential pkg-config zlib1g-dev libopenblas-dev libyaml-dev libcjson-dev libhdf5-dev hdf5-tools
       libmujoco-dev libosmesa6-dev libegl-dev libegl-mesa0 libgl1-mesa-dri
       libopenmpi-dev openmpi-bin libcriterion-dev python3-h5py python3-numpy)
 missing=()
