@@ -85,6 +85,8 @@ rldt_status_t rldt_ckpt_save(const char *path, const char *kind, const char *con
                              int n_tensors, const rldt_ckpt_scalar_t *scalars, int n_scalars)
 {
     quiet_hdf5();
+    rldt_status_t made = rldt_mkdirs_for(path);
+    if (made) return made;
     size_t len = strlen(path) + 5;
     char *tmp = rldt_xmalloc(len);
     snprintf(tmp, len, "%s.tmp", path);

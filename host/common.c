@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static _Thread_local char error_message[1024];
@@ -47,4 +50,29 @@ double rldt_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+rldt_status_t rldt_mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return rldt_error_set(RLDT_ERR, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = c;
+        }
+        if (c == '\0') return RLDT_OK;
+    }
+}
+
+rldt_status_t rldt_mkdirs_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return RLDT_OK;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return rldt_mkdirs(dir);
 }

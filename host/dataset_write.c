@@ -105,6 +105,8 @@ rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *
                                        int max_steps, const char *collect_args)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rldt_status_t st = rldt_mkdirs_for(path);
+    if (st) return st;
     rldt_dataset_writer_t *w = rldt_xcalloc(1, sizeof *w);
     w->spec = spec;
     w->path = strdup(path);

@@ -1,31 +1,13 @@
 /* pretrain.c — behaviour-cloning pretraining of the flow policy (see rldt/pretrain.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
-
-rldt_status_t rldt_mkdirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        char c = *p;
-        if (c == '/' || c == '\0') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return rldt_error_set(RLDT_ERR, "cannot create directory %s: %s", buf, strerror(errno));
-            *p = c;
-        }
-        if (c == '\0') return RLDT_OK;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // minibatches of demonstration chunks

@@ -42,6 +42,11 @@ void rldt_error_clear(void);
 void *rldt_xmalloc(size_t bytes);
 void *rldt_xcalloc(size_t count, size_t size);
 
+/* Creates a directory and its parents (like mkdir -p); RLDT_ERR naming the directory on failure. */
+rldt_status_t rldt_mkdirs(const char *path);
+/* Creates the directory that will hold file `path` (nothing to do for a bare file name). */
+rldt_status_t rldt_mkdirs_for(const char *path);
+
 /* Wall-clock seconds from a monotonic clock. */
 double rldt_now(void);
 

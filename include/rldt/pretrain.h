@@ -31,9 +31,6 @@ typedef struct {
  * <run.out_dir>/<run.name>/pretrain.ckpt (and pretrain_<step>.ckpt every pretrain.ckpt_every steps). */
 rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res);
 
-/* Creates a directory and its parents (like mkdir -p). */
-rldt_status_t rldt_mkdirs(const char *path);
-
 #ifdef __cplusplus
 }
 #endif
