@@ -80,6 +80,7 @@ $(BUILD)/tests/rldt_tests: $(TEST_OBJ) $(BUILD)/librldt.a
 
 test: all $(BUILD)/tests/rldt_tests
 	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librldt.a

@@ -6,60 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5util.h"
 #include "rldt/checkpoint.h"
 
 struct rldt_ckpt {
     hid_t file;
     char *path, *kind, *config;
 };
-
-static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static herr_t write_str_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, strlen(value) + 1);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t st = a < 0 ? -1 : H5Awrite(a, type, value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
-    return st;
-}
-
-static herr_t write_i64_attr(hid_t obj, const char *name, int64_t value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t st = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT64, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(space);
-    return st;
-}
-
-/* A malloc'ed copy of a string attribute, or NULL. */
-static char *read_str_attr(hid_t obj, const char *name)
-{
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t ftype = H5Aget_type(a);
-    char *out = NULL;
-    if (H5Tget_class(ftype) == H5T_STRING && !H5Tis_variable_str(ftype)) {
-        size_t len = H5Tget_size(ftype);
-        hid_t mtype = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mtype, len + 1);
-        out = rldt_xcalloc(len + 1, 1);
-        if (H5Aread(a, mtype, out) < 0) {
-            free(out);
-            out = NULL;
-        }
-        H5Tclose(mtype);
-    }
-    H5Tclose(ftype);
-    H5Aclose(a);
-    return out;
-}
 
 static herr_t write_tensor(hid_t file, const rldt_ckpt_tensor_t *t)
 {
@@ -84,7 +37,7 @@ static herr_t write_tensor(hid_t file, const rldt_ckpt_tensor_t *t)
 rldt_status_t rldt_ckpt_save(const char *path, const char *kind, const char *config_json, const rldt_ckpt_tensor_t *tensors,
                              int n_tensors, const rldt_ckpt_scalar_t *scalars, int n_scalars)
 {
-    quiet_hdf5();
+    rldt_h5_quiet();
     rldt_status_t made = rldt_mkdirs_for(path);
     if (made) return made;
     size_t len = strlen(path) + 5;
@@ -95,11 +48,11 @@ rldt_status_t rldt_ckpt_save(const char *path, const char *kind, const char *con
         free(tmp);
         return rldt_error_set(RLDT_ERR, "cannot create checkpoint %s (does its directory exist?)", path);
     }
-    int bad = write_str_attr(f, "format", RLDT_CKPT_FORMAT) < 0 || write_i64_attr(f, "format_version", RLDT_CKPT_VERSION) < 0 ||
-              write_str_attr(f, "kind", kind) < 0 || write_str_attr(f, "config", config_json) < 0 ||
-              write_str_attr(f, "rldt_version", RLDT_VERSION) < 0;
+    int bad = rldt_h5_write_str_attr(f, "format", RLDT_CKPT_FORMAT) < 0 || rldt_h5_write_i64_attr(f, "format_version", RLDT_CKPT_VERSION) < 0 ||
+              rldt_h5_write_str_attr(f, "kind", kind) < 0 || rldt_h5_write_str_attr(f, "config", config_json) < 0 ||
+              rldt_h5_write_str_attr(f, "rldt_version", RLDT_VERSION) < 0;
     hid_t g = H5Gcreate2(f, "scalars", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    for (int i = 0; !bad && i < n_scalars; i++) bad = write_i64_attr(g, scalars[i].name, scalars[i].value) < 0;
+    for (int i = 0; !bad && i < n_scalars; i++) bad = rldt_h5_write_i64_attr(g, scalars[i].name, scalars[i].value) < 0;
     if (g >= 0) H5Gclose(g);
     for (int i = 0; !bad && i < n_tensors; i++) bad = write_tensor(f, &tensors[i]) < 0;
     bad |= H5Fclose(f) < 0;
@@ -114,7 +67,7 @@ rldt_status_t rldt_ckpt_save(const char *path, const char *kind, const char *con
 
 rldt_status_t rldt_ckpt_open(rldt_ckpt_t **out, const char *path, const char *kind)
 {
-    quiet_hdf5();
+    rldt_h5_quiet();
     *out = NULL;
     FILE *probe = fopen(path, "rb");
     if (!probe) return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: cannot open (missing file?)", path);
@@ -124,9 +77,9 @@ rldt_status_t rldt_ckpt_open(rldt_ckpt_t **out, const char *path, const char *ki
     rldt_ckpt_t *c = rldt_xcalloc(1, sizeof *c);
     c->file = f;
     c->path = strdup(path);
-    char *format = read_str_attr(f, "format");
-    c->kind = read_str_attr(f, "kind");
-    c->config = read_str_attr(f, "config");
+    char *format = rldt_h5_read_str_attr(f, "format");
+    c->kind = rldt_h5_read_str_attr(f, "kind");
+    c->config = rldt_h5_read_str_attr(f, "config");
     int64_t version = -1;
     if (H5Aexists(f, "format_version") > 0) {
         hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h5util.h"
 #include "rldt/dataset.h"
 
 typedef struct {
@@ -33,37 +34,6 @@ static rldt_status_t read_i64_attr(const reader_t *r, hid_t obj, const char *whe
     if (type >= 0) H5Tclose(type);
     if (attr >= 0) H5Aclose(attr);
     return ok ? RLDT_OK : rldt_error_set(RLDT_ERR_USAGE, "%s: %s attribute '%s' is not one integer", r->path, where, name);
-}
-
-/* A scalar string attribute (variable or fixed length) as a malloc'd C string, or NULL if unreadable. */
-static char *read_str_attr(hid_t obj, const char *name)
-{
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-    if (attr < 0) return NULL;
-    hid_t ftype = H5Aget_type(attr);
-    char *text = NULL;
-    if (ftype >= 0 && H5Tget_class(ftype) == H5T_STRING) {
-        hid_t mtype = H5Tcopy(H5T_C_S1);
-        H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 does not convert between ASCII and UTF-8 */
-        if (H5Tis_variable_str(ftype) > 0) {
-            char *v = NULL;
-            H5Tset_size(mtype, H5T_VARIABLE);
-            if (H5Aread(attr, mtype, &v) >= 0 && v) text = strdup(v);
-            H5free_memory(v);
-        } else {
-            size_t n = H5Tget_size(ftype);
-            H5Tset_size(mtype, n + 1);
-            text = rldt_xcalloc(n + 1, 1);
-            if (H5Aread(attr, mtype, text) < 0) {
-                free(text);
-                text = NULL;
-            }
-        }
-        H5Tclose(mtype);
-    }
-    if (ftype >= 0) H5Tclose(ftype);
-    H5Aclose(attr);
-    return text;
 }
 
 /* The demo indices named by /mask/<name> (byte strings "demo_<i>"). *ids is malloc'd. */
@@ -346,7 +316,7 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
 {
     if (H5Lexists(r->file, "data", H5P_DEFAULT) <= 0 || (r->data = H5Gopen2(r->file, "data", H5P_DEFAULT)) < 0)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: there is no /data group (not a robomimic-layout file)", r->path);
-    char *env_args = read_str_attr(r->data, "env_args");
+    char *env_args = rldt_h5_read_str_attr(r->data, "env_args");
     if (!env_args) return rldt_error_set(RLDT_ERR_USAGE, "%s: /data has no env_args string attribute", r->path);
     char origin[512];
     snprintf(origin, sizeof origin, "%s: /data.env_args", r->path);
@@ -355,7 +325,7 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
     int64_t total = 0;
     if (!st) st = read_i64_attr(r, r->data, "/data", "total", &total);
     if (st) return st;
-    d->collect_args = read_str_attr(r->data, "collect_args");
+    d->collect_args = rldt_h5_read_str_attr(r->data, "collect_args");
 
     demo_list_t all = {0};
     H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, &all);
@@ -406,7 +376,7 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
 rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask)
 {
     memset(d, 0, sizeof *d);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rldt_h5_quiet();
     if (access(path, R_OK) != 0) return rldt_error_set(RLDT_ERR_USAGE, "cannot read dataset '%s': %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0) return rldt_error_set(RLDT_ERR_USAGE, "'%s' is not an HDF5 file", path);
     reader_t r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), -1, &d->meta};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5util.h"
 #include "rldt/dataset.h"
 
 #define CHUNK_BYTES (1 << 20) /* target bytes per HDF5 chunk */
@@ -23,31 +24,6 @@ struct rldt_dataset_writer {
 
 /* ------------------------------------------------------------------------------------------------ */
 /* HDF5 helpers: each returns < 0 on failure. */
-
-static herr_t write_i64_attr(hid_t obj, const char *name, int64_t value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_INT64, &value);
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    return rc;
-}
-
-/* A variable-length UTF-8 string attribute: what h5py writes for a Python str. */
-static herr_t write_str_attr(hid_t obj, const char *name, const char *text)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &text);
-    if (attr >= 0) H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    return rc;
-}
 
 /* A chunked dataset of shape [dims[0], dims[1..rank)] (gzip when asked) holding `data`. */
 static herr_t write_dataset(hid_t group, const char *name, hid_t file_type, hid_t mem_type, int rank,
@@ -104,7 +80,7 @@ static void writer_free(rldt_dataset_writer_t *w)
 rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *path, const rldt_env_spec_t *spec,
                                        int max_steps, const char *collect_args)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rldt_h5_quiet();
     rldt_status_t st = rldt_mkdirs_for(path);
     if (st) return st;
     rldt_dataset_writer_t *w = rldt_xcalloc(1, sizeof *w);
@@ -120,8 +96,8 @@ rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *
     }
     w->data = H5Gcreate2(w->file, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     char *env_args = rldt_dataset_env_args(spec, max_steps);
-    herr_t rc = w->data < 0 ? -1 : write_str_attr(w->data, "env_args", env_args);
-    if (rc >= 0 && collect_args) rc = write_str_attr(w->data, "collect_args", collect_args);
+    herr_t rc = w->data < 0 ? -1 : rldt_h5_write_str_attr(w->data, "env_args", env_args);
+    if (rc >= 0 && collect_args) rc = rldt_h5_write_str_attr(w->data, "collect_args", collect_args);
     free(env_args);
     if (rc < 0) {
         rldt_error_set(RLDT_ERR, "%s: cannot write /data and its env_args attribute", w->tmp);
@@ -160,8 +136,8 @@ rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_
     hsize_t T = (hsize_t)d->T;
     hid_t g = H5Gcreate2(w->data, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return rldt_error_set(RLDT_ERR, "%s: cannot create /data/%s", w->tmp, name);
-    herr_t rc = write_i64_attr(g, "num_samples", d->T);
-    if (rc >= 0) rc = write_i64_attr(g, "success", d->success);
+    herr_t rc = rldt_h5_write_i64_attr(g, "num_samples", d->T);
+    if (rc >= 0) rc = rldt_h5_write_i64_attr(g, "success", d->success);
     if (rc >= 0) rc = write_obs_group(w, g, "obs", d->obs, d->image, T);
     if (rc >= 0) rc = write_obs_group(w, g, "next_obs", d->next_obs, d->next_image, T);
     hsize_t adims[2] = {T, (hsize_t)sp->act_dim}, sdims[2] = {T, (hsize_t)sp->state_dim};
@@ -206,7 +182,7 @@ static herr_t write_masks(rldt_dataset_writer_t *w, uint64_t split_seed)
 
 rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split_seed)
 {
-    herr_t rc = write_i64_attr(w->data, "total", (int64_t)w->samples);
+    herr_t rc = rldt_h5_write_i64_attr(w->data, "total", (int64_t)w->samples);
     if (rc >= 0) rc = write_masks(w, split_seed);
     H5Gclose(w->data);
     w->data = -1;

@@ -1,5 +1,13 @@
 /* helpers.c — shared test utilities (see helpers.h). */
+#define _DEFAULT_SOURCE
 #include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 float *test_random_array(size_t n, float lo, float hi, uint64_t stream)
 {
@@ -24,4 +32,60 @@ double test_max_rel_err(const float *a, const float *b, size_t n, double floor)
         if (!(e <= m)) m = e; /* NaN propagates as the maximum */
     }
     return m;
+}
+
+char test_out[16384], test_err[16384];
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+    remove(path);
+}
+
+int test_run(const char *fmt, ...)
+{
+    char cmd[4096], o[128], e[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "/tmp/rldt_test_%d.out", (int)getpid());
+    snprintf(e, sizeof e, "/tmp/rldt_test_%d.err", (int)getpid());
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " >%s 2>%s", o, e);
+    int status = system(cmd);
+    slurp(o, test_out, sizeof test_out);
+    slurp(e, test_err, sizeof test_err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *test_bin(void)
+{
+    const char *b = getenv("RLDT_BIN");
+    if (!b) cr_skip_test("skipped: RLDT_BIN not set (run through make test)");
+    return b;
+}
+
+char *test_temp_path(const char *tag)
+{
+    static char buf[4][256];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 256, "/tmp/rldt_test_%d_%s", (int)getpid(), tag);
+    return p;
+}
+
+void test_tmpdir(char *buf, size_t len)
+{
+    snprintf(buf, len, "/tmp/rldt_test_XXXXXX");
+    cr_assert_not_null(mkdtemp(buf));
+}
+
+void test_rmtree(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }

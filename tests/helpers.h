@@ -14,4 +14,16 @@ double test_rel_err(double a, double b, double floor);
 /* Largest relative error over two arrays (floor as above). */
 double test_max_rel_err(const float *a, const float *b, size_t n, double floor);
 
+/* stdout and stderr of the last test_run. */
+extern char test_out[16384], test_err[16384];
+/* Runs a shell command line, captures its stdout/stderr into test_out/test_err, returns the exit status. */
+int test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The CLI binary under test ($RLDT_BIN, set by `make test`); skips the test when it is not set. */
+const char *test_bin(void);
+/* A per-process path /tmp/rldt_test_<pid>_<tag> (a small ring of static buffers). */
+char *test_temp_path(const char *tag);
+/* A fresh temporary directory into buf, and its removal. */
+void test_tmpdir(char *buf, size_t len);
+void test_rmtree(const char *dir);
+
 #endif

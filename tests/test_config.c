@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "rldt/config.h"
 #include "rldt/env.h"
 
@@ -88,17 +89,6 @@ static bool same_value(rldt_config_t *a, rldt_config_t *b, const rldt_config_key
     case RLDT_CFG_ENUM: return strcmp(field_of(a, k), field_of(b, k)) == 0;
     }
     return false;
-}
-
-/* Runs a shell command and returns its exit status; its stdout and stderr go into out. */
-static int run_command(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p, "popen failed: %s", cmd);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // ------------------------------------------------------------------------------------------------------
@@ -612,26 +602,18 @@ Test(config, from_json_checks_its_input)
 
 Test(config, cli_rejects_an_unknown_key)
 {
-    const char *bin = getenv("RLDT_BIN");
-    if (!bin) cr_skip_test("RLDT_BIN is not set");
-    char cmd[1024], out[8192];
-    snprintf(cmd, sizeof cmd, "'%s' config ../configs/pendulum.yaml bogus.key=1 2>&1", bin);
-    int status = run_command(cmd, out, sizeof out);
-    cr_assert_eq(status, 2, "exit status %d, output: %s", status, out);
-    cr_assert_not_null(strstr(out, "bogus.key"), "%s", out);
+    int status = test_run("'%s' config ../configs/pendulum.yaml bogus.key=1", test_bin());
+    cr_assert_eq(status, 2, "exit status %d, output: %s", status, test_err);
+    cr_assert_not_null(strstr(test_err, "bogus.key"), "%s", test_err);
 }
 
 Test(config, cli_prints_the_resolved_config)
 {
-    const char *bin = getenv("RLDT_BIN");
-    if (!bin) cr_skip_test("RLDT_BIN is not set");
-    char cmd[1024], out[16384];
-    snprintf(cmd, sizeof cmd, "'%s' config ../configs/bandit2d.yaml policy.width=128 --pretrain.lr=2e-4", bin);
-    int status = run_command(cmd, out, sizeof out);
-    cr_assert_eq(status, 0, "exit status %d, output: %s", status, out);
+    int status = test_run("'%s' config ../configs/bandit2d.yaml policy.width=128 --pretrain.lr=2e-4", test_bin());
+    cr_assert_eq(status, 0, "exit status %d, output: %s", status, test_err);
     rldt_config_t cfg;
     rldt_config_defaults(&cfg);
-    cr_assert_eq(rldt_config_from_json(&cfg, out, "rldt config"), RLDT_OK, "%s\n%s", rldt_error_message(), out);
+    cr_assert_eq(rldt_config_from_json(&cfg, test_out, "rldt config"), RLDT_OK, "%s\n%s", rldt_error_message(), test_out);
     cr_assert_str_eq(cfg.env_name, "bandit2d");
     cr_assert_eq(cfg.policy_chunk, 1);
     cr_assert_eq(cfg.policy_width, 128);

@@ -7,16 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "rldt/dataset.h"
-
-static char *temp_path(const char *tag)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "/tmp/rldt_test_io_%d_%s.h5", (int)getpid(), tag);
-    return p;
-}
 
 static const rldt_env_spec_t *find(const char *name)
 {
@@ -56,7 +48,7 @@ Test(dataset_io, round_trip_with_images_is_exact)
     rldt_env_spec_t spec = *find("pendulum");
     spec.image_h = 4, spec.image_w = 5, spec.image_c = 3;
     spec.obs_key = "proprio";
-    const char *path = temp_path("roundtrip");
+    const char *path = test_temp_path("io_roundtrip.h5");
     rldt_dataset_writer_t *w;
     cr_assert_eq(rldt_dataset_writer_open(&w, path, &spec, 0, "{\"note\":\"test\"}"), RLDT_OK, "%s", rldt_error_message());
     int lengths[3] = {5, 1, 8};
@@ -122,7 +114,7 @@ static void collect(const char *task, int demos, uint64_t seed, int threads, con
 
 Test(dataset_io, collected_episodes_have_clean_boundaries)
 {
-    const char *path = temp_path("reach");
+    const char *path = test_temp_path("io_reach.h5");
     collect("reach2d", 25, 4, 2, path);
     rldt_dataset_t d;
     cr_assert_eq(rldt_dataset_load(&d, path, NULL), RLDT_OK, "%s", rldt_error_message());
@@ -146,7 +138,7 @@ Test(dataset_io, collected_episodes_have_clean_boundaries)
 
 Test(dataset_io, collection_is_deterministic_and_prefix_stable)
 {
-    const char *a = temp_path("det_a"), *b = temp_path("det_b"), *c = temp_path("det_c");
+    const char *a = test_temp_path("io_det_a.h5"), *b = test_temp_path("io_det_b.h5"), *c = test_temp_path("io_det_c.h5");
     collect("pendulum", 12, 9, 2, a);
     collect("pendulum", 12, 9, 1, b);
     collect("pendulum", 5, 9, 2, c);
@@ -167,7 +159,7 @@ Test(dataset_io, collection_is_deterministic_and_prefix_stable)
 
 Test(dataset_io, masks_split_by_seed_and_select_demos)
 {
-    const char *p1 = temp_path("mask1"), *p2 = temp_path("mask2");
+    const char *p1 = test_temp_path("io_mask1.h5"), *p2 = test_temp_path("io_mask2.h5");
     collect("bandit2d", 50, 1, 1, p1);
     collect("bandit2d", 50, 2, 1, p2);
     rldt_dataset_t tr, va, va2;
@@ -202,7 +194,7 @@ Test(dataset_io, failed_writes_leave_no_file)
     rldt_dataset_writer_t *w;
     cr_assert_eq(rldt_dataset_writer_open(&w, "/dev/null/x.h5", find("pendulum"), 0, NULL), RLDT_ERR);
     cr_assert(strstr(rldt_error_message(), "/dev/null/x.h5.tmp"), "%s", rldt_error_message());
-    const char *path = temp_path("abort");
+    const char *path = test_temp_path("io_abort.h5");
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     cr_assert_eq(rldt_dataset_writer_open(&w, path, find("pendulum"), 0, NULL), RLDT_OK);
@@ -229,7 +221,7 @@ Test(dataset_io, bad_files_are_named_in_errors)
     rldt_dataset_t d;
     cr_assert_eq(rldt_dataset_load(&d, "/nonexistent/file.h5", NULL), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "/nonexistent/file.h5"), "%s", rldt_error_message());
-    const char *path = temp_path("text");
+    const char *path = test_temp_path("io_text.h5");
     FILE *f = fopen(path, "w");
     fputs("not hdf5\n", f);
     fclose(f);
@@ -274,7 +266,7 @@ Test(dataset_io, recorder_writes_chunked_episodes_as_demos)
     rldt_vec_out_t out;
     rldt_vecenv_out_alloc(v, &out);
     out.record = rldt_recorder_capture(rec);
-    const char *path = temp_path("recorder");
+    const char *path = test_temp_path("io_recorder.h5");
     rldt_dataset_writer_t *w;
     cr_assert_eq(rldt_dataset_writer_open(&w, path, sp, 10, NULL), RLDT_OK);
     float a[N * C], executed[N][10];

@@ -43,8 +43,8 @@ static void make_checkpoint(const char *path, rldt_policy_t *p, float **w)
 
 Test(export, numpy_reimplementation_from_safetensors_matches)
 {
-    char dir[] = "/tmp/rldt_export_XXXXXX", ckpt[128], out[128], cases[128], cmd[512];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128], ckpt[256], out[256], cases[256];
+    test_tmpdir(dir, sizeof dir);
     snprintf(ckpt, sizeof ckpt, "%s/p.ckpt", dir);
     snprintf(out, sizeof out, "%s/p.safetensors", dir);
     snprintf(cases, sizeof cases, "%s/cases.txt", dir);
@@ -70,20 +70,14 @@ Test(export, numpy_reimplementation_from_safetensors_matches)
         fprintf(f, "\n");
     }
     fclose(f);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 check_safetensors.py %s %s 2>&1", out, cases);
-    FILE *py = popen(cmd, "r");
-    char text[2048] = {0};
-    size_t n = fread(text, 1, sizeof text - 1, py);
-    text[n] = '\0';
-    int status = pclose(py);
-    cr_log_info("%s", text);
-    cr_assert_eq(WEXITSTATUS(status), 0, "numpy reimplementation disagrees: %s", text);
+    int status = test_run("/usr/bin/python3 check_safetensors.py %s %s", out, cases);
+    cr_log_info("%s", test_out);
+    cr_assert_eq(status, 0, "numpy reimplementation disagrees: %s%s", test_out, test_err);
     /* bad inputs: a missing checkpoint is a usage error naming it; an unwritable output an I/O error */
     cr_assert_eq(rldt_export_safetensors("/nonexistent/x.ckpt", out), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "/nonexistent/x.ckpt"));
     cr_assert_eq(rldt_export_safetensors(ckpt, "/nonexistent/dir/x.safetensors"), RLDT_ERR);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    test_rmtree(dir);
     rldt_policy_free(&p);
     free(w), free(x), free(t), free(raw);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "rldt/checkpoint.h"
 #include "rldt/finetune.h"
 #include "rldt/log.h"
@@ -18,17 +19,11 @@ static char tmpdir[256];
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rldt_finetune_XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    test_tmpdir(tmpdir, sizeof tmpdir);
     rldt_log_set_level(RLDT_LOG_WARN);
 }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { test_rmtree(tmpdir); }
 
 /* Collects demos and pretrains a small policy; returns the config for fine-tuning it. */
 static rldt_config_t pretrained(const char *env, int demos, double noise, int width, int chunk, long steps)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "helpers.h"
 #include "rldt/plot.h"
 
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
@@ -76,8 +77,8 @@ Test(plot, png_round_trip)
 
 Test(plot, metrics_to_curves)
 {
-    char dir[] = "/tmp/rldt_plot_XXXXXX", path[128];
-    cr_assert_not_null(mkdtemp(dir));
+    char dir[128], path[256];
+    test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     FILE *f = fopen(path, "w");
     fputs("itr,env_steps,env_steps_per_s,update_s,eval_episodes,eval_success,eval_return,critic_loss,loss_transport,"
@@ -101,9 +102,7 @@ Test(plot, metrics_to_curves)
         cr_assert_gt(blue, 10, "panel %d has no curve", p);
     }
     free(rgb);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    test_rmtree(dir);
     cr_assert_eq(rldt_plot_run("/nonexistent_run", "/tmp/x.png"), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "/nonexistent_run/metrics.csv"));
 }

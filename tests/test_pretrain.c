@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
@@ -16,17 +17,11 @@ static char tmpdir[256];
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rldt_pretrain_XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    test_tmpdir(tmpdir, sizeof tmpdir);
     rldt_log_set_level(RLDT_LOG_WARN);
 }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { test_rmtree(tmpdir); }
 
 /* Collects `demos` expert demos of `env` into <tmpdir>/<env>.h5 and returns the path. */
 static const char *collect(const char *env, int demos, double noise, char *path, size_t len)
@@ -238,19 +233,11 @@ Test(pretrain, dataset_of_another_task_is_refused, .init = setup, .fini = teardo
 
 Test(pretrain, cli_rejects_bad_checkpoints_with_exit_2, .init = setup, .fini = teardown)
 {
-    const char *bin = getenv("RLDT_BIN");
-    if (!bin) cr_skip_test("skipped: RLDT_BIN not set (run through make test)");
-    char cmd[700], path[300];
+    char path[300];
     snprintf(path, sizeof path, "%s/junk.ckpt", tmpdir);
     FILE *f = fopen(path, "w");
     fputs("not hdf5", f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s eval %s episodes=1 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    char out[1024] = {0};
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    cr_assert_eq(WEXITSTATUS(status), 2, "exit %d: %s", WEXITSTATUS(status), out);
-    cr_assert(strstr(out, "junk.ckpt") && strstr(out, "not a readable HDF5"), "%s", out);
+    cr_assert_eq(test_run("%s eval %s episodes=1", test_bin(), path), 2, "%s", test_err);
+    cr_assert(strstr(test_err, "junk.ckpt") && strstr(test_err, "not a readable HDF5"), "%s", test_err);
 }

@@ -151,5 +151,5 @@ Test(rng, matches_curand_host_philox)
     }
     free(words);
     destroy(gen);
-    dlclose(h);
+    /* libcurand stays loaded: unloading it drops the C++ runtime its allocations belong to */
 }
