@@ -240,4 +240,12 @@ Test(pretrain, cli_rejects_bad_checkpoints_with_exit_2, .init = setup, .fini = t
     fclose(f);
     cr_assert_eq(test_run("%s eval %s episodes=1", test_bin(), path), 2, "%s", test_err);
     cr_assert(strstr(test_err, "junk.ckpt") && strstr(test_err, "not a readable HDF5"), "%s", test_err);
+    /* arguments are checked before the file: unknown names and empty numbers are named */
+    cr_assert_eq(test_run("%s eval %s bogus=1", test_bin(), path), 2);
+    cr_assert(strstr(test_err, "unknown argument 'bogus=1'"), "%s", test_err);
+    cr_assert_eq(test_run("%s eval %s seed=", test_bin(), path), 2);
+    cr_assert(strstr(test_err, "seed=''"), "%s", test_err);
+    cr_assert_eq(test_run("%s export %s", test_bin(), path), 2);
+    cr_assert_eq(test_run("%s export %s out=%s/x.safetensors format=onnx", test_bin(), path, tmpdir), 2);
+    cr_assert(strstr(test_err, "format=onnx"), "%s", test_err);
 }

@@ -15,6 +15,22 @@ typedef struct {
 /* Loads defaults, then an optional YAML file (the first argument without '='), then key=value overrides.
  * On error prints the message and returns its status (2 for bad input). */
 int rldt_cli_load_config(rldt_config_t *cfg, int argc, char **argv, const char **config_path);
+/* Plain name=value arguments (commands without a config file): one table row per name. */
+typedef enum { RLDT_ARG_TEXT, RLDT_ARG_INTEGER, RLDT_ARG_NUMBER } rldt_arg_kind_t;
+typedef struct {
+    const char *name;
+    rldt_arg_kind_t kind;
+    const char *def; /* default as text; NULL: required; "" for numbers: unset (num stays 0, text "") */
+    double min, max; /* inclusive bounds of numbers */
+    const char *doc;
+} rldt_cli_arg_t;
+/* Parses argv[first..argc) against the n (<= 64) rows: text[i] = the value given or the default, num[i] = its
+ * number for numeric rows. Unknown names, missing required values and bad numbers print a message (and
+ * the table) and return RLDT_ERR_USAGE; 0 otherwise. */
+int rldt_cli_args(const rldt_cli_arg_t *args, int n, int argc, char **argv, int first, const char **text, double *num);
+/* Prints the table to stderr. */
+void rldt_cli_print_args(const rldt_cli_arg_t *args, int n);
+
 /* Prints "rldt: error: <rldt_error_message()>" to stderr and returns `status`. */
 int rldt_cli_fail(int status);
 /* Prints the usage line of the named command and returns RLDT_ERR_USAGE. */

@@ -1,5 +1,5 @@
 /* cmd_eval.c — `rldt eval CKPT [episodes=N] [export=FILE.h5] [deterministic=0|1] [seed=S] [n_envs=N]`:
- * evaluates a checkpoint's policy (its EMA weights) on its task, optionally writing the episodes as a
+ * evaluates a checkpoint's acting policy on its task, optionally writing the episodes as a
  * robomimic-layout dataset. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,44 +10,23 @@
 #include "rldt/log.h"
 #include "rldt/rollout.h"
 
-/* Parses a non-negative integer argument value; -1 on error. */
-static long parse_count(const char *key, const char *text)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || v < 0) {
-        rldt_error_set(RLDT_ERR_USAGE, "%s: expected a non-negative integer, got '%s'", key, text);
-        return -1;
-    }
-    return v;
-}
+enum { ARG_EPISODES, ARG_EXPORT, ARG_DET, ARG_SEED, ARG_ENVS, N_ARGS };
+static const rldt_cli_arg_t args[N_ARGS] = {
+    [ARG_EPISODES] = {"episodes", RLDT_ARG_INTEGER, "", 1, 1e7, "episodes to run (default: the checkpoint's eval.episodes)"},
+    [ARG_EXPORT] = {"export", RLDT_ARG_TEXT, "", 0, 0, "write the episodes to this HDF5 file (robomimic layout)"},
+    [ARG_DET] = {"deterministic", RLDT_ARG_INTEGER, "", 0, 1, "1: sample from x_0 = 0 (default: eval.deterministic)"},
+    [ARG_SEED] = {"seed", RLDT_ARG_INTEGER, "", 0, 4294967295.0, "episode and noise seed (default: run.seed + 7919)"},
+    [ARG_ENVS] = {"n_envs", RLDT_ARG_INTEGER, "", 1, 65536, "parallel envs (default: env.n_envs)"},
+};
 
 int rldt_cmd_eval(int argc, char **argv)
 {
     if (argc < 2) return rldt_cli_usage("eval");
-    const char *ckpt_path = argv[1], *export_path = NULL;
-    long episodes = -2, seed = -2, n_envs = -2, det = -2;
-    for (int i = 2; i < argc; i++) {
-        const char *eq = strchr(argv[i], '=');
-        if (!eq) {
-            rldt_error_set(RLDT_ERR_USAGE, "expected key=value, got '%s'", argv[i]);
-            return rldt_cli_fail(RLDT_ERR_USAGE);
-        }
-        size_t klen = (size_t)(eq - argv[i]);
-        const char *val = eq + 1;
-        long *slot = NULL;
-        if (klen == 8 && !strncmp(argv[i], "episodes", 8)) slot = &episodes;
-        else if (klen == 4 && !strncmp(argv[i], "seed", 4)) slot = &seed;
-        else if (klen == 6 && !strncmp(argv[i], "n_envs", 6)) slot = &n_envs;
-        else if (klen == 13 && !strncmp(argv[i], "deterministic", 13)) slot = &det;
-        else if (klen == 6 && !strncmp(argv[i], "export", 6)) export_path = val;
-        else {
-            rldt_error_set(RLDT_ERR_USAGE, "unknown argument '%.*s' (expected episodes, export, deterministic, seed, n_envs)",
-                           (int)klen, argv[i]);
-            return rldt_cli_fail(RLDT_ERR_USAGE);
-        }
-        if (slot && (*slot = parse_count(argv[i], val)) < 0) return rldt_cli_fail(RLDT_ERR_USAGE);
-    }
+    const char *ckpt_path = argv[1], *text[N_ARGS];
+    double num[N_ARGS];
+    int bad = rldt_cli_args(args, N_ARGS, argc, argv, 2, text, num);
+    if (bad) return bad;
+    const char *export_path = text[ARG_EXPORT][0] ? text[ARG_EXPORT] : NULL;
     rldt_ckpt_t *c;
     int st = rldt_ckpt_open(&c, ckpt_path, NULL);
     if (st) return rldt_cli_fail(st);
@@ -61,9 +40,10 @@ int rldt_cmd_eval(int argc, char **argv)
     const rldt_backend_t *be = rldt_backend_select(cfg.run_device, note, sizeof note);
     if (!be) be = rldt_backend_cpu();
     rldt_info("%s", note);
-    rldt_eval_opts_t o = {episodes >= 0 ? (int)episodes : (int)cfg.eval_episodes, n_envs > 0 ? (int)n_envs : (int)cfg.env_n_envs,
-                          (int)cfg.run_threads, det >= 0 ? det != 0 : cfg.eval_deterministic,
-                          seed >= 0 ? (uint64_t)seed : (uint64_t)cfg.run_seed + 7919u, (int)cfg.env_max_steps, NULL};
+    rldt_eval_opts_t o = {text[ARG_EPISODES][0] ? (int)num[ARG_EPISODES] : (int)cfg.eval_episodes,
+                          text[ARG_ENVS][0] ? (int)num[ARG_ENVS] : (int)cfg.env_n_envs, (int)cfg.run_threads,
+                          text[ARG_DET][0] ? num[ARG_DET] != 0 : cfg.eval_deterministic,
+                          text[ARG_SEED][0] ? (uint64_t)num[ARG_SEED] : (uint64_t)cfg.run_seed + 7919u, (int)cfg.env_max_steps, NULL};
     rldt_policy_t p;
     if ((st = rldt_policy_from_ckpt(c, &cfg, &p, o.n_envs, be))) {
         rldt_ckpt_close(c);
@@ -75,10 +55,10 @@ int rldt_cmd_eval(int argc, char **argv)
     const rldt_env_spec_t *spec = rldt_env_find(cfg.env_name);
     if (!st && !spec) st = rldt_error_set(RLDT_ERR_USAGE, "%s: unknown task in checkpoint", ckpt_path);
     if (!st && export_path) {
-        char args[256];
-        snprintf(args, sizeof args, "{\"source\": \"rldt eval\", \"episodes\": %d, \"deterministic\": %s}", o.episodes,
+        char collect_args[256];
+        snprintf(collect_args, sizeof collect_args, "{\"source\": \"rldt eval\", \"episodes\": %d, \"deterministic\": %s}", o.episodes,
                  o.deterministic ? "true" : "false");
-        st = rldt_dataset_writer_open(&o.export, export_path, spec, o.max_steps, args);
+        st = rldt_dataset_writer_open(&o.export, export_path, spec, o.max_steps, collect_args);
     }
     rldt_eval_result_t res;
     if (!st) {

@@ -5,30 +5,25 @@
 #include "cli.h"
 #include "rldt/export.h"
 
+enum { ARG_OUT, ARG_FORMAT, N_ARGS };
+static const rldt_cli_arg_t args[N_ARGS] = {
+    [ARG_OUT] = {"out", RLDT_ARG_TEXT, NULL, 0, 0, "output file"},
+    [ARG_FORMAT] = {"format", RLDT_ARG_TEXT, "safetensors", 0, 0, "file format (safetensors)"},
+};
+
 int rldt_cmd_export(int argc, char **argv)
 {
     if (argc < 3) return rldt_cli_usage("export");
-    const char *out = NULL, *format = "safetensors";
-    for (int i = 2; i < argc; i++) {
-        if (!strncmp(argv[i], "out=", 4))
-            out = argv[i] + 4;
-        else if (!strncmp(argv[i], "format=", 7))
-            format = argv[i] + 7;
-        else {
-            rldt_error_set(RLDT_ERR_USAGE, "unknown argument '%s' (expected out=FILE, format=safetensors)", argv[i]);
-            return rldt_cli_fail(RLDT_ERR_USAGE);
-        }
-    }
-    if (strcmp(format, "safetensors") != 0) {
-        rldt_error_set(RLDT_ERR_USAGE, "format=%s: only safetensors is supported", format);
+    const char *text[N_ARGS];
+    double num[N_ARGS];
+    int bad = rldt_cli_args(args, N_ARGS, argc, argv, 2, text, num);
+    if (bad) return bad;
+    if (strcmp(text[ARG_FORMAT], "safetensors") != 0) {
+        rldt_error_set(RLDT_ERR_USAGE, "format=%s: only safetensors is supported", text[ARG_FORMAT]);
         return rldt_cli_fail(RLDT_ERR_USAGE);
     }
-    if (!out || !out[0]) {
-        rldt_error_set(RLDT_ERR_USAGE, "missing out=FILE");
-        return rldt_cli_fail(RLDT_ERR_USAGE);
-    }
-    int st = rldt_export_safetensors(argv[1], out);
+    int st = rldt_export_safetensors(argv[1], text[ARG_OUT]);
     if (st) return rldt_cli_fail(st);
-    printf("wrote %s\n", out);
+    printf("wrote %s\n", text[ARG_OUT]);
     return 0;
 }
