@@ -46,15 +46,9 @@ static rldt_status_t alloc_all(ft_t *f)
     f->h_at = rldt_xmalloc(sizeof(float) * n * D);
     f->h_exec = rldt_xmalloc(sizeof(float) * n * D);
     f->h_act = rldt_xmalloc(sizeof(float) * n * D);
-    f->h_final = rldt_xmalloc(sizeof(float) * n * od);
-    f->h_after = rldt_xmalloc(sizeof(float) * n * od);
-    f->h_rew = rldt_xmalloc(sizeof(float) * n);
     f->h_t = rldt_xmalloc(sizeof(float) * n);
     f->h_k = rldt_xmalloc(sizeof(int) * n);
-    f->h_steps = rldt_xmalloc(sizeof(int) * n);
-    f->h_term = rldt_xmalloc(n);
-    f->h_trunc = rldt_xmalloc(n);
-    f->h_succ = rldt_xmalloc(n);
+    rldt_vecenv_out_alloc(f->venv, &f->out);
     f->seen_success = rldt_xcalloc(n, 1);
     f->ep_ret = rldt_xcalloc(n, sizeof(float));
     f->s_obs = rldt_xmalloc(sizeof(float) * mb * od);
@@ -77,10 +71,10 @@ static void free_all(ft_t *f)
                    f->u_tmp, f->u_k, f->vref, f->pretrained};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
-    void *host[] = {f->h_obs, f->h_x, f->h_at, f->h_exec, f->h_act, f->h_final, f->h_after, f->h_rew, f->h_t, f->h_k,
-                    f->h_steps, f->h_term, f->h_trunc, f->h_succ, f->seen_success, f->ep_ret, f->s_obs, f->s_act,
-                    f->s_tgt, f->s_t, f->s_k, f->G, f->qnext, f->round_segs};
+    void *host[] = {f->h_obs, f->h_x, f->h_at, f->h_exec, f->h_act, f->h_t, f->h_k, f->seen_success, f->ep_ret,
+                    f->s_obs, f->s_act, f->s_tgt, f->s_t, f->s_k, f->G, f->qnext, f->round_segs};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+    if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
     if (f->actor.p) rldt_trainable_free(&f->actor);
     if (f->pol.ws) rldt_policy_free(&f->pol);

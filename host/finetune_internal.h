@@ -36,10 +36,10 @@ typedef struct {
     float *r_obs, *r_chain, *r_xk, *r_t, *r_at; /* device */
     int *r_k;                                   /* device */
     float *h_obs, *h_x, *h_at, *h_exec, *h_act; /* host */
-    float *h_final, *h_after, *h_rew;
-    int *h_k, *h_steps;
+    int *h_k;
     float *h_t;
-    uint8_t *h_term, *h_trunc, *h_succ, *seen_success;
+    rldt_vec_out_t out; /* what each chunked env step returns */
+    uint8_t *seen_success;
     float *ep_ret; /* running episode return per env (for logging) */
 
     /* updates (max_batch rows) */

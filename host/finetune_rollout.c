@@ -61,36 +61,35 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     int *slot = rldt_xmalloc(sizeof(int) * (size_t)n);
     uint8_t *bad = rldt_xcalloc((size_t)n, 1);
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
-    rldt_vec_out_t out = {f->h_after, f->h_final, f->h_rew, f->h_steps, f->h_term, f->h_trunc, f->h_succ, NULL};
     for (int t = 0; t < T; t++) {
         const float *raw = rldt_vecenv_obs(f->venv);
         rldt_policy_observe(&f->pol, raw, f->h_obs, n);
         explore(f, &rng);
-        rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &out);
+        rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &f->out);
         for (int i = 0; i < n; i++) {
             int s = slot[i];
             size_t row = rldt_replay_step(&f->buf, s, t);
-            bool ended = f->h_term[i] || f->h_trunc[i];
-            const float *next = ended ? f->h_final + (size_t)i * od : f->h_after + (size_t)i * od;
+            bool ended = f->out.terminated[i] || f->out.truncated[i];
+            const float *next = ended ? f->out.final_obs + (size_t)i * od : f->out.obs + (size_t)i * od;
             memcpy(rldt_replay_obs(&f->buf, s, t), f->h_obs + (size_t)i * od, sizeof(float) * od);
             rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
             memcpy(rldt_replay_act(&f->buf, s, t), f->h_exec + (size_t)i * D, sizeof(float) * D);
-            float r = f->h_rew[i];
+            float r = f->out.reward[i];
             f->ep_ret[i] += r;
-            if (f->sparse) r = f->h_succ[i] && !f->seen_success[i] ? 1.0f : 0.0f;
+            if (f->sparse) r = f->out.success[i] && !f->seen_success[i] ? 1.0f : 0.0f;
             f->buf.rew[row] = r;
-            f->buf.term[row] = f->h_term[i];
+            f->buf.term[row] = f->out.terminated[i];
             f->buf.ended[row] = ended;
-            f->buf.success[row] = f->h_succ[i];
+            f->buf.success[row] = f->out.success[i];
             f->buf.mask[row] = !(cfg->reward_mask_success && f->seen_success[i]);
-            if (f->h_succ[i]) f->seen_success[i] = 1;
+            if (f->out.success[i]) f->seen_success[i] = 1;
             if (!isfinite(r) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od)) bad[i] = 1;
             if (ended) {
                 f->seen_success[i] = 0;
                 f->ep_ret[i] = 0;
             }
         }
-        for (int i = 0; i < n; i++) f->env_steps += f->h_steps[i];
+        for (int i = 0; i < n; i++) f->env_steps += f->out.steps[i];
     }
     /* a segment with a non-finite observation or reward is dropped: zeroed, with mask 0 everywhere */
     float *rewards = rldt_xmalloc(sizeof(float) * (size_t)n * T);
