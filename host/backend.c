@@ -52,9 +52,9 @@ static void *open_plugin(void)
         char *d = dirname(dirs[1]);
         memmove(dirs[1], d, strlen(d) + 1);
     }
-    static const char *const subs[] = {"", "build/", "../build/"};
+    static const char *const subs[] = {"", "build/", "../", "../build/"};
     for (int d = 0; d < 2; d++)
-        for (int s = 0; s < 3 && dirs[d][0]; s++) {
+        for (int s = 0; s < 4 && dirs[d][0]; s++) {
             void *h = try_open(dirs[d], subs[s]);
             if (h) return h;
         }

@@ -301,6 +301,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     if (cfg_in->svgd_particles > RLDT_MAX_PARTICLES)
         return rldt_error_set(RLDT_ERR_USAGE, "svgd.particles %ld exceeds %d", cfg_in->svgd_particles, RLDT_MAX_PARTICLES);
     rldt_config_t cfg = *cfg_in;
+    rldt_backend_cpu_threads((int)cfg.run_blas_threads);
     ft_t f;
     memset(&f, 0, sizeof f);
     rldt_status_t st = setup(&f, &cfg, spec, be);

@@ -138,6 +138,7 @@ static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const 
 rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res)
 {
     memset(res, 0, sizeof *res);
+    rldt_backend_cpu_threads((int)cfg->run_blas_threads);
     const rldt_env_spec_t *spec = rldt_env_find(cfg->env_name);
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
     rldt_dataset_t train = {0}, valid = {0};

@@ -39,6 +39,7 @@ static rldt_config_t pretrained(const char *env, int demos, double noise, int wi
     snprintf(cfg.run_out_dir, sizeof cfg.run_out_dir, "%s", tmpdir);
     snprintf(cfg.run_name, sizeof cfg.run_name, "bc");
     cfg.run_threads = 1;
+    cfg.run_blas_threads = 1; /* tests run two at a time on two cores */
     cfg.policy_width = width;
     cfg.policy_chunk = chunk;
     cfg.pre_steps = steps;

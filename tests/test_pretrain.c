@@ -41,6 +41,7 @@ static rldt_config_t small_config(const char *env, const char *data, const char 
     snprintf(cfg.run_out_dir, sizeof cfg.run_out_dir, "%s", tmpdir);
     snprintf(cfg.run_name, sizeof cfg.run_name, "%s", name);
     cfg.run_threads = 1;
+    cfg.run_blas_threads = 1; /* tests run two at a time on two cores */
     return cfg;
 }
 

@@ -98,6 +98,8 @@ const char *rldt_backend_missing_op(const rldt_backend_t *be);
 
 /* The CPU backend (always available). */
 const rldt_backend_t *rldt_backend_cpu(void);
+/* Sets the CPU backend's GEMM threads (OpenBLAS); n <= 0 keeps the current setting. Process-wide. */
+void rldt_backend_cpu_threads(int n);
 
 /* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with
  * the reason in `why` ("not built", "plugin not found", "insufficient driver", "no device", ...). */

@@ -34,12 +34,21 @@ RLDT_HD float rldt_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 /* softplus(x) = log(1 + e^x) without overflow. */
 RLDT_HD float rldt_softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
 
+/* tanh(softplus(x)) with one exp: with n = e^x (e^x + 2), tanh(log(1 + e^x)) = n / (n + 2). Above x = 20
+ * it is 1 to float precision (and n would overflow near x = 44). */
+RLDT_HD float rldt_tanh_softplusf(float x)
+{
+    if (x > 20.0f) return 1.0f;
+    float e = expf(x), n = e * (e + 2.0f);
+    return n / (n + 2.0f);
+}
+
 RLDT_HD float rldt_act_f(rldt_act_t a, float x)
 {
     switch (a) {
     case RLDT_ACT_RELU: return x > 0.0f ? x : 0.0f;
     case RLDT_ACT_SILU: return x * rldt_sigmoidf(x);
-    case RLDT_ACT_MISH: return x * tanhf(rldt_softplusf(x));
+    case RLDT_ACT_MISH: return x * rldt_tanh_softplusf(x);
     case RLDT_ACT_TANH: return tanhf(x);
     default: return x;
     }
@@ -54,8 +63,8 @@ RLDT_HD float rldt_act_df(rldt_act_t a, float x)
         float s = rldt_sigmoidf(x);
         return s * (1.0f + x * (1.0f - s));
     }
-    case RLDT_ACT_MISH: { /* tanh(sp) + x * sech^2(sp) * sigmoid(x) */
-        float th = tanhf(rldt_softplusf(x));
+    case RLDT_ACT_MISH: { /* tanh(sp) + x * sech^2(sp) * sigmoid(x), sp = softplus(x) */
+        float th = rldt_tanh_softplusf(x);
         return th + x * (1.0f - th * th) * rldt_sigmoidf(x);
     }
     case RLDT_ACT_TANH: {
