@@ -8,23 +8,13 @@
 #include <cblas.h>
 
 #include "rldt/backend.h"
-#include "rldt/philox.h"
+#include "rldt/rng.h"
 #include "rldt/transport.h"
 
 static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
 static void cpu_sync(void) {}
-
-static void cpu_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
-{
-    for (size_t i = 0; i < n; i++) x[i] = rldt_philox_normal_at(seed, stream, counter, i);
-}
-
-static void cpu_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
-{
-    for (size_t i = 0; i < n; i++) x[i] = rldt_philox_uniform_at(seed, stream, counter, i);
-}
 
 static void cpu_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v, size_t n)
 {
@@ -216,8 +206,8 @@ static rldt_backend_t cpu_backend = {
     .download = cpu_copy,
     .copy = cpu_copy,
     .sync = cpu_sync,
-    .fill_normal = cpu_fill_normal,
-    .fill_uniform = cpu_fill_uniform,
+    .fill_normal = rldt_philox_fill_normal,
+    .fill_uniform = rldt_philox_fill_uniform,
     .adam_step = cpu_adam_step,
     .lerp = cpu_lerp,
     .scale = cpu_scale,

@@ -51,11 +51,10 @@ uint64_t rldt_rng_claim(rldt_rng_t *r, size_t n)
     return first;
 }
 
-void rldt_rng_fill_normal(rldt_rng_t *r, float *x, size_t n)
+void rldt_philox_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
 {
-    uint64_t c = rldt_rng_claim(r, n);
     for (size_t i = 0; i < n; i += 4) {
-        rldt_philox_block_t b = rldt_philox(r->seed, r->stream, c + i / 4);
+        rldt_philox_block_t b = rldt_philox(seed, stream, counter + i / 4);
         float z[4];
         rldt_box_muller(b.v[0], b.v[1], &z[0], &z[1]);
         rldt_box_muller(b.v[2], b.v[3], &z[2], &z[3]);
@@ -63,8 +62,22 @@ void rldt_rng_fill_normal(rldt_rng_t *r, float *x, size_t n)
     }
 }
 
+void rldt_philox_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    for (size_t i = 0; i < n; i += 4) {
+        rldt_philox_block_t b = rldt_philox(seed, stream, counter + i / 4);
+        for (size_t j = 0; j < 4 && i + j < n; j++) x[i + j] = rldt_u32_to_uniform(b.v[j]);
+    }
+}
+
+void rldt_rng_fill_normal(rldt_rng_t *r, float *x, size_t n)
+{
+    uint64_t c = rldt_rng_claim(r, n);
+    rldt_philox_fill_normal(x, n, r->seed, r->stream, c);
+}
+
 void rldt_rng_fill_uniform(rldt_rng_t *r, float *x, size_t n)
 {
     uint64_t c = rldt_rng_claim(r, n);
-    for (size_t i = 0; i < n; i++) x[i] = rldt_philox_uniform_at(r->seed, r->stream, c, i);
+    rldt_philox_fill_uniform(x, n, r->seed, r->stream, c);
 }

@@ -40,6 +40,11 @@ float rldt_rng_normal(rldt_rng_t *r);
 void rldt_rng_fill_normal(rldt_rng_t *r, float *x, size_t n);
 /* Same for uniform [0,1). */
 void rldt_rng_fill_uniform(rldt_rng_t *r, float *x, size_t n);
+/* The bulk fills themselves, from an explicit (seed, stream, first counter): x[i] = element i of the fill
+ * (rldt_philox_normal_at / rldt_philox_uniform_at), one Philox block per four elements. These are the CPU
+ * backend's fill ops. */
+void rldt_philox_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
+void rldt_philox_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
 /* Claims ceil(n/4) blocks for a device fill and returns the first counter (drops buffered words). */
 uint64_t rldt_rng_claim(rldt_rng_t *r, size_t n);
 
