@@ -1,7 +1,7 @@
 /* test_finetune.c — RLDT fine-tuning end to end on the CPU backend: on bandit2d it raises the reward to
- * near the best peak and keeps both good modes, while the delta-kernel ablation loses one; on reach2d (sparse,
- * long horizon) it improves over its BC start; resume is bit-exact; and a NaN from the env skips the affected
- * data without stopping the run. */
+ * near the best peak and keeps both good modes, while the delta-kernel ablation loses one; on pendulum it
+ * improves a weak BC start; resume is bit-exact; and a NaN from the env skips the affected data without
+ * stopping the run. */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
@@ -10,36 +10,16 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "training.h"
 #include "rldt/checkpoint.h"
 #include "rldt/finetune.h"
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
 
-static char tmpdir[256];
-
-static void setup(void)
-{
-    test_tmpdir(tmpdir, sizeof tmpdir);
-    rldt_log_set_level(RLDT_LOG_WARN);
-}
-
-static void teardown(void) { test_rmtree(tmpdir); }
-
 /* Collects demos and pretrains a small policy; returns the config for fine-tuning it. */
 static rldt_config_t pretrained(const char *env, int demos, double noise, int width, int chunk, long steps)
 {
-    char data[300];
-    snprintf(data, sizeof data, "%s/%s.h5", tmpdir, env);
-    rldt_collect_opts_t o = {rldt_env_find(env), demos, noise, 3, 1, data};
-    cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
-    rldt_config_t cfg;
-    rldt_config_defaults(&cfg);
-    snprintf(cfg.env_name, sizeof cfg.env_name, "%s", env);
-    snprintf(cfg.data_path, sizeof cfg.data_path, "%s", data);
-    snprintf(cfg.run_out_dir, sizeof cfg.run_out_dir, "%s", tmpdir);
-    snprintf(cfg.run_name, sizeof cfg.run_name, "bc");
-    cfg.run_threads = 1;
-    cfg.run_blas_threads = 1; /* tests run two at a time on two cores */
+    rldt_config_t cfg = training_config(env, training_collect(env, demos, noise, 3), "bc");
     cfg.policy_width = width;
     cfg.policy_chunk = chunk;
     cfg.pre_steps = steps;
@@ -114,7 +94,7 @@ static modes_t bandit_run(const char *kernel)
     return m;
 }
 
-Test(finetune, bandit2d_rbf_reaches_the_peaks_and_keeps_both_modes, .init = setup, .fini = teardown, .timeout = 240)
+Test(finetune, bandit2d_rbf_reaches_the_peaks_and_keeps_both_modes, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
     modes_t m = bandit_run("rbf");
     cr_assert_geq(m.mean_reward, 0.9, "mean reward %.3f below 90%% of the best peak", m.mean_reward);
@@ -125,7 +105,7 @@ Test(finetune, bandit2d_rbf_reaches_the_peaks_and_keeps_both_modes, .init = setu
 /* Pendulum from a deliberately weak BC start (400 pretraining steps: return about -1000): 10 RLDT
  * iterations (32k env steps, well under a minute on 2 cores) must raise the deterministic-eval return
  * by at least 150. */
-Test(finetune, pendulum_improves_over_its_bc_start, .init = setup, .fini = teardown, .timeout = 240)
+Test(finetune, pendulum_improves_over_its_bc_start, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
     rldt_config_t cfg = pretrained("pendulum", 50, 0.1, 128, 4, 400);
     cfg.ft_iterations = 10;
@@ -172,7 +152,7 @@ static float *read_tensor(rldt_ckpt_t *c, const char *name, size_t *n)
     return x;
 }
 
-Test(finetune, resume_is_bit_exact, .init = setup, .fini = teardown, .timeout = 120)
+Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     rldt_config_t cfg = tiny_pendulum();
     cfg.ft_iterations = 4;
@@ -180,7 +160,7 @@ Test(finetune, resume_is_bit_exact, .init = setup, .fini = teardown, .timeout = 
     rldt_finetune_result_t a, b;
     cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &a), RLDT_OK, "%s", rldt_error_message());
     snprintf(cfg.run_name, sizeof cfg.run_name, "resumed");
-    snprintf(cfg.ft_resume, sizeof cfg.ft_resume, "%s/ft/finetune_2.ckpt", tmpdir);
+    snprintf(cfg.ft_resume, sizeof cfg.ft_resume, "%s/ft/finetune_2.ckpt", training_dir);
     cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &b), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(a.env_steps, b.env_steps);
     rldt_ckpt_t *ca, *cb;
@@ -216,7 +196,7 @@ static rldt_step_t nan_step(void *state, const float *action, float *obs)
     return s;
 }
 
-Test(finetune, a_nan_observation_is_skipped_and_the_run_continues, .init = setup, .fini = teardown, .timeout = 120)
+Test(finetune, a_nan_observation_is_skipped_and_the_run_continues, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     rldt_config_t cfg = tiny_pendulum();
     cfg.ft_iterations = 3;
@@ -243,7 +223,7 @@ Test(finetune, a_nan_observation_is_skipped_and_the_run_continues, .init = setup
  * a guarantee: with these settings the collapse happened for run.seed 0 and 1 (smaller mode 0-0.1% of the
  * samples) but not for run.seed 2 (43/54), and a 128-wide policy run for 50 iterations kept a 41/59 split;
  * the RBF field kept both modes (40-55% each) in every run. The README records these measurements. */
-Test(finetune, bandit2d_delta_kernel_collapses_to_one_mode, .init = setup, .fini = teardown, .timeout = 240)
+Test(finetune, bandit2d_delta_kernel_collapses_to_one_mode, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
     modes_t m = bandit_run("delta");
     cr_assert_geq(m.mean_reward, 0.9, "mean reward %.3f", m.mean_reward);

@@ -9,41 +9,10 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "training.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
-
-static char tmpdir[256];
-
-static void setup(void)
-{
-    test_tmpdir(tmpdir, sizeof tmpdir);
-    rldt_log_set_level(RLDT_LOG_WARN);
-}
-
-static void teardown(void) { test_rmtree(tmpdir); }
-
-/* Collects `demos` expert demos of `env` into <tmpdir>/<env>.h5 and returns the path. */
-static const char *collect(const char *env, int demos, double noise, char *path, size_t len)
-{
-    snprintf(path, len, "%s/%s.h5", tmpdir, env);
-    rldt_collect_opts_t o = {rldt_env_find(env), demos, noise, 1, 1, path};
-    cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
-    return path;
-}
-
-static rldt_config_t small_config(const char *env, const char *data, const char *name)
-{
-    rldt_config_t cfg;
-    rldt_config_defaults(&cfg);
-    snprintf(cfg.env_name, sizeof cfg.env_name, "%s", env);
-    snprintf(cfg.data_path, sizeof cfg.data_path, "%s", data);
-    snprintf(cfg.run_out_dir, sizeof cfg.run_out_dir, "%s", tmpdir);
-    snprintf(cfg.run_name, sizeof cfg.run_name, "%s", name);
-    cfg.run_threads = 1;
-    cfg.run_blas_threads = 1; /* tests run two at a time on two cores */
-    return cfg;
-}
 
 /* Loads a checkpoint's policy and its EMA weights onto the CPU backend. */
 static float *load_policy(const char *path, rldt_policy_t *p, int max_batch)
@@ -60,11 +29,10 @@ static float *load_policy(const char *path, rldt_policy_t *p, int max_batch)
 
 /* bandit2d's demos aim at (-0.6, 0.5) or (0.6, 0.5), half each; the BC flow policy must keep both modes
  * (each 35-65% of stochastic samples) and put most samples near a peak. */
-Test(pretrain, bandit2d_keeps_both_demonstration_modes, .init = setup, .fini = teardown, .timeout = 120)
+Test(pretrain, bandit2d_keeps_both_demonstration_modes, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    char data[300];
-    collect("bandit2d", 400, 0.05, data, sizeof data);
-    rldt_config_t cfg = small_config("bandit2d", data, "bandit");
+    const char *data = training_collect("bandit2d", 400, 0.05, 1);
+    rldt_config_t cfg = training_config("bandit2d", data, "bandit");
     cfg.policy_chunk = 1;
     cfg.policy_width = 128;
     cfg.pre_steps = 1500;
@@ -96,17 +64,16 @@ Test(pretrain, bandit2d_keeps_both_demonstration_modes, .init = setup, .fini = t
 
 /* Pendulum: 50 expert demos (action noise 0.1); a 1500-step BC policy evaluated deterministically must
  * reach a cost within 1.5x the demonstrations' (returns are negative costs), far from a zero-torque policy. */
-Test(pretrain, pendulum_bc_approaches_the_expert, .init = setup, .fini = teardown, .timeout = 180)
+Test(pretrain, pendulum_bc_approaches_the_expert, .init = training_setup, .fini = training_teardown, .timeout = 180)
 {
-    char data[300];
-    collect("pendulum", 50, 0.1, data, sizeof data);
+    const char *data = training_collect("pendulum", 50, 0.1, 1);
     rldt_dataset_t d;
     cr_assert_eq(rldt_dataset_load(&d, data, NULL), RLDT_OK);
     double expert = 0;
     for (int e = 0; e < d.n_demos; e++) expert += d.ep_return[e];
     expert /= d.n_demos;
     rldt_dataset_free(&d);
-    rldt_config_t cfg = small_config("pendulum", data, "pendulum");
+    rldt_config_t cfg = training_config("pendulum", data, "pendulum");
     cfg.policy_width = 128;
     cfg.pre_steps = 1500;
     cfg.pre_log_every = 1500;
@@ -133,11 +100,11 @@ static float *read_all(const char *path, size_t *n)
     return all;
 }
 
-Test(pretrain, resume_is_bit_exact, .init = setup, .fini = teardown, .timeout = 60)
+Test(pretrain, resume_is_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 60)
 {
-    char data[300], path[400];
-    collect("pendulum", 10, 0.1, data, sizeof data);
-    rldt_config_t cfg = small_config("pendulum", data, "straight");
+    char path[600];
+    const char *data = training_collect("pendulum", 10, 0.1, 1);
+    rldt_config_t cfg = training_config("pendulum", data, "straight");
     cfg.policy_width = 32;
     cfg.pre_steps = 40;
     cfg.pre_batch = 32;
@@ -148,14 +115,14 @@ Test(pretrain, resume_is_bit_exact, .init = setup, .fini = teardown, .timeout = 
     rldt_pretrain_result_t straight, resumed;
     cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &straight), RLDT_OK, "%s", rldt_error_message());
     snprintf(cfg.run_name, sizeof cfg.run_name, "resumed");
-    snprintf(cfg.pre_resume, sizeof cfg.pre_resume, "%s/straight/pretrain_20.ckpt", tmpdir);
+    snprintf(cfg.pre_resume, sizeof cfg.pre_resume, "%s/straight/pretrain_20.ckpt", training_dir);
     cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &resumed), RLDT_OK, "%s", rldt_error_message());
     size_t n1, n2;
     float *a = read_all(straight.ckpt_path, &n1), *b = read_all(resumed.ckpt_path, &n2);
     cr_assert_eq(n1, n2);
     cr_assert(memcmp(a, b, sizeof(float) * 4 * n1) == 0, "resumed run differs from the uninterrupted one");
     /* and the half-way checkpoint really is different from the end (the test is not vacuous) */
-    snprintf(path, sizeof path, "%s/straight/pretrain_20.ckpt", tmpdir);
+    snprintf(path, sizeof path, "%s/straight/pretrain_20.ckpt", training_dir);
     float *h = read_all(path, &n2);
     cr_assert(memcmp(a, h, sizeof(float) * n1) != 0);
     free(a), free(b), free(h);
@@ -173,10 +140,10 @@ static void write_small_ckpt(const char *path, float fill)
     cr_assert_eq(rldt_ckpt_save(path, "pretrain", "{}", &t, 1, &s, 1), RLDT_OK, "%s", rldt_error_message());
 }
 
-Test(pretrain, damaged_checkpoints_are_refused_by_name, .init = setup, .fini = teardown)
+Test(pretrain, damaged_checkpoints_are_refused_by_name, .init = training_setup, .fini = training_teardown)
 {
     char path[300], cut[300];
-    snprintf(path, sizeof path, "%s/a.ckpt", tmpdir);
+    snprintf(path, sizeof path, "%s/a.ckpt", training_dir);
     write_small_ckpt(path, 1.25f);
     rldt_ckpt_t *c;
     float buf[4096];
@@ -196,7 +163,7 @@ Test(pretrain, damaged_checkpoints_are_refused_by_name, .init = setup, .fini = t
     char *bytes = malloc(1 << 20);
     size_t len = fread(bytes, 1, 1 << 20, f);
     fclose(f);
-    snprintf(cut, sizeof cut, "%s/cut.ckpt", tmpdir);
+    snprintf(cut, sizeof cut, "%s/cut.ckpt", training_dir);
     f = fopen(cut, "wb");
     fwrite(bytes, 1, len / 2, f);
     fclose(f);
@@ -221,21 +188,20 @@ Test(pretrain, damaged_checkpoints_are_refused_by_name, .init = setup, .fini = t
     free(bytes);
 }
 
-Test(pretrain, dataset_of_another_task_is_refused, .init = setup, .fini = teardown)
+Test(pretrain, dataset_of_another_task_is_refused, .init = training_setup, .fini = training_teardown)
 {
-    char data[300];
-    collect("bandit2d", 20, 0.0, data, sizeof data);
-    rldt_config_t cfg = small_config("pendulum", data, "mismatch");
+    const char *data = training_collect("bandit2d", 20, 0.0, 1);
+    rldt_config_t cfg = training_config("pendulum", data, "mismatch");
     rldt_pretrain_result_t res;
     cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "bandit2d demos") && strstr(rldt_error_message(), "env.name is pendulum"),
               "%s", rldt_error_message());
 }
 
-Test(pretrain, cli_rejects_bad_checkpoints_with_exit_2, .init = setup, .fini = teardown)
+Test(pretrain, cli_rejects_bad_checkpoints_with_exit_2, .init = training_setup, .fini = training_teardown)
 {
     char path[300];
-    snprintf(path, sizeof path, "%s/junk.ckpt", tmpdir);
+    snprintf(path, sizeof path, "%s/junk.ckpt", training_dir);
     FILE *f = fopen(path, "w");
     fputs("not hdf5", f);
     fclose(f);
@@ -247,6 +213,6 @@ Test(pretrain, cli_rejects_bad_checkpoints_with_exit_2, .init = setup, .fini = t
     cr_assert_eq(test_run("%s eval %s seed=", test_bin(), path), 2);
     cr_assert(strstr(test_err, "seed=''"), "%s", test_err);
     cr_assert_eq(test_run("%s export %s", test_bin(), path), 2);
-    cr_assert_eq(test_run("%s export %s out=%s/x.safetensors format=onnx", test_bin(), path, tmpdir), 2);
+    cr_assert_eq(test_run("%s export %s out=%s/x.safetensors format=onnx", test_bin(), path, training_dir), 2);
     cr_assert(strstr(test_err, "format=onnx"), "%s", test_err);
 }

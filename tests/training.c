@@ -1,0 +1,41 @@
+/* training.c — fixtures of the end-to-end tests (see training.h). */
+#include "training.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+#include "helpers.h"
+#include "rldt/dataset.h"
+#include "rldt/log.h"
+
+char training_dir[256];
+
+void training_setup(void)
+{
+    test_tmpdir(training_dir, sizeof training_dir);
+    rldt_log_set_level(RLDT_LOG_WARN);
+}
+
+void training_teardown(void) { test_rmtree(training_dir); }
+
+const char *training_collect(const char *env, int demos, double noise, uint64_t seed)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s.h5", training_dir, env);
+    rldt_collect_opts_t o = {rldt_env_find(env), demos, noise, seed, 1, path};
+    cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
+    return path;
+}
+
+rldt_config_t training_config(const char *env, const char *data, const char *name)
+{
+    rldt_config_t cfg;
+    rldt_config_defaults(&cfg);
+    snprintf(cfg.env_name, sizeof cfg.env_name, "%s", env);
+    snprintf(cfg.data_path, sizeof cfg.data_path, "%s", data);
+    snprintf(cfg.run_out_dir, sizeof cfg.run_out_dir, "%s", training_dir);
+    snprintf(cfg.run_name, sizeof cfg.run_name, "%s", name);
+    cfg.run_threads = 1;
+    cfg.run_blas_threads = 1;
+    return cfg;
+}

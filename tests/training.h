@@ -1,0 +1,20 @@
+/* training.h — fixtures of the end-to-end tests (pretraining, fine-tuning): a temporary run directory per
+ * test, expert demos in it, and a small config that writes there. */
+#ifndef RLDT_TEST_TRAINING_H
+#define RLDT_TEST_TRAINING_H
+
+#include "rldt/config.h"
+
+/* The current test's directory (made by training_setup, removed by training_teardown). */
+extern char training_dir[256];
+/* Criterion .init/.fini: a fresh directory, and log output limited to warnings. */
+void training_setup(void);
+void training_teardown(void);
+/* Collects `demos` scripted-expert demos of `env` (action noise `noise`, one env thread) into
+ * <training_dir>/<env>.h5 and returns that path (a static buffer). */
+const char *training_collect(const char *env, int demos, double noise, uint64_t seed);
+/* Defaults for task `env` reading `data`, writing <training_dir>/<name>/, single-threaded (tests run two
+ * at a time on two cores). */
+rldt_config_t training_config(const char *env, const char *data, const char *name);
+
+#endif
