@@ -27,6 +27,13 @@ void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs)
     env->spec->ops->reset(env->state, &env->rng, obs);
 }
 
+rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c)
+{
+    if (!spec->ops->render) return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames", spec->name);
+    spec->ops->render(state, action, c);
+    return RLDT_OK;
+}
+
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out)
 {
     for (int j = 0; j < spec->act_dim; j++) {

@@ -290,7 +290,7 @@ static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
 {
     const rldt_config_t *cfg = f->cfg;
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, f->n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
-                          (uint64_t)cfg->run_seed + 1000003u * (uint64_t)(f->itr + 1), (int)cfg->env_max_steps, NULL};
+                          (uint64_t)cfg->run_seed + 1000003u * (uint64_t)(f->itr + 1), (int)cfg->env_max_steps, NULL, NULL};
     return rldt_evaluate(&f->pol, f->actor.p, f->spec, &o, res);
 }
 

@@ -126,7 +126,7 @@ static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const 
                               long step, rldt_eval_result_t *res)
 {
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, (int)cfg->env_n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
-                          (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL};
+                          (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL, NULL};
     rldt_status_t st = rldt_evaluate(p, params, spec, &o, res);
     if (!st)
         rldt_info("eval @ step %ld: %s success %.1f%%  return %.2f ± %.2f  length %.1f  (%d episodes, %.1fs)", step,

@@ -1,5 +1,6 @@
 /* rollout.c — acting with a flow policy in a vector env, and evaluation (see rldt/rollout.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,24 @@ void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool
 // ---------------------------------------------------------------------------------------------------
 // evaluation
 
+/* Renders env 0's `steps` captured steps as <dir>/frame_<n>.png, n counting from *frame. */
+static rldt_status_t write_frames(const rldt_env_spec_t *spec, const rldt_vec_record_t *rec, int chunk, int steps,
+                                  const char *dir, int *frame)
+{
+    rldt_canvas_t c;
+    rldt_canvas_init(&c, 256, 256);
+    rldt_status_t st = RLDT_OK;
+    for (int k = 0; k < steps && !st; k++) {
+        memset(c.rgb, 255, (size_t)c.w * c.h * 3);
+        st = rldt_env_render(spec, rec->states + (size_t)k * spec->state_dim, rec->actions + (size_t)k * spec->act_dim, &c);
+        char path[1100];
+        snprintf(path, sizeof path, "%s/frame_%05d.png", dir, (*frame)++);
+        if (!st) st = rldt_png_write(path, c.rgb, c.w, c.h);
+    }
+    rldt_canvas_free(&c);
+    return st;
+}
+
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res)
 {
@@ -65,6 +84,9 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     int n = o->n_envs < o->episodes ? o->n_envs : o->episodes, chunk = p->spec.chunk;
     if (n < 1) n = 1;
     if (n > p->max_batch) n = p->max_batch;
+    if (o->frames_dir && !spec->ops->render) return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames", spec->name);
+    rldt_status_t made = o->frames_dir ? rldt_mkdirs(o->frames_dir) : RLDT_OK;
+    if (made) return made;
     double t0 = rldt_now();
     rldt_vecenv_t *venv;
     rldt_status_t st = rldt_vecenv_create(&venv, spec, n, o->max_steps, o->seed, 0, o->threads);
@@ -80,8 +102,9 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     int *ep_len = rldt_xcalloc((size_t)n, sizeof(int)), *done = rldt_xcalloc((size_t)n, sizeof(int));
     rldt_vec_out_t out;
     rldt_vecenv_out_alloc(venv, &out);
-    rldt_recorder_t *rec = o->export ? rldt_recorder_create(spec, n, chunk, o->max_steps) : NULL;
+    rldt_recorder_t *rec = o->export || o->frames_dir ? rldt_recorder_create(spec, n, chunk, o->max_steps) : NULL;
     if (rec) out.record = rldt_recorder_capture(rec);
+    int frame = o->frames_dir ? 0 : -1; /* next frame of env 0's first episode; -1: none (left) to draw */
     double sum = 0, sumsq = 0, len = 0;
     int finished = 0, successes = 0;
     memcpy(out.obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
@@ -92,10 +115,14 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
             /* env i owns episodes i, i + n, ...: a fixed quota, so short episodes are not over-counted */
             int quota = o->episodes / n + (i < o->episodes % n);
             res->env_steps += out.steps[i];
+            if (i == 0 && frame >= 0 && !st) {
+                st = write_frames(spec, out.record, chunk, out.steps[0], o->frames_dir, &frame);
+                if (out.terminated[0] || out.truncated[0]) frame = -1;
+            }
             if (done[i] >= quota) continue;
             ep_return[i] += out.reward[i];
             ep_len[i] += out.steps[i];
-            if (rec) st = rldt_recorder_push(rec, i, out.steps[i], o->export);
+            if (o->export) st = rldt_recorder_push(rec, i, out.steps[i], o->export);
             if (!out.terminated[i] && !out.truncated[i]) continue;
             sum += ep_return[i];
             sumsq += (double)ep_return[i] * ep_return[i];

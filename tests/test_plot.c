@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "helpers.h"
+#include "rldt/image.h"
 #include "rldt/plot.h"
 
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }

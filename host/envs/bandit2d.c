@@ -52,7 +52,19 @@ static void bandit2d_expert(const void *state, rldt_rng_t *rng, float *action)
     action[1] = peaks[peak][1];
 }
 
-static const rldt_env_ops_t ops = {sizeof(bandit2d_t), bandit2d_reset, bandit2d_step, bandit2d_get_state, bandit2d_expert};
+/* The action square [-1, 1]^2: the three peaks (discs of radius WIDTH, shaded by height) and the action. */
+static void bandit2d_render(const double *state, const float *action, rldt_canvas_t *c)
+{
+    int side = c->w < c->h ? c->w : c->h;
+    for (int i = 0; i < 3; i++) {
+        int x = (int)lroundf((peaks[i][0] + 1.0f) * 0.5f * (side - 1)), y = (int)lroundf((1.0f - peaks[i][1]) * 0.5f * (side - 1));
+        rldt_canvas_disc(c, x, y, (int)lroundf(WIDTH * 0.5f * side), peaks[i][2] > 0.9f ? 0xffbb78 : 0xffe0c0);
+    }
+    rldt_canvas_disc(c, (int)lroundf((action[0] + 1.0f) * 0.5f * (side - 1)), (int)lroundf((1.0f - action[1]) * 0.5f * (side - 1)), 4,
+                     0x1f77b4);
+}
+
+static const rldt_env_ops_t ops = {sizeof(bandit2d_t), bandit2d_reset, bandit2d_step, bandit2d_get_state, bandit2d_expert, bandit2d_render};
 
 const rldt_env_spec_t rldt_env_bandit2d = {
     .name = "bandit2d",

@@ -87,7 +87,20 @@ static void pendulum_expert(const void *state, rldt_rng_t *rng, float *action)
     action[0] = (float)fmin(fmax(u, -MAX_TORQUE), MAX_TORQUE);
 }
 
-static const rldt_env_ops_t ops = {sizeof(pendulum_t), pendulum_reset, pendulum_step, pendulum_get_state, pendulum_expert};
+/* The pole from the pivot at the centre (angle 0 points up), the bob, and the torque as a bar at the bottom. */
+static void pendulum_render(const double *state, const float *action, rldt_canvas_t *c)
+{
+    int cx = c->w / 2, cy = c->h / 2, len = (c->h < c->w ? c->h : c->w) * 2 / 5;
+    int bx = cx + (int)lround(len * sin(state[0])), by = cy - (int)lround(len * cos(state[0]));
+    for (int d = -2; d <= 2; d++) rldt_canvas_line(c, cx + d, cy, bx + d, by, 0x8c564b);
+    rldt_canvas_disc(c, bx, by, len / 8, 0xd62728);
+    rldt_canvas_disc(c, cx, cy, 4, 0x202020);
+    int tx = cx + (int)lround(action[0] / MAX_TORQUE * (c->w / 2 - 10));
+    for (int d = 0; d < 5; d++) rldt_canvas_line(c, cx, c->h - 12 + d, tx, c->h - 12 + d, 0x1f77b4);
+}
+
+static const rldt_env_ops_t ops = {sizeof(pendulum_t), pendulum_reset, pendulum_step, pendulum_get_state, pendulum_expert,
+                                   pendulum_render};
 
 const rldt_env_spec_t rldt_env_pendulum = {
     .name = "pendulum",

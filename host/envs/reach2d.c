@@ -75,7 +75,23 @@ static void reach2d_expert(const void *state, rldt_rng_t *rng, float *action)
     for (int j = 0; j < 2; j++) action[j] = fminf(fmaxf((goal[j] - s->p[j]) / STEP, -1.0f), 1.0f);
 }
 
-static const rldt_env_ops_t ops = {sizeof(reach2d_t), reach2d_reset, reach2d_step, reach2d_get_state, reach2d_expert};
+/* The arena [-1, 1]^2: goal A (green, grey once reached), goal B (red), the point mass (blue) and its
+ * velocity command. */
+static void reach2d_render(const double *state, const float *action, rldt_canvas_t *c)
+{
+    int side = c->w < c->h ? c->w : c->h;
+#define PX(v) ((int)lround(((v) + 1.0) * 0.5 * (side - 1)))
+#define PY(v) ((int)lround((1.0 - (v)) * 0.5 * (side - 1)))
+    int r = (int)lround(GOAL_RADIUS * 0.5 * side);
+    rldt_canvas_disc(c, PX(state[2]), PY(state[3]), r, state[6] > 0.5 ? 0xb0b0b0 : 0x2ca02c);
+    rldt_canvas_disc(c, PX(state[4]), PY(state[5]), r, 0xd62728);
+    rldt_canvas_disc(c, PX(state[0]), PY(state[1]), r / 2 + 1, 0x1f77b4);
+    rldt_canvas_line(c, PX(state[0]), PY(state[1]), PX(state[0] + 0.2 * action[0]), PY(state[1] + 0.2 * action[1]), 0x202020);
+#undef PX
+#undef PY
+}
+
+static const rldt_env_ops_t ops = {sizeof(reach2d_t), reach2d_reset, reach2d_step, reach2d_get_state, reach2d_expert, reach2d_render};
 
 const rldt_env_spec_t rldt_env_reach2d = {
     .name = "reach2d",

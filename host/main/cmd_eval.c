@@ -1,4 +1,4 @@
-/* cmd_eval.c — `rldt eval CKPT [episodes=N] [export=FILE.h5] [deterministic=0|1] [seed=S] [n_envs=N]`:
+/* cmd_eval.c — `rldt eval CKPT [episodes=N] [export=FILE.h5] [frames=DIR] [deterministic=0|1] [seed=S] [n_envs=N]`:
  * evaluates a checkpoint's acting policy on its task, optionally writing the episodes as a
  * robomimic-layout dataset. */
 #include <stdio.h>
@@ -10,10 +10,11 @@
 #include "rldt/log.h"
 #include "rldt/rollout.h"
 
-enum { ARG_EPISODES, ARG_EXPORT, ARG_DET, ARG_SEED, ARG_ENVS, N_ARGS };
+enum { ARG_EPISODES, ARG_EXPORT, ARG_FRAMES, ARG_DET, ARG_SEED, ARG_ENVS, N_ARGS };
 static const rldt_cli_arg_t args[N_ARGS] = {
     [ARG_EPISODES] = {"episodes", RLDT_ARG_INTEGER, "", 1, 1e7, "episodes to run (default: the checkpoint's eval.episodes)"},
     [ARG_EXPORT] = {"export", RLDT_ARG_TEXT, "", 0, 0, "write the episodes to this HDF5 file (robomimic layout)"},
+    [ARG_FRAMES] = {"frames", RLDT_ARG_TEXT, "", 0, 0, "write env 0's first episode as PNG frames into this directory"},
     [ARG_DET] = {"deterministic", RLDT_ARG_INTEGER, "", 0, 1, "1: sample from x_0 = 0 (default: eval.deterministic)"},
     [ARG_SEED] = {"seed", RLDT_ARG_INTEGER, "", 0, 4294967295.0, "episode and noise seed (default: run.seed + 7919)"},
     [ARG_ENVS] = {"n_envs", RLDT_ARG_INTEGER, "", 1, 65536, "parallel envs (default: env.n_envs)"},
@@ -43,7 +44,8 @@ int rldt_cmd_eval(int argc, char **argv)
     rldt_eval_opts_t o = {text[ARG_EPISODES][0] ? (int)num[ARG_EPISODES] : (int)cfg.eval_episodes,
                           text[ARG_ENVS][0] ? (int)num[ARG_ENVS] : (int)cfg.env_n_envs, (int)cfg.run_threads,
                           text[ARG_DET][0] ? num[ARG_DET] != 0 : cfg.eval_deterministic,
-                          text[ARG_SEED][0] ? (uint64_t)num[ARG_SEED] : (uint64_t)cfg.run_seed + 7919u, (int)cfg.env_max_steps, NULL};
+                          text[ARG_SEED][0] ? (uint64_t)num[ARG_SEED] : (uint64_t)cfg.run_seed + 7919u, (int)cfg.env_max_steps, NULL,
+                          text[ARG_FRAMES][0] ? text[ARG_FRAMES] : NULL};
     rldt_policy_t p;
     if ((st = rldt_policy_from_ckpt(c, &cfg, &p, o.n_envs, be))) {
         rldt_ckpt_close(c);
@@ -76,5 +78,6 @@ int rldt_cmd_eval(int argc, char **argv)
     printf("%s: %d episodes, success %.1f%%, return %.2f ± %.2f, length %.1f, %ld env steps in %.1fs\n", cfg.env_name,
            res.episodes, 100 * res.success_rate, res.return_mean, res.return_std, res.length_mean, res.env_steps, res.seconds);
     if (export_path) printf("exported %d episodes to %s\n", res.episodes, export_path);
+    if (o.frames_dir) printf("frames of the first episode in %s\n", o.frames_dir);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "rldt/common.h"
+#include "rldt/image.h"
 #include "rldt/rng.h"
 
 #ifdef __cplusplus
@@ -50,6 +51,9 @@ typedef struct {
     /* Scripted expert: the noise-free action for the current state; any choice it makes at random
      * (bandit2d's peak) is drawn from `rng`. rldt_env_expert adds the Gaussian noise. */
     void (*expert)(const void *state, rldt_rng_t *rng, float *action);
+    /* Draws a frame from a flattened state (get_state) and the action taken from it onto a white canvas;
+     * NULL for tasks that do not render. */
+    void (*render)(const double *state, const float *action, rldt_canvas_t *c);
 } rldt_env_ops_t;
 
 /* One row of the task table. */
@@ -106,6 +110,9 @@ void rldt_env_get_state(const rldt_env_t *env, double *out);
 /* Writes the scripted expert's action (act_dim floats, not yet clipped) with Gaussian noise of std
  * `noise`, drawing from `rng` (the caller's stream, independent of the env's). */
 void rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action);
+/* Renders a frame of task `spec` from a flattened state and the action taken there onto a white canvas;
+ * RLDT_ERR_USAGE if the task does not render. */
+rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c);
 /* Clips act_dim values of `in` to the spec's bounds into `out` (may alias). */
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out);
 /* The reset seed of episode `episode` of env `index` on `rank`: a Philox draw keyed by

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t seed;        /* env episodes and sampling noise */
     int max_steps;        /* 0: the task's */
     rldt_dataset_writer_t *export; /* NULL, or every evaluated episode is appended as a demo */
+    const char *frames_dir;        /* NULL, or env 0's first episode is rendered there, frame_<step>.png */
 } rldt_eval_opts_t;
 
 typedef struct {
@@ -50,7 +51,8 @@ typedef struct {
     double seconds;
 } rldt_eval_result_t;
 
-/* Runs o->episodes fresh episodes of `spec` with policy parameters `params` (backend memory). */
+/* Runs o->episodes fresh episodes of `spec` with policy parameters `params` (backend memory). Frames need
+ * a task that renders (RLDT_ERR_USAGE otherwise); the directory is created. */
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res);
 

@@ -1,10 +1,11 @@
-/* png.c — an RGB canvas with lines and a 5x7 bitmap font, and a minimal PNG writer (see rldt/plot.h). */
+/* image.c — an RGB canvas with lines, discs and a 5x7 bitmap font, and a minimal PNG writer (see
+ * rldt/image.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#include "rldt/plot.h"
+#include "rldt/image.h"
 
 void rldt_canvas_init(rldt_canvas_t *c, int w, int h)
 {
@@ -37,6 +38,13 @@ void rldt_canvas_line(rldt_canvas_t *c, int x0, int y0, int x1, int y1, uint32_t
         if (e2 >= dy) err += dy, x0 += sx;
         if (e2 <= dx) err += dx, y0 += sy;
     }
+}
+
+void rldt_canvas_disc(rldt_canvas_t *c, int x, int y, int r, uint32_t rgb)
+{
+    for (int dy = -r; dy <= r; dy++)
+        for (int dx = -r; dx <= r; dx++)
+            if (dx * dx + dy * dy <= r * r) put(c, x + dx, y + dy, rgb);
 }
 
 /* 5x7 glyphs, one string per row, '#' = ink. Lowercase letters print with the uppercase shapes. */
