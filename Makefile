@@ -63,8 +63,9 @@ $(BUILD)/librldt.so: $(LIB_OBJ)
 $(BUILD)/rldt: $(CLI_OBJ) $(BUILD)/librldt.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ./rldt is a link, so rebuilding never has to overwrite a binary that is running
 rldt: $(BUILD)/rldt
-	cp $< $@
+	ln -sf $< $@
 
 # The CUDA backend is a plugin loaded with dlopen at run time, so that CPU-only processes (and every test
 # binary) never map the CUDA libraries. It is self-contained: it uses only the headers' inline math.

@@ -171,10 +171,10 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     for (int n = 0; n < N; n++) f->s_t[n] = (float)rldt_rng_below(&rng, (uint32_t)K) / (float)K;
     be->upload(f->u_t, f->s_t, sizeof(float) * (size_t)N);
     be->fill_normal(f->u_tmp, nx, rng.seed, rng.stream, rldt_rng_claim(&rng, nx));
-    be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D);
+    be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D); /* the path velocity lands in u_at: unused */
     be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->u_obs, N), sizeof(float) * nx);
     const float *v2 = rldt_policy_forward(&f->pol, f->actor.p, f->u_x, f->u_t, f->u_obs, N);
-    double lr = cfg->actor_c_reg * D * be->mse(v2, f->u_ref, f->u_dv, nx);
+    double lreg = cfg->actor_c_reg * D * be->mse(v2, f->u_ref, f->u_dv, nx); /* mse is per element: x D per particle */
     be->scale(f->u_dv, (float)(cfg->actor_c_reg * D), nx);
     rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
 
@@ -182,7 +182,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     float warm = cfg->actor_warmup > 0 && f->actor_updates < cfg->actor_warmup ? (float)(f->actor_updates + 1) / (float)cfg->actor_warmup : 1.0f;
     float norm = rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f);
     f->actor_updates++;
-    if (!isfinite(lt) || !isfinite(lc) || !isfinite(lr) || !isfinite(norm)) {
+    if (!isfinite(lt) || !isfinite(lc) || !isfinite(lreg) || !isfinite(norm)) {
         ft_skip(f, st, "actor");
         return;
     }
@@ -206,7 +206,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     }
     st->transport += lt;
     st->consist += lc;
-    st->reg += lr;
+    st->reg += lreg;
     st->phi_norm += phin;
     st->actor_n++;
 }
