@@ -8,7 +8,8 @@ rldt_status_t rldt_critic_init(rldt_critic_t *c, int obs_dim, int D, int width, 
                                const rldt_backend_t *be, rldt_rng_t *rng)
 {
     memset(c, 0, sizeof *c);
-    if (members < 1) return rldt_error_set(RLDT_ERR_USAGE, "critic: %d ensemble members", members);
+    if (members < 1 || members > RLDT_MAX_MEMBERS)
+        return rldt_error_set(RLDT_ERR_USAGE, "critic: %d ensemble members (1 to %d)", members, RLDT_MAX_MEMBERS);
     c->obs_dim = obs_dim;
     c->D = D;
     c->members = members;

@@ -11,16 +11,22 @@
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
 
-bool ft_skip(ft_t *f, ft_stats_t *st, const char *what)
+bool ft_skip(ft_t *f, ft_stats_t *st, int kind)
 {
     st->skipped++;
     f->skipped++;
-    f->consecutive_skips++;
-    rldt_warn("iteration %ld: non-finite %s loss or gradient, update skipped (%ld in a row)", f->itr, what, f->consecutive_skips);
-    return f->consecutive_skips < f->cfg->ft_max_skips;
+    f->run_of_skips[kind]++;
+    rldt_warn("iteration %ld: non-finite %s loss or gradient, update skipped (%ld in a row)", f->itr,
+              kind == FT_CRITIC ? "critic" : "actor", f->run_of_skips[kind]);
+    return f->run_of_skips[kind] < f->cfg->ft_max_skips;
 }
 
-void ft_ok(ft_t *f) { f->consecutive_skips = 0; }
+void ft_ok(ft_t *f, int kind) { f->run_of_skips[kind] = 0; }
+
+bool ft_stopped(const ft_t *f)
+{
+    return f->run_of_skips[FT_CRITIC] >= f->cfg->ft_max_skips || f->run_of_skips[FT_ACTOR] >= f->cfg->ft_max_skips;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // buffers
@@ -56,10 +62,18 @@ static rldt_status_t alloc_all(ft_t *f)
     f->s_tgt = rldt_xmalloc(sizeof(float) * mb);
     f->s_t = rldt_xmalloc(sizeof(float) * mb);
     f->s_k = rldt_xmalloc(sizeof(int) * mb);
-    size_t seg = (size_t)f->buf.capacity;
-    f->G = rldt_xmalloc(sizeof(float) * seg * f->T);
-    f->qnext = rldt_xmalloc(sizeof(float) * seg * f->T);
+    f->s_phi = rldt_xmalloc(sizeof(float) * mb * D);
+    f->s_h = rldt_xmalloc(sizeof(float) * mb);
+    f->s_alpha = rldt_xmalloc(sizeof(float) * mb);
+    size_t seg = (size_t)f->buf.capacity, T = (size_t)f->T;
+    f->G = rldt_xmalloc(sizeof(float) * seg * T);
+    f->qnext = rldt_xmalloc(sizeof(float) * seg * T);
+    f->r_seg = rldt_xmalloc(sizeof(float) * T);
     f->round_segs = rldt_xmalloc(sizeof(int) * seg);
+    f->rows = rldt_xmalloc(sizeof(int) * seg * T);
+    f->slots = rldt_xmalloc(sizeof(int) * n);
+    f->bad = rldt_xmalloc(n);
+    f->rewards = rldt_xmalloc(sizeof(float) * n * T);
     return RLDT_OK;
 }
 
@@ -72,7 +86,8 @@ static void free_all(ft_t *f)
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
     void *host[] = {f->h_obs, f->h_x, f->h_at, f->h_exec, f->h_act, f->h_t, f->h_k, f->seen_success, f->ep_ret,
-                    f->s_obs, f->s_act, f->s_tgt, f->s_t, f->s_k, f->G, f->qnext, f->round_segs};
+                    f->s_obs, f->s_act, f->s_tgt, f->s_t, f->s_k, f->s_phi, f->s_h, f->s_alpha, f->G, f->qnext,
+                    f->r_seg, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
@@ -85,61 +100,95 @@ static void free_all(ft_t *f)
 // ---------------------------------------------------------------------------------------------------
 // checkpoints: everything a bit-exact resume needs
 
-/* A host copy of n floats of backend memory. */
-static float *host_copy(const rldt_backend_t *be, const float *dev, size_t n)
+/* One piece of the training state as it goes into a checkpoint. */
+typedef enum { ON_DEVICE, HOST_FLOATS, HOST_BYTES } place_t;
+typedef struct {
+    const char *name;
+    void *ptr;
+    size_t n; /* elements */
+    place_t place;
+} piece_t;
+
+/* The tensors of the training state (the env snapshot and the scalars are handled beside them). */
+static int pieces(ft_t *f, piece_t *t)
 {
-    float *h = rldt_xmalloc(sizeof(float) * (n ? n : 1));
-    be->download(h, dev, sizeof(float) * n);
-    return h;
+    size_t na = f->actor.n, nc = f->critic.online.n;
+    rldt_replay_t *b = &f->buf;
+    size_t steps = (size_t)b->capacity * b->T, envs = (size_t)f->n_envs;
+    int n = 0;
+    t[n++] = (piece_t){RLDT_POLICY_WEIGHTS, f->actor.p, na, ON_DEVICE};
+    t[n++] = (piece_t){"policy/ref", f->vref, na, ON_DEVICE};
+    t[n++] = (piece_t){"policy/pretrained", f->pretrained, na, ON_DEVICE};
+    t[n++] = (piece_t){"actor/m", f->actor.m, na, ON_DEVICE};
+    t[n++] = (piece_t){"actor/v", f->actor.v, na, ON_DEVICE};
+    t[n++] = (piece_t){"critic/online", f->critic.online.p, nc, ON_DEVICE};
+    t[n++] = (piece_t){"critic/target", f->critic.target, nc, ON_DEVICE};
+    t[n++] = (piece_t){"critic/m", f->critic.online.m, nc, ON_DEVICE};
+    t[n++] = (piece_t){"critic/v", f->critic.online.v, nc, ON_DEVICE};
+    t[n++] = (piece_t){"replay/obs", b->obs, steps * b->obs_dim, HOST_FLOATS};
+    t[n++] = (piece_t){"replay/next_obs", b->next_obs, steps * b->obs_dim, HOST_FLOATS};
+    t[n++] = (piece_t){"replay/act", b->act, steps * b->D, HOST_FLOATS};
+    t[n++] = (piece_t){"replay/rew", b->rew, steps, HOST_FLOATS};
+    t[n++] = (piece_t){"replay/term", b->term, steps, HOST_BYTES};
+    t[n++] = (piece_t){"replay/ended", b->ended, steps, HOST_BYTES};
+    t[n++] = (piece_t){"replay/success", b->success, steps, HOST_BYTES};
+    t[n++] = (piece_t){"replay/mask", b->mask, steps, HOST_BYTES};
+    t[n++] = (piece_t){"rollout/seen_success", f->seen_success, envs, HOST_BYTES};
+    t[n++] = (piece_t){"rollout/episode_return", f->ep_ret, envs, HOST_FLOATS};
+    return n;
 }
 
-#define N_DEV_TENSORS 9
+/* The counters of the training state (all stored as int64 scalars). */
+static int counters(ft_t *f, const char **names, long **values)
+{
+    const char *nm[] = {"itr", "actor_updates", "env_steps", "skipped", "actor_adam_step", "critic_adam_step",
+                        "replay_pushed", "reward_updates", "critic_skips_in_a_row", "actor_skips_in_a_row"};
+    long *v[] = {&f->itr, &f->actor_updates, &f->env_steps, &f->skipped, &f->actor.step, &f->critic.online.step,
+                 &f->buf.pushed, &f->scaler.updates, &f->run_of_skips[FT_CRITIC], &f->run_of_skips[FT_ACTOR]};
+    int n = (int)(sizeof nm / sizeof nm[0]);
+    for (int i = 0; i < n; i++) names[i] = nm[i], values[i] = v[i];
+    return n;
+}
+
+#define MAX_PIECES 32
 
 static rldt_status_t save(ft_t *f, const char *path)
 {
     const rldt_backend_t *be = f->be;
-    size_t na = f->actor.n, nc = f->critic.online.n;
-    const float *dev[N_DEV_TENSORS] = {f->actor.p, f->vref, f->pretrained, f->actor.m, f->actor.v,
-                                       f->critic.online.p, f->critic.target, f->critic.online.m, f->critic.online.v};
-    const char *names[N_DEV_TENSORS] = {RLDT_POLICY_WEIGHTS, "policy/ref", "policy/pretrained", "actor/m", "actor/v",
-                                        "critic/online", "critic/target", "critic/m", "critic/v"};
-    size_t len[N_DEV_TENSORS] = {na, na, na, na, na, nc, nc, nc, nc};
-    rldt_ckpt_tensor_t t[32];
-    int nt = 0;
-    float *copies[N_DEV_TENSORS];
-    for (int i = 0; i < N_DEV_TENSORS; i++) {
-        copies[i] = host_copy(be, dev[i], len[i]);
-        t[nt++] = (rldt_ckpt_tensor_t){names[i], copies[i], len[i], 0};
+    piece_t p[MAX_PIECES];
+    int np = pieces(f, p);
+    rldt_ckpt_tensor_t t[MAX_PIECES + 8];
+    float *copies[MAX_PIECES] = {0};
+    for (int i = 0; i < np; i++) {
+        const void *data = p[i].ptr;
+        if (p[i].place == ON_DEVICE) {
+            copies[i] = rldt_xmalloc(sizeof(float) * (p[i].n ? p[i].n : 1));
+            be->download(copies[i], p[i].ptr, sizeof(float) * p[i].n);
+            data = copies[i];
+        }
+        t[i] = (rldt_ckpt_tensor_t){p[i].name, data, p[i].n, p[i].place == HOST_BYTES};
     }
-    nt += rldt_policy_norm_tensors(&f->pol, t + nt);
-    const rldt_replay_t *b = &f->buf;
-    size_t steps = (size_t)b->capacity * b->T;
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/obs", b->obs, steps * b->obs_dim, 0};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/next_obs", b->next_obs, steps * b->obs_dim, 0};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/act", b->act, steps * b->D, 0};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/rew", b->rew, steps, 0};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/term", b->term, steps, 1};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/ended", b->ended, steps, 1};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/success", b->success, steps, 1};
-    t[nt++] = (rldt_ckpt_tensor_t){"replay/mask", b->mask, steps, 1};
-    t[nt++] = (rldt_ckpt_tensor_t){"rollout/seen_success", f->seen_success, (size_t)f->n_envs, 1};
-    t[nt++] = (rldt_ckpt_tensor_t){"rollout/episode_return", f->ep_ret, (size_t)f->n_envs, 0};
+    int nt = np + rldt_policy_norm_tensors(&f->pol, t + np);
     size_t env_bytes = rldt_vecenv_snapshot_size(f->venv);
     uint8_t *env = rldt_xmalloc(env_bytes);
     rldt_vecenv_snapshot(f->venv, env);
     t[nt++] = (rldt_ckpt_tensor_t){"rollout/envs", env, env_bytes, 1};
+    const char *cn[16];
+    long *cv[16];
+    int nc = counters(f, cn, cv);
+    rldt_ckpt_scalar_t s[24];
+    for (int i = 0; i < nc; i++) s[i] = (rldt_ckpt_scalar_t){cn[i], *cv[i]};
     int64_t scale_bits;
     memcpy(&scale_bits, &f->scaler.mean_abs, sizeof scale_bits);
-    rldt_ckpt_scalar_t s[] = {{"itr", f->itr}, {"actor_updates", f->actor_updates}, {"env_steps", f->env_steps},
-                              {"skipped", f->skipped}, {"actor_adam_step", f->actor.step},
-                              {"critic_adam_step", f->critic.online.step}, {"replay_count", b->count},
-                              {"replay_pushed", b->pushed}, {"reward_updates", f->scaler.updates},
-                              {"reward_mean_abs_bits", scale_bits}, {"obs_dim", f->od}, {"act_dim", f->spec->act_dim}};
+    s[nc++] = (rldt_ckpt_scalar_t){"reward_mean_abs_bits", scale_bits};
+    s[nc++] = (rldt_ckpt_scalar_t){"replay_count", f->buf.count};
+    s[nc++] = (rldt_ckpt_scalar_t){"obs_dim", f->od};
+    s[nc++] = (rldt_ckpt_scalar_t){"act_dim", f->spec->act_dim};
     char *json = rldt_config_to_json(f->cfg);
-    rldt_status_t st = rldt_ckpt_save(path, "finetune", json, t, nt, s, (int)(sizeof s / sizeof s[0]));
+    rldt_status_t st = rldt_ckpt_save(path, "finetune", json, t, nt, s, nc);
     free(json);
     free(env);
-    for (int i = 0; i < N_DEV_TENSORS; i++) free(copies[i]);
+    for (int i = 0; i < np; i++) free(copies[i]);
     return st;
 }
 
@@ -147,31 +196,21 @@ static rldt_status_t save(ft_t *f, const char *path)
 static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c)
 {
     const rldt_backend_t *be = f->be;
-    size_t na = f->actor.n, nc = f->critic.online.n;
-    float *dev[N_DEV_TENSORS] = {f->actor.p, f->vref, f->pretrained, f->actor.m, f->actor.v,
-                                 f->critic.online.p, f->critic.target, f->critic.online.m, f->critic.online.v};
-    const char *names[N_DEV_TENSORS] = {RLDT_POLICY_WEIGHTS, "policy/ref", "policy/pretrained", "actor/m", "actor/v",
-                                        "critic/online", "critic/target", "critic/m", "critic/v"};
-    size_t len[N_DEV_TENSORS] = {na, na, na, na, na, nc, nc, nc, nc};
+    piece_t p[MAX_PIECES];
+    int np = pieces(f, p);
     rldt_status_t st = RLDT_OK;
-    for (int i = 0; i < N_DEV_TENSORS && !st; i++) {
-        float *h = rldt_xmalloc(sizeof(float) * len[i]);
-        st = rldt_ckpt_read(c, names[i], h, len[i]);
-        if (!st) be->upload(dev[i], h, sizeof(float) * len[i]);
-        free(h);
+    for (int i = 0; i < np && !st; i++) {
+        if (p[i].place == HOST_BYTES) {
+            st = rldt_ckpt_read_bytes(c, p[i].name, p[i].ptr, p[i].n);
+        } else if (p[i].place == HOST_FLOATS) {
+            st = rldt_ckpt_read(c, p[i].name, p[i].ptr, p[i].n);
+        } else {
+            float *h = rldt_xmalloc(sizeof(float) * (p[i].n ? p[i].n : 1));
+            st = rldt_ckpt_read(c, p[i].name, h, p[i].n);
+            if (!st) be->upload(p[i].ptr, h, sizeof(float) * p[i].n);
+            free(h);
+        }
     }
-    rldt_replay_t *b = &f->buf;
-    size_t steps = (size_t)b->capacity * b->T;
-    if (!st) st = rldt_ckpt_read(c, "replay/obs", b->obs, steps * b->obs_dim);
-    if (!st) st = rldt_ckpt_read(c, "replay/next_obs", b->next_obs, steps * b->obs_dim);
-    if (!st) st = rldt_ckpt_read(c, "replay/act", b->act, steps * b->D);
-    if (!st) st = rldt_ckpt_read(c, "replay/rew", b->rew, steps);
-    if (!st) st = rldt_ckpt_read_bytes(c, "replay/term", b->term, steps);
-    if (!st) st = rldt_ckpt_read_bytes(c, "replay/ended", b->ended, steps);
-    if (!st) st = rldt_ckpt_read_bytes(c, "replay/success", b->success, steps);
-    if (!st) st = rldt_ckpt_read_bytes(c, "replay/mask", b->mask, steps);
-    if (!st) st = rldt_ckpt_read_bytes(c, "rollout/seen_success", f->seen_success, (size_t)f->n_envs);
-    if (!st) st = rldt_ckpt_read(c, "rollout/episode_return", f->ep_ret, (size_t)f->n_envs);
     if (!st) {
         size_t env_bytes = rldt_vecenv_snapshot_size(f->venv);
         uint8_t *env = rldt_xmalloc(env_bytes);
@@ -179,21 +218,20 @@ static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c)
         if (!st) st = rldt_vecenv_restore(f->venv, env, env_bytes);
         free(env);
     }
-    int64_t v[10];
-    const char *sn[10] = {"itr", "actor_updates", "env_steps", "skipped", "actor_adam_step", "critic_adam_step",
-                          "replay_count", "replay_pushed", "reward_updates", "reward_mean_abs_bits"};
-    for (int i = 0; i < 10 && !st; i++) st = rldt_ckpt_scalar(c, sn[i], &v[i]);
+    const char *cn[16];
+    long *cv[16];
+    int nc = counters(f, cn, cv);
+    int64_t v, bits = 0, count = 0;
+    for (int i = 0; i < nc && !st; i++)
+        if (!(st = rldt_ckpt_scalar(c, cn[i], &v))) *cv[i] = (long)v;
+    if (!st) st = rldt_ckpt_scalar(c, "reward_mean_abs_bits", &bits);
+    if (!st) st = rldt_ckpt_scalar(c, "replay_count", &count);
     if (st) return st;
-    f->itr = v[0];
-    f->actor_updates = v[1];
-    f->env_steps = v[2];
-    f->skipped = v[3];
-    f->actor.step = v[4];
-    f->critic.online.step = v[5];
-    b->count = (int)v[6];
-    b->pushed = v[7];
-    f->scaler.updates = v[8];
-    memcpy(&f->scaler.mean_abs, &v[9], sizeof f->scaler.mean_abs);
+    if (count < 0 || count > f->buf.capacity || f->buf.pushed < count)
+        return rldt_error_set(RLDT_ERR_USAGE, "checkpoint: replay_count %lld / replay_pushed %ld do not fit a buffer of %d segments",
+                              (long long)count, f->buf.pushed, f->buf.capacity);
+    f->buf.count = (int)count;
+    memcpy(&f->scaler.mean_abs, &bits, sizeof f->scaler.mean_abs);
     return RLDT_OK;
 }
 
@@ -305,6 +343,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     ft_t f;
     memset(&f, 0, sizeof f);
     rldt_status_t st = setup(&f, &cfg, spec, be);
+    f.delta_kernel = strcmp(cfg.svgd_kernel, "delta") == 0;
     char dir[600], path[700];
     snprintf(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
     if (!st) st = rldt_mkdirs(dir);
@@ -329,35 +368,37 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     for (; f.itr < cfg.ft_iterations; f.itr++) {
         ft_stats_t s = {0};
-        rldt_eval_result_t ev, *evp = NULL;
         if (cfg.ft_val_freq > 0 && f.itr % cfg.ft_val_freq == 0) {
+            /* an evaluation iteration: fresh episodes, no rollout, no updates (RLDT.md §7) */
+            rldt_eval_result_t ev;
             if ((st = evaluate(&f, &ev))) goto done;
-            evp = &ev;
             if (first_eval) res->eval_first = ev;
             first_eval = false;
             res->eval_last = ev;
+            write_metrics(jsonl, csv, &f, &s, &ev, 0, 0);
+            rldt_info("itr %ld/%ld | eval success %.1f%% return %.2f ± %.2f (%d episodes, %.1fs)", f.itr + 1, cfg.ft_iterations,
+                      100 * ev.success_rate, ev.return_mean, ev.return_std, ev.episodes, ev.seconds);
+        } else {
+            double t0 = rldt_now();
+            long steps0 = f.env_steps;
+            int fresh = ft_rollout(&f, &s);
+            double t1 = rldt_now();
+            for (int r = 0; r < cfg.ft_q_repeat && !ft_stopped(&f); r++) ft_round(&f, fresh, r, &s);
+            if (!cfg.ft_anchor) be->copy(f.vref, f.actor.p, sizeof(float) * f.actor.n);
+            double t2 = rldt_now(), sps = (double)(f.env_steps - steps0) / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
+            write_metrics(jsonl, csv, &f, &s, NULL, sps, t2 - t1);
+            double an = s.actor_n ? s.actor_n : 1;
+            rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
+                      "|phi| %.3g h %.3g alpha %.3g%s",
+                      f.itr + 1, cfg.ft_iterations, f.env_steps, sps, t2 - t1, s.critic_n ? s.critic_loss / s.critic_n : NAN,
+                      s.transport / an, s.consist / an, s.reg / an, s.phi_norm / an, s.bandwidth / an, s.alpha / an,
+                      s.skipped ? " | skipped updates" : "");
         }
-        double t0 = rldt_now();
-        long steps0 = f.env_steps;
-        int fresh = ft_rollout(&f, &s);
-        double t1 = rldt_now();
-        for (int r = 0; r < cfg.ft_q_repeat && f.consecutive_skips < cfg.ft_max_skips; r++) ft_round(&f, fresh, r, &s);
-        if (!cfg.ft_anchor) be->copy(f.vref, f.actor.p, sizeof(float) * f.actor.n);
-        double t2 = rldt_now(), sps = (double)(f.env_steps - steps0) / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
-        write_metrics(jsonl, csv, &f, &s, evp, sps, t2 - t1);
-        double an = s.actor_n ? s.actor_n : 1;
-        char evs[96] = "";
-        if (evp) snprintf(evs, sizeof evs, " | eval success %.0f%% return %.2f", 100 * ev.success_rate, ev.return_mean);
-        rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs%s | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
-                  "|phi| %.3g h %.3g alpha %.3g%s",
-                  f.itr + 1, cfg.ft_iterations, f.env_steps, sps, t2 - t1, evs, s.critic_n ? s.critic_loss / s.critic_n : NAN,
-                  s.transport / an, s.consist / an, s.reg / an, s.phi_norm / an, s.bandwidth / an, s.alpha / an,
-                  s.skipped ? " | skipped updates" : "");
-        if (f.consecutive_skips >= cfg.ft_max_skips) {
+        if (ft_stopped(&f)) {
             f.itr++;
             snprintf(path, sizeof path, "%s/finetune_stopped.ckpt", dir);
             st = save(&f, path);
-            st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates: stopped; state saved to %s%s", f.consecutive_skips,
+            st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates: stopped; state saved to %s%s", cfg.ft_max_skips,
                                 path, st ? " (saving failed too)" : "");
             goto done;
         }

@@ -30,7 +30,9 @@ typedef struct {
     rldt_vecenv_t *venv;
     rldt_reward_scaler_t scaler;
 
-    long itr, actor_updates, env_steps, skipped, consecutive_skips;
+    long itr, actor_updates, env_steps, skipped;
+    long run_of_skips[2]; /* consecutive skipped updates of each kind (FT_CRITIC, FT_ACTOR) */
+    bool delta_kernel;    /* svgd.kernel == delta */
 
     /* rollout (n_envs rows) */
     float *r_obs, *r_chain, *r_xk, *r_t, *r_at; /* device */
@@ -46,9 +48,14 @@ typedef struct {
     float *u_obs, *u_act, *u_tgt, *u_x, *u_chain, *u_g, *u_xk, *u_t, *u_at, *u_phi, *u_h, *u_alpha, *u_dv, *u_ref, *u_tmp;
     int *u_k;
     float *s_obs, *s_act, *s_tgt, *s_t; /* host staging */
+    float *s_phi, *s_h, *s_alpha;       /* host copies of the field statistics */
     int *s_k;
-    float *G, *qnext;  /* host, per transition of a round */
+    float *G, *qnext, *r_seg; /* host: per transition of a round; one segment's rewards */
     int *round_segs;
+    int *rows;                /* host: transition indices of a round (critic members, actor states) */
+    int *slots;               /* host: the buffer slots of a rollout's segments */
+    uint8_t *bad;             /* host: per env, the segment being recorded saw a non-finite value */
+    float *rewards;           /* host: a rollout's rewards, for the reward scale */
 } ft_t;
 
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
@@ -56,9 +63,13 @@ typedef struct {
 int ft_rollout(ft_t *f, ft_stats_t *st);
 /* finetune_update.c: one critic/actor round on a fresh batch of segments. */
 void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st);
-/* Records a skipped update; returns false once finetune.max_skips consecutive skips have happened. */
-bool ft_skip(ft_t *f, ft_stats_t *st, const char *what);
-/* Marks an update that went through (resets the consecutive-skip count). */
-void ft_ok(ft_t *f);
+enum { FT_CRITIC = 0, FT_ACTOR = 1 };
+/* Records a skipped update of `kind`; returns false once finetune.max_skips consecutive skips of that
+ * kind have happened. */
+bool ft_skip(ft_t *f, ft_stats_t *st, int kind);
+/* Marks an update of `kind` that went through (resets that kind's run of skips). */
+void ft_ok(ft_t *f, int kind);
+/* Whether either kind has reached finetune.max_skips in a row. */
+bool ft_stopped(const ft_t *f);
 
 #endif

@@ -58,8 +58,9 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     int n = f->n_envs, od = f->od, D = f->D, T = f->T;
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 1, (uint32_t)f->itr));
-    int *slot = rldt_xmalloc(sizeof(int) * (size_t)n);
-    uint8_t *bad = rldt_xcalloc((size_t)n, 1);
+    int *slot = f->slots;
+    uint8_t *bad = f->bad;
+    memset(bad, 0, (size_t)n);
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
     for (int t = 0; t < T; t++) {
         const float *raw = rldt_vecenv_obs(f->venv);
@@ -75,7 +76,7 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
             memcpy(rldt_replay_act(&f->buf, s, t), f->h_exec + (size_t)i * D, sizeof(float) * D);
             float r = f->out.reward[i];
-            f->ep_ret[i] += r;
+            if (isfinite(r)) f->ep_ret[i] += r;
             if (f->sparse) r = f->out.success[i] && !f->seen_success[i] ? 1.0f : 0.0f;
             f->buf.rew[row] = r;
             f->buf.term[row] = f->out.terminated[i];
@@ -91,8 +92,9 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
         }
         for (int i = 0; i < n; i++) f->env_steps += f->out.steps[i];
     }
-    /* a segment with a non-finite observation or reward is dropped: zeroed, with mask 0 everywhere */
-    float *rewards = rldt_xmalloc(sizeof(float) * (size_t)n * T);
+    /* a segment with a non-finite observation or reward is dropped: zeroed (its actions too: they came from
+     * the bad observation), with mask 0 everywhere */
+    float *rewards = f->rewards;
     size_t nr = 0;
     int dropped = 0;
     for (int i = 0; i < n; i++) {
@@ -100,6 +102,7 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
         if (bad[i]) {
             memset(rldt_replay_obs(&f->buf, slot[i], 0), 0, sizeof(float) * (size_t)T * od);
             memset(rldt_replay_next_obs(&f->buf, slot[i], 0), 0, sizeof(float) * (size_t)T * od);
+            memset(rldt_replay_act(&f->buf, slot[i], 0), 0, sizeof(float) * (size_t)T * D);
             memset(f->buf.rew + row, 0, sizeof(float) * (size_t)T);
             memset(f->buf.mask + row, 0, (size_t)T);
             dropped++;
@@ -115,8 +118,5 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     }
     /* dense rewards: one step of the running mean |r| per rollout */
     if (!f->sparse) rldt_reward_scaler_update(&f->scaler, rewards, nr);
-    free(rewards);
-    free(slot);
-    free(bad);
     return n;
 }

@@ -42,7 +42,7 @@ static void bootstrap(ft_t *f, int nseg, rldt_rng_t *rng)
 static void targets(ft_t *f, int nseg)
 {
     int T = f->T;
-    float *r = rldt_xmalloc(sizeof(float) * (size_t)T);
+    float *r = f->r_seg;
     for (int s = 0; s < nseg; s++) {
         size_t row = rldt_replay_step(&f->buf, f->round_segs[s], 0);
         memcpy(r, f->buf.rew + row, sizeof(float) * (size_t)T);
@@ -50,17 +50,19 @@ static void targets(ft_t *f, int nseg)
         rldt_td_lambda(f->G + (size_t)s * T, r, f->buf.term + row, f->buf.ended + row, f->qnext + (size_t)s * T, T,
                        (float)f->cfg->critic_gamma, (float)f->cfg->critic_lambda);
     }
-    free(r);
 }
 
-/* Indices (segment-in-round * T + t) of member m's transitions: the segments whose round index is m mod
- * members, with mask 1. Returns the count. */
+/* Indices (segment-in-round * T + t) of member m's transitions, with mask 1: the segments whose round
+ * index is m mod members (disjoint trajectory shares, RLDT.md §5), or, when the round has fewer segments
+ * than members, the transitions whose index is m mod members. Returns the count. */
 static int member_rows(const ft_t *f, int nseg, int m, int *rows)
 {
-    int n = 0;
-    for (int s = m; s < nseg; s += f->critic.members)
-        for (int t = 0; t < f->T; t++)
-            if (f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = s * f->T + t;
+    int n = 0, M = f->critic.members;
+    for (int s = 0; s < nseg; s++)
+        for (int t = 0; t < f->T; t++) {
+            int j = s * f->T + t;
+            if ((nseg >= M ? s : j) % M == m && f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = j;
+        }
     return n;
 }
 
@@ -69,8 +71,12 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
     const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
     int M = f->critic.members, B = (int)cfg->critic_batch, T = f->T, od = f->od, D = f->D;
-    int *rows = rldt_xmalloc(sizeof(int) * (size_t)nseg * T * M), *count = rldt_xmalloc(sizeof(int) * (size_t)M);
-    for (int m = 0; m < M; m++) count[m] = member_rows(f, nseg, m, rows + (size_t)m * nseg * T);
+    int start[RLDT_MAX_MEMBERS], count[RLDT_MAX_MEMBERS];
+    for (int m = 0, at = 0; m < M; m++) {
+        start[m] = at;
+        count[m] = member_rows(f, nseg, m, f->rows + at);
+        at += count[m];
+    }
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
     for (int step = 0; step < cfg->ft_critic_steps; step++) {
         rldt_trainable_zero_grad(&f->critic.online);
@@ -79,7 +85,7 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
         for (int m = 0; m < M; m++) {
             if (!count[m]) continue;
             for (int b = 0; b < B; b++) {
-                int j = rows[(size_t)m * nseg * T + rldt_rng_below(rng, (uint32_t)count[m])];
+                int j = f->rows[start[m] + (int)rldt_rng_below(rng, (uint32_t)count[m])];
                 int s = f->round_segs[j / T], t = j % T;
                 memcpy(f->s_obs + (size_t)b * od, rldt_replay_obs(&f->buf, s, t), sizeof(float) * od);
                 memcpy(f->s_act + (size_t)b * D, rldt_replay_act(&f->buf, s, t), sizeof(float) * D);
@@ -92,29 +98,30 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
             members_used++;
         }
         if (!members_used) break;
-        float norm = rldt_trainable_step(&f->critic.online, &opt, (float)cfg->critic_lr, 0.0f);
-        if (!isfinite(loss) || !isfinite(norm)) {
-            if (!ft_skip(f, st, "critic")) break;
+        float norm = isfinite(loss) ? rldt_trainable_step(&f->critic.online, &opt, (float)cfg->critic_lr, 0.0f) : NAN;
+        if (!isfinite(norm)) { /* rldt_trainable_step does not step on a non-finite gradient */
+            if (!ft_skip(f, st, FT_CRITIC)) break;
             continue;
         }
-        ft_ok(f);
+        ft_ok(f, FT_CRITIC);
         rldt_critic_polyak(&f->critic, (float)cfg->critic_polyak);
         st->critic_loss += loss / members_used;
         st->critic_n++;
     }
-    free(rows), free(count);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // actor
 
-/* States for actor step `u`: every step (mask 1) of the round's segments whose index is u mod P, at most
- * actor.states of them (a random subset when there are more). Returns the count, observations in s_obs. */
+/* States for actor step `u`: every step (mask 1) of every P-th segment of the round, starting at u mod P
+ * (RLDT.md §4; the stride is the segment count when a round has fewer than P), at most actor.states of them
+ * (a uniform subset when there are more). Returns the count; each state's observation goes P times into
+ * s_obs. */
 static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
 {
-    int T = f->T, od = f->od, cap = (int)f->cfg->actor_states, n = 0;
-    int *rows = rldt_xmalloc(sizeof(int) * (size_t)nseg * T);
-    for (int s = (int)(u % f->P); s < nseg; s += f->P)
+    int T = f->T, od = f->od, cap = (int)f->cfg->actor_states, n = 0, stride = f->P < nseg ? f->P : nseg;
+    int *rows = f->rows;
+    for (int s = (int)(u % stride); s < nseg; s += stride)
         for (int t = 0; t < T; t++)
             if (f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = s * T + t;
     int S = n < cap ? n : cap;
@@ -126,7 +133,6 @@ static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
             memcpy(f->s_obs + ((size_t)i * f->P + p) * od, rldt_replay_obs(&f->buf, f->round_segs[rows[i] / T], rows[i] % T),
                    sizeof(float) * od);
     }
-    free(rows);
     return S;
 }
 
@@ -137,7 +143,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     int P = f->P, K = f->K, D = f->D;
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 3, (uint32_t)f->actor_updates));
-    int S = actor_states(f, nseg, f->actor_updates, &rng);
+    int S = actor_states(f, nseg, f->actor_updates++, &rng); /* the offset rotates even when a step is empty */
     if (S == 0) return;
     int N = S * P;
     size_t nx = (size_t)N * D;
@@ -159,7 +165,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->u_xk, f->u_t, f->u_obs, N);
     be->expected_target(f->u_at, f->u_xk, v, f->u_t, N, D);
     /* the transport field at the expected targets */
-    if (strcmp(cfg->svgd_kernel, "delta") == 0) {
+    if (f->delta_kernel) {
         rldt_critic_action_grad(&f->critic, f->u_obs, f->u_at, N, f->u_phi);
     } else {
         be->svgd_field(f->u_phi, f->u_h, f->u_alpha, f->u_at, a, f->u_g, S, P, P, D, (float)cfg->svgd_tau);
@@ -180,27 +186,27 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
     float warm = cfg->actor_warmup > 0 && f->actor_updates < cfg->actor_warmup ? (float)(f->actor_updates + 1) / (float)cfg->actor_warmup : 1.0f;
-    float norm = rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f);
-    f->actor_updates++;
-    if (!isfinite(lt) || !isfinite(lc) || !isfinite(lreg) || !isfinite(norm)) {
-        ft_skip(f, st, "actor");
+    bool finite = isfinite(lt) && isfinite(lc) && isfinite(lreg);
+    float norm = finite ? rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f) : NAN;
+    if (!isfinite(norm)) {
+        ft_skip(f, st, FT_ACTOR);
         return;
     }
-    ft_ok(f);
+    ft_ok(f, FT_ACTOR);
     /* statistics: mean |phi| per particle, mean bandwidth, mean alpha */
-    be->download(f->s_act, f->u_phi, sizeof(float) * nx);
+    be->download(f->s_phi, f->u_phi, sizeof(float) * nx);
     double phin = 0;
     for (int n = 0; n < N; n++) {
         double s2 = 0;
-        for (int d = 0; d < D; d++) s2 += (double)f->s_act[(size_t)n * D + d] * f->s_act[(size_t)n * D + d];
+        for (int d = 0; d < D; d++) s2 += (double)f->s_phi[(size_t)n * D + d] * f->s_phi[(size_t)n * D + d];
         phin += sqrt(s2) / N;
     }
-    if (strcmp(cfg->svgd_kernel, "delta") != 0) {
-        be->download(f->s_tgt, f->u_h, sizeof(float) * (size_t)N);
+    if (!f->delta_kernel) {
+        be->download(f->s_h, f->u_h, sizeof(float) * (size_t)N);
+        be->download(f->s_alpha, f->u_alpha, sizeof(float) * (size_t)S);
         double h = 0, al = 0;
-        for (int n = 0; n < N; n++) h += f->s_tgt[n] / N;
-        be->download(f->s_tgt, f->u_alpha, sizeof(float) * (size_t)S);
-        for (int s = 0; s < S; s++) al += f->s_tgt[s] / S;
+        for (int n = 0; n < N; n++) h += f->s_h[n] / N;
+        for (int s = 0; s < S; s++) al += f->s_alpha[s] / S;
         st->bandwidth += h;
         st->alpha += al;
     }
@@ -223,6 +229,6 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st)
     bootstrap(f, nseg, &rng);
     targets(f, nseg);
     critic_steps(f, nseg, &rng, st);
-    if (f->itr >= cfg->ft_critic_warmup)
+    if (f->itr > cfg->ft_critic_warmup)
         for (int i = 0; i < cfg->ft_actor_steps; i++) actor_step(f, nseg, st);
 }

@@ -144,7 +144,12 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_dataset_t train = {0}, valid = {0};
     rldt_status_t st = rldt_dataset_load(&train, cfg->data_path, "train");
     if (!st && train.n_valid > 0) st = rldt_dataset_load(&valid, cfg->data_path, "valid");
-    if (st) return st;
+    if (!st && train.n_samples > UINT32_MAX)
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: %zu samples; at most 2^32 are supported", cfg->data_path, train.n_samples);
+    if (st) {
+        rldt_dataset_free(&train);
+        return st;
+    }
     const rldt_dataset_t *vset = valid.n_samples ? &valid : &train;
     if (strcmp(train.meta.env_name, spec->name) != 0 || train.meta.obs_dim != spec->obs_dim || train.meta.act_dim != spec->act_dim) {
         st = rldt_error_set(RLDT_ERR_USAGE, "%s holds %s demos (obs %d, act %d) but env.name is %s (obs %d, act %d)",

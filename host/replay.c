@@ -22,12 +22,13 @@ void rldt_replay_init(rldt_replay_t *r, int obs_dim, int D, int T, int capacity)
     r->ended = rldt_xcalloc(steps, 1);
     r->success = rldt_xcalloc(steps, 1);
     r->mask = rldt_xcalloc(steps, 1);
+    r->order = rldt_xmalloc(sizeof(int) * (size_t)capacity);
 }
 
 void rldt_replay_free(rldt_replay_t *r)
 {
     free(r->obs), free(r->next_obs), free(r->act), free(r->rew);
-    free(r->term), free(r->ended), free(r->success), free(r->mask);
+    free(r->term), free(r->ended), free(r->success), free(r->mask), free(r->order);
     memset(r, 0, sizeof *r);
 }
 
@@ -52,18 +53,17 @@ static void pick(int *ids, int n, int k, rldt_rng_t *rng)
     }
 }
 
-void rldt_replay_sample(const rldt_replay_t *r, int fresh, int n, double new_fraction, rldt_rng_t *rng, int *out)
+void rldt_replay_sample(rldt_replay_t *r, int fresh, int n, double new_fraction, rldt_rng_t *rng, int *out)
 {
     if (fresh > r->count) fresh = r->count;
     int older = r->count - fresh;
     int want_new = (int)ceil(new_fraction * n - 1e-9);
     if (want_new < n - older) want_new = n - older; /* not enough old ones: take more new */
     if (want_new > fresh) want_new = fresh;
-    int *ids = rldt_xmalloc(sizeof(int) * (size_t)(r->count ? r->count : 1));
+    int *ids = r->order;
     for (int i = 0; i < r->count; i++) ids[i] = rldt_replay_newest(r, i);
     pick(ids, fresh, want_new, rng);
     pick(ids + fresh, older, n - want_new, rng);
     memcpy(out, ids, sizeof(int) * (size_t)want_new);
     memcpy(out + want_new, ids + fresh, sizeof(int) * (size_t)(n - want_new));
-    free(ids);
 }

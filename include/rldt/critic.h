@@ -17,6 +17,8 @@
 extern "C" {
 #endif
 
+#define RLDT_MAX_MEMBERS 16 /* most ensemble members (critic.members) */
+
 typedef struct {
     int obs_dim, D, members, max_batch;
     const rldt_backend_t *be;

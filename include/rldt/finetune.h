@@ -1,10 +1,12 @@
 /* rldt/finetune.h — RLDT online fine-tuning of a pretrained flow policy (RLDT.md §3–7).
  *
- * The loop reads like the algorithm box: every iteration rolls out all envs for finetune.n_steps chunk-steps
- * with exploration (§6) into the FIFO segment buffer, then runs finetune.q_repeat rounds; each round draws
+ * The loop reads like the algorithm box: every finetune.val_freq-th iteration only evaluates (fresh
+ * episodes, no updates); every other one rolls out all envs for finetune.n_steps chunk-steps with
+ * exploration (§6) into the FIFO segment buffer, then runs finetune.q_repeat rounds; each round draws
  * a batch of segments (at least finetune.new_fraction fresh), computes TD(λ) targets with bootstrap values
- * from M policy samples and the target critics (§5), takes finetune.critic_steps critic steps and, after
- * finetune.critic_warmup iterations, finetune.actor_steps actor steps on the transport loss (§3–4). v_ref
+ * from M policy samples and the target critics (§5), takes finetune.critic_steps critic steps and, once the
+ * iteration index exceeds finetune.critic_warmup, finetune.actor_steps actor steps on the transport loss
+ * (§3–4). v_ref
  * is refreshed to the current policy at the end of each iteration (or stays the pretrained one with
  * finetune.anchor).
  *

@@ -46,8 +46,8 @@ rldt_status_t rldt_policy_init(rldt_policy_t *p, const rldt_policy_spec_t *spec,
 void rldt_policy_free(rldt_policy_t *p);
 /* Initial parameters into a HOST array of p->nparams floats. */
 void rldt_policy_init_params(const rldt_policy_t *p, float *params_host, rldt_rng_t *rng);
-/* Sets the observation standardisation (std values below 1e-6 are raised to 1e-6... in effect 1) and the
- * action bounds (host arrays). */
+/* Sets the observation standardisation (std floored at 1e-3, so a constant feature standardises to 0)
+ * and the action bounds (host arrays). */
 void rldt_policy_set_normalizers(rldt_policy_t *p, const float *obs_mean, const float *obs_std, const float *act_low,
                                  const float *act_high);
 

@@ -23,6 +23,7 @@ typedef struct {
     float *act;            /* [capacity][T][D] */
     float *rew;            /* [capacity][T] */
     uint8_t *term, *ended, *success, *mask; /* [capacity][T] */
+    int *order; /* [capacity] scratch of rldt_replay_sample */
 } rldt_replay_t;
 
 /* Allocates an empty buffer. */
@@ -34,7 +35,7 @@ int rldt_replay_push(rldt_replay_t *r);
 int rldt_replay_newest(const rldt_replay_t *r, int i);
 /* Picks n distinct segments (n <= count) for a round: at least ceil(new_fraction * n) of them, as far as
  * available, among the `fresh` newest, the rest uniformly from all others. Writes slots to out. */
-void rldt_replay_sample(const rldt_replay_t *r, int fresh, int n, double new_fraction, rldt_rng_t *rng, int *out);
+void rldt_replay_sample(rldt_replay_t *r, int fresh, int n, double new_fraction, rldt_rng_t *rng, int *out);
 
 /* Row pointers of step t of segment slot s. */
 static inline float *rldt_replay_obs(const rldt_replay_t *r, int s, int t) { return r->obs + ((size_t)s * r->T + t) * r->obs_dim; }

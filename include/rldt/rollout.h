@@ -1,6 +1,6 @@
 /* rldt/rollout.h — running a flow policy in a vector env: chunked action sampling and evaluation.
  *
- * rldt_rollout_act turns a batch of raw observations into action chunks in env units (standardise,
+ * rldt_actor_act turns a batch of raw observations into action chunks in env units (standardise,
  * upload, K-step Euler from noise or from zero, download, un-normalise and clip). rldt_evaluate runs
  * fresh episodes with no learning and reports success and return statistics; it can also write every
  * episode to a dataset (robomimic layout), so an evaluated policy becomes a demonstration file. */
