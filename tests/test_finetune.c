@@ -254,10 +254,9 @@ Test(finetune, fewer_segments_than_particles_still_trains_the_actor, .init = tra
 }
 
 /* The delta-kernel ablation (φ = ∇Q at the query, no kernel, no repulsion): the same run climbs to the
- * peaks but collapses onto one of them, the paper's ablation. This is a property of this seeded run, not
- * a guarantee: with these settings the collapse happened for run.seed 0 and 1 (smaller mode 0-0.1% of the
- * samples) but not for run.seed 2 (43/54), and a 128-wide policy run for 50 iterations kept a 41/59 split;
- * the RBF field kept both modes (40-55% each) in every run. The README records these measurements. */
+ * peaks but collapses onto one of them, the paper's ablation. This is a property of this seeded run, not a
+ * guarantee: whether the collapse happens depends on the seed and the setting (the README records the
+ * runs), while the RBF field kept both modes in every run we made. */
 Test(finetune, bandit2d_delta_kernel_collapses_to_one_mode, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
     modes_t m = bandit_run("delta");
