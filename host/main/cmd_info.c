@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "rldt/backend.h"
+#include "rldt/env.h"
 
 int rldt_cmd_info(int argc, char **argv)
 {
@@ -15,6 +16,12 @@ int rldt_cmd_info(int argc, char **argv)
         printf("CUDA: %s\n", cu->device);
     else
         printf("CUDA: unavailable (%s) — using CPU\n", why);
-    printf("backend (run.device=auto): %s\n", cu ? "cuda" : "cpu");
+    const char *missing = cu ? rldt_backend_missing_op(cu) : NULL;
+    if (missing)
+        printf("backend (run.device=auto): cpu (the CUDA backend has no %s kernel yet)\n", missing);
+    else
+        printf("backend (run.device=auto): %s\n", cu ? "cuda" : "cpu");
+    printf("tasks:\n");
+    for (int i = 0; i < rldt_env_count(); i++) printf("  %-10s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
     return 0;
 }
