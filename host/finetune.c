@@ -16,8 +16,9 @@ bool ft_skip(ft_t *f, ft_stats_t *st, int kind)
     st->skipped++;
     f->skipped++;
     f->run_of_skips[kind]++;
-    rldt_warn("iteration %ld: non-finite %s loss or gradient, update skipped (%ld in a row)", f->itr,
-              kind == FT_CRITIC ? "critic" : "actor", f->run_of_skips[kind]);
+    static const char *const what[] = {"critic loss or gradient: update", "actor loss or gradient: update",
+                                       "data in every segment: rollout"};
+    rldt_warn("iteration %ld: non-finite %s skipped (%ld in a row)", f->itr, what[kind], f->run_of_skips[kind]);
     return f->run_of_skips[kind] < f->cfg->ft_max_skips;
 }
 
@@ -25,7 +26,9 @@ void ft_ok(ft_t *f, int kind) { f->run_of_skips[kind] = 0; }
 
 bool ft_stopped(const ft_t *f)
 {
-    return f->run_of_skips[FT_CRITIC] >= f->cfg->ft_max_skips || f->run_of_skips[FT_ACTOR] >= f->cfg->ft_max_skips;
+    for (int k = 0; k < 3; k++)
+        if (f->run_of_skips[k] >= f->cfg->ft_max_skips) return true;
+    return false;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -142,9 +145,11 @@ static int pieces(ft_t *f, piece_t *t)
 static int counters(ft_t *f, const char **names, long **values)
 {
     const char *nm[] = {"itr", "actor_updates", "env_steps", "skipped", "actor_adam_step", "critic_adam_step",
-                        "replay_pushed", "reward_updates", "critic_skips_in_a_row", "actor_skips_in_a_row"};
+                        "replay_pushed", "reward_updates", "critic_skips_in_a_row", "actor_skips_in_a_row",
+                        "rollout_skips_in_a_row"};
     long *v[] = {&f->itr, &f->actor_updates, &f->env_steps, &f->skipped, &f->actor.step, &f->critic.online.step,
-                 &f->buf.pushed, &f->scaler.updates, &f->run_of_skips[FT_CRITIC], &f->run_of_skips[FT_ACTOR]};
+                 &f->buf.pushed, &f->scaler.updates, &f->run_of_skips[FT_CRITIC], &f->run_of_skips[FT_ACTOR],
+                 &f->run_of_skips[FT_ROLLOUT]};
     int n = (int)(sizeof nm / sizeof nm[0]);
     for (int i = 0; i < n; i++) names[i] = nm[i], values[i] = v[i];
     return n;

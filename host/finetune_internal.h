@@ -31,7 +31,7 @@ typedef struct {
     rldt_reward_scaler_t scaler;
 
     long itr, actor_updates, env_steps, skipped;
-    long run_of_skips[2]; /* consecutive skipped updates of each kind (FT_CRITIC, FT_ACTOR) */
+    long run_of_skips[3]; /* consecutive skips of each kind (FT_CRITIC, FT_ACTOR, FT_ROLLOUT) */
     bool delta_kernel;    /* svgd.kernel == delta */
 
     /* rollout (n_envs rows) */
@@ -63,7 +63,7 @@ typedef struct {
 int ft_rollout(ft_t *f, ft_stats_t *st);
 /* finetune_update.c: one critic/actor round on a fresh batch of segments. */
 void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st);
-enum { FT_CRITIC = 0, FT_ACTOR = 1 };
+enum { FT_CRITIC = 0, FT_ACTOR = 1, FT_ROLLOUT = 2 }; /* FT_ROLLOUT: every segment of a rollout dropped */
 /* Records a skipped update of `kind`; returns false once finetune.max_skips consecutive skips of that
  * kind have happened. */
 bool ft_skip(ft_t *f, ft_stats_t *st, int kind);

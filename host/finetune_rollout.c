@@ -116,6 +116,10 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
         f->skipped += dropped;
         rldt_warn("iteration %ld: %d segment(s) with non-finite observations or rewards dropped", f->itr, dropped);
     }
+    if (dropped == n)
+        ft_skip(f, st, FT_ROLLOUT);
+    else
+        ft_ok(f, FT_ROLLOUT);
     /* dense rewards: one step of the running mean |r| per rollout */
     if (!f->sparse) rldt_reward_scaler_update(&f->scaler, rewards, nr);
     return n;

@@ -264,3 +264,33 @@ Test(finetune, bandit2d_delta_kernel_collapses_to_one_mode, .init = training_set
     int minor = m.left < m.right ? m.left : m.right;
     cr_assert_lt(minor, m.n / 10, "both modes survived the delta kernel: left %d, right %d", m.left, m.right);
 }
+
+/* pendulum whose observations are always NaN: every rollout is dropped */
+static rldt_step_t always_nan_step(void *state, const float *action, float *obs)
+{
+    rldt_step_t s = pendulum_ops->step(state, action, obs);
+    obs[0] = NAN;
+    return s;
+}
+
+Test(finetune, persistent_nan_stops_with_a_checkpoint, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = tiny_pendulum();
+    cfg.ft_iterations = 10;
+    cfg.ft_max_skips = 2;
+    rldt_env_spec_t spec = *rldt_env_find("pendulum");
+    pendulum_ops = spec.ops;
+    nan_ops = *spec.ops;
+    nan_ops.step = always_nan_step;
+    spec.ops = &nan_ops;
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&cfg, &spec, rldt_backend_cpu(), &res), RLDT_ERR);
+    cr_assert(strstr(rldt_error_message(), "consecutive non-finite") && strstr(rldt_error_message(), "finetune_stopped.ckpt"),
+              "%s", rldt_error_message());
+    cr_assert_eq(res.iterations, 2, "stopped after %d iterations", res.iterations);
+    char path[600];
+    snprintf(path, sizeof path, "%s/ft/finetune_stopped.ckpt", training_dir);
+    rldt_ckpt_t *c;
+    cr_assert_eq(rldt_ckpt_open(&c, path, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    rldt_ckpt_close(c);
+}
