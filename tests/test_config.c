@@ -27,8 +27,7 @@ static int n_tmpfiles;
 static const char *tmpdir(void)
 {
     if (!tmpdir_[0]) {
-        snprintf(tmpdir_, sizeof tmpdir_, "/tmp/rldt_test_config_XXXXXX");
-        cr_assert_not_null(mkdtemp(tmpdir_), "mkdtemp failed");
+        test_tmpdir(tmpdir_, sizeof tmpdir_);
     }
     return tmpdir_;
 }

@@ -184,9 +184,21 @@ Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_tea
     rldt_ckpt_close(cb);
 }
 
-/* pendulum whose observation turns NaN on one step (the 30th call), once per process */
+/* pendulum with its step function replaced by `step` (which may call the original through pendulum_ops) */
 static rldt_env_ops_t nan_ops;
 static const rldt_env_ops_t *pendulum_ops;
+
+static rldt_env_spec_t pendulum_with_step(rldt_step_t (*step)(void *, const float *, float *))
+{
+    rldt_env_spec_t spec = *rldt_env_find("pendulum");
+    pendulum_ops = spec.ops;
+    nan_ops = *spec.ops;
+    nan_ops.step = step;
+    spec.ops = &nan_ops;
+    return spec;
+}
+
+/* pendulum whose observation turns NaN on one step (the 30th call), once per process */
 static int nan_calls;
 
 static rldt_step_t nan_step(void *state, const float *action, float *obs)
@@ -200,11 +212,7 @@ Test(finetune, a_nan_observation_is_skipped_and_the_run_continues, .init = train
 {
     rldt_config_t cfg = tiny_pendulum();
     cfg.ft_iterations = 3;
-    rldt_env_spec_t spec = *rldt_env_find("pendulum");
-    pendulum_ops = spec.ops;
-    nan_ops = *spec.ops;
-    nan_ops.step = nan_step;
-    spec.ops = &nan_ops;
+    rldt_env_spec_t spec = pendulum_with_step(nan_step);
     rldt_finetune_result_t res;
     cr_assert_eq(rldt_finetune(&cfg, &spec, rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(res.iterations, 3, "the run stopped early");
@@ -278,11 +286,7 @@ Test(finetune, persistent_nan_stops_with_a_checkpoint, .init = training_setup, .
     rldt_config_t cfg = tiny_pendulum();
     cfg.ft_iterations = 10;
     cfg.ft_max_skips = 2;
-    rldt_env_spec_t spec = *rldt_env_find("pendulum");
-    pendulum_ops = spec.ops;
-    nan_ops = *spec.ops;
-    nan_ops.step = always_nan_step;
-    spec.ops = &nan_ops;
+    rldt_env_spec_t spec = pendulum_with_step(always_nan_step);
     rldt_finetune_result_t res;
     cr_assert_eq(rldt_finetune(&cfg, &spec, rldt_backend_cpu(), &res), RLDT_ERR);
     cr_assert(strstr(rldt_error_message(), "consecutive non-finite") && strstr(rldt_error_message(), "finetune_stopped.ckpt"),

@@ -59,10 +59,7 @@ Test(plot, png_round_trip)
     rldt_canvas_init(&c, 37, 21);
     rldt_canvas_line(&c, 0, 0, 36, 20, 0xff0000);
     rldt_canvas_text(&c, 2, 12, 1, "7", 0x0000ff);
-    char path[] = "/tmp/rldt_png_XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    const char *path = test_temp_path("round_trip.png");
     cr_assert_eq(rldt_png_write(path, c.rgb, c.w, c.h), RLDT_OK);
     int w, h;
     uint8_t *rgb = decode(path, &w, &h);
