@@ -311,20 +311,35 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
 // ---------------------------------------------------------------------------------------------------
 // the loop
 
+/* The metrics columns, in file order. */
+static const char *const metric_names[] = {"itr", "env_steps", "env_steps_per_s", "update_s", "eval_episodes",
+                                           "eval_success", "eval_return", "critic_loss", "loss_transport",
+                                           "loss_consist", "loss_reg", "phi_norm", "bandwidth", "alpha", "skipped"};
+#define N_METRICS (sizeof metric_names / sizeof metric_names[0])
+
+static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
+
+/* One row of metrics.jsonl (missing values as null) and metrics.csv (missing values as nan). ev is NULL on
+ * training iterations; env_sps and update_s are NaN on evaluation iterations. */
 static void write_metrics(FILE *jsonl, FILE *csv, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev,
                           double env_sps, double update_s)
 {
-    double cn = s->critic_n ? s->critic_n : 1, an = s->actor_n ? s->actor_n : 1;
-    fprintf(jsonl,
-            "{\"itr\":%ld,\"env_steps\":%ld,\"env_steps_per_s\":%.1f,\"update_s\":%.3f,\"eval_episodes\":%d,"
-            "\"eval_success\":%.4f,\"eval_return\":%.4f,\"critic_loss\":%.6g,\"loss_transport\":%.6g,"
-            "\"loss_consist\":%.6g,\"loss_reg\":%.6g,\"phi_norm\":%.6g,\"bandwidth\":%.6g,\"alpha\":%.6g,\"skipped\":%ld}\n",
-            f->itr, f->env_steps, env_sps, update_s, ev ? ev->episodes : 0, ev ? ev->success_rate : NAN,
-            ev ? ev->return_mean : NAN, s->critic_loss / cn, s->transport / an, s->consist / an, s->reg / an,
-            s->phi_norm / an, s->bandwidth / an, s->alpha / an, s->skipped);
-    fprintf(csv, "%ld,%ld,%.1f,%.3f,%d,%.4f,%.4f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%ld\n", f->itr, f->env_steps, env_sps,
-            update_s, ev ? ev->episodes : 0, ev ? ev->success_rate : NAN, ev ? ev->return_mean : NAN, s->critic_loss / cn,
-            s->transport / an, s->consist / an, s->reg / an, s->phi_norm / an, s->bandwidth / an, s->alpha / an, s->skipped);
+    double v[N_METRICS] = {(double)f->itr, (double)f->env_steps, env_sps, update_s, ev ? ev->episodes : NAN,
+                           ev ? ev->success_rate : NAN, ev ? ev->return_mean : NAN, mean_or_nan(s->critic_loss, s->critic_n),
+                           mean_or_nan(s->transport, s->actor_n), mean_or_nan(s->consist, s->actor_n),
+                           mean_or_nan(s->reg, s->actor_n), mean_or_nan(s->phi_norm, s->actor_n),
+                           mean_or_nan(s->bandwidth, s->actor_n), mean_or_nan(s->alpha, s->actor_n), (double)s->skipped};
+    fputc('{', jsonl);
+    for (size_t i = 0; i < N_METRICS; i++) {
+        fprintf(jsonl, "%s\"%s\":", i ? "," : "", metric_names[i]);
+        if (isfinite(v[i]))
+            fprintf(jsonl, "%.8g", v[i]);
+        else
+            fputs("null", jsonl);
+        fprintf(csv, "%s%.8g", i ? "," : "", v[i]);
+    }
+    fputs("}\n", jsonl);
+    fputc('\n', csv);
     fflush(jsonl);
     fflush(csv);
 }
@@ -361,8 +376,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
         csv = fopen(path, mode);
         if (!jsonl || !csv) st = rldt_error_set(RLDT_ERR, "cannot write metrics in %s", dir);
         else if (!cfg.ft_resume[0])
-            fputs("itr,env_steps,env_steps_per_s,update_s,eval_episodes,eval_success,eval_return,critic_loss,loss_transport,"
-                  "loss_consist,loss_reg,phi_norm,bandwidth,alpha,skipped\n", csv);
+            for (size_t i = 0; i < N_METRICS; i++) fprintf(csv, "%s%s", metric_names[i], i + 1 < N_METRICS ? "," : "\n");
     }
     if (st) goto done;
     rldt_info("finetune %s from %s: %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, K=%d, "
@@ -380,7 +394,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             if (first_eval) res->eval_first = ev;
             first_eval = false;
             res->eval_last = ev;
-            write_metrics(jsonl, csv, &f, &s, &ev, 0, 0);
+            write_metrics(jsonl, csv, &f, &s, &ev, NAN, NAN);
             rldt_info("itr %ld/%ld | eval success %.1f%% return %.2f ± %.2f (%d episodes, %.1fs)", f.itr + 1, cfg.ft_iterations,
                       100 * ev.success_rate, ev.return_mean, ev.return_std, ev.episodes, ev.seconds);
         } else {

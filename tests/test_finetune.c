@@ -298,3 +298,19 @@ Test(finetune, persistent_nan_stops_with_a_checkpoint, .init = training_setup, .
     cr_assert_eq(rldt_ckpt_open(&c, path, "finetune"), RLDT_OK, "%s", rldt_error_message());
     rldt_ckpt_close(c);
 }
+
+/* metrics.jsonl parses as JSON line by line (missing values are null, not nan) and metrics.csv has a header
+ * and one row per iteration, evaluation iterations included. */
+Test(finetune, metrics_files_are_valid, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = tiny_pendulum();
+    cfg.ft_iterations = 3;
+    cfg.ft_val_freq = 2;
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(test_run("/usr/bin/python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; "
+                          "assert len(rows) == 3 and rows[0][\"critic_loss\"] is None and rows[1][\"eval_return\"] is None "
+                          "and rows[1][\"critic_loss\"] > 0, rows' %s/ft/metrics.jsonl", training_dir),
+                 0, "%s", test_err);
+    cr_assert_eq(test_run("test $(wc -l < %s/ft/metrics.csv) -eq 4", training_dir), 0);
+}
