@@ -27,7 +27,7 @@ endif
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
 
-LIB_SRC  := $(wildcard host/*.c host/envs/*.c)
+LIB_SRC  := $(wildcard host/core/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/io/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard host/main/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)

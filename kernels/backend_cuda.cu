@@ -1,5 +1,5 @@
 // backend_cuda.cu — the CUDA backend plugin's entry point: probes the device and hands the host the op
-// table (rldt_backend_t). Loaded with dlopen by host/backend.c; self-contained (no librldt symbols).
+// table (rldt_backend_t). Loaded with dlopen by host/nn/backend.c; self-contained (no librldt symbols).
 #include <string.h>
 
 #include "cuda_common.cuh"

@@ -1,5 +1,5 @@
 // rng.cu — bulk Philox fills on the device. Thread b computes Philox block counter + b, i.e. elements 4b..4b+3,
-// exactly as host/rng.c does on the CPU, so CPU and GPU fills agree to the last ulp of logf/cosf.
+// exactly as host/core/rng.c does on the CPU, so CPU and GPU fills agree to the last ulp of logf/cosf.
 #include "cuda_common.cuh"
 #include "rldt/philox.h"
 

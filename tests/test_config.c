@@ -1,4 +1,4 @@
-/* test_config.c — the configuration module (host/config.c): the key table and its defaults, YAML files,
+/* test_config.c — the configuration module (host/core/config.c): the key table and its defaults, YAML files,
  * key=value overrides, the JSON round trip, and every class of bad input with the message it gives.
  * Runs from tests/ (see `make test`); YAML files are written under a fresh mkdtemp directory per test. */
 #define _POSIX_C_SOURCE 200809L

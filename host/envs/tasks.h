@@ -1,4 +1,4 @@
-/* tasks.h — the spec rows defined by the task files in host/envs/, gathered by host/env_registry.c. */
+/* tasks.h — the spec rows defined by the task files in host/envs/, gathered by host/envs/env_registry.c. */
 #ifndef RLDT_ENVS_TASKS_H
 #define RLDT_ENVS_TASKS_H
 

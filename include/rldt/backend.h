@@ -1,6 +1,6 @@
 /* rldt/backend.h — the compute backends: one table of ops, implemented twice.
  *
- * The CPU backend (host/backend_cpu.c) is the reference: plain C11, OpenBLAS for GEMM. The CUDA backend
+ * The CPU backend (host/nn/backend_cpu.c) is the reference: plain C11, OpenBLAS for GEMM. The CUDA backend
  * (kernels/, one .cu per op family) is a plugin, librldt_cuda.so, loaded with dlopen only when asked for, so CPU-only runs
  * never map the CUDA libraries. Both implement every entry of rldt_backend_t on memory they own
  * (alloc/free/upload/download); per-element math both share is in the headers as RLDT_HD functions.

@@ -51,7 +51,7 @@ char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps);
 rldt_status_t rldt_dataset_parse_env_args(const char *json, rldt_dataset_meta_t *meta, const char *origin);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Writing (host/dataset_write.c). */
+/* Writing (host/io/dataset_write.c). */
 
 typedef struct rldt_dataset_writer rldt_dataset_writer_t;
 
@@ -83,7 +83,7 @@ rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split
 void rldt_dataset_writer_abort(rldt_dataset_writer_t *w);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Recording vector-env episodes as demos (host/dataset_record.c): per-step capture buffers for a
+/* Recording vector-env episodes as demos (host/io/dataset_record.c): per-step capture buffers for a
  * rldt_vecenv_step, one episode buffer per env, and a finished episode goes to a writer. Usage:
  *   rldt_recorder_t *rec = rldt_recorder_create(spec, n, chunk, max_steps);
  *   out.record = rldt_recorder_capture(rec);
@@ -103,7 +103,7 @@ rldt_vec_record_t *rldt_recorder_capture(rldt_recorder_t *r);
 rldt_status_t rldt_recorder_push(rldt_recorder_t *r, int i, int steps, rldt_dataset_writer_t *w);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Reading (host/dataset_read.c). */
+/* Reading (host/io/dataset_read.c). */
 
 /* Demos loaded into contiguous arrays, in ascending demo index order. Demo e holds samples
  * [ep_start[e], ep_start[e + 1]); ep_index[s] is the demo of sample s, so the steps left in the episode
@@ -144,7 +144,7 @@ rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char 
 void rldt_dataset_free(rldt_dataset_t *d);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Collecting scripted-expert demos (host/dataset_collect.c). */
+/* Collecting scripted-expert demos (host/io/dataset_collect.c). */
 
 typedef struct {
     const rldt_env_spec_t *spec;

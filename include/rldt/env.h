@@ -3,7 +3,7 @@
  * Like MuJoCo's model/data split, a task is described by a constant spec (what the world is: shapes,
  * bounds, horizon, reward kind) and each env owns a mutable state (where it is now). A task is one small
  * file in host/envs/ (PufferLib-ocean style) exposing an ops table: reset, step, get_state and a scripted
- * expert. Each spec row is data defined beside its task; host/env_registry.c gathers them in one table.
+ * expert. Each spec row is data defined beside its task; host/envs/env_registry.c gathers them in one table.
  * All observation, action and state arrays are owned by the caller.
  *
  * Episodes: rldt_env_step clips the action to the bounds, advances one control step and reports
@@ -84,7 +84,7 @@ typedef struct {
 } rldt_env_t;
 
 /* ------------------------------------------------------------------------------------------------ */
-/* The task table (host/env_registry.c). */
+/* The task table (host/envs/env_registry.c). */
 
 /* Number of tasks. */
 int rldt_env_count(void);
@@ -94,7 +94,7 @@ const rldt_env_spec_t *rldt_env_spec_at(int i);
 const rldt_env_spec_t *rldt_env_find(const char *name);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* One environment (host/env.c). */
+/* One environment (host/envs/env.c). */
 
 /* Allocates the state of a `spec` env; max_steps 0 keeps the spec's limit. */
 void rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps);
@@ -120,7 +120,7 @@ void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *o
 uint64_t rldt_env_episode_seed(uint64_t seed, uint32_t rank, uint32_t index, uint64_t episode);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* The vector env (host/env_vec.c): n envs stepped in lock step by a persistent thread pool, with
+/* The vector env (host/envs/env_vec.c): n envs stepped in lock step by a persistent thread pool, with
  * gymnasium-style auto-reset: when an episode ends, the returned observation is the next episode's first
  * one and the terminal observation goes to final_obs. */
 

@@ -73,7 +73,7 @@ void rldt_policy_normalize_actions(const rldt_policy_t *p, const float *raw, flo
 void rldt_policy_act(const rldt_policy_t *p, const float *norm, float *out, int n);
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Policies in checkpoints (host/policy_io.c). A checkpoint holding a policy stores the scalars obs_dim and
+/* Policies in checkpoints (host/rl/policy_io.c). A checkpoint holding a policy stores the scalars obs_dim and
  * act_dim, the tensors norm/obs_mean, norm/obs_std, norm/act_low, norm/act_high, and the weights to act
  * with under RLDT_POLICY_WEIGHTS (after pretraining: the EMA weights; after fine-tuning: the actor's). */
 #define RLDT_POLICY_WEIGHTS "policy/weights"

@@ -1,4 +1,4 @@
-/* env_pool.h — the vector env's persistent worker pool (private to host/env_vec.c).
+/* env_pool.h — the vector env's persistent worker pool (private to host/envs/env_vec.c).
  *
  * `threads` workers (the calling thread is worker 0) wait on a condition variable; rldt_env_pool_run hands
  * each worker one contiguous range of [0, n) and returns when all ranges are done. No thread is created per

@@ -1,5 +1,5 @@
 /* optim.c — Adam bias corrections and learning-rate schedules (see rldt/optim.h). The update loops
- * themselves are backend ops (host/backend_cpu.c, kernels/optim.cu). */
+ * themselves are backend ops (host/nn/backend_cpu.c, kernels/optim.cu). */
 #include "rldt/optim.h"
 #include "rldt/backend.h"
 

@@ -1,7 +1,7 @@
 /* env_registry.c — the task table: one row per task, each defined beside its physics in host/envs/. */
 #include <string.h>
 
-#include "envs/tasks.h"
+#include "tasks.h"
 
 static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d};
 static const int n_tasks = (int)(sizeof tasks / sizeof tasks[0]);
