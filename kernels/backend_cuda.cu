@@ -24,6 +24,10 @@ static void cuda_download(void *dst, const void *src, size_t bytes)
 {
     CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
+static void cuda_copy(void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
 static void cuda_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 
 static rldt_backend_t cuda_backend;
@@ -55,11 +59,8 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     cuda_backend.upload = cuda_upload;
     cuda_backend.download = cuda_download;
     cuda_backend.sync = cuda_sync;
-    cuda_backend.fill_normal = rldt_cuda_fill_normal;
-    cuda_backend.fill_uniform = rldt_cuda_fill_uniform;
-    cuda_backend.adam_step = rldt_cuda_adam_step;
-    cuda_backend.lerp = rldt_cuda_lerp;
-    cuda_backend.scale = rldt_cuda_scale;
-    cuda_backend.sumsq = rldt_cuda_sumsq;
+    cuda_backend.copy = cuda_copy;
+    rldt_cuda_register_rng(&cuda_backend);
+    rldt_cuda_register_optim(&cuda_backend);
     return &cuda_backend;
 }

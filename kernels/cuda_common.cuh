@@ -1,10 +1,25 @@
-// cuda_common.cuh — shared by the .cu files of the CUDA backend plugin: error checking, launch geometry
-// and the declarations of each op family's host entry points (assembled into the table in backend_cuda.cu).
+// cuda_common.cuh — shared by the .cu files of the CUDA backend plugin: the runtime (the real CUDA runtime
+// under nvcc, the CPU emulator of kernels/emu/ when built with RLDT_CUDA_EMU), error checking, the launch
+// macro, launch geometry and each op family's registration function (called by backend_cuda.cu).
 #pragma once
+#ifdef RLDT_CUDA_EMU
+#include "emu/cuda_emu.h"
+#else
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
+#endif
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "rldt/backend.h"
+
+// Every launch goes through this macro: nvcc sees <<<grid, block>>>, the emulator runs the kernel's threads
+// as fibers (kernels/emu/cuda_emu.h).
+#ifdef RLDT_CUDA_EMU
+#define RLDT_LAUNCH(kernel, grid, block, ...) rldt_emu_launch(#kernel, (grid), (block), [=] { kernel(__VA_ARGS__); })
+#else
+#define RLDT_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block)>>>(__VA_ARGS__)
+#endif
 
 // A failing CUDA call inside an op is a bug or a lost device: report where and abort (ops return void).
 #define CUDA_CHECK(call)                                                                                 \
@@ -24,11 +39,7 @@ static inline unsigned rldt_grid(size_t n, unsigned block)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// op families (one .cu each)
-void rldt_cuda_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
-void rldt_cuda_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
-void rldt_cuda_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v,
-                         size_t n);
-void rldt_cuda_lerp(float *dst, const float *src, float w, size_t n);
-void rldt_cuda_scale(float *y, float a, size_t n);
-double rldt_cuda_sumsq(const float *x, size_t n);
+// op families: each .cu fills its entries of the backend table
+
+void rldt_cuda_register_rng(rldt_backend_t *be);         // rng.cu: fill_normal, fill_uniform
+void rldt_cuda_register_optim(rldt_backend_t *be);       // optim.cu: adam_step, lerp, scale, sumsq

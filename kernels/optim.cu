@@ -10,13 +10,13 @@ __global__ void adam_kernel(rldt_adam_t o, float lr, float bc1, float bc2, float
         rldt_adam_elem(&o, lr, bc1, bc2, &p[i], g[i], &m[i], &v[i]);
 }
 
-void rldt_cuda_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v,
+static void cuda_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v,
                          size_t n)
 {
     if (!n) return;
     float bc1, bc2;
     rldt_adam_bias_corrections(o, step, &bc1, &bc2);
-    adam_kernel<<<rldt_grid(n, 256), 256>>>(*o, lr, bc1, bc2, p, g, m, v, n);
+    RLDT_LAUNCH(adam_kernel, rldt_grid(n, 256), 256, *o, lr, bc1, bc2, p, g, m, v, n);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -26,10 +26,10 @@ __global__ void lerp_kernel(float *dst, const float *src, float w, size_t n)
         dst[i] += w * (src[i] - dst[i]);
 }
 
-void rldt_cuda_lerp(float *dst, const float *src, float w, size_t n)
+static void cuda_lerp(float *dst, const float *src, float w, size_t n)
 {
     if (!n) return;
-    lerp_kernel<<<rldt_grid(n, 256), 256>>>(dst, src, w, n);
+    RLDT_LAUNCH(lerp_kernel, rldt_grid(n, 256), 256, dst, src, w, n);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -39,10 +39,10 @@ __global__ void scale_kernel(float *y, float a, size_t n)
         y[i] *= a;
 }
 
-void rldt_cuda_scale(float *y, float a, size_t n)
+static void cuda_scale(float *y, float a, size_t n)
 {
     if (!n) return;
-    scale_kernel<<<rldt_grid(n, 256), 256>>>(y, a, n);
+    RLDT_LAUNCH(scale_kernel, rldt_grid(n, 256), 256, y, a, n);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -65,13 +65,21 @@ __global__ void sumsq_kernel(const float *x, size_t n)
     if (threadIdx.x == 0) atomicAdd(&sumsq_acc, part[0]);
 }
 
-double rldt_cuda_sumsq(const float *x, size_t n)
+static double cuda_sumsq(const float *x, size_t n)
 {
     double h = 0.0;
     CUDA_CHECK(cudaMemcpyToSymbol(sumsq_acc, &h, sizeof h));
     unsigned grid = rldt_grid(n, 256);
-    if (n) sumsq_kernel<<<grid < 1024 ? grid : 1024, 256>>>(x, n);
+    if (n) RLDT_LAUNCH(sumsq_kernel, grid < 1024 ? grid : 1024, 256, x, n);
     CUDA_CHECK(cudaGetLastError());
     CUDA_CHECK(cudaMemcpyFromSymbol(&h, sumsq_acc, sizeof h));
     return h;
+}
+
+void rldt_cuda_register_optim(rldt_backend_t *be)
+{
+    be->adam_step = cuda_adam_step;
+    be->lerp = cuda_lerp;
+    be->scale = cuda_scale;
+    be->sumsq = cuda_sumsq;
 }

@@ -23,16 +23,22 @@ __global__ void fill_uniform_kernel(float *x, size_t n, uint64_t seed, uint64_t 
     }
 }
 
-void rldt_cuda_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
+static void cuda_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
 {
     if (!n) return;
-    fill_normal_kernel<<<rldt_grid((n + 3) / 4, 256), 256>>>(x, n, seed, stream, counter);
+    RLDT_LAUNCH(fill_normal_kernel, rldt_grid((n + 3) / 4, 256), 256, x, n, seed, stream, counter);
     CUDA_CHECK(cudaGetLastError());
 }
 
-void rldt_cuda_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
+static void cuda_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter)
 {
     if (!n) return;
-    fill_uniform_kernel<<<rldt_grid((n + 3) / 4, 256), 256>>>(x, n, seed, stream, counter);
+    RLDT_LAUNCH(fill_uniform_kernel, rldt_grid((n + 3) / 4, 256), 256, x, n, seed, stream, counter);
     CUDA_CHECK(cudaGetLastError());
+}
+
+void rldt_cuda_register_rng(rldt_backend_t *be)
+{
+    be->fill_normal = cuda_fill_normal;
+    be->fill_uniform = cuda_fill_uniform;
 }
