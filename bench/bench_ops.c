@@ -28,8 +28,8 @@ typedef struct {
 
 enum { B = 1024, W = 256, NP = 1 << 20, S = 256, P = 8, DCH = 24, FILL = 1 << 20 };
 
-static void op_linear_fwd(bufs_t *x) { x->be->linear_forward(x->c, x->a, x->b, x->d, B, W, W); }
-static void op_linear_bwd(bufs_t *x) { x->be->linear_backward(x->e, x->f, x->d, x->c, x->a, x->b, B, W, W); }
+static void op_linear_fwd(bufs_t *x) { x->be->linear_forward(x->c, NULL, x->a, x->b, x->d, NULL, RLDT_ACT_IDENTITY, B, W, W); }
+static void op_linear_bwd(bufs_t *x) { x->be->linear_backward(x->e, x->f, x->d, x->c, x->c, NULL, x->c, RLDT_ACT_IDENTITY, x->a, x->b, B, W, W); }
 static void op_layernorm(bufs_t *x) { x->be->layernorm_forward(x->c, x->e, x->e + B, x->a, x->b, x->d, B, W); }
 static void op_mish(bufs_t *x) { x->be->act_forward(RLDT_ACT_MISH, x->c, x->a, (size_t)B * W); }
 static void op_adam(bufs_t *x)

@@ -41,31 +41,59 @@ Test(nn, activation_closed_forms)
     cr_assert_eq(rldt_act_parse("gelu"), -1);
 }
 
+/* The fused linear op, plain and with a residual input and a SiLU epilogue: loss = sum(post * r). */
 Test(nn, linear_backward_matches_finite_differences)
 {
     const rldt_backend_t *be = rldt_backend_cpu();
     int B = 5, I = 7, O = 3;
-    float *x = test_random_array((size_t)B * I, -1, 1, 1), *W = test_random_array((size_t)O * I, -1, 1, 2);
-    float *b = test_random_array(O, -1, 1, 3), *r = test_random_array((size_t)B * O, -1, 1, 4);
-    float out[15], dx[35], dW[21] = {0}, db[3] = {0};
-    be->linear_backward(dx, dW, db, r, x, W, B, I, O);
-    float *params[3] = {x, W, b};
-    float *grads[3] = {dx, dW, db};
-    size_t sizes[3] = {(size_t)B * I, (size_t)O * I, (size_t)O};
-    for (int p = 0; p < 3; p++)
-        for (size_t i = 0; i < sizes[p]; i++) {
-            float keep = params[p][i];
-            params[p][i] = keep + 1e-2f;
-            be->linear_forward(out, x, W, b, B, I, O);
-            double lp = weighted_sum(out, r, 15);
-            params[p][i] = keep - 1e-2f;
-            be->linear_forward(out, x, W, b, B, I, O);
-            double lm = weighted_sum(out, r, 15);
-            params[p][i] = keep;
-            double fd = (lp - lm) / 2e-2; /* linear in each parameter: exact up to rounding */
-            cr_assert_lt(test_rel_err(grads[p][i], fd, 1e-2), 2e-3, "tensor %d elem %zu: %g vs %g", p, i, grads[p][i], fd);
-        }
-    free(x), free(W), free(b), free(r);
+    for (int fused = 0; fused < 2; fused++) {
+        rldt_act_t act = fused ? RLDT_ACT_SILU : RLDT_ACT_IDENTITY;
+        float *x = test_random_array((size_t)B * I, -1, 1, 1), *W = test_random_array((size_t)O * I, -1, 1, 2);
+        float *b = test_random_array(O, -1, 1, 3), *r = test_random_array((size_t)B * O, -1, 1, 4);
+        float *res = fused ? test_random_array((size_t)B * O, -1, 1, 5) : NULL;
+        float pre[15], post[15], dx[35], dW[21] = {0}, db[3] = {0}, dpre[15], dres[15];
+        be->linear_forward(pre, fused ? post : NULL, x, W, b, res, act, B, I, O);
+        be->linear_backward(dx, dW, db, dpre, r, NULL, pre, act, x, W, B, I, O);
+        if (fused) memcpy(dres, dpre, sizeof dres); /* d loss / d res = d loss / d pre */
+        float *params[4] = {x, W, b, res};
+        float *grads[4] = {dx, dW, db, dres};
+        size_t sizes[4] = {(size_t)B * I, (size_t)O * I, (size_t)O, (size_t)B * O};
+        for (int p = 0; p < 3 + fused; p++)
+            for (size_t i = 0; i < sizes[p]; i++) {
+                float keep = params[p][i];
+                double l[2];
+                for (int s = 0; s < 2; s++) {
+                    params[p][i] = keep + (s ? -1e-2f : 1e-2f);
+                    be->linear_forward(pre, fused ? post : NULL, x, W, b, res, act, B, I, O);
+                    l[s] = weighted_sum(fused ? post : pre, r, 15);
+                }
+                params[p][i] = keep;
+                double fd = (l[0] - l[1]) / 2e-2;
+                cr_assert_lt(test_rel_err(grads[p][i], fd, 1e-2), 2e-3, "act %d tensor %d elem %zu: %g vs %g", fused, p,
+                             i, grads[p][i], fd);
+            }
+        free(x), free(W), free(b), free(r), free(res);
+    }
+}
+
+/* dres is added to the gradient at the pre-activation; dpre may alias dpost when there is no activation. */
+Test(nn, linear_backward_adds_dres_and_runs_in_place)
+{
+    const rldt_backend_t *be = rldt_backend_cpu();
+    int B = 3, I = 4, O = 5;
+    float *x = test_random_array((size_t)B * I, -1, 1, 6), *W = test_random_array((size_t)O * I, -1, 1, 7);
+    float *g = test_random_array((size_t)B * O, -1, 1, 8), *dres = test_random_array((size_t)B * O, -1, 1, 9);
+    float pre[15] = {0}, dpre[15], dx1[12], dx2[12], g2[15];
+    be->linear_backward(dx1, NULL, NULL, dpre, g, dres, pre, RLDT_ACT_IDENTITY, x, W, B, I, O);
+    for (int i = 0; i < 15; i++) {
+        cr_assert_float_eq(dpre[i], g[i] + dres[i], 1e-6);
+        g2[i] = g[i] + dres[i];
+    }
+    memcpy(dpre, g, sizeof dpre);
+    be->linear_backward(dx2, NULL, NULL, dpre, dpre, dres, pre, RLDT_ACT_IDENTITY, x, W, B, I, O);
+    for (int i = 0; i < 15; i++) cr_assert_float_eq(dpre[i], g2[i], 1e-6);
+    for (int i = 0; i < 12; i++) cr_assert_float_eq(dx1[i], dx2[i], 1e-6);
+    free(x), free(W), free(g), free(dres);
 }
 
 Test(nn, layernorm_backward_matches_finite_differences)
@@ -195,12 +223,25 @@ Test(nn, param_counts_and_program_shape)
                  (size_t)(57 * 512 + 512) + 2 * (512 * 512 + 512) + 2 * (2 * 512) + (512 * 24 + 24));
     rldt_mlp_t m;
     cr_assert_eq(rldt_mlp_init(&m, &body, 8, rldt_backend_cpu()), RLDT_OK);
-    /* LINEAR, [LN ACT LINEAR LN ACT LINEAR ADD], LINEAR */
+    /* LINEAR, [LN ACT LINEAR LN ACT LINEAR(+h)], LINEAR */
     rldt_op_kind_t expect[] = {RLDT_OP_LINEAR, RLDT_OP_LAYERNORM, RLDT_OP_ACT, RLDT_OP_LINEAR, RLDT_OP_LAYERNORM,
-                               RLDT_OP_ACT, RLDT_OP_LINEAR, RLDT_OP_ADD, RLDT_OP_LINEAR};
-    cr_assert_eq(m.nops, 9);
-    for (int i = 0; i < 9; i++) cr_assert_eq(m.ops[i].kind, expect[i]);
-    cr_assert_eq(m.ops[7].skip, 1);
+                               RLDT_OP_ACT, RLDT_OP_LINEAR, RLDT_OP_LINEAR};
+    cr_assert_eq(m.nops, 8);
+    for (int i = 0; i < 8; i++) cr_assert_eq(m.ops[i].kind, expect[i]);
+    cr_assert_eq(m.ops[6].res, 0);
+    rldt_mlp_free(&m);
+    /* without LayerNorm: LINEAR+act, [LINEAR+act, LINEAR(+h)+act] x 2 minus the last act, LINEAR */
+    body.layernorm = false;
+    body.depth = 2;
+    cr_assert_eq(rldt_mlp_init(&m, &body, 8, rldt_backend_cpu()), RLDT_OK);
+    cr_assert_eq(m.nops, 6);
+    rldt_act_t fused[] = {RLDT_ACT_RELU, RLDT_ACT_RELU, RLDT_ACT_RELU, RLDT_ACT_RELU, RLDT_ACT_IDENTITY, RLDT_ACT_IDENTITY};
+    int res[] = {-1, -1, 0, -1, 2, -1};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(m.ops[i].kind, RLDT_OP_LINEAR);
+        cr_assert_eq(m.ops[i].fused, fused[i], "op %d", i);
+        cr_assert_eq(m.ops[i].res, res[i], "op %d", i);
+    }
     rldt_mlp_free(&m);
 }
 

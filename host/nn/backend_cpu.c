@@ -44,20 +44,41 @@ static double cpu_sumsq(const float *x, size_t n)
 // ---------------------------------------------------------------------------------------------------
 // neural-network ops
 
-static void cpu_linear_forward(float *out, const float *in, const float *W, const float *b, int B, int ni, int no)
+static void cpu_act_forward(rldt_act_t a, float *out, const float *in, size_t n);
+static void cpu_act_backward(rldt_act_t a, float *din, const float *dout, const float *in, size_t n);
+
+static void cpu_linear_forward(float *pre, float *post, const float *in, const float *W, const float *b,
+                               const float *res, rldt_act_t act, int B, int ni, int no)
 {
-    for (int r = 0; r < B; r++) memcpy(out + (size_t)r * no, b, sizeof(float) * (size_t)no);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, in, ni, W, ni, 1.0f, out, no);
+    for (int r = 0; r < B; r++) {
+        float *y = pre + (size_t)r * no;
+        if (res) {
+            const float *s = res + (size_t)r * no;
+            for (int o = 0; o < no; o++) y[o] = s[o] + b[o];
+        } else {
+            memcpy(y, b, sizeof(float) * (size_t)no);
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, in, ni, W, ni, 1.0f, pre, no);
+    if (post) cpu_act_forward(act, post, pre, (size_t)B * no);
 }
 
-static void cpu_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
-                                int B, int ni, int no)
+static void cpu_linear_backward(float *din, float *dW, float *db, float *dpre, const float *dpost, const float *dres,
+                                const float *pre, rldt_act_t act, const float *in, const float *W, int B, int ni, int no)
 {
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, dout, no, W, ni, 0.0f, din, ni);
+    size_t n = (size_t)B * no;
+    if (act != RLDT_ACT_IDENTITY) {
+        cpu_act_backward(act, dpre, dpost, pre, n);
+    } else if (dpre != dpost) {
+        memcpy(dpre, dpost, sizeof(float) * n);
+    }
+    if (dres)
+        for (size_t i = 0; i < n; i++) dpre[i] += dres[i];
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, dpre, no, W, ni, 0.0f, din, ni);
     if (!dW) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, 1.0f, dout, no, in, ni, 1.0f, dW, ni);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, 1.0f, dpre, no, in, ni, 1.0f, dW, ni);
     for (int r = 0; r < B; r++)
-        for (int o = 0; o < no; o++) db[o] += dout[(size_t)r * no + o];
+        for (int o = 0; o < no; o++) db[o] += dpre[(size_t)r * no + o];
 }
 
 /* One loop per activation, so each loop body is the activation's own straight-line code (vectorisable)

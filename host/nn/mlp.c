@@ -1,9 +1,10 @@
 /* mlp.c — the MLP as a short program of backend ops over a flat parameter buffer (see rldt/nn.h).
  *
- * rldt_mlp_init compiles the spec into ops (LINEAR, LAYERNORM, ACT, ADD); forward runs them in order, each
- * reading activation i and writing activation i+1 in the workspace; backward runs them in reverse with two
- * ping-pong gradient buffers and one buffer for the residual branch. ADD adds in place into the output of
- * the LINEAR before it (that output has no other reader), so a block costs no extra copy. */
+ * rldt_mlp_init compiles the spec into ops (LINEAR, and LAYERNORM + ACT when the spec has LayerNorm);
+ * forward runs them in order, each reading what the op before passes on and writing its own buffers in the
+ * workspace; backward runs them in reverse over three scratch gradient buffers. Without LayerNorm every
+ * activation and every residual add is fused into a LINEAR (backend linear_forward/linear_backward), so a
+ * residual block is two backend calls forward and two backward. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,30 +41,38 @@ typedef struct {
     int max_batch;
 } builder_t;
 
-static void emit(builder_t *b, rldt_op_kind_t kind, int in, int out)
+static rldt_mlp_op_t *emit(builder_t *b, rldt_op_kind_t kind, int in, int out)
 {
-    rldt_mlp_op_t op = {kind, in, out, b->params, b->ws, 0, -1};
+    rldt_mlp_op_t op = {kind, in, out, b->params, b->ws, b->ws, RLDT_ACT_IDENTITY, 0, -1};
     if (kind == RLDT_OP_LINEAR) b->params += (size_t)in * out + out;
     if (kind == RLDT_OP_LAYERNORM) b->params += 2 * (size_t)in;
-    if (kind == RLDT_OP_ADD) {
-        op.act = b->ops[b->n - 1].act; /* in place into the preceding LINEAR's output */
-    } else {
-        b->ws += (size_t)b->max_batch * out;
-    }
+    b->ws += (size_t)b->max_batch * out;
     if (kind == RLDT_OP_LAYERNORM) {
         op.stats = b->ws;
         b->ws += 2 * (size_t)b->max_batch;
     }
     b->ops[b->n++] = op;
+    return &b->ops[b->n - 1];
 }
 
-/* [LN] act on width W */
+/* The activation (with LayerNorm before it) applied to the output of the LINEAR just emitted: its own ops
+ * when there is a LayerNorm between them, else fused into that LINEAR's epilogue (a second buffer). */
 static void emit_norm_act(builder_t *b, const rldt_mlp_spec_t *s)
 {
-    if (s->layernorm) emit(b, RLDT_OP_LAYERNORM, s->width, s->width);
-    emit(b, RLDT_OP_ACT, s->width, s->width);
+    if (s->layernorm) {
+        emit(b, RLDT_OP_LAYERNORM, s->width, s->width);
+        emit(b, RLDT_OP_ACT, s->width, s->width);
+        return;
+    }
+    rldt_mlp_op_t *lin = &b->ops[b->n - 1];
+    lin->fused = s->act;
+    lin->post = b->ws;
+    b->ws += (size_t)b->max_batch * lin->out;
 }
 
+/* Plain: Linear [LN] act, (depth-1) x { Linear [LN] act }, Linear.
+ * Residual (pre-activation blocks): Linear, depth x { h + Linear([LN] act(Linear([LN] act(h)))) }, Linear;
+ * the block input h is the output of the LINEAR before the block, added by the block's second LINEAR. */
 static void build(builder_t *b, const rldt_mlp_spec_t *s)
 {
     int W = s->width;
@@ -76,13 +85,11 @@ static void build(builder_t *b, const rldt_mlp_spec_t *s)
         }
     } else {
         for (int blk = 0; blk < s->depth; blk++) {
-            int block_input = b->n; /* activation index entering the block */
+            int block_input = b->n - 1; /* the LINEAR whose output is h */
             emit_norm_act(b, s);
             emit(b, RLDT_OP_LINEAR, W, W);
             emit_norm_act(b, s);
-            emit(b, RLDT_OP_LINEAR, W, W);
-            emit(b, RLDT_OP_ADD, W, W);
-            b->ops[b->n - 1].skip = block_input;
+            emit(b, RLDT_OP_LINEAR, W, W)->res = block_input;
         }
     }
     emit(b, RLDT_OP_LINEAR, W, s->out);
@@ -115,9 +122,7 @@ rldt_status_t rldt_mlp_init(rldt_mlp_t *m, const rldt_mlp_spec_t *s, int max_bat
     m->nops = b.n;
     m->nparams = b.params;
     m->max_batch = max_batch;
-    m->grad_a = b.ws;
-    m->grad_b = b.ws + gsize;
-    m->grad_skip = b.ws + 2 * gsize;
+    for (int i = 0; i < 3; i++) m->grad[i] = b.ws + (size_t)i * gsize;
     m->ws_floats = b.ws + 3 * gsize;
     m->ws = be->alloc(sizeof(float) * m->ws_floats);
     if (!m->ws) {
@@ -161,63 +166,69 @@ void rldt_mlp_init_params(const rldt_mlp_t *m, float *p, rldt_rng_t *rng)
 // ---------------------------------------------------------------------------------------------------
 // forward and backward
 
-/* Activation k: the network input for k = 0, else the output of op k-1. */
-static const float *activation(const rldt_mlp_t *m, int k) { return k == 0 ? m->input : m->ws + m->ops[k - 1].act; }
+/* The input of op k: the network input for k = 0, else what op k-1 passes on. */
+static const float *activation(const rldt_mlp_t *m, int k) { return k == 0 ? m->input : m->ws + m->ops[k - 1].post; }
 
 const float *rldt_mlp_forward(rldt_mlp_t *m, const float *P, const float *in, int B)
 {
     const rldt_backend_t *be = m->be;
     m->input = in;
     m->batch = B;
-    const float *x = in;
     for (int i = 0; i < m->nops; i++) {
         const rldt_mlp_op_t *op = &m->ops[i];
+        const float *x = activation(m, i), *w = P + op->param;
         float *y = m->ws + op->act;
-        const float *w = P + op->param;
         switch (op->kind) {
-        case RLDT_OP_LINEAR: be->linear_forward(y, x, w, w + (size_t)op->in * op->out, B, op->in, op->out); break;
+        case RLDT_OP_LINEAR:
+            be->linear_forward(y, op->post != op->act ? m->ws + op->post : NULL, x, w, w + (size_t)op->in * op->out,
+                               op->res >= 0 ? m->ws + m->ops[op->res].act : NULL, op->fused, B, op->in, op->out);
+            break;
         case RLDT_OP_LAYERNORM:
             be->layernorm_forward(y, m->ws + op->stats, m->ws + op->stats + m->max_batch, x, w, w + op->in, B, op->in);
             break;
         case RLDT_OP_ACT: be->act_forward(m->spec.act, y, x, (size_t)B * op->in); break;
-        case RLDT_OP_ADD: be->axpy(y, 1.0f, activation(m, op->skip), (size_t)B * op->in); break;
         }
-        x = y;
     }
-    return x;
+    return m->ws + m->ops[m->nops - 1].post;
 }
 
+/* Three scratch buffers, no copies: g (the gradient flowing down the main path) and dx alternate, and the
+ * gradient at a residual block's output stays parked in the third until the block's input LINEAR adds it. */
 void rldt_mlp_backward(rldt_mlp_t *m, const float *P, float *G, const float *dout, float *din)
 {
     const rldt_backend_t *be = m->be;
-    int B = m->batch, pending_skip = -1;
-    float *bufs[2] = {m->ws + m->grad_a, m->ws + m->grad_b}, *skip = m->ws + m->grad_skip;
-    const float *g = dout; /* dL/d(output of op i) */
+    int B = m->batch, pending = -1;          /* pending: the op that receives the parked gradient */
+    int g_buf = -1, skip_buf = -1;           /* which scratch buffer holds g (-1: the caller's dout) / the parked one */
+    const float *g = dout;                   /* dL/d(what op i passes on) */
     for (int i = m->nops - 1; i >= 0; i--) {
         const rldt_mlp_op_t *op = &m->ops[i];
-        const float *x = activation(m, i);
-        const float *w = P + op->param;
+        const float *x = activation(m, i), *w = P + op->param;
         float *gw = G ? G + op->param : NULL;
-        float *dx = i == 0 ? din : (g == bufs[0] ? bufs[1] : bufs[0]);
+        int dx_buf = 0;
+        while (dx_buf == g_buf || dx_buf == skip_buf) dx_buf++;
+        float *dx = i == 0 ? din : m->ws + m->grad[dx_buf];
         switch (op->kind) {
-        case RLDT_OP_LINEAR:
-            be->linear_backward(dx, gw, gw ? gw + (size_t)op->in * op->out : NULL, g, x, w, B, op->in, op->out);
+        case RLDT_OP_LINEAR: {
+            /* dpre in place over g (a scratch buffer whenever it is written: the last op has neither a fused
+             * activation nor a residual, so g = dout is only read) */
+            const float *dres = pending == i ? m->ws + m->grad[skip_buf] : NULL;
+            float *dpre = (float *)g;
+            be->linear_backward(dx, gw, gw ? gw + (size_t)op->in * op->out : NULL, dpre, g, dres, m->ws + op->act,
+                                op->fused, x, w, B, op->in, op->out);
+            if (dres) skip_buf = pending = -1;
+            if (op->res >= 0) { /* dpre also flows to the block input: park it */
+                skip_buf = g_buf;
+                pending = op->res;
+            }
             break;
+        }
         case RLDT_OP_LAYERNORM:
-            be->layernorm_backward(dx, gw, gw ? gw + op->in : NULL, g, x, m->ws + op->stats, m->ws + op->stats + m->max_batch, w,
-                                   B, op->in);
+            be->layernorm_backward(dx, gw, gw ? gw + op->in : NULL, g, x, m->ws + op->stats, m->ws + op->stats + m->max_batch,
+                                   w, B, op->in);
             break;
         case RLDT_OP_ACT: be->act_backward(m->spec.act, dx, g, x, (size_t)B * op->in); break;
-        case RLDT_OP_ADD: /* both branches receive g: keep it flowing through the main path, park a copy */
-            be->copy(skip, g, sizeof(float) * (size_t)B * op->in);
-            pending_skip = op->skip;
-            dx = (float *)g;
-            break;
-        }
-        if (i == pending_skip) {
-            be->axpy(dx, 1.0f, skip, (size_t)B * op->in);
-            pending_skip = -1;
         }
         g = dx;
+        g_buf = i == 0 ? -1 : dx_buf;
     }
 }

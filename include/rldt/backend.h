@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define RLDT_BACKEND_ABI 1
+#define RLDT_BACKEND_ABI 2
 
 typedef struct rldt_backend {
     int abi;              /* RLDT_BACKEND_ABI of the build that made it */
@@ -44,12 +44,17 @@ typedef struct rldt_backend {
     double (*sumsq)(const float *x, size_t n);
 
     /* neural-network ops (rldt/nn.h). Row-major; W is [no][ni] and b is [no]; "+=" marks accumulation. */
-    /* out[B][no] = in[B][ni] W^T + b */
-    void (*linear_forward)(float *out, const float *in, const float *W, const float *b, int B, int ni, int no);
-    /* din[B][ni] = dout W (skipped when din is NULL); dW += dout^T in; db += sum over rows of dout
-     * (dW and db skipped when dW is NULL: input gradients only) */
-    void (*linear_backward)(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
-                            int B, int ni, int no);
+    /* Linear layer with its epilogue fused: pre[B][no] = in[B][ni] W^T + b (+ res[B][no] when res is not
+     * NULL; res may be pre itself), then post[B][no] = act(pre) when post is not NULL (act is ignored
+     * otherwise). Bias, residual add and activation cost no extra pass over [B][no] of their own. */
+    void (*linear_forward)(float *pre, float *post, const float *in, const float *W, const float *b, const float *res,
+                           rldt_act_t act, int B, int ni, int no);
+    /* Backward of linear_forward: dpre[B][no] = dpost * act'(pre) (+ dres when not NULL), the gradient at
+     * the pre-activation (with act = identity and no dres, dpre may be dpost itself and is then left as it
+     * is); din[B][ni] = dpre W (skipped when din is NULL); dW += dpre^T in and db += the column sums of dpre
+     * (both skipped when dW is NULL: input gradients only). */
+    void (*linear_backward)(float *din, float *dW, float *db, float *dpre, const float *dpost, const float *dres,
+                            const float *pre, rldt_act_t act, const float *in, const float *W, int B, int ni, int no);
     /* out[i] = act(in[i]) */
     void (*act_forward)(rldt_act_t a, float *out, const float *in, size_t n);
     /* din[i] = dout[i] * act'(in[i]) */

@@ -116,16 +116,21 @@ typedef struct {
     rldt_init_t init;
 } rldt_mlp_spec_t;
 
-typedef enum { RLDT_OP_LINEAR, RLDT_OP_LAYERNORM, RLDT_OP_ACT, RLDT_OP_ADD } rldt_op_kind_t;
+typedef enum { RLDT_OP_LINEAR, RLDT_OP_LAYERNORM, RLDT_OP_ACT } rldt_op_kind_t;
 
-/* One step of the network program: reads activation i, writes activation i+1. */
+/* One step of the network program: reads the output of op i-1 (the network input for op 0) and writes its
+ * own. Without LayerNorm the activations are fused into the LINEAR before them and the residual add into the
+ * block's second LINEAR, so a program is just its LINEAR ops (backend linear_forward/linear_backward). */
 typedef struct {
     rldt_op_kind_t kind;
     int in, out;       /* feature widths */
     size_t param;      /* offset of this op's parameters in the flat buffer */
-    size_t act;        /* offset of its output activation in the workspace */
+    size_t act;        /* offset of its output in the workspace (LINEAR: the pre-activation) */
+    size_t post;       /* offset of what the next op reads: act(pre) for a LINEAR with a fused activation,
+                        * else equal to act */
+    rldt_act_t fused;  /* LINEAR: the activation fused into its epilogue (identity: none) */
     size_t stats;      /* LayerNorm: offset of mean [B] then rstd [B] in the workspace */
-    int skip;          /* ADD: index of the activation added (the residual block's input) */
+    int res;           /* LINEAR: the op whose pre-activation is added (the residual block's input), -1: none */
 } rldt_mlp_op_t;
 
 struct rldt_backend;
@@ -139,7 +144,7 @@ typedef struct {
     int max_batch;
     float *ws;        /* workspace (backend memory): activations, LN stats, backward scratch */
     size_t ws_floats;
-    size_t grad_a, grad_b, grad_skip; /* offsets of the backward scratch buffers */
+    size_t grad[3];   /* offsets of the three backward scratch buffers (ping-pong + the residual branch's) */
     const float *input; /* input of the last forward (kept for backward) */
     int batch;          /* batch of the last forward */
 } rldt_mlp_t;
