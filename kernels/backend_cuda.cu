@@ -62,5 +62,7 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     cuda_backend.copy = cuda_copy;
     rldt_cuda_register_rng(&cuda_backend);
     rldt_cuda_register_optim(&cuda_backend);
+    rldt_cuda_register_elementwise(&cuda_backend);
+    rldt_cuda_register_reduce(&cuda_backend);
     return &cuda_backend;
 }

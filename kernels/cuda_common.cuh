@@ -42,4 +42,8 @@ static inline unsigned rldt_grid(size_t n, unsigned block)
 // op families: each .cu fills its entries of the backend table
 
 void rldt_cuda_register_rng(rldt_backend_t *be);         // rng.cu: fill_normal, fill_uniform
-void rldt_cuda_register_optim(rldt_backend_t *be);       // optim.cu: adam_step, lerp, scale, sumsq
+void rldt_cuda_register_optim(rldt_backend_t *be);       // optim.cu: adam_step, lerp, scale
+void rldt_cuda_register_elementwise(rldt_backend_t *be); // elementwise.cu: axpy, axpy_cols, minimum, fill,
+                                                         // copy_cols, flow_pair, chain_select, expected_target,
+                                                         // time_features
+void rldt_cuda_register_reduce(rldt_backend_t *be);      // reduce.cu: sumsq, mse

@@ -1,4 +1,5 @@
-// optim.cu — flat-buffer optimiser ops: Adam/AdamW step, lerp (EMA/Polyak), scale, sum of squares.
+// optim.cu — flat-buffer optimiser ops: Adam/AdamW step, lerp (EMA/Polyak), scale (the sum of squares for
+// global-norm clipping is a deterministic reduction in reduce.cu).
 // The per-element Adam math is rldt_adam_elem from rldt/optim.h, the same code the CPU loop runs.
 #include "cuda_common.cuh"
 #include "rldt/optim.h"
@@ -46,40 +47,9 @@ static void cuda_scale(float *y, float a, size_t n)
     CUDA_CHECK(cudaGetLastError());
 }
 
-// Sum of squares in double: each block reduces its grid-stride share in shared memory, then one atomicAdd
-// per block (sm_60+ has double atomicAdd) into a device global, so no allocation per call.
-__device__ double sumsq_acc;
-
-__global__ void sumsq_kernel(const float *x, size_t n)
-{
-    __shared__ double part[256];
-    double s = 0.0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        s += (double)x[i] * (double)x[i];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) atomicAdd(&sumsq_acc, part[0]);
-}
-
-static double cuda_sumsq(const float *x, size_t n)
-{
-    double h = 0.0;
-    CUDA_CHECK(cudaMemcpyToSymbol(sumsq_acc, &h, sizeof h));
-    unsigned grid = rldt_grid(n, 256);
-    if (n) RLDT_LAUNCH(sumsq_kernel, grid < 1024 ? grid : 1024, 256, x, n);
-    CUDA_CHECK(cudaGetLastError());
-    CUDA_CHECK(cudaMemcpyFromSymbol(&h, sumsq_acc, sizeof h));
-    return h;
-}
-
 void rldt_cuda_register_optim(rldt_backend_t *be)
 {
     be->adam_step = cuda_adam_step;
     be->lerp = cuda_lerp;
     be->scale = cuda_scale;
-    be->sumsq = cuda_sumsq;
 }

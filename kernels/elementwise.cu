@@ -1,0 +1,169 @@
+// elementwise.cu — the per-element ops: axpy, axpy_cols, minimum, fill, copy_cols, flow_pair, chain_select,
+// expected_target, time_features. Each kernel is a grid-stride loop over size_t indices, one element per
+// iteration; the 2D ops run over the B*ncols (or N*D) elements of the block they touch, so a row's columns
+// are adjacent threads (coalesced) whatever the leading dimensions are. The per-element math is the RLDT_HD
+// code of the headers (rldt_flow_pair_elem, rldt_time_feature), the code the CPU backend runs. They are
+// bandwidth-bound: one read of each input and one write of each output per element.
+#include "cuda_common.cuh"
+#include "rldt/nn.h"
+
+#define EW_THREADS 256
+
+#define GRID_STRIDE(i, n)                                                                                   \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+// y_i += a·x_i
+__global__ void axpy_kernel(float *y, float a, const float *x, size_t n)
+{
+    GRID_STRIDE(i, n) y[i] += a * x[i];
+}
+
+static void cuda_axpy(float *y, float a, const float *x, size_t n)
+{
+    if (!n) return;
+    RLDT_LAUNCH(axpy_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, a, x, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// y[b*ld_y + c] += a·x[b*ld_x + c] for element e = b*ncols + c of the B×ncols block.
+__global__ void axpy_cols_kernel(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, size_t n)
+{
+    GRID_STRIDE(e, n)
+    {
+        size_t b = e / (size_t)ncols, c = e % (size_t)ncols;
+        y[b * ld_y + c] += a * x[b * ld_x + c];
+    }
+}
+
+static void cuda_axpy_cols(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, int B)
+{
+    if (B <= 0 || ncols <= 0) return;
+    size_t n = (size_t)B * (size_t)ncols;
+    RLDT_LAUNCH(axpy_cols_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, ld_y, x, ld_x, a, ncols, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// y_i = min(y_i, x_i) (fminf: a NaN loses to a number, as on the CPU)
+__global__ void minimum_kernel(float *y, const float *x, size_t n)
+{
+    GRID_STRIDE(i, n) y[i] = fminf(y[i], x[i]);
+}
+
+static void cuda_minimum(float *y, const float *x, size_t n)
+{
+    if (!n) return;
+    RLDT_LAUNCH(minimum_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, x, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// x_i = value
+__global__ void fill_kernel(float *x, float value, size_t n)
+{
+    GRID_STRIDE(i, n) x[i] = value;
+}
+
+static void cuda_fill(float *x, float value, size_t n)
+{
+    if (!n) return;
+    RLDT_LAUNCH(fill_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, x, value, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// dst[b*ld_dst + dst_off + c] = src[b*ld_src + src_off + c] for element e = b*ncols + c. One kernel instead of
+// B row copies (cudaMemcpy2D would do too; this keeps every op a kernel the emulator runs).
+__global__ void copy_cols_kernel(float *dst, int ld_dst, int dst_off, const float *src, int ld_src, int src_off,
+                                 int ncols, size_t n)
+{
+    GRID_STRIDE(e, n)
+    {
+        size_t b = e / (size_t)ncols, c = e % (size_t)ncols;
+        dst[b * ld_dst + dst_off + c] = src[b * ld_src + src_off + c];
+    }
+}
+
+static void cuda_copy_cols(float *dst, int ld_dst, int dst_off, const float *src, int ld_src, int src_off, int ncols,
+                           int B)
+{
+    if (B <= 0 || ncols <= 0) return;
+    size_t n = (size_t)B * (size_t)ncols;
+    RLDT_LAUNCH(copy_cols_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, dst, ld_dst, dst_off, src, ld_src, src_off,
+                ncols, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// Flow-matching pairs, element i = b*D + d: xt = (1 − t_b)·z + t_b·a and target = a − z
+// (rldt_flow_pair_elem). Fused: both outputs come from one read of a and z, where two axpy-style passes
+// would read them twice.
+__global__ void flow_pair_kernel(float *xt, float *target, const float *a, const float *z, const float *t, int D,
+                                 size_t n)
+{
+    GRID_STRIDE(i, n) rldt_flow_pair_elem(t[i / (size_t)D], a[i], z[i], &xt[i], &target[i]);
+}
+
+static void cuda_flow_pair(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D)
+{
+    if (B <= 0 || D <= 0) return;
+    size_t n = (size_t)B * (size_t)D;
+    RLDT_LAUNCH(flow_pair_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, xt, target, a, z, t, D, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// out[n][d] = chain[k_n][n][d], the chain stored [K+1][N][D]: a gather of one step per row.
+__global__ void chain_select_kernel(float *out, const float *chain, const int *k, int N, int D, size_t total)
+{
+    GRID_STRIDE(e, total)
+    {
+        size_t row = e / (size_t)D, d = e % (size_t)D;
+        out[e] = chain[((size_t)k[row] * (size_t)N + row) * (size_t)D + d];
+    }
+}
+
+static void cuda_chain_select(float *out, const float *chain, const int *k, int N, int D)
+{
+    if (N <= 0 || D <= 0) return;
+    size_t n = (size_t)N * (size_t)D;
+    RLDT_LAUNCH(chain_select_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, chain, k, N, D, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// Expected targets a† = x + (1 − t_n)·v (RLDT.md §2), element i = n*D + d; the expression of
+// cpu_expected_target, written the same way so both round alike.
+__global__ void expected_target_kernel(float *out, const float *x, const float *v, const float *t, int D, size_t n)
+{
+    GRID_STRIDE(i, n) out[i] = x[i] + (1.0f - t[i / (size_t)D]) * v[i];
+}
+
+static void cuda_expected_target(float *out, const float *x, const float *v, const float *t, int N, int D)
+{
+    if (N <= 0 || D <= 0) return;
+    size_t n = (size_t)N * (size_t)D;
+    RLDT_LAUNCH(expected_target_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, x, v, t, D, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// Sinusoidal time features: out[r][j] = rldt_time_feature(t_r, j, dim) for element e = r*dim + j.
+__global__ void time_features_kernel(float *out, const float *t, int dim, size_t n)
+{
+    GRID_STRIDE(e, n) out[e] = rldt_time_feature(t[e / (size_t)dim], (int)(e % (size_t)dim), dim);
+}
+
+static void cuda_time_features(float *out, const float *t, int B, int dim)
+{
+    if (B <= 0 || dim <= 0) return;
+    size_t n = (size_t)B * (size_t)dim;
+    RLDT_LAUNCH(time_features_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, t, dim, n);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+void rldt_cuda_register_elementwise(rldt_backend_t *be)
+{
+    be->axpy = cuda_axpy;
+    be->axpy_cols = cuda_axpy_cols;
+    be->minimum = cuda_minimum;
+    be->fill = cuda_fill;
+    be->copy_cols = cuda_copy_cols;
+    be->flow_pair = cuda_flow_pair;
+    be->chain_select = cuda_chain_select;
+    be->expected_target = cuda_expected_target;
+    be->time_features = cuda_time_features;
+}
