@@ -21,6 +21,14 @@
 #define RLDT_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block)>>>(__VA_ARGS__)
 #endif
 
+// Dynamic shared memory: RLDT_DYNAMIC_SHARED(type, name) declares it inside a kernel, and a kernel that uses
+// it is launched with RLDT_LAUNCH_SHMEM(kernel, grid, block, bytes, args...). The emulator's versions are in
+// kernels/emu/cuda_emu.h.
+#ifndef RLDT_CUDA_EMU
+#define RLDT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define RLDT_LAUNCH_SHMEM(kernel, grid, block, bytes, ...) kernel<<<(grid), (block), (bytes)>>>(__VA_ARGS__)
+#endif
+
 // A failing CUDA call inside an op is a bug or a lost device: report where and abort (ops return void).
 #define CUDA_CHECK(call)                                                                                 \
     do {                                                                                                 \
@@ -47,3 +55,4 @@ void rldt_cuda_register_elementwise(rldt_backend_t *be); // elementwise.cu: axpy
                                                          // copy_cols, flow_pair, chain_select, expected_target,
                                                          // time_features
 void rldt_cuda_register_reduce(rldt_backend_t *be);      // reduce.cu: sumsq, mse
+void rldt_cuda_register_transport(rldt_backend_t *be);   // transport.cu: svgd_field, actor_grad
