@@ -46,6 +46,16 @@ static inline unsigned rldt_grid(size_t n, unsigned block)
     return (unsigned)(g < 65535u * 16u ? (g ? g : 1) : 65535u * 16u);
 }
 
+// Threads per block of the grid-stride (elementwise) kernels: 256, or $RLDT_CUDA_BLOCK (a power of two from
+// 32 to 1024) so that bench/bench_kernels can sweep block sizes without a rebuild. Read at each launch: a
+// getenv costs far less than the launch itself.
+static inline unsigned rldt_block(void)
+{
+    const char *s = getenv("RLDT_CUDA_BLOCK");
+    unsigned b = s ? (unsigned)atoi(s) : 0;
+    return b >= 32 && b <= 1024 && (b & (b - 1)) == 0 ? b : 256;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // op families: each .cu fills its entries of the backend table
 
