@@ -8,6 +8,7 @@
  *   small: sizes divided by 256 (what the emulator can run in seconds; it proves the op, not the speed).
  * Block sizes are swept through RLDT_CUDA_BLOCK, which every grid-stride kernel of the plugin reads at
  * launch; kernels with a fixed shape (one block per state or row) ignore it. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
