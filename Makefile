@@ -3,6 +3,7 @@
 #   make                 CPU library + CLI; the CUDA plugin too when nvcc is found (CUDA=0 skips it)
 #   make test            build and run every test (GPU tests skip without a device)
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make test-gpu        the device tests on a real GPU (bench/gpu_check.sh runs them with the benchmarks)
 #   make deps            install the system packages (Debian/Ubuntu, apt-get)
 #   make run             the main job: a small end-to-end run on whatever device is present
 #   make bench           kernel and environment microbenchmarks
@@ -46,7 +47,7 @@ ifneq ($(SANITIZE),1)
 TARGETS  += rldt
 endif
 
-.PHONY: all test deps run bench clean
+.PHONY: all test test-gpu deps run bench clean
 all: $(TARGETS)
 
 $(BUILD)/%.o: %.c
@@ -83,6 +84,11 @@ test: all $(BUILD)/tests/rldt_tests
 	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
+
+# The tests that exercise the device: every parity test and the device fine-tunes, on the real GPU (they skip
+# cleanly without one). bench/gpu_check.sh runs this.
+test-gpu:
+	RLDT_TEST_DEVICE=cuda $(MAKE) test TEST_ARGS="--filter '@(parity|device)/*' $(TEST_ARGS)"
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librldt.a
 	@mkdir -p $(dir $@)
