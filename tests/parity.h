@@ -9,8 +9,12 @@
 #ifndef RLDT_TEST_PARITY_H
 #define RLDT_TEST_PARITY_H
 
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* setenv; include this header first */
+#endif
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

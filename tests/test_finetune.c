@@ -16,25 +16,6 @@
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
 
-/* Collects demos and pretrains a small policy; returns the config for fine-tuning it. */
-static rldt_config_t pretrained(const char *env, int demos, double noise, int width, int chunk, long steps)
-{
-    rldt_config_t cfg = training_config(env, training_collect(env, demos, noise, 3), "bc");
-    cfg.policy_width = width;
-    cfg.policy_chunk = chunk;
-    cfg.pre_steps = steps;
-    cfg.pre_log_every = steps;
-    cfg.eval_episodes = 1;
-    rldt_pretrain_result_t res;
-    cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
-    snprintf(cfg.ft_init, sizeof cfg.ft_init, "%s", res.ckpt_path);
-    snprintf(cfg.run_name, sizeof cfg.run_name, "ft");
-    cfg.critic_width = 64;
-    cfg.critic_depth = 2;
-    cfg.ft_val_freq = 0;
-    return cfg;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // bandit2d: improvement, both modes kept by the RBF field, lost by the delta kernel
 
@@ -78,7 +59,7 @@ static modes_t bandit_modes(const char *ckpt)
 
 static modes_t bandit_run(const char *kernel)
 {
-    rldt_config_t cfg = pretrained("bandit2d", 1000, 0.25, 64, 1, 2000);
+    rldt_config_t cfg = training_pretrained("bandit2d", 1000, 0.25, 64, 1, 2000);
     snprintf(cfg.svgd_kernel, sizeof cfg.svgd_kernel, "%s", kernel);
     cfg.env_n_envs = 64;
     cfg.ft_n_steps = 8;
@@ -107,7 +88,7 @@ Test(finetune, bandit2d_rbf_reaches_the_peaks_and_keeps_both_modes, .init = trai
  * by at least 150. */
 Test(finetune, pendulum_improves_over_its_bc_start, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
-    rldt_config_t cfg = pretrained("pendulum", 50, 0.1, 128, 4, 400);
+    rldt_config_t cfg = training_pretrained("pendulum", 50, 0.1, 128, 4, 400);
     cfg.ft_iterations = 10;
     cfg.ft_q_repeat = 8;
     cfg.ft_val_freq = 1000;
@@ -130,7 +111,7 @@ Test(finetune, pendulum_improves_over_its_bc_start, .init = training_setup, .fin
 
 static rldt_config_t tiny_pendulum(void)
 {
-    rldt_config_t cfg = pretrained("pendulum", 8, 0.1, 32, 2, 150);
+    rldt_config_t cfg = training_pretrained("pendulum", 8, 0.1, 32, 2, 150);
     cfg.env_n_envs = 4;
     cfg.ft_n_steps = 10;
     cfg.ft_q_repeat = 2;

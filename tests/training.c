@@ -7,6 +7,7 @@
 #include "helpers.h"
 #include "rldt/dataset.h"
 #include "rldt/log.h"
+#include "rldt/pretrain.h"
 
 char training_dir[256];
 
@@ -37,5 +38,23 @@ rldt_config_t training_config(const char *env, const char *data, const char *nam
     snprintf(cfg.run_name, sizeof cfg.run_name, "%s", name);
     cfg.run_threads = 1;
     cfg.run_blas_threads = 1;
+    return cfg;
+}
+
+rldt_config_t training_pretrained(const char *env, int demos, double noise, int width, int chunk, long steps)
+{
+    rldt_config_t cfg = training_config(env, training_collect(env, demos, noise, 3), "bc");
+    cfg.policy_width = width;
+    cfg.policy_chunk = chunk;
+    cfg.pre_steps = steps;
+    cfg.pre_log_every = steps;
+    cfg.eval_episodes = 1;
+    rldt_pretrain_result_t res;
+    cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    snprintf(cfg.ft_init, sizeof cfg.ft_init, "%s", res.ckpt_path);
+    snprintf(cfg.run_name, sizeof cfg.run_name, "ft");
+    cfg.critic_width = 64;
+    cfg.critic_depth = 2;
+    cfg.ft_val_freq = 0;
     return cfg;
 }

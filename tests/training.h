@@ -17,4 +17,9 @@ const char *training_collect(const char *env, int demos, double noise, uint64_t 
  * at a time on two cores). */
 rldt_config_t training_config(const char *env, const char *data, const char *name);
 
+/* Collects `demos` demos of `env`, pretrains a policy of the given width and chunk for `steps` steps on the
+ * CPU into <training_dir>/bc/, and returns a config for fine-tuning it (run name "ft", critic 2 x 64, no
+ * evaluation iterations). */
+rldt_config_t training_pretrained(const char *env, int demos, double noise, int width, int chunk, long steps);
+
 #endif
