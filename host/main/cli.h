@@ -31,6 +31,11 @@ int rldt_cli_args(const rldt_cli_arg_t *args, int n, int argc, char **argv, int 
 /* Prints the table to stderr. */
 void rldt_cli_print_args(const rldt_cli_arg_t *args, int n);
 
+/* The backend named by run.device (auto, cpu, cuda, cuda-emu) with run.precision applied, its choice logged;
+ * NULL with the error message set when it is unavailable. */
+struct rldt_backend;
+const struct rldt_backend *rldt_cli_backend(const rldt_config_t *cfg);
+
 /* Prints "rldt: error: <rldt_error_message()>" to stderr and returns `status`. */
 int rldt_cli_fail(int status);
 /* Prints the usage line of the named command and returns RLDT_ERR_USAGE. */

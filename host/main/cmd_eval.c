@@ -37,10 +37,8 @@ int rldt_cmd_eval(int argc, char **argv)
         rldt_ckpt_close(c);
         return rldt_cli_fail(st);
     }
-    char note[512];
-    const rldt_backend_t *be = rldt_backend_select(cfg.run_device, note, sizeof note);
+    const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) be = rldt_backend_cpu();
-    rldt_info("%s", note);
     rldt_eval_opts_t o = {text[ARG_EPISODES][0] ? (int)num[ARG_EPISODES] : (int)cfg.eval_episodes,
                           text[ARG_ENVS][0] ? (int)num[ARG_ENVS] : (int)cfg.env_n_envs, (int)cfg.run_threads,
                           text[ARG_DET][0] ? num[ARG_DET] != 0 : cfg.eval_deterministic,

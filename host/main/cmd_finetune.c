@@ -33,10 +33,8 @@ int rldt_cmd_finetune(int argc, char **argv)
         rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
         return rldt_cli_fail(RLDT_ERR_USAGE);
     }
-    char note[512];
-    const rldt_backend_t *be = rldt_backend_select(cfg.run_device, note, sizeof note);
+    const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) return rldt_cli_fail(RLDT_ERR_USAGE);
-    rldt_info("%s", note);
     rldt_finetune_result_t res;
     if ((st = rldt_finetune(&cfg, spec, be, &res))) return rldt_cli_fail(st);
     printf("fine-tuned %s: %d iterations, %ld env steps, %.0fs; eval success %.1f%% -> %.1f%%, return %.2f -> %.2f; "

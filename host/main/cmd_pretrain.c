@@ -11,10 +11,8 @@ int rldt_cmd_pretrain(int argc, char **argv)
     rldt_config_t cfg;
     int st = rldt_cli_load_config(&cfg, argc, argv, NULL);
     if (st) return st;
-    char note[512];
-    const rldt_backend_t *be = rldt_backend_select(cfg.run_device, note, sizeof note);
+    const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) return rldt_cli_fail(RLDT_ERR_USAGE);
-    rldt_info("%s", note);
     rldt_pretrain_result_t res;
     if ((st = rldt_pretrain(&cfg, be, &res))) return rldt_cli_fail(st);
     printf("pretrained %s: %ld steps, train loss %.4f, val loss %.4f; eval success %.1f%%, return %.2f ± %.2f over %d episodes\n"
