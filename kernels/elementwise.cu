@@ -3,11 +3,18 @@
 // iteration; the 2D ops run over the B*ncols (or N*D) elements of the block they touch, so a row's columns
 // are adjacent threads (coalesced) whatever the leading dimensions are. The per-element math is the RLDT_HD
 // code of the headers (rldt_flow_pair_elem, rldt_time_feature), the code the CPU backend runs. They are
-// bandwidth-bound: one read of each input and one write of each output per element.
+// bandwidth-bound: one read of each input and one write of each output per element. Block size: rldt_block()
+// (256, or the sweep of bench/bench_kernels); the results do not depend on it.
 #include "cuda_common.cuh"
 #include "rldt/nn.h"
 
-#define EW_THREADS 256
+// One launch over n elements, rldt_block() threads per block, and its error check.
+#define EW_LAUNCH(kernel, n, ...)                                                                           \
+    do {                                                                                                    \
+        unsigned bs_ = rldt_block();                                                                        \
+        RLDT_LAUNCH(kernel, rldt_grid((n), bs_), bs_, __VA_ARGS__);                                         \
+        CUDA_CHECK(cudaGetLastError());                                                                     \
+    } while (0)
 
 #define GRID_STRIDE(i, n)                                                                                   \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
@@ -21,8 +28,7 @@ __global__ void axpy_kernel(float *y, float a, const float *x, size_t n)
 static void cuda_axpy(float *y, float a, const float *x, size_t n)
 {
     if (!n) return;
-    RLDT_LAUNCH(axpy_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, a, x, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(axpy_kernel, n, y, a, x, n);
 }
 
 // y[b*ld_y + c] += a·x[b*ld_x + c] for element e = b*ncols + c of the B×ncols block.
@@ -39,8 +45,7 @@ static void cuda_axpy_cols(float *y, int ld_y, const float *x, int ld_x, float a
 {
     if (B <= 0 || ncols <= 0) return;
     size_t n = (size_t)B * (size_t)ncols;
-    RLDT_LAUNCH(axpy_cols_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, ld_y, x, ld_x, a, ncols, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(axpy_cols_kernel, n, y, ld_y, x, ld_x, a, ncols, n);
 }
 
 // y_i = min(y_i, x_i) (fminf: a NaN loses to a number, as on the CPU)
@@ -52,8 +57,7 @@ __global__ void minimum_kernel(float *y, const float *x, size_t n)
 static void cuda_minimum(float *y, const float *x, size_t n)
 {
     if (!n) return;
-    RLDT_LAUNCH(minimum_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, y, x, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(minimum_kernel, n, y, x, n);
 }
 
 // x_i = value
@@ -65,8 +69,7 @@ __global__ void fill_kernel(float *x, float value, size_t n)
 static void cuda_fill(float *x, float value, size_t n)
 {
     if (!n) return;
-    RLDT_LAUNCH(fill_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, x, value, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(fill_kernel, n, x, value, n);
 }
 
 // dst[b*ld_dst + dst_off + c] = src[b*ld_src + src_off + c] for element e = b*ncols + c. One kernel instead of
@@ -86,9 +89,7 @@ static void cuda_copy_cols(float *dst, int ld_dst, int dst_off, const float *src
 {
     if (B <= 0 || ncols <= 0) return;
     size_t n = (size_t)B * (size_t)ncols;
-    RLDT_LAUNCH(copy_cols_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, dst, ld_dst, dst_off, src, ld_src, src_off,
-                ncols, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(copy_cols_kernel, n, dst, ld_dst, dst_off, src, ld_src, src_off, ncols, n);
 }
 
 // Flow-matching pairs, element i = b*D + d: xt = (1 − t_b)·z + t_b·a and target = a − z
@@ -104,8 +105,7 @@ static void cuda_flow_pair(float *xt, float *target, const float *a, const float
 {
     if (B <= 0 || D <= 0) return;
     size_t n = (size_t)B * (size_t)D;
-    RLDT_LAUNCH(flow_pair_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, xt, target, a, z, t, D, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(flow_pair_kernel, n, xt, target, a, z, t, D, n);
 }
 
 // out[n][d] = chain[k_n][n][d], the chain stored [K+1][N][D]: a gather of one step per row.
@@ -122,8 +122,7 @@ static void cuda_chain_select(float *out, const float *chain, const int *k, int 
 {
     if (N <= 0 || D <= 0) return;
     size_t n = (size_t)N * (size_t)D;
-    RLDT_LAUNCH(chain_select_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, chain, k, N, D, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(chain_select_kernel, n, out, chain, k, N, D, n);
 }
 
 // Expected targets a† = x + (1 − t_n)·v (RLDT.md §2), element i = n*D + d; the expression of
@@ -137,8 +136,7 @@ static void cuda_expected_target(float *out, const float *x, const float *v, con
 {
     if (N <= 0 || D <= 0) return;
     size_t n = (size_t)N * (size_t)D;
-    RLDT_LAUNCH(expected_target_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, x, v, t, D, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(expected_target_kernel, n, out, x, v, t, D, n);
 }
 
 // Sinusoidal time features: out[r][j] = rldt_time_feature(t_r, j, dim) for element e = r*dim + j.
@@ -151,8 +149,7 @@ static void cuda_time_features(float *out, const float *t, int B, int dim)
 {
     if (B <= 0 || dim <= 0) return;
     size_t n = (size_t)B * (size_t)dim;
-    RLDT_LAUNCH(time_features_kernel, rldt_grid(n, EW_THREADS), EW_THREADS, out, t, dim, n);
-    CUDA_CHECK(cudaGetLastError());
+    EW_LAUNCH(time_features_kernel, n, out, t, dim, n);
 }
 
 void rldt_cuda_register_elementwise(rldt_backend_t *be)

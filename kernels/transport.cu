@@ -10,9 +10,6 @@
 
 #define SVGD_MAX_THREADS 256
 #define SVGD_TILE_PAIRS 4096 // most (query, particle) pairs per tile: their distances/weights sit in shared memory
-#ifdef RLDT_CUDA_EMU
-#define SVGD_EMU_SHMEM_LIMIT (227 * 1024) // the emulator stages like an sm_90 (its opt-in limit per block)
-#endif
 
 // The rank order of a query's squared distances: ascending, NaN after every number, ties broken by particle
 // index. A strict total order, so the ranks of a row are a permutation of 0..P−1 and exactly one element has
@@ -128,13 +125,11 @@ __global__ void svgd_field_kernel(float *phi, float *h_out, float *alpha_out, co
     }
 }
 
-// Largest dynamic shared memory one block of svgd_field_kernel may use: the device's opt-in limit (the
-// kernel's attribute is raised to it once; the default is 48 KiB).
+// Largest dynamic shared memory one block of svgd_field_kernel may use: the device's opt-in limit (227 KiB
+// on sm_90, 163 KiB on sm_80, the emulator's like sm_90). The kernel's attribute is raised to it once, on first
+// use (the default is 48 KiB).
 static size_t svgd_shmem_limit(void)
 {
-#ifdef RLDT_CUDA_EMU
-    return SVGD_EMU_SHMEM_LIMIT;
-#else
     static size_t limit = [] {
         int dev = 0, optin = 0;
         CUDA_CHECK(cudaGetDevice(&dev));
@@ -143,7 +138,6 @@ static size_t svgd_shmem_limit(void)
         return (size_t)optin;
     }();
     return limit;
-#endif
 }
 
 // Launch shape: B blocks (one per state); qt = the queries per tile, at most SVGD_TILE_PAIRS pairs; threads =

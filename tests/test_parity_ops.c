@@ -112,10 +112,10 @@ Test(parity, lerp_scale)
 
 // ---------------------------------------------------------------------------------------------------
 // reductions. Sizes around one block (256), one full grid (256 x 256 = 65536: past it the grid-stride loop
-// wraps) and large. Bounds: sumsq and the mse loss 1e-12 relative (the squares are exact in double; only
+// wraps) and past it. Bounds: sumsq and the mse loss 1e-12 relative (the squares are exact in double; only
 // the order of the double additions differs); the mse gradient 2·d/n is exact (0).
 
-static const size_t reduce_sizes[] = {1, 2, 255, 256, 257, 5003, 65536, 196609, 1000003};
+static const size_t reduce_sizes[] = {1, 2, 255, 256, 257, 5003, 65536, 196609};
 #define NREDUCE (sizeof reduce_sizes / sizeof *reduce_sizes)
 
 static void check_sumsq(const rldt_backend_t *cu, const rldt_backend_t *cpu, size_t n)
@@ -390,7 +390,7 @@ static void check_repeatable(const rldt_backend_t *cu, const rldt_backend_t *cpu
 {
     for (int rep = 0; rep < 2; rep++) {
         double again[4], ag[2];
-        check_actor_grad(cu, cpu, 1000, 257, 400, ag);
+        check_actor_grad(cu, cpu, 300, 257, 400, ag);
         again[0] = cu->sumsq(X, n);
         again[1] = cu->mse(X, Y, G, n);
         again[2] = ag[0];
