@@ -75,7 +75,7 @@ $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/rldt/*.h kernels/*.cuh)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/librldt_cuda.so: $(CU_OBJ)
-	$(NVCC) -shared -o $@ $^
+	$(NVCC) -shared -o $@ $^ -lcublas
 
 $(BUILD)/tests/rldt_tests: $(TEST_OBJ) $(BUILD)/librldt.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion

@@ -48,6 +48,7 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
         snprintf(why, len, "%s", cudaGetErrorString(err));
         return NULL;
     }
+    if (!rldt_cuda_nn_set_precision(getenv("RLDT_PRECISION"), why, len)) return NULL;
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     cuda_backend.abi = RLDT_BACKEND_ABI;
@@ -65,5 +66,6 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     rldt_cuda_register_elementwise(&cuda_backend);
     rldt_cuda_register_reduce(&cuda_backend);
     rldt_cuda_register_transport(&cuda_backend);
+    rldt_cuda_register_nn(&cuda_backend);
     return &cuda_backend;
 }

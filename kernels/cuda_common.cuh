@@ -66,3 +66,10 @@ void rldt_cuda_register_elementwise(rldt_backend_t *be); // elementwise.cu: axpy
                                                          // time_features
 void rldt_cuda_register_reduce(rldt_backend_t *be);      // reduce.cu: sumsq, mse
 void rldt_cuda_register_transport(rldt_backend_t *be);   // transport.cu: svgd_field, actor_grad
+void rldt_cuda_register_nn(rldt_backend_t *be);          // nn.cu: linear_forward, linear_backward,
+                                                         // act_forward, act_backward, layernorm_forward,
+                                                         // layernorm_backward (appends the GEMM precision
+                                                         // to be->device)
+// nn.cu: the GEMM precision of the process, "fp32" (NULL or "" too), "tf32" or "bf16"; false with the
+// reason in why for any other name. The plugin sets it from $RLDT_PRECISION when it opens.
+bool rldt_cuda_nn_set_precision(const char *name, char *why, size_t len);
