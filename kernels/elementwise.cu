@@ -5,7 +5,7 @@
 // code of the headers (rldt_flow_pair_elem, rldt_time_feature), the code the CPU backend runs. They are
 // bandwidth-bound: one read of each input and one write of each output per element. Block size: rldt_block()
 // (256, or the sweep of bench/bench_kernels); the results do not depend on it.
-#include "cuda_common.cuh"
+#include "index.cuh"
 #include "rldt/nn.h"
 
 // One launch over n elements, rldt_block() threads per block, and its error check.
@@ -36,7 +36,8 @@ __global__ void axpy_cols_kernel(float *y, int ld_y, const float *x, int ld_x, f
 {
     GRID_STRIDE(e, n)
     {
-        size_t b = e / (size_t)ncols, c = e % (size_t)ncols;
+        size_t b, c;
+        rldt_divmod(e, (unsigned)ncols, &b, &c);
         y[b * ld_y + c] += a * x[b * ld_x + c];
     }
 }
@@ -79,7 +80,8 @@ __global__ void copy_cols_kernel(float *dst, int ld_dst, int dst_off, const floa
 {
     GRID_STRIDE(e, n)
     {
-        size_t b = e / (size_t)ncols, c = e % (size_t)ncols;
+        size_t b, c;
+        rldt_divmod(e, (unsigned)ncols, &b, &c);
         dst[b * ld_dst + dst_off + c] = src[b * ld_src + src_off + c];
     }
 }
@@ -98,7 +100,7 @@ static void cuda_copy_cols(float *dst, int ld_dst, int dst_off, const float *src
 __global__ void flow_pair_kernel(float *xt, float *target, const float *a, const float *z, const float *t, int D,
                                  size_t n)
 {
-    GRID_STRIDE(i, n) rldt_flow_pair_elem(t[i / (size_t)D], a[i], z[i], &xt[i], &target[i]);
+    GRID_STRIDE(i, n) rldt_flow_pair_elem(t[rldt_row(i, (unsigned)D)], a[i], z[i], &xt[i], &target[i]);
 }
 
 static void cuda_flow_pair(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D)
@@ -113,7 +115,8 @@ __global__ void chain_select_kernel(float *out, const float *chain, const int *k
 {
     GRID_STRIDE(e, total)
     {
-        size_t row = e / (size_t)D, d = e % (size_t)D;
+        size_t row, d;
+        rldt_divmod(e, (unsigned)D, &row, &d);
         out[e] = chain[((size_t)k[row] * (size_t)N + row) * (size_t)D + d];
     }
 }
@@ -129,7 +132,7 @@ static void cuda_chain_select(float *out, const float *chain, const int *k, int 
 // cpu_expected_target, written the same way so both round alike.
 __global__ void expected_target_kernel(float *out, const float *x, const float *v, const float *t, int D, size_t n)
 {
-    GRID_STRIDE(i, n) out[i] = x[i] + (1.0f - t[i / (size_t)D]) * v[i];
+    GRID_STRIDE(i, n) out[i] = x[i] + (1.0f - t[rldt_row(i, (unsigned)D)]) * v[i];
 }
 
 static void cuda_expected_target(float *out, const float *x, const float *v, const float *t, int N, int D)
@@ -142,7 +145,12 @@ static void cuda_expected_target(float *out, const float *x, const float *v, con
 // Sinusoidal time features: out[r][j] = rldt_time_feature(t_r, j, dim) for element e = r*dim + j.
 __global__ void time_features_kernel(float *out, const float *t, int dim, size_t n)
 {
-    GRID_STRIDE(e, n) out[e] = rldt_time_feature(t[e / (size_t)dim], (int)(e % (size_t)dim), dim);
+    GRID_STRIDE(e, n)
+    {
+        size_t r, j;
+        rldt_divmod(e, (unsigned)dim, &r, &j);
+        out[e] = rldt_time_feature(t[r], (int)j, dim);
+    }
 }
 
 static void cuda_time_features(float *out, const float *t, int B, int dim)

@@ -16,7 +16,8 @@
 #include "cuda_common.cuh"
 
 #define RLDT_REDUCE_THREADS 256 // threads per block of pass 1 (a power of two)
-#define RLDT_REDUCE_BLOCKS 256  // most blocks of pass 1 = threads of pass 2 (a power of two, <= 1024)
+#define RLDT_REDUCE_BLOCKS 1024 // most blocks of pass 1 = threads of pass 2 (a power of two, <= 1024): 256K
+                                // threads, what an H100/H200 holds resident, for enough loads in flight
 #define RLDT_REDUCE_MAXV 2      // most sums one reduction carries (actor_grad: transport and consistency)
 
 // Blocks of pass 1 for n elements: enough for one element per thread, at most RLDT_REDUCE_BLOCKS.

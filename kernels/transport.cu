@@ -2,14 +2,15 @@
 // actor-loss gradient with its two loss sums (a deterministic reduction, kernels/reduce.cuh). The per-query
 // and per-element math mirrors rldt/transport.h (rldt_svgd_query, rldt_svgd_alpha, rldt_actor_grad_elem):
 // the same float operations in the same order per output, spread over threads.
+#include "index.cuh"
 #include "reduce.cuh"
 #include "rldt/transport.h"
 
 // ---------------------------------------------------------------------------------------------------
 // svgd_field
 
-#define SVGD_MAX_THREADS 256
-#define SVGD_TILE_PAIRS 4096 // most (query, particle) pairs per tile: their distances/weights sit in shared memory
+#define SVGD_BLOCK 256        // threads per block: S states of G threads each (S·G <= 256)
+#define SVGD_TILE_FLOATS 4096 // a tile of queries keeps at most this many distances (qt·P) and x floats (qt·ld)
 
 // The rank order of a query's squared distances: ascending, NaN after every number, ties broken by particle
 // index. A strict total order, so the ranks of a row are a permutation of 0..P−1 and exactly one element has
@@ -22,106 +23,120 @@ __device__ inline bool svgd_before(float u, int ju, float v, int jv)
     return u < v || (u == v && ju < jv);
 }
 
-// One block per state b (blockIdx.x). Dynamic shared memory, in floats:
-//   dk  [qt][P]   squared distances ‖x_i − a_j‖² of the tile's queries, then the kernel weights k_ij
-//   hq  [qt]      the tile's bandwidths h_i
-//   red [P + 1]   the gradient norms ‖g_j‖, then α_s in red[P]
-//   as, gs [P][lda] each (when staged)  the state's particles a[b] and critic gradients g[b], row stride
-//                 lda = D|1: odd, so the threads of a warp that read one d of 32 different particles hit 32
-//                 different banks. Not staged (the state does not fit the device's shared memory), a and g
-//                 are read from global memory with stride D: same math, more traffic.
-// Phases (a barrier after each; no thread reads what another writes in the same phase):
-//   load  a[b], g[b] into shared memory
-//   α     thread j: ‖g_j‖ = sqrtf(Σ_d g_jd²) (d ascending); thread 0: α_s = τ·min(Σ_j ‖g_j‖ / P, 1e5) (j
-//         ascending): the float order of rldt_svgd_alpha. Written to alpha_out[b].
-//   then per tile of qt queries:
-//   dist  thread per pair (i, j): dk_ij = Σ_d (x_id − a_jd)² (d ascending, as rldt_svgd_query)
-//   med   thread per pair: rank of dk_ij in row i (svgd_before); the thread holding rank ⌊(P−1)/2⌋ (one per
-//         row) sets h_i = rldt_svgd_bandwidth(median, P). Counting ranks replaces the CPU's sort of a local
-//         copy, parallel over j and with no per-thread arrays (no local memory).
-//   k     thread per pair: k_ij = expf(−dk_ij / (2 h_i)); thread (i, 0) writes h_out.
-//   φ     thread per (i, d): φ_id = (Σ_j k_ij g_jd + (α/h_i)·Σ_j k_ij (x_id − a_jd)) / P (j ascending), the
-//         repulsion summed as Σ k (x − a), never x Σk − Σ k a (RLDT.md §3).
-// Fusion: the whole field of a state is one launch; a[b] and g[b] are read from global memory once per state
-// (not once per query), and the P×Q distances and weights never leave shared memory.
+// A group of G threads per state; a block holds S = blockDim/G states (b = blockIdx·S + group), so that small
+// states (P = 8, D = 24: a few hundred floats) still fill the SM with states in flight. Each group has its
+// own slice of the dynamic shared memory, `group_floats` floats:
+//   dk  [qt][P]    squared distances ‖x_i − a_j‖² of the tile's queries, then the kernel weights k_ij
+//   hq  [qt]       the tile's bandwidths h_i
+//   red [P + 1]    the gradient norms ‖g_j‖, then α_s in red[P]
+//   as, gs [P][ld] (staged) the state's particles a[b] and critic gradients g[b]
+//   xs  [qt][ld]   (staged) the tile's queries
+// with row stride ld = D|1: odd, so the threads of a warp that read one d of 32 different rows hit 32
+// different banks. Not staged (the state does not fit the device's shared memory), a, g and x are read
+// from global memory with stride D: the same math, more traffic.
+// Phases, one barrier after each (no thread reads what another writes in the same phase); a group past
+// the last state (b >= B) does no work but takes part in every barrier:
+//   stage   a[b], g[b] (once) and the tile's queries x into shared memory
+//   dist    thread per pair (i, j): dk_ij = Σ_d (x_id − a_jd)² (d ascending, as rldt_svgd_query);
+//           first tile: thread j also computes ‖g_j‖ = sqrtf(Σ_d g_jd²) (d ascending)
+//   median  thread per pair: the rank of dk_ij in row i (svgd_before); the one thread holding rank ⌊(P−1)/2⌋
+//           sets h_i = rldt_svgd_bandwidth(median, P). Counting ranks replaces the CPU's sort of a local copy:
+//           parallel over j, and no per-thread arrays (no local memory). First tile: thread 0 sets
+//           α_s = τ·min(Σ_j ‖g_j‖ / P, 1e5) (j ascending: the float order of rldt_svgd_alpha), alpha_out[b].
+//   k       thread per pair: k_ij = expf(−dk_ij / (2 h_i)); thread (i, 0) writes h_out
+//   φ       thread per (i, d): φ_id = (Σ_j k_ij g_jd + (α/h_i)·Σ_j k_ij (x_id − a_jd)) / P (j ascending), the
+//           repulsion summed as Σ k (x − a), never x Σk − Σ k a (RLDT.md §3)
+// Fusion: a state's whole field is one pass over its data: a[b], g[b] and x[b] are read from global memory
+// once (not once per query), and the Q×P distances and weights never leave shared memory.
 __global__ void svgd_field_kernel(float *phi, float *h_out, float *alpha_out, const float *x, const float *a,
-                                  const float *g, int Q, int P, int D, float tau, int qt, int staged)
+                                  const float *g, int B, int Q, int P, int D, float tau, int qt, int staged, int G,
+                                  int group_floats)
 {
     RLDT_DYNAMIC_SHARED(float, sh);
-    const int T = (int)blockDim.x, tid = (int)threadIdx.x, lda = staged ? (D | 1) : D;
-    const size_t b = blockIdx.x;
-    float *dk = sh, *hq = dk + qt * P, *red = hq + qt, *as = red + P + 1, *gs = as + P * lda;
-    const float *ab = a + b * P * D, *gb = g + b * P * D;
+    const int grp = (int)threadIdx.x / G, tid = (int)threadIdx.x % G;
+    const int ld = staged ? (D | 1) : D; // row stride of a, g and the queries
+    const size_t b = (size_t)blockIdx.x * (blockDim.x / G) + grp;
+    const bool active = b < (size_t)B;
+    float *dk = sh + (size_t)grp * group_floats, *hq = dk + qt * P, *red = hq + qt, *as = red + P + 1;
+    float *gs = as + P * ld, *xs = gs + P * ld;
+    const float *ab = active ? a + b * P * D : a, *gb = active ? g + b * P * D : g;
 
-    if (staged) {
-        for (int e = tid; e < P * D; e += T) {
+    if (active && staged)
+        for (int e = tid; e < P * D; e += G) {
             int j = e / D, d = e % D;
-            as[j * lda + d] = ab[e];
-            gs[j * lda + d] = gb[e];
+            as[j * ld + d] = ab[e];
+            gs[j * ld + d] = gb[e];
         }
-        ab = as;
-        gb = gs;
-    }
-    __syncthreads();
-
-    for (int j = tid; j < P; j += T) {
-        float sq = 0.0f;
-        for (int d = 0; d < D; d++) sq += gb[j * lda + d] * gb[j * lda + d];
-        red[j] = sqrtf(sq);
-    }
-    __syncthreads();
-    if (tid == 0) {
-        float sum = 0.0f;
-        for (int j = 0; j < P; j++) sum += red[j];
-        float mean = sum / (float)P;
-        red[P] = alpha_out[b] = tau * (mean > RLDT_SVGD_MAX_GRAD_NORM ? RLDT_SVGD_MAX_GRAD_NORM : mean);
-    }
-    __syncthreads();
-    const float alpha = red[P], inv_p = 1.0f / (float)P;
+    if (staged) ab = as, gb = gs;
     const int rank = (P - 1) / 2;
+    const float inv_p = 1.0f / (float)P;
 
-    for (int q0 = 0; q0 < Q; q0 += qt) {
+    for (int q0 = 0; q0 == 0 || q0 < Q; q0 += qt) { // one pass when Q = 0: α is still written
         const int nq = Q - q0 < qt ? Q - q0 : qt;
         const size_t row0 = b * Q + q0; // first query row of the tile
-        const float *xq = x + row0 * D;
+        const float *xq = active ? x + row0 * D : x;
+        if (active && staged) {
+            for (int e = tid; e < nq * D; e += G) xs[(e / D) * ld + e % D] = xq[e];
+            xq = xs;
+        }
+        __syncthreads();
 
-        for (int p = tid; p < nq * P; p += T) {
-            const float *xi = xq + (size_t)(p / P) * D, *aj = ab + (p % P) * lda;
-            float sq = 0.0f;
-            for (int d = 0; d < D; d++) {
-                float diff = xi[d] - aj[d];
-                sq += diff * diff;
+        if (active) {
+            for (int j = tid; q0 == 0 && j < P; j += G) {
+                float sq = 0.0f;
+                for (int d = 0; d < D; d++) sq += gb[j * ld + d] * gb[j * ld + d];
+                red[j] = sqrtf(sq);
             }
-            dk[p] = sq;
-        }
-        __syncthreads();
-
-        for (int p = tid; p < nq * P; p += T) {
-            int i = p / P, j = p % P, before = 0;
-            float v = dk[p];
-            for (int j2 = 0; j2 < P; j2++) before += svgd_before(dk[i * P + j2], j2, v, j);
-            if (before == rank) hq[i] = rldt_svgd_bandwidth(v, P);
-        }
-        __syncthreads();
-
-        for (int p = tid; p < nq * P; p += T) {
-            int i = p / P;
-            if (p % P == 0) h_out[row0 + i] = hq[i];
-            dk[p] = expf(-dk[p] / (2.0f * hq[i]));
-        }
-        __syncthreads();
-
-        for (int e = tid; e < nq * D; e += T) {
-            int i = e / D, d = e % D;
-            const float *ki = dk + i * P;
-            float xd = xq[e], drive = 0.0f, repulse = 0.0f;
-            for (int j = 0; j < P; j++) {
-                drive += ki[j] * gb[j * lda + d];
-                repulse += ki[j] * (xd - ab[j * lda + d]);
+            for (int p = tid; p < nq * P; p += G) {
+                const float *xi = xq + (p / P) * ld, *aj = ab + (p % P) * ld;
+                float sq = 0.0f;
+                for (int d = 0; d < D; d++) {
+                    float diff = xi[d] - aj[d];
+                    sq += diff * diff;
+                }
+                dk[p] = sq;
             }
-            phi[row0 * D + e] = (drive + (alpha / hq[i]) * repulse) * inv_p;
         }
-        __syncthreads(); // the next tile overwrites dk and hq
+        __syncthreads();
+
+        if (active) {
+            if (q0 == 0 && tid == 0) {
+                float sum = 0.0f;
+                for (int j = 0; j < P; j++) sum += red[j];
+                float mean = sum / (float)P;
+                red[P] = alpha_out[b] = tau * (mean > RLDT_SVGD_MAX_GRAD_NORM ? RLDT_SVGD_MAX_GRAD_NORM : mean);
+            }
+            for (int p = tid; p < nq * P; p += G) {
+                int i = p / P, j = p % P, before = 0;
+                float v = dk[p];
+                for (int j2 = 0; j2 < P; j2++) before += svgd_before(dk[i * P + j2], j2, v, j);
+                if (before == rank) hq[i] = rldt_svgd_bandwidth(v, P);
+            }
+        }
+        __syncthreads();
+
+        if (active)
+            for (int p = tid; p < nq * P; p += G) {
+                int i = p / P;
+                if (p % P == 0) h_out[row0 + i] = hq[i];
+                dk[p] = expf(-dk[p] / (2.0f * hq[i]));
+            }
+        __syncthreads();
+
+        if (active) {
+            const float alpha = red[P];
+            for (int e = tid; e < nq * D; e += G) {
+                int i = e / D, d = e % D;
+                const float *ki = dk + i * P;
+                float xd = xq[i * ld + d], drive = 0.0f, repulse = 0.0f;
+                for (int j = 0; j < P; j++) {
+                    drive += ki[j] * gb[j * ld + d];
+                    repulse += ki[j] * (xd - ab[j * ld + d]);
+                }
+                phi[row0 * D + e] = (drive + (alpha / hq[i]) * repulse) * inv_p;
+            }
+        }
+        __syncthreads(); // the next tile overwrites xs, dk and hq
     }
 }
 
@@ -140,22 +155,38 @@ static size_t svgd_shmem_limit(void)
     return limit;
 }
 
-// Launch shape: B blocks (one per state); qt = the queries per tile, at most SVGD_TILE_PAIRS pairs; threads =
-// enough for the larger of the tile's pairs and (query, d) elements, a multiple of 32, at most 256. The
-// outputs do not depend on qt or the block size (each is computed by one thread in a fixed order).
+// Threads per state: enough for about four elements of the widest phase each (qt·max(P, D)), a multiple of
+// 32 from 32 to SVGD_BLOCK; $RLDT_SVGD_THREADS overrides it (the benchmark's sweep; the outputs do not depend
+// on it: each is computed by one thread in a fixed order).
+static int svgd_group_threads(int qt, int P, int D)
+{
+    const char *s = getenv("RLDT_SVGD_THREADS");
+    int G = s ? atoi(s) : 0;
+    if (G >= 1 && G <= SVGD_BLOCK) return G;
+    long work = (long)qt * (P > D ? P : D) / 4;
+    work = (work + 31) / 32 * 32;
+    return (int)(work < 32 ? 32 : work > SVGD_BLOCK ? SVGD_BLOCK : work);
+}
+
+// Launch shape: ceil(B / S) blocks of S·G threads (S states of G threads); qt queries per tile (at most
+// SVGD_TILE_FLOATS distances and x floats); a, g and x staged in shared memory when one state fits the
+// device's limit, with as many states per block as fit.
 static void cuda_svgd_field(float *phi, float *h_out, float *alpha_out, const float *x, const float *a, const float *g,
                             int B, int Q, int P, int D, float tau)
 {
-    if (B <= 0 || P <= 0 || D <= 0) return; /* the CPU reference needs P >= 1 too (the caller checks) */
-    int qt = Q < 1 ? 1 : Q, cap = SVGD_TILE_PAIRS / P > 1 ? SVGD_TILE_PAIRS / P : 1;
-    if (qt > cap) qt = cap;
-    size_t base = sizeof(float) * ((size_t)qt * P + (size_t)qt + (size_t)P + 1);
-    size_t stage_bytes = base + sizeof(float) * 2 * (size_t)P * (size_t)(D | 1);
-    int staged = stage_bytes <= svgd_shmem_limit();
-    size_t work = (size_t)qt * (size_t)(P > D ? P : D);
-    unsigned threads = work >= SVGD_MAX_THREADS ? SVGD_MAX_THREADS : (unsigned)((work + 31) / 32 * 32);
-    RLDT_LAUNCH_SHMEM(svgd_field_kernel, (unsigned)B, threads, staged ? stage_bytes : base, phi, h_out, alpha_out, x,
-                      a, g, Q, P, D, tau, qt, staged);
+    if (B <= 0 || P <= 0 || D < 0) return; /* the CPU reference needs P >= 1 too (the caller checks) */
+    size_t ld = (size_t)(D | 1), limit = svgd_shmem_limit();
+    int qt = Q < 1 ? 1 : Q;
+    if ((size_t)qt * P > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / P > 1 ? SVGD_TILE_FLOATS / P : 1;
+    if ((size_t)qt * ld > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / (int)ld > 1 ? SVGD_TILE_FLOATS / (int)ld : 1;
+    size_t small = (size_t)qt * P + (size_t)qt + (size_t)P + 1, big = small + (2 * (size_t)P + (size_t)qt) * ld;
+    int staged = sizeof(float) * big <= limit;
+    size_t group_floats = staged ? big : small;
+    int G = svgd_group_threads(qt, P, D), S = SVGD_BLOCK / G;
+    while (S > 1 && sizeof(float) * group_floats * (size_t)S > limit) S--;
+    unsigned grid = (unsigned)((B + S - 1) / S);
+    RLDT_LAUNCH_SHMEM(svgd_field_kernel, grid, (unsigned)(S * G), sizeof(float) * group_floats * (size_t)S, phi, h_out,
+                      alpha_out, x, a, g, B, Q, P, D, tau, qt, staged, G, (int)group_floats);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -173,7 +204,7 @@ __global__ void actor_grad_kernel(float *dv, const float *v, const float *phi, c
     double s[2] = {0.0, 0.0};
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float et, ec;
-        dv[i] = inv_n * rldt_actor_grad_elem(v[i], phi[i], a[i], xk[i], t[i / (size_t)D], K, c_cons, &et, &ec);
+        dv[i] = inv_n * rldt_actor_grad_elem(v[i], phi[i], a[i], xk[i], t[rldt_row(i, (unsigned)D)], K, c_cons, &et, &ec);
         s[0] += et;
         s[1] += ec;
     }

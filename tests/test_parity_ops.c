@@ -111,11 +111,11 @@ Test(parity, lerp_scale)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// reductions. Sizes around one block (256), one full grid (256 x 256 = 65536: past it the grid-stride loop
-// wraps) and past it. Bounds: sumsq and the mse loss 1e-12 relative (the squares are exact in double; only
+// reductions. Sizes around one block (256 threads), one full grid (1024 blocks x 256 = 262144: past it the
+// grid-stride loop wraps) and past it. Bounds: sumsq and the mse loss 1e-12 relative (the squares are exact in double; only
 // the order of the double additions differs); the mse gradient 2·d/n is exact (0).
 
-static const size_t reduce_sizes[] = {1, 2, 255, 256, 257, 5003, 65536, 196609};
+static const size_t reduce_sizes[] = {1, 2, 255, 256, 257, 5003, 65537, 262144, 300007};
 #define NREDUCE (sizeof reduce_sizes / sizeof *reduce_sizes)
 
 static void check_sumsq(const rldt_backend_t *cu, const rldt_backend_t *cpu, size_t n)
@@ -194,15 +194,21 @@ static void check_elementwise(const rldt_backend_t *cu, const rldt_backend_t *cp
     cpu->axpy(a, -0.5f, z, n);
     cu->axpy(A, -0.5f, Z, n);
     expect_close_floor(cu, A, a, n, 1e-6, 1.0, "axpy");
+    /* each op below starts from the CPU's inputs, so its bound is its own (not the ulps of the ops before) */
+    cu->upload(A, a, sizeof(float) * n);
+    cu->upload(WIDE, wide, sizeof(float) * nw);
     cpu->axpy_cols(wide + 3, W, a, D, 0.75f, D, B); /* dense source into a strided block */
     cu->axpy_cols(WIDE + 3, W, A, D, 0.75f, D, B);
     expect_close_floor(cu, WIDE, wide, nw, 1e-6, 1.0, "axpy_cols (into a block)");
+    cu->upload(WIDE, wide, sizeof(float) * nw);
     cpu->axpy_cols(z, D, wide + 1, W, -1.25f, nc, B); /* strided source into a dense matrix */
     cu->axpy_cols(Z, D, WIDE + 1, W, -1.25f, nc, B);
     expect_close_floor(cu, Z, z, n, 1e-6, 1.0, "axpy_cols (from a block)");
+    cu->upload(Z, z, sizeof(float) * n);
     cpu->minimum(a, z, n);
     cu->minimum(A, Z, n);
     expect_close_floor(cu, A, a, n, 0.0, 1e-3, "minimum");
+    cu->upload(A, a, sizeof(float) * n);
 
     float *ET = nan_dev(cu, n);
     cpu->expected_target(xt, a, z, t, B, D);
@@ -259,9 +265,47 @@ Test(parity, elementwise)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// svgd_field. Bounds: φ 1e-4 relative, floored at 1e-3 of the call's largest |φ| (φ sums P signed terms,
-// each weight exp(−d²/2h) carries the ulp differences of d² and h times d²/2h); h 2e-5 relative (d² sums D
-// squares, each may be fused on the GPU); α 1e-6 relative (P norms of D squares).
+// svgd_field. Bounds: φ_id within 1e-5 of its row's term scale (1/P)·Σ_j k_j·(|g_jd| + (α/h)·|x_d − a_jd|),
+// the size of the terms it sums: φ is a sum of P signed terms that can cancel to almost nothing, and each
+// term carries the ulp differences of d², h and expf (times d²/2h, but k·d²/2h <= 1/e); h 2e-5 relative (d²
+// sums D squares, each may be fused on the GPU); α 1e-6 relative (P norms of D squares).
+
+/* Downloads φ and checks it against the CPU's within tol of each row's term scale (computed in double from
+ * the CPU's h and α). */
+static void expect_field_close(const rldt_backend_t *cu, const float *PHI, const float *phi, const float *x,
+                               const float *a, const float *g, const float *h, const float *alpha, int B, int Q, int P,
+                               int D, double tol, const char *what)
+{
+    size_t nx = (size_t)B * Q * D;
+    float *got = malloc(sizeof(float) * (nx ? nx : 1));
+    double *k = malloc(sizeof(double) * (size_t)P);
+    cu->download(got, PHI, sizeof(float) * nx);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < Q; i++) {
+            size_t row = (size_t)b * Q + i;
+            const float *xi = x + row * D, *ab = a + (size_t)b * P * D, *gb = g + (size_t)b * P * D;
+            for (int j = 0; j < P; j++) {
+                double sq = 0.0;
+                for (int d = 0; d < D; d++) sq += ((double)xi[d] - ab[j * D + d]) * ((double)xi[d] - ab[j * D + d]);
+                k[j] = exp(-sq / (2.0 * h[row]));
+            }
+            double scale = 0.0;
+            for (int d = 0; d < D; d++) {
+                double s = 0.0;
+                for (int j = 0; j < P; j++)
+                    s += k[j] * (fabs(gb[j * D + d]) + alpha[b] / h[row] * fabs((double)xi[d] - ab[j * D + d]));
+                scale = fmax(scale, s / P);
+            }
+            for (int d = 0; d < D; d++) {
+                size_t e = row * D + d;
+                cr_assert(isfinite(got[e]), "%s: element %zu not written (%g)", what, e, got[e]);
+                double err = fabs((double)got[e] - phi[e]) / fmax(scale, 1e-30);
+                cr_assert_leq(err, tol, "%s: element %zu: %.9g vs %.9g (error %g of the term scale %g > %g)", what, e,
+                              got[e], phi[e], err, scale, tol);
+            }
+        }
+    free(got), free(k);
+}
 
 enum { FIELD_PLAIN, FIELD_TIES, FIELD_COLLAPSED, FIELD_BIG_GRAD };
 
@@ -294,7 +338,7 @@ static void check_svgd(const rldt_backend_t *cu, const rldt_backend_t *cpu, int 
     cu->svgd_field(PHI, H, AL, Xd, Ad, Gd, B, Q, P, D, tau);
     char what[128];
     snprintf(what, sizeof what, "svgd_field B=%d Q=%d P=%d D=%d kind=%d: phi", B, Q, P, D, kind);
-    expect_close_floor(cu, PHI, phi, nx, 1e-4, fmax(1e-3 * max_abs(phi, nx), 1e-30), what);
+    expect_field_close(cu, PHI, phi, x, a, g, h, alpha, B, Q, P, D, 1e-5, what);
     snprintf(what, sizeof what, "svgd_field B=%d Q=%d P=%d D=%d kind=%d: h", B, Q, P, D, kind);
     expect_close_floor(cu, H, h, nh, 2e-5, 1e-30, what);
     snprintf(what, sizeof what, "svgd_field B=%d Q=%d P=%d D=%d kind=%d: alpha", B, Q, P, D, kind);
@@ -328,6 +372,16 @@ Test(parity, svgd_field)
         for (int k = 0; k < 2; k++) /* a small τ (the published one) and a large one (the repulsion matters) */
             PARITY_ORDERS(cu, check_svgd(cu, cpu, sh[0], sh[1], sh[2], sh[3], k ? 0.5f : 0.001f, sh[4], 100 + 10 * (uint64_t)s));
     }
+    /* the threads per state forced (the outputs must not depend on them): one state per block, and eight
+     * states of 32 threads per block with groups past the last state */
+    static const char *const groups[] = {"32", "256", "7"};
+    for (int k = 0; k < 3; k++) {
+        setenv("RLDT_SVGD_THREADS", groups[k], 1);
+        PARITY_ORDERS(cu, check_svgd(cu, cpu, 13, 8, 8, 24, 0.5f, FIELD_PLAIN, 150));
+        PARITY_ORDERS(cu, check_svgd(cu, cpu, 2, 70, 64, 40, 0.5f, FIELD_PLAIN, 160));
+        PARITY_ORDERS(cu, check_svgd(cu, cpu, 1, 5, 64, 600, 0.5f, FIELD_PLAIN, 170));
+    }
+    unsetenv("RLDT_SVGD_THREADS");
     rldt_rng_t r; /* seeded random shapes, Q = P as in RLDT */
     rldt_rng_init(&r, 3, 60);
     for (int s = 0; s < 4; s++) {
@@ -408,7 +462,7 @@ Test(parity, reductions_are_deterministic)
     NEED(sumsq);
     NEED(mse);
     NEED(actor_grad);
-    size_t n = 196609;
+    size_t n = 300007;
     float *x = test_random_array(n, -1, 1, 70), *y = test_random_array(n, -1, 1, 71);
     float *X = to_dev(cu, x, n), *Y = to_dev(cu, y, n), *G = nan_dev(cu, n);
     double first[4] = {0};
