@@ -199,6 +199,16 @@ static void check_precision(const char *prec, double tol, double least, bool on_
 Test(parity, linear_tf32) { check_precision("tf32", TOL_TF32, 1e-4, false); }
 Test(parity, linear_bf16) { check_precision("bf16", TOL_BF16, 1e-3, true); }
 
+/* Any other name makes the plugin refuse to open, saying why (checked on the emulator, which always opens). */
+Test(parity, unknown_precision_is_refused)
+{
+    if (!rldt_backend_cuda_emu) cr_skip_test("skipped: no emulator backend");
+    setenv("RLDT_PRECISION", "fp16", 1);
+    char why[256] = "";
+    cr_assert_null(rldt_backend_cuda_emu(why, sizeof why));
+    cr_assert(strstr(why, "RLDT_PRECISION='fp16'"), "reason: %s", why);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // activations
 
