@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cuda_common.cuh"
+#include "index.cuh"
 #include "rldt/nn.h"
 #ifndef RLDT_CUDA_EMU
 #include <cuda_bf16.h>
@@ -244,7 +245,9 @@ __global__ void linear_epilogue_kernel(float *pre, float *post, const float *b, 
 {
     GRID_STRIDE(i, n)
     {
-        float v = pre[i] + (res ? res[i] + b[i % no] : b[i % no]);
+        size_t r, c;
+        rldt_divmod(i, (unsigned)no, &r, &c); // the bias index (32-bit division below 2^32 elements)
+        float v = pre[i] + (res ? res[i] + b[c] : b[c]);
         pre[i] = v;
         if (post) post[i] = rldt_act_f(A, v);
     }
