@@ -45,6 +45,8 @@ else # a build made elsewhere: run the test binary as make test-gpu does, withou
 fi
 step "kernel benchmarks" ./build/bench/bench_kernels cuda
 step "end-to-end: hopper shape on the GPU" ./build/bench/bench_step hopper cuda
+step "end-to-end: hopper shape, tf32 GEMMs" env RLDT_PRECISION=tf32 ./build/bench/bench_step hopper cuda
+step "end-to-end: hopper shape, bf16 GEMMs" env RLDT_PRECISION=bf16 ./build/bench/bench_step hopper cuda
 step "end-to-end: medium shape on the GPU" ./build/bench/bench_step medium cuda
 if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
     step "end-to-end: medium shape on the CPU (for the ratio)" ./build/bench/bench_step medium cpu
