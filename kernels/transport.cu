@@ -10,6 +10,7 @@
 // svgd_field
 
 #define SVGD_BLOCK 256        // threads per block: S states of G threads each (S·G <= 256)
+#define SVGD_STAGE 4           // loads in flight per thread and array while staging
 #define SVGD_TILE_FLOATS 4096 // a tile of queries keeps at most this many distances (qt·P) and x floats (qt·ld)
 
 // The rank order of a query's squared distances: ascending, NaN after every number, ties broken by particle
@@ -36,7 +37,7 @@ __device__ inline bool svgd_before(float u, int ju, float v, int jv)
 // from global memory with stride D: the same math, more traffic.
 // Phases, one barrier after each (no thread reads what another writes in the same phase); a group past
 // the last state (b >= B) does no work but takes part in every barrier:
-//   stage   a[b], g[b] (once) and the tile's queries x into shared memory
+//   stage   a[b], g[b] (first tile) and the tile's queries x into shared memory
 //   dist    thread per pair (i, j): dk_ij = Σ_d (x_id − a_jd)² (d ascending, as rldt_svgd_query);
 //           first tile: thread j also computes ‖g_j‖ = sqrtf(Σ_d g_jd²) (d ascending)
 //   median  thread per pair: the rank of dk_ij in row i (svgd_before); the one thread holding rank ⌊(P−1)/2⌋
@@ -48,9 +49,10 @@ __device__ inline bool svgd_before(float u, int ju, float v, int jv)
 //           repulsion summed as Σ k (x − a), never x Σk − Σ k a (RLDT.md §3)
 // Fusion: a state's whole field is one pass over its data: a[b], g[b] and x[b] are read from global memory
 // once (not once per query), and the Q×P distances and weights never leave shared memory.
-__global__ void svgd_field_kernel(float *phi, float *h_out, float *alpha_out, const float *x, const float *a,
-                                  const float *g, int B, int Q, int P, int D, float tau, int qt, int staged, int G,
-                                  int group_floats)
+__global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h_out, float *__restrict__ alpha_out,
+                                  const float *__restrict__ x, const float *__restrict__ a,
+                                  const float *__restrict__ g, int B, int Q, int P, int D, float tau, int qt, int staged,
+                                  int G, int group_floats)
 {
     RLDT_DYNAMIC_SHARED(float, sh);
     const int grp = (int)threadIdx.x / G, tid = (int)threadIdx.x % G;
@@ -59,25 +61,35 @@ __global__ void svgd_field_kernel(float *phi, float *h_out, float *alpha_out, co
     const bool active = b < (size_t)B;
     float *dk = sh + (size_t)grp * group_floats, *hq = dk + qt * P, *red = hq + qt, *as = red + P + 1;
     float *gs = as + P * ld, *xs = gs + P * ld;
-    const float *ab = active ? a + b * P * D : a, *gb = active ? g + b * P * D : g;
-
-    if (active && staged)
-        for (int e = tid; e < P * D; e += G) {
-            int j = e / D, d = e % D;
-            as[j * ld + d] = ab[e];
-            gs[j * ld + d] = gb[e];
-        }
-    if (staged) ab = as, gb = gs;
+    const float *a_b = active ? a + b * P * D : a, *g_b = active ? g + b * P * D : g; // the state's rows
+    const float *ab = staged ? as : a_b, *gb = staged ? gs : g_b; // where the phases read them
     const int rank = (P - 1) / 2;
     const float inv_p = 1.0f / (float)P;
 
     for (int q0 = 0; q0 == 0 || q0 < Q; q0 += qt) { // one pass when Q = 0: α is still written
         const int nq = Q - q0 < qt ? Q - q0 : qt;
         const size_t row0 = b * Q + q0; // first query row of the tile
-        const float *xq = active ? x + row0 * D : x;
+        const float *x_t = active ? x + row0 * D : x, *xq = staged ? xs : x_t;
         if (active && staged) {
-            for (int e = tid; e < nq * D; e += G) xs[(e / D) * ld + e % D] = xq[e];
-            xq = xs;
+            // stage a[b] and g[b] (first tile) and the tile's queries: SVGD_STAGE loads of each in flight per
+            // thread before their stores (a load-store loop would wait one memory latency per element)
+            const int na = q0 == 0 ? P * D : 0, nx = nq * D, nmax = na > nx ? na : nx;
+            for (int e0 = tid; e0 < nmax; e0 += SVGD_STAGE * G) {
+                float va[SVGD_STAGE], vg[SVGD_STAGE], vx[SVGD_STAGE];
+#pragma unroll
+                for (int u = 0; u < SVGD_STAGE; u++) {
+                    int e = e0 + u * G;
+                    va[u] = e < na ? a_b[e] : 0.0f;
+                    vg[u] = e < na ? g_b[e] : 0.0f;
+                    vx[u] = e < nx ? x_t[e] : 0.0f;
+                }
+#pragma unroll
+                for (int u = 0; u < SVGD_STAGE; u++) {
+                    int e = e0 + u * G, at = (e / D) * ld + e % D;
+                    if (e < na) as[at] = va[u], gs[at] = vg[u];
+                    if (e < nx) xs[at] = vx[u];
+                }
+            }
         }
         __syncthreads();
 
