@@ -24,11 +24,26 @@ __device__ inline bool svgd_before(float u, int ju, float v, int jv)
     return u < v || (u == v && ju < jv);
 }
 
+// A thread's walk over the flat indices tid, tid + G, tid + 2G, ... of a [rows][w] array as (row, col), with
+// no division per step: the stride G = dr·w + dc is split once. (Integer division by a run-time value is
+// some twenty instructions on the GPU, more than the work of most steps here.)
+struct svgd_walk {
+    int r, c, dr, dc, w;
+};
+__device__ inline svgd_walk svgd_walk_start(int tid, int G, int w) { return {tid / w, tid % w, G / w, G % w, w}; }
+__device__ inline void svgd_walk_next(svgd_walk &k)
+{
+    k.r += k.dr;
+    k.c += k.dc;
+    if (k.c >= k.w) k.c -= k.w, k.r++;
+}
+
 // A group of G threads per state; a block holds S = blockDim/G states (b = blockIdx·S + group), so that small
 // states (P = 8, D = 24: a few hundred floats) still fill the SM with states in flight. Each group has its
 // own slice of the dynamic shared memory, `group_floats` floats:
 //   dk  [qt][P]    squared distances ‖x_i − a_j‖² of the tile's queries, then the kernel weights k_ij
 //   hq  [qt]       the tile's bandwidths h_i
+//   rs  [qt]       the tile's repulsion scales α/h_i
 //   red [P + 1]    the gradient norms ‖g_j‖, then α_s in red[P]
 //   as, gs [P][ld] (staged) the state's particles a[b] and critic gradients g[b]
 //   xs  [qt][ld]   (staged) the tile's queries
@@ -44,12 +59,13 @@ __device__ inline bool svgd_before(float u, int ju, float v, int jv)
 //           sets h_i = rldt_svgd_bandwidth(median, P). Counting ranks replaces the CPU's sort of a local copy:
 //           parallel over j, and no per-thread arrays (no local memory). First tile: thread 0 sets
 //           α_s = τ·min(Σ_j ‖g_j‖ / P, 1e5) (j ascending: the float order of rldt_svgd_alpha), alpha_out[b].
-//   k       thread per pair: k_ij = expf(−dk_ij / (2 h_i)); thread (i, 0) writes h_out
+//   k       thread per pair: k_ij = expf(−dk_ij / (2 h_i)); thread (i, 0) writes h_out and sets α/h_i
 //   φ       thread per (i, d): φ_id = (Σ_j k_ij g_jd + (α/h_i)·Σ_j k_ij (x_id − a_jd)) / P (j ascending), the
 //           repulsion summed as Σ k (x − a), never x Σk − Σ k a (RLDT.md §3)
 // Fusion: a state's whole field is one pass over its data: a[b], g[b] and x[b] are read from global memory
 // once (not once per query), and the Q×P distances and weights never leave shared memory.
-__global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h_out, float *__restrict__ alpha_out,
+// __launch_bounds__: at most 64 registers (no spills), so 4 blocks of 256 threads fit an SM.
+__global__ void __launch_bounds__(SVGD_BLOCK, 4) svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h_out, float *__restrict__ alpha_out,
                                   const float *__restrict__ x, const float *__restrict__ a,
                                   const float *__restrict__ g, int B, int Q, int P, int D, float tau, int qt, int staged,
                                   int G, int group_floats)
@@ -59,7 +75,7 @@ __global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h
     const int ld = staged ? (D | 1) : D; // row stride of a, g and the queries
     const size_t b = (size_t)blockIdx.x * (blockDim.x / G) + grp;
     const bool active = b < (size_t)B;
-    float *dk = sh + (size_t)grp * group_floats, *hq = dk + qt * P, *red = hq + qt, *as = red + P + 1;
+    float *dk = sh + (size_t)grp * group_floats, *hq = dk + qt * P, *rs = hq + qt, *red = rs + qt, *as = red + P + 1;
     float *gs = as + P * ld, *xs = gs + P * ld;
     const float *a_b = active ? a + b * P * D : a, *g_b = active ? g + b * P * D : g; // the state's rows
     const float *ab = staged ? as : a_b, *gb = staged ? gs : g_b; // where the phases read them
@@ -74,6 +90,7 @@ __global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h
             // stage a[b] and g[b] (first tile) and the tile's queries: SVGD_STAGE loads of each in flight per
             // thread before their stores (a load-store loop would wait one memory latency per element)
             const int na = q0 == 0 ? P * D : 0, nx = nq * D, nmax = na > nx ? na : nx;
+            svgd_walk k = svgd_walk_start(tid, G, D); // (row, column) of e, for the shared-memory layout
             for (int e0 = tid; e0 < nmax; e0 += SVGD_STAGE * G) {
                 float va[SVGD_STAGE], vg[SVGD_STAGE], vx[SVGD_STAGE];
 #pragma unroll
@@ -84,8 +101,8 @@ __global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h
                     vx[u] = e < nx ? x_t[e] : 0.0f;
                 }
 #pragma unroll
-                for (int u = 0; u < SVGD_STAGE; u++) {
-                    int e = e0 + u * G, at = (e / D) * ld + e % D;
+                for (int u = 0; u < SVGD_STAGE; u++, svgd_walk_next(k)) {
+                    int e = e0 + u * G, at = k.r * ld + k.c;
                     if (e < na) as[at] = va[u], gs[at] = vg[u];
                     if (e < nx) xs[at] = vx[u];
                 }
@@ -99,14 +116,14 @@ __global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h
                 for (int d = 0; d < D; d++) sq += gb[j * ld + d] * gb[j * ld + d];
                 red[j] = sqrtf(sq);
             }
-            for (int p = tid; p < nq * P; p += G) {
-                const float *xi = xq + (p / P) * ld, *aj = ab + (p % P) * ld;
+            for (svgd_walk k = svgd_walk_start(tid, G, P); k.r < nq; svgd_walk_next(k)) {
+                const float *xi = xq + k.r * ld, *aj = ab + k.c * ld;
                 float sq = 0.0f;
                 for (int d = 0; d < D; d++) {
                     float diff = xi[d] - aj[d];
                     sq += diff * diff;
                 }
-                dk[p] = sq;
+                dk[k.r * P + k.c] = sq;
             }
         }
         __syncthreads();
@@ -118,37 +135,35 @@ __global__ void svgd_field_kernel(float *__restrict__ phi, float *__restrict__ h
                 float mean = sum / (float)P;
                 red[P] = alpha_out[b] = tau * (mean > RLDT_SVGD_MAX_GRAD_NORM ? RLDT_SVGD_MAX_GRAD_NORM : mean);
             }
-            for (int p = tid; p < nq * P; p += G) {
-                int i = p / P, j = p % P, before = 0;
-                float v = dk[p];
-                for (int j2 = 0; j2 < P; j2++) before += svgd_before(dk[i * P + j2], j2, v, j);
-                if (before == rank) hq[i] = rldt_svgd_bandwidth(v, P);
+            for (svgd_walk k = svgd_walk_start(tid, G, P); k.r < nq; svgd_walk_next(k)) {
+                const float *row = dk + k.r * P, v = row[k.c];
+                int before = 0;
+                for (int j2 = 0; j2 < P; j2++) before += svgd_before(row[j2], j2, v, k.c);
+                if (before == rank) hq[k.r] = rldt_svgd_bandwidth(v, P);
             }
         }
         __syncthreads();
 
         if (active)
-            for (int p = tid; p < nq * P; p += G) {
-                int i = p / P;
-                if (p % P == 0) h_out[row0 + i] = hq[i];
-                dk[p] = expf(-dk[p] / (2.0f * hq[i]));
+            for (svgd_walk k = svgd_walk_start(tid, G, P); k.r < nq; svgd_walk_next(k)) {
+                float h = hq[k.r], *kij = dk + k.r * P + k.c;
+                if (k.c == 0) h_out[row0 + k.r] = h, rs[k.r] = red[P] / h;
+                *kij = expf(-*kij / (2.0f * h));
             }
         __syncthreads();
 
-        if (active) {
-            const float alpha = red[P];
-            for (int e = tid; e < nq * D; e += G) {
-                int i = e / D, d = e % D;
+        if (active)
+            for (svgd_walk k = svgd_walk_start(tid, G, D); k.r < nq; svgd_walk_next(k)) {
+                const int i = k.r, d = k.c;
                 const float *ki = dk + i * P;
                 float xd = xq[i * ld + d], drive = 0.0f, repulse = 0.0f;
                 for (int j = 0; j < P; j++) {
                     drive += ki[j] * gb[j * ld + d];
                     repulse += ki[j] * (xd - ab[j * ld + d]);
                 }
-                phi[row0 * D + e] = (drive + (alpha / hq[i]) * repulse) * inv_p;
+                phi[(row0 + i) * D + d] = (drive + rs[i] * repulse) * inv_p;
             }
-        }
-        __syncthreads(); // the next tile overwrites xs, dk and hq
+        __syncthreads(); // the next tile overwrites xs, dk, hq and rs
     }
 }
 
@@ -191,7 +206,7 @@ static void cuda_svgd_field(float *phi, float *h_out, float *alpha_out, const fl
     int qt = Q < 1 ? 1 : Q;
     if ((size_t)qt * P > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / P > 1 ? SVGD_TILE_FLOATS / P : 1;
     if ((size_t)qt * ld > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / (int)ld > 1 ? SVGD_TILE_FLOATS / (int)ld : 1;
-    size_t small = (size_t)qt * P + (size_t)qt + (size_t)P + 1, big = small + (2 * (size_t)P + (size_t)qt) * ld;
+    size_t small = (size_t)qt * P + 2 * (size_t)qt + (size_t)P + 1, big = small + (2 * (size_t)P + (size_t)qt) * ld;
     int staged = sizeof(float) * big <= limit;
     size_t group_floats = staged ? big : small;
     int G = svgd_group_threads(qt, P, D), S = SVGD_BLOCK / G;
