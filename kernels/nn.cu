@@ -404,7 +404,7 @@ __global__ void layernorm_backward_kernel(float *din, const float *dout, const f
         float *dx = din + (size_t)r * C;
         float m = mean[r], s = rstd[r], v[2] = {0.0f, 0.0f};
         for (int c = threadIdx.x; c < C; c += blockDim.x) {
-            float norm = (x[c] - m) * s, dn = dy[c] * gamma[c];
+            float norm = (x[c] - m) * s, dn = __fmul_rn(dy[c], gamma[c]);
             v[0] += dn;
             v[1] += dn * norm;
         }
@@ -412,7 +412,9 @@ __global__ void layernorm_backward_kernel(float *din, const float *dout, const f
         float dmean = v[0] / (float)C, dproj = v[1] / (float)C;
         for (int c = threadIdx.x; c < C; c += blockDim.x) {
             float norm = (x[c] - m) * s;
-            dx[c] = s * (dy[c] * gamma[c] - dmean - norm * dproj);
+            /* __fmul_rn: the product rounded as in the sum above (nvcc would fuse it into the subtraction), so
+             * dn − dmean cancels exactly where the CPU's does (C = 1 gives din = 0 on both) */
+            dx[c] = s * (__fmul_rn(dy[c], gamma[c]) - dmean - norm * dproj);
         }
     }
 }

@@ -120,19 +120,16 @@ Test(device, runs_repeat_and_resume_bit_for_bit, .init = training_setup, .fini =
     }
 }
 
-/* bandit2d on the device: from a BC start spread over the four peaks of the reward, a short RLDT run
- * raises the mean reward by at least 0.15. */
+/* bandit2d on the device: from a BC start spread over the peaks of the reward (eval return 0.41), ten RLDT
+ * iterations raise the return by at least 0.15 (the same run on the CPU: 0.41 -> 0.72). */
 Test(device, bandit2d_finetune_learns, .init = training_setup, .fini = training_teardown, .timeout = 900)
 {
     const rldt_backend_t *dev = parity_backend();
     rldt_config_t cfg = training_pretrained("bandit2d", 500, 0.25, 64, 1, 1000);
     cfg.env_n_envs = 64;
-    cfg.ft_n_steps = 4;
-    cfg.ft_iterations = 8;
-    cfg.ft_q_repeat = 4;
-    cfg.ft_critic_steps = 16;
-    cfg.ft_critic_warmup = 1;
-    cfg.actor_lr = 3e-4;
+    cfg.ft_n_steps = 8;
+    cfg.ft_iterations = 10;
+    cfg.actor_lr = 1e-4;
     cfg.eval_episodes = 200;
     cfg.ft_val_freq = 1000; /* evaluate the BC start (iteration 0) and the end */
     rldt_finetune_result_t r = run(&cfg, "bandit", dev);

@@ -11,7 +11,10 @@
  *   fp32 GEMMs and everything around them           1e-4 (measured: ~1e-6)
  *   tf32 GEMMs (inputs rounded to 10 mantissa bits) 4e-3 (per product up to 2^-10; max over ~10^4 outputs)
  *   bf16 GEMM inputs (7 mantissa bits, fp32 sums)   2e-2 (per product up to 2^-8; max over ~10^4 outputs)
- *   activations (elementwise)                       1e-5 (an ulp or two of the device's expf/tanhf) */
+ *   activations (elementwise)                       1e-5 (an ulp or two of the device's expf/tanhf)
+ *   activation gradients                            1e-4 (those ulps, amplified where the derivative of
+ *                                                   Mish/SiLU cancels: it crosses zero near x = -1.2; seen
+ *                                                   1.4e-5 on an H200) */
 #define _POSIX_C_SOURCE 200809L
 #include "parity.h"
 #include "rldt/nn.h"
@@ -34,6 +37,7 @@
 #define TOL_TF32 4e-3
 #define TOL_BF16 2e-2
 #define TOL_ACT 1e-5
+#define TOL_ACT_BWD 1e-4
 
 /* The device backend with GEMM precision `prec` (the plugin reads $RLDT_PRECISION when it opens, once per
  * process: Criterion runs every test in a process of its own). */
@@ -226,7 +230,7 @@ static void check_activations(const rldt_backend_t *cu, size_t n)
         dy = nan_dev(cu, n);
         cpu->act_backward((rldt_act_t)a, y, g, x, n);
         cu->act_backward((rldt_act_t)a, dy, dg, dx, n);
-        nn_check(cu, dy, y, n, TOL_ACT, "act_backward");
+        nn_check(cu, dy, y, n, TOL_ACT_BWD, "act_backward");
         cu->free(dy);
     }
     cu->free(dx), cu->free(dg);
