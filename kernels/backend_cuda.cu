@@ -52,9 +52,14 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     cuda_backend.abi = RLDT_BACKEND_ABI;
+#ifdef RLDT_CUDA_EMU
+    cuda_backend.name = "cuda-emu"; // the same kernels run on the CPU by kernels/emu/
+    snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s", prop.name);
+#else
     cuda_backend.name = "cuda";
     snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s (sm_%d%d, %.0f GiB)", prop.name, prop.major,
              prop.minor, prop.totalGlobalMem / 1073741824.0);
+#endif
     cuda_backend.alloc = cuda_alloc;
     cuda_backend.free = cuda_free;
     cuda_backend.upload = cuda_upload;
