@@ -109,8 +109,10 @@ void rldt_backend_cpu_threads(int n);
 /* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with
  * the reason in `why` ("not built", "plugin not found", "insufficient driver", "no device", ...). */
 const rldt_backend_t *rldt_backend_cuda(char *why, size_t whylen);
+/* The same for the kernel emulator plugin (backend "cuda-emu": the CUDA kernels run on the CPU). */
+const rldt_backend_t *rldt_backend_cuda_emu(char *why, size_t whylen);
 
-/* Picks a backend by name: "auto" (CUDA if usable, else CPU), "cpu", or "cuda" (error if unusable).
+/* Picks a backend by name: "auto" (CUDA if usable, else CPU), "cpu", "cuda" or "cuda-emu" (error if unusable).
  * On error returns NULL with rldt_error_message() set; `note` (may be NULL) receives one line for the log,
  * e.g. "CUDA: unavailable (insufficient driver) — using CPU". */
 const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t notelen);
