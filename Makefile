@@ -39,7 +39,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-TARGETS  := $(BUILD)/librldt.a $(BUILD)/librldt.so $(BUILD)/rldt
+TARGETS  := $(BUILD)/librldt.a $(BUILD)/librldt.so $(BUILD)/rldt $(BUILD)/librldt_cuda_emu.so
 ifeq ($(CUDA),1)
 TARGETS  += $(BUILD)/librldt_cuda.so
 endif
@@ -77,11 +77,44 @@ $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/rldt/*.h kernels/*.cuh)
 $(BUILD)/librldt_cuda.so: $(CU_OBJ)
 	$(NVCC) -shared -o $@ $^ -lcublas
 
+# The kernel emulator (cuda-emu): the same kernels/*.cu built by the host C++ compiler against kernels/emu/
+# (a block's threads as fibers, cuBLAS on OpenBLAS) into a plugin with the CUDA plugin's entry point. It needs
+# no nvcc, so it is always built, and CI runs every kernel through it. EMU_KDIR lets tests/emu_mutants.sh
+# build it from a mutated copy of kernels/. tests/emu_test_kernels.cu (the emulator's own test kernels)
+# builds into a test-only plugin.
+EMU_KDIR ?= kernels
+EMU_CXXFLAGS := -std=c++17 $(OPT) -g -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Wno-unused-parameter \
+                -Wno-unknown-pragmas -Wno-format-truncation -Werror -MMD -MP -DRLDT_CUDA_EMU -I$(EMU_KDIR)/emu/include -Iinclude -I$(EMU_KDIR)
+ifeq ($(SANITIZE),1)
+EMU_CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+EMU_RT_OBJ := $(patsubst $(EMU_KDIR)/emu/%.cpp,$(BUILD)/emu/rt/%.o,$(wildcard $(EMU_KDIR)/emu/*.cpp))
+EMU_OBJ  := $(patsubst $(EMU_KDIR)/%.cu,$(BUILD)/emu/%.o,$(wildcard $(EMU_KDIR)/*.cu)) $(EMU_RT_OBJ)
+
+$(BUILD)/emu/%.o: $(EMU_KDIR)/%.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
+
+$(BUILD)/emu/rt/%.o: $(EMU_KDIR)/emu/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/librldt_cuda_emu.so: $(EMU_OBJ)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ -lopenblas -lpthread
+
+$(BUILD)/tests/emu_test_kernels.o: tests/emu_test_kernels.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -c $< -o $@
+
+$(BUILD)/tests/librldt_emu_test.so: $(BUILD)/tests/emu_test_kernels.o $(EMU_RT_OBJ)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ -lopenblas -lpthread
+
 $(BUILD)/tests/rldt_tests: $(TEST_OBJ) $(BUILD)/librldt.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-test: all $(BUILD)/tests/rldt_tests
+test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so
 	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
+	  RLDT_CUDA_EMU_LIB=$(CURDIR)/$(BUILD)/librldt_cuda_emu.so RLDT_EMU_TEST_LIB=$(CURDIR)/$(BUILD)/tests/librldt_emu_test.so \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
 
@@ -106,4 +139,4 @@ run: all
 clean:
 	rm -rf build build-san build-nocuda rldt
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(BUILD)/tests/emu_test_kernels.d
