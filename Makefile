@@ -4,6 +4,7 @@
 #   make test            build and run every test (GPU tests skip without a device)
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make test-gpu        the device tests on a real GPU (bench/gpu_check.sh runs them with the benchmarks)
+#   make test-mutants    deliberately broken kernels must fail the emulated (cuda-emu) tests
 #   make deps            install the system packages (Debian/Ubuntu, apt-get)
 #   make run             the main job: a small end-to-end run on whatever device is present
 #   make bench           kernel and environment microbenchmarks
@@ -47,7 +48,7 @@ ifneq ($(SANITIZE),1)
 TARGETS  += rldt
 endif
 
-.PHONY: all test test-gpu deps run bench clean
+.PHONY: all test test-gpu test-mutants deps run bench clean
 all: $(TARGETS)
 
 $(BUILD)/%.o: %.c
@@ -122,6 +123,10 @@ test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so
 # cleanly without one). bench/gpu_check.sh runs this.
 test-gpu:
 	RLDT_TEST_DEVICE=cuda $(MAKE) test TEST_ARGS="--filter '@(parity|device)/*' $(TEST_ARGS)"
+
+# Deliberately broken kernels (tests/emu_mutants.sh): each must make the emulated tests fail.
+test-mutants: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so
+	SANITIZE=$(SANITIZE) bash tests/emu_mutants.sh $(BUILD)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librldt.a
 	@mkdir -p $(dir $@)
