@@ -71,11 +71,16 @@ rldt: $(BUILD)/rldt
 
 # The CUDA backend is a plugin loaded with dlopen at run time, so that CPU-only processes (and every test
 # binary) never map the CUDA libraries. It is self-contained: it uses only the headers' inline math.
+# Each kernel object keeps its ptxas -v log beside it; linking the plugin writes the resource table
+# ($(BUILD)/kernel-resources.txt: registers, shared memory, stack, spills per kernel and architecture) and
+# fails when any kernel spills registers (scripts/kernel-resources.sh).
 $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/rldt/*.h kernels/*.cuh)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	@echo "$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@"
+	@$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2>$(@:.o=.ptxas) || { cat $(@:.o=.ptxas); exit 1; }
 
 $(BUILD)/librldt_cuda.so: $(CU_OBJ)
+	scripts/kernel-resources.sh $(CU_OBJ:.o=.ptxas) >$(BUILD)/kernel-resources.txt
 	$(NVCC) -shared -o $@ $^ -lcublas
 
 # The kernel emulator (cuda-emu): the same kernels/*.cu built by the host C++ compiler against kernels/emu/
