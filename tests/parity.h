@@ -21,16 +21,13 @@
 #include "helpers.h"
 #include "rldt/backend.h"
 
-/* weak until the emulator backend lands in host/nn/backend.c */
-__attribute__((weak)) const rldt_backend_t *rldt_backend_cuda_emu(char *why, size_t whylen);
-
 static inline const rldt_backend_t *parity_backend(void)
 {
     const char *want = getenv("RLDT_TEST_DEVICE");
     char why[256] = "", why_emu[256] = "";
     const rldt_backend_t *be = NULL;
     if (!want || strcmp(want, "cuda") == 0) be = rldt_backend_cuda(why, sizeof why);
-    if (!be && rldt_backend_cuda_emu && (!want || strcmp(want, "cuda-emu") == 0)) be = rldt_backend_cuda_emu(why_emu, sizeof why_emu);
+    if (!be && (!want || strcmp(want, "cuda-emu") == 0)) be = rldt_backend_cuda_emu(why_emu, sizeof why_emu);
     if (!be) cr_skip_test("skipped: no device backend (cuda: %s; cuda-emu: %s)", why, why_emu);
     return be;
 }

@@ -21,6 +21,8 @@ int rldt_cmd_info(int argc, char **argv)
         printf("backend (run.device=auto): cpu (the CUDA backend has no %s kernel yet)\n", missing);
     else
         printf("backend (run.device=auto): %s\n", cu ? "cuda" : "cpu");
+    const rldt_backend_t *emu = rldt_backend_cuda_emu(why, sizeof why);
+    printf("kernel emulator (run.device=cuda-emu, for tests): %s\n", emu ? "available" : why);
     printf("tasks:\n");
     for (int i = 0; i < rldt_env_count(); i++) printf("  %-10s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
     return 0;
