@@ -1,12 +1,14 @@
 /* dataset_write.c — writes demonstrations in the robomimic layout with HDF5's C API (see rldt/dataset.h).
- * Everything goes to "<path>.tmp"; close() renames it into place, abort() or any failure removes it. */
+ * Everything goes to "<path>.tmp" through the write driver of h5util.h; close() syncs it and renames it into
+ * place, abort() or any failure (a full disk, a file-size limit) removes it. Every dataset carries HDF5's
+ * Fletcher-32 checksum (h5py and robomimic read it transparently). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "durable.h"
 #include "h5util.h"
 #include "rldt/dataset.h"
 
@@ -18,6 +20,7 @@ struct rldt_dataset_writer {
     const rldt_env_spec_t *spec;
     char *path, *tmp;
     hid_t file, data;
+    rldt_h5_io_t io;
     int demos;
     size_t samples;
 };
@@ -40,6 +43,7 @@ static herr_t write_dataset(hid_t group, const char *name, hid_t file_type, hid_
     hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(plist, rank, chunk);
     if (gzip) H5Pset_deflate(plist, IMAGE_GZIP_LEVEL);
+    H5Pset_fletcher32(plist);
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t set = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
     herr_t rc = set < 0 ? -1 : H5Dwrite(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
@@ -59,9 +63,16 @@ static herr_t write_names(hid_t group, const char *name, const int *ids, int n)
     H5Tset_strpad(type, H5T_STR_NULLPAD);
     hsize_t dims[1] = {(hsize_t)n};
     hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t set = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (n) { /* an empty dataset has nothing to checksum (and cannot be chunked at a fixed size of 0) */
+        hsize_t chunk[1] = {dims[0]};
+        H5Pset_chunk(plist, 1, chunk);
+        H5Pset_fletcher32(plist);
+    }
+    hid_t set = H5Dcreate2(group, name, type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
     herr_t rc = set < 0 ? -1 : n ? H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
     if (set >= 0) H5Dclose(set);
+    H5Pclose(plist);
     H5Sclose(space);
     H5Tclose(type);
     free(buf);
@@ -86,11 +97,11 @@ rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *
     rldt_dataset_writer_t *w = rldt_xcalloc(1, sizeof *w);
     w->spec = spec;
     w->path = strdup(path);
-    w->tmp = rldt_xmalloc(strlen(path) + 5);
-    sprintf(w->tmp, "%s.tmp", path);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    w->tmp = rldt_tmp_path(path);
+    w->data = -1;
+    w->file = rldt_h5_create(w->tmp, &w->io);
     if (w->file < 0) {
-        rldt_error_set(RLDT_ERR, "cannot create HDF5 file '%s' (does its directory exist and is it writable?)", w->tmp);
+        rldt_error_set(RLDT_ERR, "cannot create HDF5 file '%s': %s", w->tmp, strerror(w->io.open_err));
         writer_free(w);
         return RLDT_ERR;
     }
@@ -99,8 +110,9 @@ rldt_status_t rldt_dataset_writer_open(rldt_dataset_writer_t **out, const char *
     herr_t rc = w->data < 0 ? -1 : rldt_h5_write_str_attr(w->data, "env_args", env_args);
     if (rc >= 0 && collect_args) rc = rldt_h5_write_str_attr(w->data, "collect_args", collect_args);
     free(env_args);
-    if (rc < 0) {
-        rldt_error_set(RLDT_ERR, "%s: cannot write /data and its env_args attribute", w->tmp);
+    if (rc < 0 || rldt_h5_failed(&w->io)) {
+        rldt_error_set(RLDT_ERR, "%s: cannot write /data and its env_args attribute%s%s", w->tmp, w->io.err ? ": " : "",
+                       w->io.err ? strerror(w->io.err) : "");
         rldt_dataset_writer_abort(w);
         return RLDT_ERR;
     }
@@ -146,9 +158,8 @@ rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_
     if (rc >= 0) rc = write_dataset(g, "dones", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &T, d->dones, 0);
     if (rc >= 0) rc = write_dataset(g, "states", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, sdims, d->states, 0);
     H5Gclose(g);
-    if (rc < 0)
-        return rldt_error_set(RLDT_ERR, "%s: cannot write /data/%s (disk full, or an image demo without images?)", w->tmp,
-                              name);
+    if (rldt_h5_failed(&w->io)) return rldt_error_set(RLDT_ERR, "%s: cannot write /data/%s: %s", w->tmp, name, strerror(w->io.err));
+    if (rc < 0) return rldt_error_set(RLDT_ERR, "%s: cannot write /data/%s (an image demo without images?)", w->tmp, name);
     w->demos++;
     w->samples += (size_t)d->T;
     return RLDT_OK;
@@ -186,27 +197,23 @@ rldt_status_t rldt_dataset_writer_close(rldt_dataset_writer_t *w, uint64_t split
     if (rc >= 0) rc = write_masks(w, split_seed);
     H5Gclose(w->data);
     w->data = -1;
-    if (H5Fclose(w->file) < 0) rc = -1;
+    int err = rldt_h5_close(w->file, &w->io);
     w->file = -1;
-    if (rc < 0) {
-        rldt_error_set(RLDT_ERR, "%s: cannot write the total and the masks", w->tmp);
+    if (rc < 0 || err) {
+        rldt_error_set(RLDT_ERR, "%s: cannot write the total and the masks: %s", w->tmp, err ? strerror(err) : "HDF5 failed");
         rldt_dataset_writer_abort(w);
         return RLDT_ERR;
     }
-    if (rename(w->tmp, w->path) != 0) {
-        rldt_error_set(RLDT_ERR, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
-        rldt_dataset_writer_abort(w);
-        return RLDT_ERR;
-    }
+    rldt_status_t st = rldt_commit_tmp(w->tmp, w->path, "dataset");
     writer_free(w);
-    return RLDT_OK;
+    return st;
 }
 
 void rldt_dataset_writer_abort(rldt_dataset_writer_t *w)
 {
     if (!w) return;
     if (w->data >= 0) H5Gclose(w->data);
-    if (w->file >= 0) H5Fclose(w->file);
+    if (w->file >= 0) rldt_h5_close(w->file, &w->io);
     remove(w->tmp);
     writer_free(w);
 }
