@@ -108,8 +108,15 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     double sum = 0, sumsq = 0, len = 0;
     int finished = 0, successes = 0;
     memcpy(out.obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
+    size_t n_actions = (size_t)n * chunk * spec->act_dim;
     while (finished < o->episodes && !st) {
         rldt_actor_act(&actor, params, out.obs, o->deterministic, actions);
+        for (size_t j = 0; j < n_actions && !st; j++)
+            if (!isfinite(actions[j]))
+                st = rldt_error_set(RLDT_ERR, "evaluation: the policy gave a non-finite action (env %zu, dimension %zu, after %d "
+                                    "finished episodes): its weights or normalisers are broken",
+                                    j / ((size_t)chunk * spec->act_dim), j % (size_t)spec->act_dim, finished);
+        if (st) break;
         rldt_vecenv_step(venv, actions, chunk, &out);
         for (int i = 0; i < n && !st; i++) {
             /* env i owns episodes i, i + n, ...: a fixed quota, so short episodes are not over-counted */
