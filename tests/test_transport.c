@@ -499,15 +499,34 @@ Test(transport, reward_scaler_tracks_running_mean_abs)
     cr_assert_eq(s.updates, 502);
 }
 
-Test(transport, reward_scaler_floor)
+/* Near-zero batches are skipped (issue 10): an all-zero first batch used to set the mean to 0, so the
+ * next rewards were scaled by 1e8 (and by 100 after a batch with |r| = 1). */
+Test(transport, reward_scaler_skips_near_zero_batches)
 {
     rldt_reward_scaler_t s;
     rldt_reward_scaler_init(&s);
-    float zeros[4] = {0, 0, -0.0f, 0};
+    float zeros[4] = {0, 0, -0.0f, 0}, tiny[2] = {5e-9f, -5e-9f};
     rldt_reward_scaler_update(&s, zeros, 4);
-    cr_assert_eq(s.mean_abs, 0.0);
-    float r[2] = {1e-9f, -3e-9f};
-    rldt_reward_scaler_scale(&s, r, 2); /* divides by the 1e-8 floor, not by zero */
-    cr_assert_float_eq(r[0], 0.1f, 1e-6);
-    cr_assert_float_eq(r[1], -0.3f, 1e-6);
+    rldt_reward_scaler_update(&s, tiny, 2);
+    cr_assert_eq(s.updates, 0);
+    cr_assert_eq(s.mean_abs, 1.0);
+    float ones[2] = {1, -1};
+    rldt_reward_scaler_update(&s, ones, 2); /* the first batch taken sets the mean */
+    cr_assert_eq(s.updates, 1);
+    cr_assert_float_eq(s.mean_abs, 1.0, 1e-12);
+    rldt_reward_scaler_update(&s, zeros, 4); /* and a later all-zero batch does not pull it down */
+    float nan_batch[2] = {NAN, 1};
+    rldt_reward_scaler_update(&s, nan_batch, 2);
+    cr_assert_eq(s.updates, 1);
+    cr_assert_float_eq(s.mean_abs, 1.0, 1e-12);
+    float r[2] = {3, -0.5f};
+    rldt_reward_scaler_scale(&s, r, 2);
+    cr_assert_float_eq(r[0], 3.0f, 1e-6);
+    cr_assert_float_eq(r[1], -0.5f, 1e-6);
+    /* the divisor keeps its floor (a mean restored from a checkpoint, say) */
+    s.mean_abs = 0.0;
+    float q[2] = {1e-9f, -3e-9f};
+    rldt_reward_scaler_scale(&s, q, 2);
+    cr_assert_float_eq(q[0], 0.1f, 1e-6);
+    cr_assert_float_eq(q[1], -0.3f, 1e-6);
 }

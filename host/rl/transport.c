@@ -73,6 +73,7 @@ void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n
     double m = 0.0;
     for (size_t i = 0; i < n; i++) m += fabs((double)r[i]);
     m /= (double)n;
+    if (!(m >= RLDT_REWARD_MIN_BATCH_MEAN) || !isfinite(m)) return; /* an all-zero (or broken) batch says nothing about the scale */
     s->mean_abs = s->updates ? (1.0 - RLDT_REWARD_EMA_RATE) * s->mean_abs + RLDT_REWARD_EMA_RATE * m : m;
     s->updates++;
 }

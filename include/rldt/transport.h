@@ -169,6 +169,10 @@ void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated, const u
 
 /* EMA rate of the running mean of |r|. */
 #define RLDT_REWARD_EMA_RATE 0.01
+/* A batch whose mean |r| is below this (or not finite) is skipped, as in the reference implementation: an
+ * all-zero batch (a sparse stretch, envs that have not moved yet) would otherwise set the first mean to 0
+ * and the divisor to its 1e-8 floor, scaling the next rewards by 1e8. */
+#define RLDT_REWARD_MIN_BATCH_MEAN 1e-8
 
 /* Dense rewards are divided by a running mean of |r| (RLDT.md §5). */
 typedef struct {
@@ -180,7 +184,8 @@ typedef struct {
 void rldt_reward_scaler_init(rldt_reward_scaler_t *s);
 /* Folds a batch of n rewards into the running mean, one EMA step per call whatever n is: with
  * m = mean_i |r_i| (in double), the first batch sets mean_abs = m (no bias toward the initial value);
- * later ones set mean_abs <- (1 − 0.01)·mean_abs + 0.01·m. n = 0 changes nothing. */
+ * later ones set mean_abs <- (1 − 0.01)·mean_abs + 0.01·m. n = 0, and a batch with m < 1e-8
+ * (RLDT_REWARD_MIN_BATCH_MEAN) or m not finite, change nothing (`updates` counts only the batches taken). */
 void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n);
 /* Scales n rewards in place: r_i <- r_i / max(mean_abs, 1e-8). */
 void rldt_reward_scaler_scale(const rldt_reward_scaler_t *s, float *r, size_t n);
