@@ -25,6 +25,15 @@ ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+# The CPU backend's math (host/nn/backend_cpu.c, host/nn/cpu_*.c) is built for speed and stays portable:
+# -O3 so that GCC vectorises every elementwise loop (at -O2 it only vectorises loops it can prove need no
+# remainder), -fno-trapping-math so that a select may evaluate both of its sides (values, NaN and inf are
+# IEEE's as before; only floating-point exception flags go unspecified), -fno-math-errno so that sqrtf is
+# one instruction. No -march: the hot loops carry target_clones (AVX-512, AVX2 and baseline x86-64
+# versions; the loader picks one per machine), and contraction stays off (ISO C), so all compute the same bits.
+CPU_MATH_CFLAGS := -O3 -fno-trapping-math -fno-math-errno
+$(BUILD)/host/nn/backend_cpu.o: CFLAGS += $(CPU_MATH_CFLAGS)
+$(BUILD)/host/nn/cpu_%.o: CFLAGS += $(CPU_MATH_CFLAGS)
 
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]

@@ -1,13 +1,17 @@
 /* test_cpu_math.c — the CPU backend's fast paths against their references: the branch-free exp and tanh
- * against libm over a sweep of every float bit pattern (a stride through all 2^32). The bounds asserted
- * here are the ones cpu_math.h states. */
+ * against libm over a sweep of every float bit pattern (a stride through all 2^32), the activations the
+ * backend computes against rldt_act_f / rldt_act_df (the math shared with the GPU), the tiled and
+ * threaded linear layer against a plain double-precision one, and the threaded elementwise ops against
+ * their per-element definitions. The bounds asserted here are the ones cpu_math.h states. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../host/nn/cpu_math.h"
+#include "helpers.h"
+#include "rldt/backend.h"
+#include "rldt/optim.h"
 
 /* Distance in units in the last place between two finite floats (bit patterns mapped to an order that runs
  * on through 0). */
@@ -69,4 +73,189 @@ Test(cpu_math, tanhf_within_2_ulp_of_libm)
         else
             cr_assert_leq(ulps(y, r), 2.0, "tanh(%a) = %a, libm %a", x, y, r);
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the backend's activations against the shared reference
+
+/* x over [-100, 100] in steps of 2^-12 (819,201 points) followed by the extremes. */
+static float *act_inputs(size_t *n)
+{
+    size_t m = 200 * 4096 + 1;
+    float *x = malloc(sizeof(float) * (m + NEXTREMES));
+    for (size_t i = 0; i < m; i++) x[i] = -100.0f + (float)i / 4096.0f;
+    memcpy(x + m, extremes, sizeof extremes);
+    *n = m + NEXTREMES;
+    return x;
+}
+
+/* The backend's act_forward / act_backward (the instruction set this machine dispatches to) against
+ * rldt_act_f / rldt_act_df: |cpu - ref| <= 4e-7 |ref| + 1e-35 forward, <= 2.5e-6 max(|ref|, 1) for the
+ * derivative (which passes through 0, where the reference itself only has absolute accuracy); NaN exactly
+ * where the reference has NaN, infinities equal. And bit-for-bit the scalar formula of cpu_math.h: every
+ * clone computes the same bits. */
+Test(cpu_math, activations_match_the_shared_reference)
+{
+    const rldt_backend_t *be = rldt_backend_cpu();
+    size_t n;
+    float *x = act_inputs(&n), *y = malloc(sizeof(float) * n), *ones = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) ones[i] = 1.0f;
+    for (int a = RLDT_ACT_IDENTITY; a <= RLDT_ACT_TANH; a++)
+        for (int d = 0; d < 2; d++) {
+            if (d)
+                be->act_backward((rldt_act_t)a, y, ones, x, n);
+            else
+                be->act_forward((rldt_act_t)a, y, x, n);
+            double worst = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                float r = d ? rldt_act_df((rldt_act_t)a, x[i]) : rldt_act_f((rldt_act_t)a, x[i]);
+                float s = d ? rldt_cpu_act_df((rldt_act_t)a, x[i]) : rldt_cpu_act_f((rldt_act_t)a, x[i]);
+                cr_assert(memcmp(&s, &y[i], 4) == 0 || (isnan(s) && isnan(y[i])), "act %d%s(%a): backend %a, scalar %a",
+                          a, d ? "'" : "", x[i], y[i], s);
+                if (isnan(r) || isnan(y[i]) || isinf(r) || isinf(y[i])) {
+                    cr_assert(isnan(r) ? isnan(y[i]) : r == y[i], "act %d%s(%a): %a, reference %a", a, d ? "'" : "",
+                              x[i], y[i], r);
+                    continue;
+                }
+                double err = fabs((double)y[i] - r), bound = d ? 2.5e-6 * fmax(fabs(r), 1.0) : 4e-7 * fabs(r) + 1e-35;
+                cr_assert_leq(err, bound, "act %d%s(%a) = %a, reference %a", a, d ? "'" : "", x[i], y[i], r);
+                worst = fmax(worst, err / bound);
+            }
+            cr_log_info("act %d%s: worst error %.2f of the bound", a, d ? "'" : "", worst);
+        }
+    free(x), free(y), free(ones);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the linear layer: tiles and threads against a plain double-precision layer
+
+/* pre = in W^T + b (+ res), post = act(pre); backward as in rldt/backend.h, all in double. */
+static void linear_ref(double *pre, double *post, double *din, double *dW, double *db, double *dpre, const float *in,
+                       const float *W, const float *b, const float *res, const float *dpost, const float *dres,
+                       rldt_act_t act, int B, int ni, int no)
+{
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < no; o++) {
+            double s = b[o] + (res ? res[(size_t)r * no + o] : 0.0);
+            for (int i = 0; i < ni; i++) s += (double)in[(size_t)r * ni + i] * W[(size_t)o * ni + i];
+            size_t at = (size_t)r * no + o;
+            pre[at] = s;
+            post[at] = rldt_act_f(act, (float)s);
+            dpre[at] = dpost[at] * rldt_act_df(act, (float)s) + (dres ? dres[at] : 0.0);
+        }
+    memset(din, 0, sizeof(double) * (size_t)B * ni);
+    memset(dW, 0, sizeof(double) * (size_t)no * ni);
+    memset(db, 0, sizeof(double) * (size_t)no);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < no; o++) {
+            double g = dpre[(size_t)r * no + o];
+            db[o] += g;
+            for (int i = 0; i < ni; i++) {
+                din[(size_t)r * ni + i] += g * W[(size_t)o * ni + i];
+                dW[(size_t)o * ni + i] += g * in[(size_t)r * ni + i];
+            }
+        }
+}
+
+/* Largest |a - ref| / max(rms(ref), |ref|) over n values. */
+static double rms_err(const float *a, const double *ref, size_t n)
+{
+    double ss = 0.0, worst = 0.0;
+    for (size_t i = 0; i < n; i++) ss += ref[i] * ref[i];
+    double rms = sqrt(ss / (double)n);
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - ref[i]) / fmax(rms, fabs(ref[i])));
+    return worst;
+}
+
+/* Shapes that make several tiles per thread and uneven parts (a tile is about 2^17 floats of a layer's
+ * rows), with a residual and an activation, in place (dpre = dpost, as the MLP calls it) and not; on 1
+ * thread, on 2, and on 2 again, which must repeat the first 2-thread run bit for bit. (1 and 2 threads
+ * may differ in the last bits: OpenBLAS's rounding can depend on how many rows a call gets.) */
+Test(cpu_math, linear_layer_tiles_and_threads_match_a_plain_layer)
+{
+    const rldt_backend_t *be = rldt_backend_cpu();
+    const int shapes[][3] = {{97, 300, 2000}, {50, 3000, 7}, {33, 64, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int B = shapes[s][0], ni = shapes[s][1], no = shapes[s][2];
+        size_t nin = (size_t)B * ni, nout = (size_t)B * no, nw = (size_t)no * ni;
+        float *in = test_random_array(nin, -1, 1, 1), *W = test_random_array(nw, -0.1f, 0.1f, 2);
+        float *b = test_random_array((size_t)no, -1, 1, 3), *res = test_random_array(nout, -1, 1, 4);
+        float *dpost = test_random_array(nout, -1, 1, 5), *dres = test_random_array(nout, -1, 1, 6);
+        double *rp = malloc(sizeof(double) * nout), *rq = malloc(sizeof(double) * nout), *rd = malloc(sizeof(double) * nout);
+        double *rdin = malloc(sizeof(double) * nin), *rdW = malloc(sizeof(double) * nw), *rdb = malloc(sizeof(double) * no);
+        linear_ref(rp, rq, rdin, rdW, rdb, rd, in, W, b, res, dpost, dres, RLDT_ACT_SILU, B, ni, no);
+        float *out[2][5];
+        for (int run = 0; run < 3; run++) {
+            rldt_backend_cpu_threads(run ? 2 : 1);
+            float *pre = malloc(sizeof(float) * nout), *post = malloc(sizeof(float) * nout);
+            float *din = malloc(sizeof(float) * nin), *dW = calloc(nw, sizeof(float)), *db = calloc((size_t)no, sizeof(float));
+            float *g = malloc(sizeof(float) * nout), *dpre = malloc(sizeof(float) * nout);
+            be->linear_forward(pre, post, in, W, b, res, RLDT_ACT_SILU, B, ni, no);
+            memcpy(g, dpost, sizeof(float) * nout);
+            be->linear_backward(din, dW, db, g, g, dres, pre, RLDT_ACT_SILU, in, W, B, ni, no); /* in place */
+            cr_assert_leq(rms_err(pre, rp, nout), 1e-5, "shape %zu, run %d: pre", s, run);
+            cr_assert_leq(rms_err(post, rq, nout), 1e-5, "shape %zu, run %d: post", s, run);
+            cr_assert_leq(rms_err(g, rd, nout), 1e-5, "shape %zu, run %d: dpre", s, run);
+            cr_assert_leq(rms_err(din, rdin, nin), 1e-5, "shape %zu, run %d: din", s, run);
+            cr_assert_leq(rms_err(dW, rdW, nw), 1e-5, "shape %zu, run %d: dW", s, run);
+            cr_assert_leq(rms_err(db, rdb, (size_t)no), 1e-5, "shape %zu, run %d: db", s, run);
+            /* out of place, no activation, no residual, no input gradient: dpre = dpost, dpost untouched */
+            be->linear_backward(NULL, dW, db, dpre, dpost, NULL, pre, RLDT_ACT_IDENTITY, in, W, B, ni, no);
+            cr_assert(memcmp(dpre, dpost, sizeof(float) * nout) == 0, "shape %zu: identity dpre", s);
+            float *kept[5] = {post, din, g, dW, db};
+            if (run == 2) {
+                size_t sizes[5] = {nout, nin, nout, nw, (size_t)no};
+                for (int k = 0; k < 5; k++)
+                    cr_assert(memcmp(out[1][k], kept[k], sizeof(float) * sizes[k]) == 0,
+                              "shape %zu: output %d differs between two 2-thread runs", s, k);
+            }
+            for (int k = 0; k < 5; k++) {
+                if (run < 2) out[run][k] = kept[k];
+                if (run == 2) free(kept[k]);
+            }
+            free(pre), free(dpre);
+        }
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 5; k++) free(out[r][k]);
+        free(in), free(W), free(b), free(res), free(dpost), free(dres);
+        free(rp), free(rq), free(rd), free(rdin), free(rdW), free(rdb);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// threaded elementwise ops
+
+/* Adam, lerp, scale, axpy and fill split over 2 threads give exactly their per-element definitions; the
+ * sum of squares is the double-precision sum to rounding. */
+Test(cpu_math, threaded_elementwise_ops_match_their_definitions)
+{
+    const rldt_backend_t *be = rldt_backend_cpu();
+    rldt_backend_cpu_threads(2);
+    size_t n = 300007;
+    float *p = test_random_array(n, -1, 1, 1), *g = test_random_array(n, -1, 1, 2), *m = test_random_array(n, -1, 1, 3);
+    float *v = test_random_array(n, 0, 1, 4);
+    float *p2 = malloc(sizeof(float) * n), *m2 = malloc(sizeof(float) * n), *v2 = malloc(sizeof(float) * n);
+    memcpy(p2, p, sizeof(float) * n), memcpy(m2, m, sizeof(float) * n), memcpy(v2, v, sizeof(float) * n);
+    for (int decoupled = 0; decoupled < 2; decoupled++) {
+        rldt_adam_t o = {0.9f, 0.999f, 1e-8f, 0.01f, decoupled};
+        float bc1, bc2;
+        rldt_adam_bias_corrections(&o, 3, &bc1, &bc2);
+        be->adam_step(&o, 1e-3f, 3, p, g, m, v, n);
+        for (size_t i = 0; i < n; i++) rldt_adam_elem(&o, 1e-3f, bc1, bc2, &p2[i], g[i], &m2[i], &v2[i]);
+        cr_assert(memcmp(p, p2, sizeof(float) * n) == 0 && memcmp(m, m2, sizeof(float) * n) == 0 &&
+                  memcmp(v, v2, sizeof(float) * n) == 0, "adam (decoupled %d)", decoupled);
+    }
+    be->lerp(p, g, 0.3f, n);
+    for (size_t i = 0; i < n; i++) p2[i] += 0.3f * (g[i] - p2[i]);
+    be->scale(p, -1.5f, n);
+    for (size_t i = 0; i < n; i++) p2[i] *= -1.5f;
+    be->axpy(p, 0.25f, g, n);
+    for (size_t i = 0; i < n; i++) p2[i] += 0.25f * g[i];
+    cr_assert(memcmp(p, p2, sizeof(float) * n) == 0, "lerp, scale, axpy");
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)p[i] * p[i];
+    cr_assert_lt(test_rel_err(be->sumsq(p, n), s, 1e-30), 1e-12);
+    be->fill(p, 7.0f, n);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(p[i], 7.0f);
+    free(p), free(g), free(m), free(v), free(p2), free(m2), free(v2);
 }

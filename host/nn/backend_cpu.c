@@ -1,4 +1,14 @@
-/* backend_cpu.c — the CPU backend: the reference implementation of every op in rldt_backend_t. */
+/* backend_cpu.c — the CPU backend: the reference implementation of every op in rldt_backend_t.
+ *
+ * It is also meant to be fast: a training step should cost about what its GEMMs cost.
+ *  - One set of threads does all the work (cpu_parallel.h): OpenBLAS runs single-threaded inside them.
+ *  - A linear layer goes through its rows in tiles, each tile taken from its bias (and residual) through
+ *    its GEMM to its activation while it is in cache; backward makes a tile's pre-activation gradient and
+ *    its share of the bias gradient in one pass, then that tile's input-gradient GEMM.
+ *  - Elementwise loops are branch-free (cpu_math.h), compiled once per instruction set (RLDT_CPU_CLONES)
+ *    and split over the threads when long.
+ * Results do not depend on the instruction set. Reductions (bias gradients, sums of squares) add one
+ * partial sum per thread in a fixed order: deterministic for a given thread count. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +17,8 @@
 
 #include <cblas.h>
 
+#include "cpu_math.h"
+#include "cpu_parallel.h"
 #include "rldt/backend.h"
 #include "rldt/rng.h"
 #include "rldt/transport.h"
@@ -16,70 +28,9 @@ static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
 static void cpu_sync(void) {}
 
-static void cpu_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v, size_t n)
-{
-    float bc1, bc2;
-    rldt_adam_bias_corrections(o, step, &bc1, &bc2);
-    for (size_t i = 0; i < n; i++) rldt_adam_elem(o, lr, bc1, bc2, &p[i], g[i], &m[i], &v[i]);
-}
-
-static void cpu_lerp(float *dst, const float *src, float w, size_t n)
-{
-    for (size_t i = 0; i < n; i++) dst[i] += w * (src[i] - dst[i]);
-}
-
-static void cpu_scale(float *y, float a, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] *= a;
-}
-
-static double cpu_sumsq(const float *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
-    return s;
-}
-
-
 // ---------------------------------------------------------------------------------------------------
-// neural-network ops
-
-static void cpu_act_forward(rldt_act_t a, float *out, const float *in, size_t n);
-static void cpu_act_backward(rldt_act_t a, float *din, const float *dout, const float *in, size_t n);
-
-static void cpu_linear_forward(float *pre, float *post, const float *in, const float *W, const float *b,
-                               const float *res, rldt_act_t act, int B, int ni, int no)
-{
-    for (int r = 0; r < B; r++) {
-        float *y = pre + (size_t)r * no;
-        if (res) {
-            const float *s = res + (size_t)r * no;
-            for (int o = 0; o < no; o++) y[o] = s[o] + b[o];
-        } else {
-            memcpy(y, b, sizeof(float) * (size_t)no);
-        }
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, in, ni, W, ni, 1.0f, pre, no);
-    if (post) cpu_act_forward(act, post, pre, (size_t)B * no);
-}
-
-static void cpu_linear_backward(float *din, float *dW, float *db, float *dpre, const float *dpost, const float *dres,
-                                const float *pre, rldt_act_t act, const float *in, const float *W, int B, int ni, int no)
-{
-    size_t n = (size_t)B * no;
-    if (act != RLDT_ACT_IDENTITY) {
-        cpu_act_backward(act, dpre, dpost, pre, n);
-    } else if (dpre != dpost) {
-        memcpy(dpre, dpost, sizeof(float) * n);
-    }
-    if (dres)
-        for (size_t i = 0; i < n; i++) dpre[i] += dres[i];
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, dpre, no, W, ni, 0.0f, din, ni);
-    if (!dW) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, 1.0f, dpre, no, in, ni, 1.0f, dW, ni);
-    for (int r = 0; r < B; r++)
-        for (int o = 0; o < no; o++) db[o] += dpre[(size_t)r * no + o];
-}
+// elementwise loops: each a branch-free body over a range (compiled per instruction set), split over the
+// backend's threads when long (cpu_parallel.h)
 
 /* One loop per activation, so each loop body is the activation's own straight-line code (vectorisable)
  * instead of a switch per element. */
@@ -92,18 +43,284 @@ static void cpu_linear_backward(float *din, float *dW, float *db, float *dpre, c
     default: LOOP(RLDT_ACT_IDENTITY); break;                                                               \
     }
 
-static void cpu_act_forward(rldt_act_t a, float *out, const float *in, size_t n)
+/* The arguments of every elementwise op: each uses the fields it names. */
+typedef struct {
+    float *y;
+    const float *x, *z;
+    float a;
+    rldt_act_t act;
+    rldt_adam_t opt;
+    float lr, bc1, bc2;
+    float *m, *v;
+    double *partial; /* [parts] of a reduction */
+} ew_t;
+
+/* out[i] = act(in[i]); out may be in. (Always inlined: a loop is compiled for its caller's clone.) */
+RLDT_CPU_INLINE void act_fwd_loop(rldt_act_t a, float *out, const float *in, size_t n)
 {
-#define FWD(A) for (size_t i = 0; i < n; i++) out[i] = rldt_act_f(A, in[i])
+#define FWD(A) for (size_t i = 0; i < n; i++) out[i] = rldt_cpu_act_f(A, in[i])
     FOR_EACH_ACT(a, FWD)
 #undef FWD
 }
 
-static void cpu_act_backward(rldt_act_t a, float *din, const float *dout, const float *in, size_t n)
+/* din[i] = dout[i] * act'(in[i]); din may be dout. */
+RLDT_CPU_INLINE void act_bwd_loop(rldt_act_t a, float *din, const float *dout, const float *in, size_t n)
 {
-#define BWD(A) for (size_t i = 0; i < n; i++) din[i] = dout[i] * rldt_act_df(A, in[i])
+#define BWD(A) for (size_t i = 0; i < n; i++) din[i] = dout[i] * rldt_cpu_act_df(A, in[i])
     FOR_EACH_ACT(a, BWD)
 #undef BWD
+}
+
+RLDT_CPU_CLONES static void act_fwd_n(rldt_act_t a, float *out, const float *in, size_t n) { act_fwd_loop(a, out, in, n); }
+
+RLDT_CPU_CLONES static void act_bwd_n(rldt_act_t a, float *din, const float *dout, const float *in, size_t n)
+{
+    act_bwd_loop(a, din, dout, in, n);
+}
+
+static void act_fwd_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    act_fwd_n(e->act, e->y + i, e->x + i, j - i);
+}
+
+static void act_bwd_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    act_bwd_n(e->act, e->y + i, e->x + i, e->z + i, j - i);
+}
+
+static void cpu_act_forward(rldt_act_t a, float *out, const float *in, size_t n)
+{
+    rldt_cpu_range(act_fwd_range, &(ew_t){.y = out, .x = in, .act = a}, n);
+}
+
+static void cpu_act_backward(rldt_act_t a, float *din, const float *dout, const float *in, size_t n)
+{
+    rldt_cpu_range(act_bwd_range, &(ew_t){.y = din, .x = dout, .z = in, .act = a}, n);
+}
+
+/* Adam: the options are copied into the body's own struct, so the compiler knows no store changes them. */
+RLDT_CPU_CLONES static void adam_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    rldt_adam_t o = e->opt;
+    float lr = e->lr, bc1 = e->bc1, bc2 = e->bc2, *p = e->y, *m = e->m, *v = e->v;
+    const float *g = e->x;
+    for (; i < j; i++) rldt_adam_elem(&o, lr, bc1, bc2, &p[i], g[i], &m[i], &v[i]);
+}
+
+static void cpu_adam_step(const rldt_adam_t *o, float lr, long step, float *p, const float *g, float *m, float *v, size_t n)
+{
+    ew_t e = {.y = p, .x = g, .m = m, .v = v, .opt = *o, .lr = lr};
+    rldt_adam_bias_corrections(o, step, &e.bc1, &e.bc2);
+    rldt_cpu_range(adam_range, &e, n);
+}
+
+RLDT_CPU_CLONES static void lerp_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    float *y = e->y, w = e->a;
+    const float *x = e->x;
+    for (; i < j; i++) y[i] += w * (x[i] - y[i]);
+}
+
+static void cpu_lerp(float *dst, const float *src, float w, size_t n)
+{
+    rldt_cpu_range(lerp_range, &(ew_t){.y = dst, .x = src, .a = w}, n);
+}
+
+RLDT_CPU_CLONES static void scale_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    float *y = e->y, a = e->a;
+    for (; i < j; i++) y[i] *= a;
+}
+
+static void cpu_scale(float *y, float a, size_t n) { rldt_cpu_range(scale_range, &(ew_t){.y = y, .a = a}, n); }
+
+RLDT_CPU_CLONES static void axpy_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    float *y = e->y, a = e->a;
+    const float *x = e->x;
+    for (; i < j; i++) y[i] += a * x[i];
+}
+
+static void cpu_axpy(float *y, float a, const float *x, size_t n)
+{
+    rldt_cpu_range(axpy_range, &(ew_t){.y = y, .x = x, .a = a}, n);
+}
+
+RLDT_CPU_CLONES static void fill_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    float *y = e->y, a = e->a;
+    for (; i < j; i++) y[i] = a;
+}
+
+static void cpu_fill(float *x, float value, size_t n) { rldt_cpu_range(fill_range, &(ew_t){.y = x, .a = value}, n); }
+
+/* Sum of squares in 8 double lanes (a fixed grouping, so every instruction set adds in the same order). */
+RLDT_CPU_CLONES static void sumsq_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    const float *x = e->x;
+    double lane[8] = {0}, s = 0.0;
+    for (; i + 8 <= j; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)x[i + k] * (double)x[i + k];
+    for (; i < j; i++) s += (double)x[i] * (double)x[i];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    e->partial[part] = s;
+}
+
+static double cpu_sumsq(const float *x, size_t n)
+{
+    double partial[RLDT_CPU_MAX_THREADS], s = 0.0;
+    int parts = rldt_cpu_range(sumsq_range, &(ew_t){.x = x, .partial = partial}, n);
+    for (int p = 0; p < parts; p++) s += partial[p];
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// neural-network ops
+
+/* A tile holds about TILE_FLOATS floats of input, pre-activation and output rows (2 MB: a core's L2 or
+ * close), and at least TILE_MIN_ROWS rows: each GEMM call packs W anew, which costs a GEMM of that many
+ * rows about 1%. */
+#define TILE_FLOATS (1 << 19)
+#define TILE_MIN_ROWS 256
+/* Below this many flops a linear layer runs on the calling thread alone. */
+#define SPLIT_FLOPS (1 << 21)
+
+static int tile_rows(int ni, int no)
+{
+    int r = TILE_FLOATS / (ni + 2 * no);
+    return r < TILE_MIN_ROWS ? TILE_MIN_ROWS : r;
+}
+
+/* Threads for B rows of a layer: one per thread when the GEMMs are big enough to pay for the hand-off. */
+static int row_parts(int B, int ni, int no)
+{
+    int t = rldt_cpu_threads(), most = (B + 15) / 16;
+    if (2.0 * B * ni * no < SPLIT_FLOPS) return 1;
+    return t < most ? t : most;
+}
+
+typedef struct {
+    float *pre, *post, *din, *dW, *dpre, *colsum;
+    const float *in, *W, *b, *res, *dpost, *dres, *saved_pre; /* saved_pre: backward's pre-activation */
+    rldt_act_t act;
+    int B, ni, no;
+} linear_t;
+
+/* pre = b (+ res) for `rows` rows; res may be pre. */
+RLDT_CPU_CLONES static void bias_rows(float *pre, const float *res, const float *b, int rows, int no)
+{
+    for (int r = 0; r < rows; r++) {
+        float *y = pre + (size_t)r * no;
+        const float *s = res ? res + (size_t)r * no : NULL;
+        if (s)
+            for (int o = 0; o < no; o++) y[o] = s[o] + b[o];
+        else
+            for (int o = 0; o < no; o++) y[o] = b[o];
+    }
+}
+
+/* Rows [r0, r1) of part p, in tiles: bias (+ residual), GEMM on top (beta = 1), then the activation. */
+static void linear_forward_part(void *ctx, int p, int parts)
+{
+    const linear_t *L = ctx;
+    int no = L->no, ni = L->ni, tile = tile_rows(ni, no);
+    int r0 = (int)rldt_cpu_split((size_t)L->B, p, parts, 1), r1 = (int)rldt_cpu_split((size_t)L->B, p + 1, parts, 1);
+    for (int r = r0; r < r1; r += tile) {
+        int rows = r1 - r < tile ? r1 - r : tile;
+        float *pre = L->pre + (size_t)r * no;
+        bias_rows(pre, L->res ? L->res + (size_t)r * no : NULL, L->b, rows, no);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, no, ni, 1.0f, L->in + (size_t)r * ni, ni, L->W, ni,
+                    1.0f, pre, no);
+        if (L->post) act_fwd_n(L->act, L->post + (size_t)r * no, pre, (size_t)rows * no);
+    }
+}
+
+static void cpu_linear_forward(float *pre, float *post, const float *in, const float *W, const float *b,
+                               const float *res, rldt_act_t act, int B, int ni, int no)
+{
+    if (B <= 0) return;
+    linear_t L = {.pre = pre, .post = post, .in = in, .W = W, .b = b, .res = res, .act = act, .B = B, .ni = ni, .no = no};
+    rldt_cpu_parallel(linear_forward_part, &L, row_parts(B, ni, no));
+}
+
+/* dpre = dpost * act'(pre) (+ dres) for `rows` rows (dpre may be dpost; with act = identity, no dres and
+ * dpre = dpost nothing changes), and colsum[o] += the column sums of dpre when colsum is not NULL. */
+RLDT_CPU_CLONES static void dpre_rows(float *dpre, float *colsum, const float *dpost, const float *dres, const float *pre,
+                                      rldt_act_t act, int rows, int no)
+{
+    for (int r = 0; r < rows; r++) {
+        size_t at = (size_t)r * no;
+        float *d = dpre + at;
+        if (act != RLDT_ACT_IDENTITY || d != dpost + at) act_bwd_loop(act, d, dpost + at, pre + at, (size_t)no);
+        if (dres)
+            for (int o = 0; o < no; o++) d[o] += dres[at + o];
+        if (colsum)
+            for (int o = 0; o < no; o++) colsum[o] += d[o];
+    }
+}
+
+/* Rows of part p, in tiles: the tile's dpre and its column sums (into the part's own row of colsum), then
+ * its din = dpre W. */
+static void linear_backward_part(void *ctx, int p, int parts)
+{
+    const linear_t *L = ctx;
+    int no = L->no, ni = L->ni, tile = tile_rows(ni, no);
+    int r0 = (int)rldt_cpu_split((size_t)L->B, p, parts, 1), r1 = (int)rldt_cpu_split((size_t)L->B, p + 1, parts, 1);
+    float *colsum = L->colsum ? L->colsum + (size_t)p * no : NULL;
+    for (int r = r0; r < r1; r += tile) {
+        int rows = r1 - r < tile ? r1 - r : tile;
+        size_t at = (size_t)r * no;
+        dpre_rows(L->dpre + at, colsum, L->dpost + at, L->dres ? L->dres + at : NULL, L->saved_pre + at, L->act, rows, no);
+        if (L->din)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, ni, no, 1.0f, L->dpre + at, no, L->W, ni, 0.0f,
+                        L->din + (size_t)r * ni, ni);
+    }
+}
+
+/* dW += dpre^T in, split over its rows (outputs) when there are enough of them, else over its columns. */
+static void linear_dW_part(void *ctx, int p, int parts)
+{
+    const linear_t *L = ctx;
+    int no = L->no, ni = L->ni, by_rows = no >= 16 * parts;
+    int n = by_rows ? no : ni;
+    int c0 = (int)rldt_cpu_split((size_t)n, p, parts, 1), c1 = (int)rldt_cpu_split((size_t)n, p + 1, parts, 1);
+    if (c1 <= c0) return;
+    if (by_rows)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, ni, L->B, 1.0f, L->dpre + c0, no, L->in, ni, 1.0f,
+                    L->dW + (size_t)c0 * ni, ni);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, c1 - c0, L->B, 1.0f, L->dpre, no, L->in + c0, ni, 1.0f,
+                    L->dW + c0, ni);
+}
+
+static void cpu_linear_backward(float *din, float *dW, float *db, float *dpre, const float *dpost, const float *dres,
+                                const float *pre, rldt_act_t act, const float *in, const float *W, int B, int ni, int no)
+{
+    if (B <= 0) return;
+    int parts = row_parts(B, ni, no);
+    /* one row of bias-gradient partial sums per part: on the stack unless the layer is very wide */
+    float stack[4096], *colsum = NULL;
+    if (dW) {
+        size_t n = (size_t)parts * no;
+        colsum = n <= sizeof stack / sizeof stack[0] ? stack : rldt_xmalloc(sizeof(float) * n);
+        memset(colsum, 0, sizeof(float) * n);
+    }
+    linear_t L = {.din = din, .dW = dW, .dpre = dpre, .colsum = colsum, .in = in, .W = W, .dpost = dpost, .dres = dres,
+                  .saved_pre = pre, .act = act, .B = B, .ni = ni, .no = no};
+    parts = rldt_cpu_parallel(linear_backward_part, &L, parts);
+    if (!dW) return;
+    rldt_cpu_parallel(linear_dW_part, &L, row_parts(B, ni, no));
+    for (int p = 0; p < parts; p++)
+        for (int o = 0; o < no; o++) db[o] += colsum[(size_t)p * no + o];
+    if (colsum != stack) free(colsum);
 }
 
 static void cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
@@ -149,11 +366,6 @@ static void cpu_layernorm_backward(float *din, float *dgamma, float *dbeta, cons
     }
 }
 
-static void cpu_axpy(float *y, float a, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
 static void cpu_axpy_cols(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, int B)
 {
     for (int b = 0; b < B; b++)
@@ -163,11 +375,6 @@ static void cpu_axpy_cols(float *y, int ld_y, const float *x, int ld_x, float a,
 static void cpu_minimum(float *y, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = fminf(y[i], x[i]);
-}
-
-static void cpu_fill(float *x, float value, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = value;
 }
 
 static void cpu_copy_cols(float *dst, int ld_dst, int dst_off, const float *src, int ld_src, int src_off, int ncols,
@@ -201,10 +408,31 @@ static void cpu_expected_target(float *out, const float *x, const float *v, cons
         }
 }
 
+typedef struct {
+    float *out;
+    const float *t;
+    int B, dim;
+} time_features_t;
+
+/* A row whose t has the bits of the row before it is a copy of that row (in a sampling pass every row
+ * has the same t). */
+static void time_features_part(void *ctx, int p, int parts)
+{
+    const time_features_t *a = ctx;
+    int dim = a->dim, r0 = (int)rldt_cpu_split((size_t)a->B, p, parts, 1), r1 = (int)rldt_cpu_split((size_t)a->B, p + 1, parts, 1);
+    for (int r = r0; r < r1; r++) {
+        float *y = a->out + (size_t)r * dim;
+        if (r > r0 && rldt_cpu_bits(a->t[r]) == rldt_cpu_bits(a->t[r - 1]))
+            memcpy(y, y - dim, sizeof(float) * (size_t)dim);
+        else
+            for (int j = 0; j < dim; j++) y[j] = rldt_time_feature(a->t[r], j, dim);
+    }
+}
+
 static void cpu_time_features(float *out, const float *t, int B, int dim)
 {
-    for (int r = 0; r < B; r++)
-        for (int j = 0; j < dim; j++) out[(size_t)r * dim + j] = rldt_time_feature(t[r], j, dim);
+    time_features_t a = {out, t, B, dim};
+    rldt_cpu_parallel(time_features_part, &a, (size_t)B * dim < 4096 ? 1 : rldt_cpu_threads());
 }
 
 static double cpu_mse(const float *pred, const float *target, float *grad, size_t n)
@@ -252,11 +480,6 @@ static rldt_backend_t cpu_backend = {
     .time_features = cpu_time_features,
     .mse = cpu_mse,
 };
-
-void rldt_backend_cpu_threads(int n)
-{
-    if (n > 0) openblas_set_num_threads(n);
-}
 
 const rldt_backend_t *rldt_backend_cpu(void)
 {

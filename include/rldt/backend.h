@@ -103,7 +103,9 @@ const char *rldt_backend_missing_op(const rldt_backend_t *be);
 
 /* The CPU backend (always available). */
 const rldt_backend_t *rldt_backend_cpu(void);
-/* Sets the CPU backend's GEMM threads (OpenBLAS); n <= 0 keeps the current setting. Process-wide. */
+/* Sets the CPU backend's threads: its GEMMs (single-threaded OpenBLAS calls, one row block per thread) and
+ * its long elementwise loops run on them. n <= 0 keeps the current setting, at first OpenBLAS's default
+ * thread count. Process-wide; OpenBLAS itself stays on one thread from the backend's first op on. */
 void rldt_backend_cpu_threads(int n);
 
 /* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with

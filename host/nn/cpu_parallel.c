@@ -1,0 +1,105 @@
+/* cpu_parallel.c — the CPU backend's threads (see cpu_parallel.h). */
+#define _GNU_SOURCE
+#include "cpu_parallel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <cblas.h>
+
+#include "../envs/env_pool.h"
+#include "rldt/backend.h"
+
+/* Elementwise loops shorter than this run inline: a hand-off to the pool costs a few microseconds. */
+#define RANGE_MIN ((size_t)1 << 15)
+
+static int nthreads;           /* 0 until the first op: then OpenBLAS's default */
+static rldt_env_pool_t *pool;  /* started by the first op that splits */
+static rldt_env_pool_t *forked; /* a pool whose workers a fork left behind (kept only to stay reachable) */
+
+/* A forked child has the pool's memory but none of its threads: start a new one there if needed. */
+static void forget_pool_in_child(void)
+{
+    forked = pool;
+    pool = NULL;
+}
+
+/* Takes the thread count from OpenBLAS once, then keeps OpenBLAS on the calling thread for good. */
+static void take_threads(int n)
+{
+    if (n <= 0 && nthreads) return;
+    if (n <= 0) n = openblas_get_num_threads();
+    n = n < 1 ? 1 : n > RLDT_CPU_MAX_THREADS ? RLDT_CPU_MAX_THREADS : n;
+    if (pool && n != nthreads) {
+        rldt_env_pool_destroy(pool);
+        pool = NULL;
+    }
+    nthreads = n;
+    openblas_set_num_threads(1);
+}
+
+void rldt_backend_cpu_threads(int n) { take_threads(n); }
+
+int rldt_cpu_threads(void)
+{
+    take_threads(0);
+    return nthreads;
+}
+
+typedef struct {
+    rldt_cpu_part_fn fn;
+    void *ctx;
+    int parts;
+} parts_job_t;
+
+static void run_parts(void *ctx, int begin, int end)
+{
+    const parts_job_t *j = ctx;
+    for (int p = begin; p < end; p++) j->fn(j->ctx, p, j->parts);
+}
+
+int rldt_cpu_parallel(rldt_cpu_part_fn fn, void *ctx, int parts)
+{
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    static bool atfork;
+    int t = rldt_cpu_threads();
+    parts = parts < 1 ? 1 : parts > t ? t : parts;
+    /* an op called while another thread's op holds the pool runs inline */
+    bool held = parts > 1 && !atomic_flag_test_and_set_explicit(&busy, memory_order_acquire);
+    if (held && !pool) {
+        if (!atfork) atfork = pthread_atfork(NULL, NULL, forget_pool_in_child) == 0;
+        if (rldt_env_pool_create(&pool, t)) { /* no threads to be had: run inline from now on */
+            pool = NULL;
+            nthreads = 1;
+            held = false;
+            atomic_flag_clear_explicit(&busy, memory_order_release);
+        }
+    }
+    if (!held) {
+        fn(ctx, 0, 1);
+        return 1;
+    }
+    parts_job_t job = {fn, ctx, parts};
+    rldt_env_pool_run(pool, run_parts, &job, parts);
+    atomic_flag_clear_explicit(&busy, memory_order_release);
+    return parts;
+}
+
+typedef struct {
+    rldt_cpu_range_fn body;
+    const void *args;
+    size_t n;
+} range_job_t;
+
+static void run_range(void *ctx, int p, int parts)
+{
+    const range_job_t *j = ctx;
+    j->body(j->args, rldt_cpu_split(j->n, p, parts, 16), rldt_cpu_split(j->n, p + 1, parts, 16), p);
+}
+
+int rldt_cpu_range(rldt_cpu_range_fn body, const void *args, size_t n)
+{
+    range_job_t job = {body, args, n};
+    return rldt_cpu_parallel(run_range, &job, n < RANGE_MIN ? 1 : rldt_cpu_threads());
+}
