@@ -1,16 +1,8 @@
 /* bench_step.c — end-to-end benchmark of one RLDT actor step, one critic step and one sampling pass on a
  * backend, with a time breakdown by phase and the GEMM rate reached next to the backend's GEMM peak measured
- * in the same run (a large square linear_forward).
+ * in the same run (a large square linear_forward). The passes and shapes are bench/step.h's.
  *
  * usage: bench_step [small|medium|hopper] [cpu|cuda|cuda-emu]
- *   small   obs 3, act 1, chunk 4, K 8, P 8, 256 states, policy width 256 x 3 blocks, critic 3 x 256, 2048 rows
- *   medium  obs 11, act 3, chunk 4, K 8, P 8, 1,024 states, width 512 x 3 blocks, critic 3 x 256, 8,192 rows
- *   hopper  obs 11, act 3, chunk 4, K 8, P 8, 6,400 states, width 512 x 3 blocks, critic 3 x 256, 50,000 rows
- *           (the published hopper settings)
- * The step is the fine-tuning actor step of host/rl/finetune_update.c, op for op, on random observations:
- * P particle chains (K Euler steps), the critic's action gradient at the final actions, the velocity at one
- * drawn step with its expected target, the SVGD field, the transport + consistency gradient, the regulariser
- * toward v_ref, and the Adam step. Each phase is timed to a device sync; the median of the repeats is shown.
  * With `check` as the device the small shape runs on the CPU and on the emulator (or a GPU) and the losses
  * of both are printed side by side (a correctness check, not a timing). */
 #include <math.h>
@@ -19,197 +11,15 @@
 #include <string.h>
 
 #include "rldt/backend.h"
-#include "rldt/critic.h"
-#include "rldt/policy.h"
 #include "rldt/transport.h"
-
-typedef struct {
-    const char *name;
-    int od, act, chunk, K, P, states, width, blocks, cwidth, cdepth, crows, members;
-} shape_t;
-
-static const shape_t shapes[] = {
-    {"small", 3, 1, 4, 8, 8, 256, 256, 3, 256, 3, 2048, 2},
-    {"medium", 11, 3, 4, 8, 8, 1024, 512, 3, 256, 3, 8192, 2},
-    {"hopper", 11, 3, 4, 8, 8, 6400, 512, 3, 256, 3, 50000, 2},
-};
-
-enum { PH_SAMPLE, PH_QGRAD, PH_VEL, PH_FIELD, PH_ACTOR_BWD, PH_REG, PH_ADAM, PH_CRITIC, PH_SAMPLING, N_PH };
-static const char *const ph_names[N_PH] = {"actor: particle chains (K steps)", "actor: critic action gradient",
-                                           "actor: velocity + expected target", "actor: SVGD field",
-                                           "actor: transport/consistency backward", "actor: regulariser fwd+bwd",
-                                           "actor: Adam step", "critic step (all members)", "sampling pass (K steps)"};
-
-typedef struct {
-    const rldt_backend_t *be;
-    const shape_t *s;
-    int N, D;
-    rldt_policy_t pol;
-    rldt_trainable_t actor;
-    float *vref;
-    rldt_critic_t critic;
-    float *obs, *chain, *g, *xk, *t, *at, *phi, *h, *alpha, *dv, *ref, *tmp, *x, *cobs, *cact, *ctgt;
-    int *k;
-    double flops[N_PH];
-    double loss[3];
-} step_t;
-
-static float *dev_uniform(const rldt_backend_t *be, size_t n, uint64_t stream, float lo, float hi)
-{
-    float *d = be->alloc(sizeof(float) * n);
-    if (!d) {
-        fprintf(stderr, "bench_step: out of %s memory (%zu floats)\n", be->name, n);
-        exit(1);
-    }
-    be->fill_uniform(d, n, 11, stream, 0);
-    be->scale(d, hi - lo, n);
-    float *one = rldt_xmalloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) one[i] = lo;
-    float *dl = be->alloc(sizeof(float) * n);
-    be->upload(dl, one, sizeof(float) * n);
-    be->axpy(d, 1.0f, dl, n);
-    be->free(dl);
-    free(one);
-    return d;
-}
-
-/* GEMM FLOPs of one forward of an MLP over B rows (backward: twice that with parameter gradients). */
-static double mlp_flops(const rldt_mlp_t *m, int B)
-{
-    double f = 0;
-    for (int i = 0; i < m->nops; i++)
-        if (m->ops[i].kind == RLDT_OP_LINEAR) f += 2.0 * B * m->ops[i].in * m->ops[i].out;
-    return f;
-}
-
-static void step_init(step_t *x, const rldt_backend_t *be, const shape_t *s)
-{
-    memset(x, 0, sizeof *x);
-    x->be = be;
-    x->s = s;
-    x->N = s->states * s->P;
-    rldt_config_t cfg;
-    rldt_config_defaults(&cfg);
-    cfg.policy_chunk = s->chunk;
-    cfg.policy_k = s->K;
-    cfg.policy_width = s->width;
-    cfg.policy_blocks = s->blocks;
-    rldt_policy_spec_t spec;
-    rldt_policy_spec_from_config(&cfg, s->od, s->act, &spec);
-    x->D = spec.D;
-    int mb = x->N > s->crows ? x->N : s->crows;
-    if (rldt_policy_init(&x->pol, &spec, mb, be)) {
-        fprintf(stderr, "bench_step: %s\n", rldt_error_message());
-        exit(1);
-    }
-    float *w = rldt_xmalloc(sizeof(float) * x->pol.nparams);
-    rldt_rng_t rng;
-    rldt_rng_init(&rng, 3, 1);
-    rldt_policy_init_params(&x->pol, w, &rng);
-    if (rldt_trainable_init(&x->actor, be, x->pol.nparams, w) ||
-        rldt_critic_init(&x->critic, s->od, x->D, s->cwidth, s->cdepth, s->members, mb, be, &rng)) {
-        fprintf(stderr, "bench_step: %s\n", rldt_error_message());
-        exit(1);
-    }
-    free(w);
-    size_t N = (size_t)x->N, D = (size_t)x->D, K = (size_t)s->K, cr = (size_t)s->crows;
-    x->vref = be->alloc(sizeof(float) * x->pol.nparams);
-    be->copy(x->vref, x->actor.p, sizeof(float) * x->pol.nparams);
-    x->obs = dev_uniform(be, N * s->od, 1, -1, 1);
-    x->chain = dev_uniform(be, (K + 1) * N * D, 2, -1, 1);
-    float **bufs[] = {&x->g, &x->xk, &x->at, &x->phi, &x->dv, &x->ref, &x->tmp, &x->x};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *bufs[i] = dev_uniform(be, N * D, 3 + i, -1, 1);
-    x->t = dev_uniform(be, N, 20, 0, 0.5f);
-    x->h = dev_uniform(be, N, 21, 0, 1);
-    x->alpha = dev_uniform(be, N, 22, 0, 1);
-    x->cobs = dev_uniform(be, cr * s->od, 23, -1, 1);
-    x->cact = dev_uniform(be, cr * D, 24, -1, 1);
-    x->ctgt = dev_uniform(be, cr, 25, -1, 1);
-    int *hk = rldt_xmalloc(sizeof(int) * N);
-    float *ht = rldt_xmalloc(sizeof(float) * N);
-    for (size_t n = 0; n < N; n++) {
-        hk[n] = (int)rldt_rng_below(&rng, (uint32_t)K);
-        ht[n] = (float)hk[n] / (float)K;
-    }
-    x->k = be->alloc(sizeof(int) * N);
-    be->upload(x->k, hk, sizeof(int) * N);
-    be->upload(x->t, ht, sizeof(float) * N);
-    free(hk), free(ht);
-    /* GEMM FLOPs per phase */
-    double pf = mlp_flops(&x->pol.body, x->N) + mlp_flops(&x->pol.time_mlp, x->N);
-    double cf = mlp_flops(&x->critic.net, x->N);
-    x->flops[PH_SAMPLE] = K * pf;
-    x->flops[PH_QGRAD] = s->members * 2 * cf; /* forward + input-gradient backward */
-    x->flops[PH_VEL] = pf;
-    x->flops[PH_ACTOR_BWD] = 2 * pf;
-    x->flops[PH_REG] = 2 * pf + 2 * pf;
-    x->flops[PH_CRITIC] = s->members * 3 * mlp_flops(&x->critic.net, s->crows);
-    x->flops[PH_SAMPLING] = K * pf;
-}
-
-static void step_free(step_t *x)
-{
-    const rldt_backend_t *be = x->be;
-    float *bufs[] = {x->vref, x->obs, x->chain, x->g, x->xk, x->at, x->phi, x->dv, x->ref, x->tmp, x->x,
-                     x->t, x->h, x->alpha, x->cobs, x->cact, x->ctgt};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->free(bufs[i]);
-    be->free(x->k);
-    rldt_critic_free(&x->critic);
-    rldt_trainable_free(&x->actor);
-    rldt_policy_free(&x->pol);
-}
+#include "step.h"
 
 /* One actor step, one critic step and one sampling pass; seconds per phase into t[]. */
 static void run_step(step_t *x, double *t)
 {
-    const rldt_backend_t *be = x->be;
-    int N = x->N, D = x->D, K = x->s->K, P = x->s->P, S = x->s->states;
-    size_t nx = (size_t)N * D;
-    double t0 = rldt_now();
-#define LAP(ph)                                                                                            \
-    do {                                                                                                   \
-        be->sync();                                                                                        \
-        double now_ = rldt_now();                                                                          \
-        t[ph] = now_ - t0;                                                                                 \
-        t0 = now_;                                                                                         \
-    } while (0)
-    be->fill_normal(x->chain, nx, 5, 1, 0);
-    rldt_policy_sample(&x->pol, x->actor.p, x->obs, N, x->chain, x->chain);
-    LAP(PH_SAMPLE);
-    const float *a = x->chain + (size_t)K * nx;
-    rldt_critic_action_grad(&x->critic, x->obs, a, N, x->g);
-    LAP(PH_QGRAD);
-    be->chain_select(x->xk, x->chain, x->k, N, D);
-    rldt_trainable_zero_grad(&x->actor);
-    const float *v = rldt_policy_forward(&x->pol, x->actor.p, x->xk, x->t, x->obs, N);
-    be->expected_target(x->at, x->xk, v, x->t, N, D);
-    LAP(PH_VEL);
-    be->svgd_field(x->phi, x->h, x->alpha, x->at, a, x->g, S, P, P, D, 1e-3f);
-    LAP(PH_FIELD);
-    be->actor_grad(x->dv, &x->loss[0], &x->loss[1], v, x->phi, a, x->xk, x->t, N, D, K, 0.5f);
-    rldt_policy_backward(&x->pol, x->actor.p, x->actor.g, x->dv);
-    LAP(PH_ACTOR_BWD);
-    be->fill_normal(x->tmp, nx, 5, 2, 0);
-    be->flow_pair(x->x, x->at, a, x->tmp, x->t, N, D);
-    be->copy(x->ref, rldt_policy_forward(&x->pol, x->vref, x->x, x->t, x->obs, N), sizeof(float) * nx);
-    const float *v2 = rldt_policy_forward(&x->pol, x->actor.p, x->x, x->t, x->obs, N);
-    x->loss[2] = be->mse(v2, x->ref, x->dv, nx);
-    rldt_policy_backward(&x->pol, x->actor.p, x->actor.g, x->dv);
-    LAP(PH_REG);
-    rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
-    rldt_trainable_step(&x->actor, &opt, 1e-5f, 0.0f);
-    LAP(PH_ADAM);
-    rldt_trainable_zero_grad(&x->critic.online);
-    for (int m = 0; m < x->critic.members; m++)
-        rldt_critic_accumulate(&x->critic, m, x->cobs, x->cact, x->ctgt, x->s->crows);
-    rldt_adam_t copt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
-    rldt_trainable_step(&x->critic.online, &copt, 1e-3f, 0.0f);
-    rldt_critic_polyak(&x->critic, 0.005f);
-    LAP(PH_CRITIC);
-    be->fill_normal(x->chain, nx, 5, 3, 0);
-    rldt_policy_sample(&x->pol, x->actor.p, x->obs, N, x->chain, NULL);
-    LAP(PH_SAMPLING);
-#undef LAP
+    actor_step(x, t);
+    critic_step(x, t);
+    sampling_pass(x, t);
 }
 
 static int cmp_double(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
