@@ -31,6 +31,19 @@ static void cuda_axpy(float *y, float a, const float *x, size_t n)
     EW_LAUNCH(axpy_kernel, n, y, a, x, n);
 }
 
+// out_i = x_i + dt·v_i: an Euler step of the flow written straight into the chain's next slot (one pass;
+// an axpy into x plus a copy into the chain would read and write the N×D block twice).
+__global__ void euler_step_kernel(float *out, const float *x, const float *v, float dt, size_t n)
+{
+    GRID_STRIDE(i, n) out[i] = x[i] + dt * v[i];
+}
+
+static void cuda_euler_step(float *out, const float *x, const float *v, float dt, size_t n)
+{
+    if (!n) return;
+    EW_LAUNCH(euler_step_kernel, n, out, x, v, dt, n);
+}
+
 // y[b*ld_y + c] += a·x[b*ld_x + c] for element e = b*ncols + c of the B×ncols block.
 __global__ void axpy_cols_kernel(float *y, int ld_y, const float *x, int ld_x, float a, int ncols, size_t n)
 {
@@ -169,6 +182,7 @@ void rldt_cuda_register_elementwise(rldt_backend_t *be)
     be->copy_cols = cuda_copy_cols;
     be->flow_pair = cuda_flow_pair;
     be->chain_select = cuda_chain_select;
+    be->euler_step = cuda_euler_step;
     be->expected_target = cuda_expected_target;
     be->time_features = cuda_time_features;
 }

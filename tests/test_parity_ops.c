@@ -159,7 +159,7 @@ Test(parity, mse)
 
 // ---------------------------------------------------------------------------------------------------
 // elementwise ops over [B][D] shapes. Bounds (floor 1: the inputs are O(1), so this is an absolute bound on
-// O(1) values): axpy, axpy_cols, flow_pair's xt, expected_target 1e-6 (one FMA per element); fill,
+// O(1) values): axpy, axpy_cols, euler_step, flow_pair's xt, expected_target 1e-6 (one FMA per element); fill,
 // copy_cols, minimum, chain_select, flow_pair's target (a − z) exact; time_features 1e-5 relative, floor
 // 1e-3 (device sinf/cosf/expf).
 
@@ -194,6 +194,13 @@ static void check_elementwise(const rldt_backend_t *cu, const rldt_backend_t *cp
     cpu->axpy(a, -0.5f, z, n);
     cu->axpy(A, -0.5f, Z, n);
     expect_close_floor(cu, A, a, n, 1e-6, 1.0, "axpy");
+    cu->upload(A, a, sizeof(float) * n);
+    cpu->euler_step(xt, a, z, 0.125f, n); /* into another buffer, then in place */
+    cu->euler_step(XT, A, Z, 0.125f, n);
+    expect_close_floor(cu, XT, xt, n, 1e-6, 1.0, "euler_step");
+    cpu->euler_step(a, a, z, -0.25f, n);
+    cu->euler_step(A, A, Z, -0.25f, n);
+    expect_close_floor(cu, A, a, n, 1e-6, 1.0, "euler_step (in place)");
     /* each op below starts from the CPU's inputs, so its bound is its own (not the ulps of the ops before) */
     cu->upload(A, a, sizeof(float) * n);
     cu->upload(WIDE, wide, sizeof(float) * nw);
@@ -249,6 +256,7 @@ Test(parity, elementwise)
     const rldt_backend_t *cu = parity_backend(), *cpu = rldt_backend_cpu();
     NEED(axpy);
     NEED(axpy_cols);
+    NEED(euler_step);
     NEED(minimum);
     NEED(fill);
     NEED(copy_cols);

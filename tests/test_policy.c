@@ -90,6 +90,13 @@ Test(policy, euler_sampler_and_expected_target_follow_the_formulas)
     /* from the last step the expected target is the final action up to one Euler step: a†_{K-1} = x_K */
     rldt_policy_expected_target(&p, P, chain + (K - 1) * n, K - 1, obs, B, at);
     for (size_t i = 0; i < n; i++) cr_assert_float_eq(at[i], x[i], 1e-5);
+    /* sampling in place in the chain (x = chain, as fine-tuning does) keeps x_0 in slot 0 and gives the same
+     * slots as above (slot 0 once held x_K, so step-0 particles were trained at the final action) */
+    float *inplace = malloc(sizeof(float) * n * (K + 1));
+    memcpy(inplace, x0, sizeof(float) * n);
+    rldt_policy_sample(&p, P, obs, B, inplace, inplace);
+    for (size_t i = 0; i < n * (K + 1); i++) cr_assert_eq(inplace[i], chain[i], "slot %zu", i / n);
+    free(inplace);
     rldt_policy_free(&p);
     free(P), free(obs), free(x0), free(x), free(chain), free(ref), free(t), free(at);
 }

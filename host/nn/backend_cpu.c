@@ -152,6 +152,19 @@ static void cpu_axpy(float *y, float a, const float *x, size_t n)
     rldt_cpu_range(axpy_range, &(ew_t){.y = y, .x = x, .a = a}, n);
 }
 
+RLDT_CPU_CLONES static void euler_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    float *y = e->y, a = e->a;
+    const float *x = e->x, *v = e->z;
+    for (; i < j; i++) y[i] = x[i] + a * v[i];
+}
+
+static void cpu_euler_step(float *out, const float *x, const float *v, float dt, size_t n)
+{
+    rldt_cpu_range(euler_range, &(ew_t){.y = out, .x = x, .z = v, .a = dt}, n);
+}
+
 RLDT_CPU_CLONES static void fill_range(const void *e_, size_t i, size_t j, int part)
 {
     const ew_t *e = e_;
@@ -474,6 +487,7 @@ static rldt_backend_t cpu_backend = {
     .copy_cols = cpu_copy_cols,
     .flow_pair = cpu_flow_pair,
     .chain_select = cpu_chain_select,
+    .euler_step = cpu_euler_step,
     .expected_target = cpu_expected_target,
     .svgd_field = rldt_svgd_field_cpu,
     .actor_grad = rldt_actor_grad_cpu,

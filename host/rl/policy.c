@@ -128,13 +128,15 @@ void rldt_policy_sample(rldt_policy_t *p, const float *P, const float *obs, int 
     const rldt_backend_t *be = p->be;
     int K = p->spec.K;
     size_t n = (size_t)B * p->spec.D;
-    if (chain) be->copy(chain, x, sizeof(float) * n);
+    /* with a chain, step k reads slot k and writes slot k+1; x receives the last slot at the end */
+    if (chain && chain != x) be->copy(chain, x, sizeof(float) * n);
     for (int k = 0; k < K; k++) {
+        float *xk = chain ? chain + (size_t)k * n : x, *next = chain ? xk + n : x;
         be->fill(ws_t(p), (float)k / (float)K, (size_t)B);
-        const float *v = rldt_policy_forward(p, P, x, ws_t(p), obs, B);
-        be->axpy(x, 1.0f / (float)K, v, n);
-        if (chain) be->copy(chain + (size_t)(k + 1) * n, x, sizeof(float) * n);
+        const float *v = rldt_policy_forward(p, P, xk, ws_t(p), obs, B);
+        be->euler_step(next, xk, v, 1.0f / (float)K, n);
     }
+    if (chain && chain != x) be->copy(x, chain + (size_t)K * n, sizeof(float) * n);
 }
 
 void rldt_policy_expected_target(rldt_policy_t *p, const float *P, const float *xk, int k, const float *obs, int B,

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define RLDT_BACKEND_ABI 2
+#define RLDT_BACKEND_ABI 3
 
 typedef struct rldt_backend {
     int abi;              /* RLDT_BACKEND_ABI of the build that made it */
@@ -82,6 +82,9 @@ typedef struct rldt_backend {
     void (*flow_pair)(float *xt, float *target, const float *a, const float *z, const float *t, int B, int D);
     /* out[n] = chain[k[n]][n] for n < N: row n of step k[n] of a chain stored [K+1][N][D] */
     void (*chain_select)(float *out, const float *chain, const int *k, int N, int D);
+    /* one Euler step of the flow: out[i] = x[i] + dt * v[i] (out may be x). Sampling writes each step
+     * straight into the next slot of the chain, so a step is one pass instead of an update plus a copy. */
+    void (*euler_step)(float *out, const float *x, const float *v, float dt, size_t n);
     /* expected targets a† = x + (1 - t[n]) v, row-wise over [N][D] */
     void (*expected_target)(float *out, const float *x, const float *v, const float *t, int N, int D);
 

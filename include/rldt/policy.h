@@ -59,7 +59,8 @@ const float *rldt_policy_forward(rldt_policy_t *p, const float *params, const fl
 void rldt_policy_backward(rldt_policy_t *p, const float *params, float *grads, const float *dv);
 
 /* K-step Euler sampling: x holds x_0 on entry (noise, or zeros for deterministic sampling) and x_K on exit.
- * chain (may be NULL) receives x_0..x_K as [K+1][B][D]. All pointers are backend memory. */
+ * chain (may be NULL) receives x_0..x_K as [K+1][B][D]. x may be the chain itself (its slot 0): then the
+ * chain is sampled in place and x_K is in slot K only. All pointers are backend memory. */
 void rldt_policy_sample(rldt_policy_t *p, const float *params, const float *obs, int B, float *x, float *chain);
 /* a†_k = x_k + (1 - t_k) v(x_k, t_k | obs) with t_k = k / K, into out [B][D]. */
 void rldt_policy_expected_target(rldt_policy_t *p, const float *params, const float *xk, int k, const float *obs,
