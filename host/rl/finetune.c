@@ -1,11 +1,14 @@
 /* finetune.c — the RLDT fine-tuning loop: set-up, iterations, metrics, checkpoints (see rldt/finetune.h;
  * the rollout is in finetune_rollout.c, the critic/actor round in finetune_update.c). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../io/durable.h"
 #include "finetune_internal.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
@@ -141,17 +144,34 @@ static int pieces(ft_t *f, piece_t *t)
     return n;
 }
 
-/* The counters of the training state (all stored as int64 scalars). */
-static int counters(ft_t *f, const char **names, long **values)
+/* A counter of the training state (stored as an int64 scalar) and the largest value it can hold. */
+typedef struct {
+    const char *name;
+    long *value;
+    int64_t max;
+} counter_t;
+
+/* The counters that follow from the rollouts done: itr, replay_pushed and replay_count are stored beside
+ * them and checked first. The bounds (for restore) hold after `rollouts` rollouts under the larger of the
+ * run's config and `was`, the config the checkpoint was written with (a resumed run may change q_repeat
+ * or the step counts); pass rollouts = 0 and was = cfg when only the names and values are needed. */
+static int counters(ft_t *f, counter_t *t, int64_t rollouts, const rldt_config_t *was)
 {
-    const char *nm[] = {"itr", "actor_updates", "env_steps", "skipped", "actor_adam_step", "critic_adam_step",
-                        "replay_pushed", "reward_updates", "critic_skips_in_a_row", "actor_skips_in_a_row",
-                        "rollout_skips_in_a_row"};
-    long *v[] = {&f->itr, &f->actor_updates, &f->env_steps, &f->skipped, &f->actor.step, &f->critic.online.step,
-                 &f->buf.pushed, &f->scaler.updates, &f->run_of_skips[FT_CRITIC], &f->run_of_skips[FT_ACTOR],
-                 &f->run_of_skips[FT_ROLLOUT]};
-    int n = (int)(sizeof nm / sizeof nm[0]);
-    for (int i = 0; i < n; i++) names[i] = nm[i], values[i] = v[i];
+    const rldt_config_t *cfg = f->cfg;
+    int64_t rounds = rollouts * (cfg->ft_q_repeat > was->ft_q_repeat ? cfg->ft_q_repeat : was->ft_q_repeat);
+    int64_t actor = rounds * (cfg->ft_actor_steps > was->ft_actor_steps ? cfg->ft_actor_steps : was->ft_actor_steps);
+    int64_t critic = rounds * (cfg->ft_critic_steps > was->ft_critic_steps ? cfg->ft_critic_steps : was->ft_critic_steps);
+    int64_t segments = rollouts * f->n_envs;
+    int n = 0;
+    t[n++] = (counter_t){"actor_updates", &f->actor_updates, actor};
+    t[n++] = (counter_t){"actor_adam_step", &f->actor.step, actor};
+    t[n++] = (counter_t){"critic_adam_step", &f->critic.online.step, critic};
+    t[n++] = (counter_t){"env_steps", &f->env_steps, segments * f->T * f->pol.spec.chunk};
+    t[n++] = (counter_t){"reward_updates", &f->scaler.updates, rollouts};
+    t[n++] = (counter_t){"skipped", &f->skipped, segments + actor + critic};
+    t[n++] = (counter_t){"critic_skips_in_a_row", &f->run_of_skips[FT_CRITIC], critic};
+    t[n++] = (counter_t){"actor_skips_in_a_row", &f->run_of_skips[FT_ACTOR], actor};
+    t[n++] = (counter_t){"rollout_skips_in_a_row", &f->run_of_skips[FT_ROLLOUT], rollouts};
     return n;
 }
 
@@ -178,11 +198,12 @@ static rldt_status_t save(ft_t *f, const char *path)
     uint8_t *env = rldt_xmalloc(env_bytes);
     rldt_vecenv_snapshot(f->venv, env);
     t[nt++] = (rldt_ckpt_tensor_t){"rollout/envs", env, env_bytes, 1};
-    const char *cn[16];
-    long *cv[16];
-    int nc = counters(f, cn, cv);
+    counter_t cs[16];
+    int nc = counters(f, cs, 0, f->cfg);
     rldt_ckpt_scalar_t s[24];
-    for (int i = 0; i < nc; i++) s[i] = (rldt_ckpt_scalar_t){cn[i], *cv[i]};
+    for (int i = 0; i < nc; i++) s[i] = (rldt_ckpt_scalar_t){cs[i].name, *cs[i].value};
+    s[nc++] = (rldt_ckpt_scalar_t){"itr", f->itr};
+    s[nc++] = (rldt_ckpt_scalar_t){"replay_pushed", f->buf.pushed};
     int64_t scale_bits;
     memcpy(&scale_bits, &f->scaler.mean_abs, sizeof scale_bits);
     s[nc++] = (rldt_ckpt_scalar_t){"reward_mean_abs_bits", scale_bits};
@@ -197,16 +218,61 @@ static rldt_status_t save(ft_t *f, const char *path)
     return st;
 }
 
+/* Reads and checks every counter of a finetune checkpoint before any is used: each against the run's
+ * config, the buffer it indexes and the counters it depends on (the checksum catches damage; this catches
+ * a file edited with a valid checksum, or written by a buggy build). `was`: the checkpoint's own config. */
+static rldt_status_t restore_counters(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
+{
+    const char *path = rldt_ckpt_path(c);
+    int64_t itr, pushed, count, v, bits = 0;
+    rldt_status_t st = rldt_ckpt_scalar_in(c, "itr", 0, f->cfg->ft_iterations, &itr);
+    if (!st) st = rldt_ckpt_scalar_in(c, "replay_pushed", 0, itr * f->n_envs, &pushed);
+    if (!st && pushed % f->n_envs) /* every rollout pushes one segment per env */
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: scalar 'replay_pushed' is %lld, not a multiple of the %d envs", path,
+                            (long long)pushed, f->n_envs);
+    int64_t fill = pushed < f->buf.capacity ? pushed : f->buf.capacity;
+    if (!st) st = rldt_ckpt_scalar_in(c, "replay_count", fill, fill, &count);
+    counter_t cs[16];
+    int nc = st ? 0 : counters(f, cs, pushed / f->n_envs, was);
+    for (int i = 0; i < nc && !st; i++)
+        if (!(st = rldt_ckpt_scalar_in(c, cs[i].name, 0, cs[i].max, &v))) *cs[i].value = (long)v;
+    if (!st && f->actor.step > f->actor_updates) /* Adam steps only on actor updates that went through */
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: scalar 'actor_adam_step' is %ld, more than the %ld actor updates",
+                            path, f->actor.step, f->actor_updates);
+    for (int k = 0; k < 3 && !st; k++)
+        if (f->run_of_skips[k] > f->skipped)
+            st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: %ld skips in a row, more than the %ld skipped in all", path,
+                                f->run_of_skips[k], f->skipped);
+    if (!st) st = rldt_ckpt_scalar(c, "reward_mean_abs_bits", &bits);
+    if (st) return st;
+    double mean_abs;
+    memcpy(&mean_abs, &bits, sizeof mean_abs);
+    if (!isfinite(mean_abs) || mean_abs < 0)
+        return rldt_error_set(RLDT_ERR_USAGE,
+                              "checkpoint %s: scalar 'reward_mean_abs_bits' holds the running mean |r| %g (must be finite, >= 0)", path,
+                              mean_abs);
+    f->itr = (long)itr;
+    f->buf.pushed = (long)pushed;
+    f->buf.count = (int)count;
+    f->scaler.mean_abs = mean_abs;
+    return RLDT_OK;
+}
+
 /* Restores the whole training state from a finetune checkpoint into an initialised run. */
-static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c)
+static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
 {
     const rldt_backend_t *be = f->be;
     piece_t p[MAX_PIECES];
     int np = pieces(f, p);
-    rldt_status_t st = RLDT_OK;
+    rldt_status_t st = restore_counters(f, c, was);
     for (int i = 0; i < np && !st; i++) {
         if (p[i].place == HOST_BYTES) {
             st = rldt_ckpt_read_bytes(c, p[i].name, p[i].ptr, p[i].n);
+            const uint8_t *flags = p[i].ptr;
+            for (size_t j = 0; j < p[i].n && !st; j++)
+                if (flags[j] > 1)
+                    st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' holds %d at %zu (a flag: 0 or 1)",
+                                        rldt_ckpt_path(c), p[i].name, flags[j], j);
         } else if (p[i].place == HOST_FLOATS) {
             st = rldt_ckpt_read(c, p[i].name, p[i].ptr, p[i].n);
         } else {
@@ -223,21 +289,7 @@ static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c)
         if (!st) st = rldt_vecenv_restore(f->venv, env, env_bytes);
         free(env);
     }
-    const char *cn[16];
-    long *cv[16];
-    int nc = counters(f, cn, cv);
-    int64_t v, bits = 0, count = 0;
-    for (int i = 0; i < nc && !st; i++)
-        if (!(st = rldt_ckpt_scalar(c, cn[i], &v))) *cv[i] = (long)v;
-    if (!st) st = rldt_ckpt_scalar(c, "reward_mean_abs_bits", &bits);
-    if (!st) st = rldt_ckpt_scalar(c, "replay_count", &count);
-    if (st) return st;
-    if (count < 0 || count > f->buf.capacity || f->buf.pushed < count)
-        return rldt_error_set(RLDT_ERR_USAGE, "checkpoint: replay_count %lld / replay_pushed %ld do not fit a buffer of %d segments",
-                              (long long)count, f->buf.pushed, f->buf.capacity);
-    f->buf.count = (int)count;
-    memcpy(&f->scaler.mean_abs, &bits, sizeof f->scaler.mean_abs);
-    return RLDT_OK;
+    return st;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -303,7 +355,7 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
         be->copy(f->vref, f->actor.p, sizeof(float) * f->actor.n);
         be->copy(f->pretrained, f->actor.p, sizeof(float) * f->actor.n);
     }
-    if (!st && cfg->ft_resume[0]) st = restore(f, c);
+    if (!st && cfg->ft_resume[0]) st = restore(f, c, &from_cfg);
     rldt_ckpt_close(c);
     return st;
 }
@@ -319,16 +371,106 @@ static const char *const metric_names[] = {"itr", "env_steps", "env_steps_per_s"
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 
+/* metrics.jsonl and metrics.csv of a run: one row per iteration, flushed as it is written. */
+typedef struct {
+    FILE *file[2];
+    char path[2][700];
+} metrics_t;
+enum { JSONL = 0, CSV = 1 };
+
+static rldt_status_t metrics_error(const metrics_t *m, int k)
+{
+    return rldt_error_set(RLDT_ERR, "cannot write metrics to %s: %s", m->path[k], strerror(errno ? errno : EIO));
+}
+
+/* Cuts a metrics file back to its rows of iterations before `itr` (and the CSV header), so that a resumed
+ * run does not repeat the iterations it replays; a partial last row (a kill mid-write) goes too. Returns
+ * the bytes kept in *kept (0 for a file that does not exist). */
+static rldt_status_t metrics_trim(const char *path, long itr, const char *header, long *kept)
+{
+    *kept = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? RLDT_OK : rldt_error_set(RLDT_ERR, "cannot read metrics %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    rldt_status_t st = RLDT_OK;
+    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        const char *p = line;
+        if (header && *kept == 0) {
+            if (strncmp(line, header, strlen(header)) != 0 || (size_t)len != strlen(header) + 1)
+                st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s: its header is not the one this build writes; move the file away to resume here",
+                                    path);
+            if (st) break;
+            *kept += len;
+            continue;
+        }
+        if (!header) {
+            if (strncmp(p, "{\"itr\":", 7) != 0) break;
+            p += 7;
+        }
+        char *end;
+        double row_itr = strtod(p, &end);
+        if (end == p || !(row_itr < (double)itr)) break;
+        *kept += len;
+    }
+    free(line);
+    fclose(f);
+    if (!st && truncate(path, (off_t)*kept) != 0)
+        st = rldt_error_set(RLDT_ERR, "cannot cut metrics %s back to iteration %ld: %s", path, itr, strerror(errno));
+    return st;
+}
+
+/* Opens <dir>/metrics.{jsonl,csv} for a run starting at iteration `itr`: fresh files at 0, otherwise the
+ * existing rows up to itr are kept (see metrics_trim). */
+static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr)
+{
+    char header[512] = "";
+    for (size_t i = 0; i < N_METRICS; i++) {
+        strcat(header, metric_names[i]);
+        if (i + 1 < N_METRICS) strcat(header, ",");
+    }
+    rldt_ignore_sigxfsz();
+    const char *names[2] = {"metrics.jsonl", "metrics.csv"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
+        long kept = 0;
+        rldt_status_t st = itr > 0 ? metrics_trim(m->path[k], itr, k == CSV ? header : NULL, &kept) : RLDT_OK;
+        if (st) return st;
+        errno = 0;
+        m->file[k] = fopen(m->path[k], itr > 0 ? "a" : "w");
+        if (!m->file[k]) return rldt_error_set(RLDT_ERR, "cannot open metrics %s: %s", m->path[k], strerror(errno));
+        if (k == CSV && kept == 0 && (fprintf(m->file[k], "%s\n", header) < 0 || fflush(m->file[k]) != 0))
+            return metrics_error(m, k);
+    }
+    return RLDT_OK;
+}
+
+/* Closes both files; a failure to write what was still buffered is an error. */
+static rldt_status_t metrics_close(metrics_t *m)
+{
+    rldt_status_t st = RLDT_OK;
+    for (int k = 0; k < 2; k++) {
+        errno = 0;
+        if (m->file[k] && fclose(m->file[k]) != 0 && !st) st = metrics_error(m, k);
+        m->file[k] = NULL;
+    }
+    return st;
+}
+
 /* One row of metrics.jsonl (missing values as null) and metrics.csv (missing values as nan). ev is NULL on
- * training iterations; env_sps and update_s are NaN on evaluation iterations. */
-static void write_metrics(FILE *jsonl, FILE *csv, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev,
-                          double env_sps, double update_s)
+ * training iterations; env_sps and update_s are NaN on evaluation iterations. A row that cannot be written
+ * in full (a full disk, a file-size limit) is an error: the run stops rather than go on without metrics. */
+static rldt_status_t write_metrics(metrics_t *m, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev,
+                                   double env_sps, double update_s)
 {
     double v[N_METRICS] = {(double)f->itr, (double)f->env_steps, env_sps, update_s, ev ? ev->episodes : NAN,
                            ev ? ev->success_rate : NAN, ev ? ev->return_mean : NAN, mean_or_nan(s->critic_loss, s->critic_n),
                            mean_or_nan(s->transport, s->actor_n), mean_or_nan(s->consist, s->actor_n),
                            mean_or_nan(s->reg, s->actor_n), mean_or_nan(s->phi_norm, s->actor_n),
                            mean_or_nan(s->bandwidth, s->actor_n), mean_or_nan(s->alpha, s->actor_n), (double)s->skipped};
+    FILE *jsonl = m->file[JSONL], *csv = m->file[CSV];
+    errno = 0;
     fputc('{', jsonl);
     for (size_t i = 0; i < N_METRICS; i++) {
         fprintf(jsonl, "%s\"%s\":", i ? "," : "", metric_names[i]);
@@ -340,8 +482,9 @@ static void write_metrics(FILE *jsonl, FILE *csv, const ft_t *f, const ft_stats_
     }
     fputs("}\n", jsonl);
     fputc('\n', csv);
-    fflush(jsonl);
-    fflush(csv);
+    for (int k = 0; k < 2; k++)
+        if (fflush(m->file[k]) != 0 || ferror(m->file[k])) return metrics_error(m, k);
+    return RLDT_OK;
 }
 
 static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
@@ -365,26 +508,17 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     rldt_status_t st = setup(&f, &cfg, spec, be);
     f.delta_kernel = strcmp(cfg.svgd_kernel, "delta") == 0;
     char dir[600], path[700];
+    metrics_t metrics = {{NULL, NULL}, {"", ""}};
     snprintf(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
+    snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     if (!st) st = rldt_mkdirs(dir);
-    FILE *jsonl = NULL, *csv = NULL;
-    if (!st) {
-        const char *mode = cfg.ft_resume[0] ? "a" : "w";
-        snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-        jsonl = fopen(path, mode);
-        snprintf(path, sizeof path, "%s/metrics.csv", dir);
-        csv = fopen(path, mode);
-        if (!jsonl || !csv) st = rldt_error_set(RLDT_ERR, "cannot write metrics in %s", dir);
-        else if (!cfg.ft_resume[0])
-            for (size_t i = 0; i < N_METRICS; i++) fprintf(csv, "%s%s", metric_names[i], i + 1 < N_METRICS ? "," : "\n");
-    }
+    if (!st) st = metrics_open(&metrics, dir, f.itr);
     if (st) goto done;
     rldt_info("finetune %s from %s: %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, K=%d, "
               "kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, f.actor.n,
               f.critic.members, f.critic.member_params, f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name);
     double t_run = rldt_now();
     bool first_eval = true;
-    snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     for (; f.itr < cfg.ft_iterations; f.itr++) {
         ft_stats_t s = {0};
         if (cfg.ft_val_freq > 0 && f.itr % cfg.ft_val_freq == 0) {
@@ -394,7 +528,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             if (first_eval) res->eval_first = ev;
             first_eval = false;
             res->eval_last = ev;
-            write_metrics(jsonl, csv, &f, &s, &ev, NAN, NAN);
+            if ((st = write_metrics(&metrics, &f, &s, &ev, NAN, NAN))) goto done;
             rldt_info("itr %ld/%ld | eval success %.1f%% return %.2f ± %.2f (%d episodes, %.1fs)", f.itr + 1, cfg.ft_iterations,
                       100 * ev.success_rate, ev.return_mean, ev.return_std, ev.episodes, ev.seconds);
         } else {
@@ -405,7 +539,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             for (int r = 0; r < cfg.ft_q_repeat && !ft_stopped(&f); r++) ft_round(&f, fresh, r, &s);
             if (!cfg.ft_anchor) be->copy(f.vref, f.actor.p, sizeof(float) * f.actor.n);
             double t2 = rldt_now(), sps = (double)(f.env_steps - steps0) / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
-            write_metrics(jsonl, csv, &f, &s, NULL, sps, t2 - t1);
+            if ((st = write_metrics(&metrics, &f, &s, NULL, sps, t2 - t1))) goto done;
             double an = s.actor_n ? s.actor_n : 1;
             rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
                       "|phi| %.3g h %.3g alpha %.3g%s",
@@ -443,8 +577,8 @@ done:
     res->iterations = (int)f.itr;
     res->env_steps = f.env_steps;
     res->skipped = f.skipped;
-    if (jsonl) fclose(jsonl);
-    if (csv) fclose(csv);
+    rldt_status_t closed = metrics_close(&metrics);
+    if (!st) st = closed;
     free_all(&f);
     return st;
 }

@@ -121,7 +121,8 @@ static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
 {
     int T = f->T, od = f->od, cap = (int)f->cfg->actor_states, n = 0, stride = f->P < nseg ? f->P : nseg;
     int *rows = f->rows;
-    for (int s = (int)(u % stride); s < nseg; s += stride)
+    if (stride < 1) return 0;
+    for (int s = (int)((unsigned long)u % (unsigned long)stride); s < nseg; s += stride) /* u >= 0: restore checks it */
         for (int t = 0; t < T; t++)
             if (f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = s * T + t;
     int S = n < cap ? n : cap;
