@@ -14,10 +14,13 @@ static _Thread_local char error_message[1024];
 
 rldt_status_t rldt_error_set(rldt_status_t code, const char *fmt, ...)
 {
+    /* formatted aside first: an argument may be the current message itself ("key: %s", rldt_error_message()) */
+    char text[sizeof error_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(error_message, text, sizeof text);
     return code;
 }
 
@@ -52,27 +55,33 @@ double rldt_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-rldt_status_t rldt_mkdirs(const char *path)
+/* mkdir -p of the first n bytes of path (a copy is made: no length limit of its own). */
+static rldt_status_t mkdirs_n(const char *path, size_t n)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
+    if (n == 0) return RLDT_OK;
+    char *buf = rldt_xmalloc(n + 1);
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    rldt_status_t st = RLDT_OK;
+    for (char *p = buf + 1; !st; p++) {
         char c = *p;
         if (c == '/' || c == '\0') {
             *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return rldt_error_set(RLDT_ERR, "cannot create directory %s: %s", buf, strerror(errno));
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) /* a file there: opening below it names the problem */
+                st = rldt_error_set(RLDT_ERR, "cannot create directory %s: %s", buf, strerror(errno));
             *p = c;
         }
-        if (c == '\0') return RLDT_OK;
+        if (c == '\0') break;
     }
+    free(buf);
+    return st;
 }
+
+rldt_status_t rldt_mkdirs(const char *path) { return mkdirs_n(path, strlen(path)); }
 
 rldt_status_t rldt_mkdirs_for(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path) return RLDT_OK;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    return rldt_mkdirs(dir);
+    return mkdirs_n(path, (size_t)(slash - path));
 }
