@@ -16,7 +16,7 @@ void rldt_rng_init(rldt_rng_t *r, uint64_t seed, uint64_t stream)
 
 uint32_t rldt_rng_u32(rldt_rng_t *r)
 {
-    if (r->nbuf == 0) {
+    if (r->nbuf <= 0 || r->nbuf > 4) { /* > 4 or < 0 only in a damaged restored state: start a fresh block */
         rldt_philox_block_t b = rldt_philox(r->seed, r->stream, r->counter++);
         for (int i = 0; i < 4; i++) r->buf[i] = b.v[3 - i]; /* handed out from the back: v[0] first */
         r->nbuf = 4;

@@ -49,7 +49,9 @@ rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, floa
     if (executed)
         for (int j = 0; j < env->spec->act_dim; j++) executed[j] = a[j];
     rldt_step_t s = env->spec->ops->step(env->state, a, obs);
-    env->t++;
+    /* t counts up to the limit and stays there: a restored snapshot may carry any int (INT_MAX must not
+     * overflow, a negative count must not make an endless episode) */
+    env->t = env->t >= 0 && env->t < env->max_steps ? env->t + 1 : env->max_steps;
     s.truncated = !s.terminated && env->t >= env->max_steps;
     return s;
 }
