@@ -6,6 +6,7 @@
  * only when the whole source was accepted: on error the caller's config is unchanged. */
 #define _POSIX_C_SOURCE 200809L
 #include "rldt/config.h"
+#include "rldt/path.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 // ------------------------------------------------------------------------------------------------------
@@ -176,9 +178,11 @@ static bool is_choice(const char *text, const char *choices)
     }
 }
 
+/* Decimal notation only: strtod also reads hexadecimal ("0x1p3"), which a config value never means. */
 static bool starts_like_number(const char *text)
 {
     const char *p = text + (text[0] == '+' || text[0] == '-');
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) return false;
     return (*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9') || *p == 'i' || *p == 'I' ||
            *p == 'n' || *p == 'N';
 }
@@ -472,6 +476,10 @@ static rldt_status_t load_stream(yaml_loader_t *ld)
 
 rldt_status_t rldt_config_load_yaml(rldt_config_t *cfg, const char *path)
 {
+    /* a FIFO would block fopen forever, a device would read forever: only files (and the directory's own
+     * "Is a directory" message below) get that far */
+    struct stat s;
+    if (stat(path, &s) == 0 && !S_ISREG(s.st_mode) && !S_ISDIR(s.st_mode)) return rldt_path_check_input(path, "config file");
     FILE *f = fopen(path, "rb");
     if (!f) return fail(path, 0, "cannot open: %s", strerror(errno));
     rldt_config_t tmp = *cfg;
@@ -610,6 +618,38 @@ static rldt_status_t load_object(rldt_config_t *cfg, const cJSON *obj, const cha
                         : json_leaf(cfg, rldt_config_find(path), item, origin);
         if (st) return st;
     }
+    return RLDT_OK;
+}
+
+int rldt_config_input_paths(const rldt_config_t *cfg, rldt_path_input_t *out)
+{
+    out[0] = (rldt_path_input_t){cfg->data_path, "dataset (data.path)"};
+    out[1] = (rldt_path_input_t){cfg->ft_init, "checkpoint (finetune.init)"};
+    out[2] = (rldt_path_input_t){cfg->ft_resume, "checkpoint (finetune.resume)"};
+    out[3] = (rldt_path_input_t){cfg->pre_resume, "checkpoint (pretrain.resume)"};
+    return RLDT_CONFIG_INPUTS;
+}
+
+rldt_status_t rldt_config_run_path(const rldt_config_t *cfg, const char *file, char *buf, size_t len)
+{
+    return rldt_path_format(buf, len, "%s/%s/%s", cfg->run_out_dir, cfg->run_name, file);
+}
+
+rldt_status_t rldt_config_check_output(const rldt_config_t *cfg, const char *out, const char *what, bool checkpoint)
+{
+    rldt_path_input_t inputs[RLDT_CONFIG_INPUTS];
+    int n = rldt_config_input_paths(cfg, inputs);
+    if (checkpoint) /* a resumed run may replace the checkpoint it resumed from: the new one continues it */
+        for (int i = 0; i < n; i++)
+            if (inputs[i].path == cfg->ft_resume || inputs[i].path == cfg->pre_resume) inputs[i].path = NULL;
+    return rldt_path_check_output(out, what, inputs, n, checkpoint);
+}
+
+rldt_status_t rldt_config_validate(const rldt_config_t *cfg, const char *origin)
+{
+    if (!(cfg->critic_q_min < cfg->critic_q_max))
+        return fail(origin, 0, "critic.q_min (%g) must be less than critic.q_max (%g): they bound the bootstrap value",
+                    cfg->critic_q_min, cfg->critic_q_max);
     return RLDT_OK;
 }
 

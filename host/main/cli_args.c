@@ -9,13 +9,28 @@
 
 #include "cli.h"
 
+/* Decimal notation only (strtod alone also reads "0x10", " 5", "inf"): integers are [+-]digits, numbers
+ * start with a digit or a '.' after the sign and hold no hexadecimal marker. */
+static bool decimal(const char *text, bool integer)
+{
+    const char *p = text + (*text == '+' || *text == '-');
+    if (integer) {
+        if (!*p) return false;
+        for (; *p; p++)
+            if (*p < '0' || *p > '9') return false;
+        return true;
+    }
+    return ((*p >= '0' && *p <= '9') || *p == '.') && !strpbrk(p, "xX");
+}
+
 /* Checks a numeric value against its row. */
 static rldt_status_t parse_number(const rldt_cli_arg_t *a, const char *text, double *out)
 {
     char *end;
     errno = 0;
     double x = strtod(text, &end);
-    if (!*text || *end || errno || !isfinite(x) || x < a->min || x > a->max || (a->kind == RLDT_ARG_INTEGER && x != floor(x)))
+    if (!decimal(text, a->kind == RLDT_ARG_INTEGER) || *end || errno || !isfinite(x) || x < a->min || x > a->max ||
+        (a->kind == RLDT_ARG_INTEGER && x != floor(x)))
         return rldt_error_set(RLDT_ERR_USAGE, "%s='%s' is not %s in [%g, %g] (%s)", a->name, text,
                               a->kind == RLDT_ARG_INTEGER ? "an integer" : "a number", a->min, a->max, a->doc);
     *out = x;

@@ -18,6 +18,7 @@ int rldt_cli_load_config(rldt_config_t *cfg, int argc, char **argv, const char *
         first = 2;
     }
     rldt_status_t st = rldt_config_apply_overrides(cfg, argc - first, argv + first);
+    if (!st) st = rldt_config_validate(cfg, first == 2 ? argv[1] : "<command line>");
     if (st) return rldt_cli_fail(st);
     rldt_log_set_level((rldt_log_level_t)rldt_log_parse_level(cfg->log_level));
     return 0;

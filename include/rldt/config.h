@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "rldt/common.h"
+#include "rldt/path.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,19 @@ rldt_status_t rldt_config_set(rldt_config_t *cfg, const char *key, const char *t
 rldt_status_t rldt_config_load_yaml(rldt_config_t *cfg, const char *path);
 /* Applies "key=value" overrides in order (a `--` prefix on the key is accepted). */
 rldt_status_t rldt_config_apply_overrides(rldt_config_t *cfg, int argc, char **argv);
+/* The files a run of this config reads (data.path, finetune.init, finetune.resume, pretrain.resume; unset
+ * ones are ""), with their roles, into out[0..RLDT_CONFIG_INPUTS): for rldt_path_check_output. */
+#define RLDT_CONFIG_INPUTS 4
+int rldt_config_input_paths(const rldt_config_t *cfg, rldt_path_input_t *out);
+/* "<run.out_dir>/<run.name>/<file>" into buf[len]; RLDT_ERR_USAGE (never a truncated path) when it does not fit. */
+rldt_status_t rldt_config_run_path(const rldt_config_t *cfg, const char *file, char *buf, size_t len);
+/* rldt_path_check_output of `out` (its role: `what`) against the run's inputs; a checkpoint is written
+ * through a rename, other outputs (metrics) in place. A checkpoint may replace the checkpoint the run
+ * resumes from (the new one continues it); nothing may replace data.path or finetune.init. */
+rldt_status_t rldt_config_check_output(const rldt_config_t *cfg, const char *out, const char *what, bool checkpoint);
+/* Checks the rules that tie keys together (critic.q_min < critic.q_max), once every source has been applied
+ * (the CLI does after the file and the overrides). Violation: RLDT_ERR_USAGE naming both keys and `origin`. */
+rldt_status_t rldt_config_validate(const rldt_config_t *cfg, const char *origin);
 /* The resolved config as a JSON object with nested sections ({"pretrain": {"lr": 0.001}, ...}); caller
  * frees with free(). */
 char *rldt_config_to_json(const rldt_config_t *cfg);
