@@ -1,0 +1,249 @@
+/* memory.c — estimates of what a run allocates, and what the machine has (see rldt/memory.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "rldt/memory.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "rldt/critic.h"
+#include "rldt/dataset.h"
+#include "rldt/log.h"
+#include "rldt/nn.h"
+#include "rldt/policy.h"
+
+#define F ((double)sizeof(float))
+
+// ---------------------------------------------------------------------------------------------------
+// building an estimate
+
+static void add(rldt_mem_estimate_t *e, const char *what, double host, double device)
+{
+    if (e->n < RLDT_MEM_ITEMS) e->item[e->n++] = (rldt_mem_item_t){what, host, device};
+}
+
+double rldt_mem_host_total(const rldt_mem_estimate_t *e)
+{
+    double sum = 0;
+    for (int i = 0; i < e->n; i++) sum += e->item[i].host;
+    return sum;
+}
+
+double rldt_mem_device_total(const rldt_mem_estimate_t *e)
+{
+    double sum = 0;
+    for (int i = 0; i < e->n; i++) sum += e->item[i].device;
+    return sum;
+}
+
+/* Workspace floats of an MLP for batches of B rows, as rldt_mlp_init sizes it: every LINEAR's output, a
+ * second buffer per activation (LayerNorm: its output, mean and rstd, then the activation's), three
+ * gradient scratch buffers of the widest layer. */
+static double mlp_ws_floats(const rldt_mlp_spec_t *s, double B)
+{
+    double W = s->width, linears = s->residual ? 2.0 + 2.0 * s->depth : 1.0 + s->depth;
+    double norm_acts = s->residual ? 2.0 * s->depth : s->depth;
+    double widest = s->in > s->out ? s->in : s->out;
+    if (W > widest) widest = W;
+    return B * (W * (linears - 1) + s->out) + norm_acts * B * (s->layernorm ? 2 * W + 2 : W) + 3 * B * widest;
+}
+
+/* Parameters and workspace floats (batches of B) of the policy of `cfg`'s policy.* keys. */
+static void policy_size(const rldt_config_t *cfg, int obs_dim, int act_dim, double B, double *params, double *ws)
+{
+    rldt_policy_spec_t s;
+    *params = *ws = 0;
+    if (rldt_policy_spec_from_config(cfg, obs_dim, act_dim, &s)) return; /* the run refuses the config itself */
+    *params = (double)rldt_mlp_param_count(&s.time_spec) + (double)rldt_mlp_param_count(&s.body_spec);
+    *ws = B * (1 + 2.0 * s.time_dim + 2.0 * s.body_spec.in) + mlp_ws_floats(&s.time_spec, B) + mlp_ws_floats(&s.body_spec, B);
+}
+
+void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg, int obs_dim, int act_dim, double samples,
+                                double sample_bytes)
+{
+    memset(e, 0, sizeof *e);
+    double D = (double)cfg->policy_chunk * act_dim, B = (double)cfg->pre_batch, VB = samples < 1024 ? samples : 1024;
+    double maxb = B > VB ? B : VB;
+    if (maxb < cfg->env_n_envs) maxb = (double)cfg->env_n_envs;
+    double n, ws;
+    policy_size(cfg, obs_dim, act_dim, maxb, &n, &ws);
+    /* device: weights, gradients, two Adam moments, EMA; host: the initial weights and a checkpoint's four copies */
+    add(e, "policy (weights, gradients, Adam moments, EMA, checkpoint copies)", 5 * n * F, 5 * n * F);
+    double batch = (B + VB) * (obs_dim + 5 * D + 1);
+    add(e, "batches and activations", (B + VB) * (obs_dim + D) * F, (ws + batch) * F);
+    add(e, "dataset", samples * sample_bytes, 0);
+    e->disk = (4 * n + 2.0 * obs_dim + 2.0 * act_dim) * F;
+    e->disk_what = "checkpoint";
+}
+
+void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
+                                const rldt_env_spec_t *spec)
+{
+    memset(e, 0, sizeof *e);
+    double od = spec->obs_dim, D = (double)policy->policy_chunk * spec->act_dim, K = (double)policy->policy_k;
+    double envs = (double)cfg->env_n_envs, T = (double)cfg->ft_n_steps, P = (double)cfg->svgd_particles;
+    double mb = 1024;
+    if (cfg->actor_states * P > mb) mb = (double)cfg->actor_states * P;
+    if (cfg->critic_batch > mb) mb = (double)cfg->critic_batch;
+    if (envs > mb) mb = envs;
+    double cap = cfg->ft_buffer > 0 ? (double)cfg->ft_buffer : 20 * envs;
+    if (cap < envs) cap = envs;
+
+    double na, pws;
+    policy_size(policy, spec->obs_dim, spec->act_dim, mb, &na, &pws);
+    rldt_mlp_spec_t q = {spec->obs_dim + (int)D, 1, (int)cfg->critic_width, (int)cfg->critic_depth, false, RLDT_ACT_SILU, false,
+                         RLDT_INIT_NORMAL01};
+    double nc = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members;
+    double steps = cap * T, step_bytes = (2 * od + D + 1) * F + 4; /* obs, next_obs, act, rew; 4 flag bytes */
+    double snapshot = envs * (spec->ops->state_size + od * F + 64);
+
+    add(e, "actor (weights, gradients, Adam moments, v_ref, pretrained copy)", na * F, 6 * na * F);
+    add(e, "critic ensemble (weights, gradients, Adam moments, targets)", nc * F, (5 * nc + mlp_ws_floats(&q, mb) + 2 * mb * (od + D + 2)) * F);
+    add(e, "replay buffer and its per-transition work arrays", steps * (step_bytes + 3 * F) + 2 * cap * sizeof(int), 0);
+    double dev = (K + 1) * envs * D + envs * (od + 3 * D + 2) + mb * (od + 12 * D + (K + 1) * D + 6) + pws;
+    add(e, "rollout and update buffers, network workspaces", envs * (od + 5 * D + 4) * F + mb * (od + 3 * D + 6) * F, dev * F);
+    add(e, "environments", 2 * snapshot + envs * (od * 3 + 8) * F, 0);
+    add(e, "checkpoint copies while saving", (5 * na + 4 * nc) * F + snapshot, 0);
+    e->disk = (5 * na + 4 * nc) * F + steps * step_bytes + snapshot;
+    e->disk_what = "checkpoint";
+}
+
+/* HDF5 bookkeeping per demo of a dataset (two groups, six to eight chunked datasets and their indices),
+ * measured on files rldt writes. */
+#define DEMO_OVERHEAD 20000.0
+
+void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *spec, double demos)
+{
+    memset(e, 0, sizeof *e);
+    double img = (double)spec->image_h * spec->image_w * spec->image_c;
+    double step = (2.0 * spec->obs_dim + spec->act_dim + 1) * F + 1 + spec->state_dim * 8.0 + 2 * img;
+    add(e, "episode buffers", RLDT_COLLECT_ENVS * spec->max_steps * step, 0);
+    add(e, "demo names and masks", demos * 48, 0);
+    e->disk = demos * (spec->max_steps * step + DEMO_OVERHEAD);
+    e->disk_what = "dataset (upper bound: every episode at its step limit)";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the machine
+
+/* The first number in a one-line file (cgroup limits), or -1 ("max", missing, unreadable). */
+static double read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    double v = -1;
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1) v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+static double smaller(double a, double b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
+
+double rldt_mem_available(void)
+{
+    double avail = -1, kb;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) {
+                avail = kb * 1024.0;
+                break;
+            }
+        fclose(f);
+    }
+    /* in a container the cgroup's limit, not the host's memory, is what the kernel enforces */
+    static const char *const limits[2][2] = {{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+                                             {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}};
+    for (int i = 0; i < 2; i++) {
+        double limit = read_number(limits[i][0]), used = read_number(limits[i][1]);
+        if (limit > 0 && limit < 1e18 && used >= 0) avail = smaller(avail, limit > used ? limit - used : 0);
+    }
+    /* RLDT_MEM_AVAILABLE=<bytes> caps it (a share of a machine used by others; the fuzz targets) */
+    const char *cap = getenv("RLDT_MEM_AVAILABLE");
+    char *end;
+    double v = cap ? strtod(cap, &end) : -1;
+    if (cap && end != cap && !*end && v >= 0) avail = smaller(avail, v);
+    return avail;
+}
+
+double rldt_disk_available(const char *path)
+{
+    /* the nearest existing ancestor: the output and its directories may not exist yet */
+    size_t n = strlen(path);
+    char *dir = rldt_xmalloc(n + 2);
+    memcpy(dir, path, n + 1);
+    struct statvfs s;
+    double avail = -1;
+    for (;;) {
+        if (statvfs(dir[0] ? dir : ".", &s) == 0) {
+            avail = (double)s.f_bavail * (double)s.f_frsize;
+            break;
+        }
+        if (errno != ENOENT && errno != ENOTDIR) break;
+        char *slash = strrchr(dir, '/');
+        if (!slash) dir[0] = '\0';
+        else if (slash == dir) dir[1] = '\0';
+        else *slash = '\0';
+    }
+    free(dir);
+    return avail;
+}
+
+const char *rldt_mem_format(double bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 6) bytes /= 1000, u++;
+    snprintf(buf, len, bytes < 10 && u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+    return buf;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// checking
+
+/* "what X, what Y, ..." of the items (host + device bytes) into buf. */
+static void list_items(const rldt_mem_estimate_t *e, bool device, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < e->n && at < len; i++) {
+        double b = e->item[i].host + (device ? e->item[i].device : 0);
+        if (b <= 0) continue;
+        char v[32];
+        int k = snprintf(buf + at, len - at, "%s%s %s", at ? ", " : "", e->item[i].what, rldt_mem_format(b, v, sizeof v));
+        if (k < 0) break;
+        at += (size_t)k;
+    }
+}
+
+rldt_status_t rldt_mem_check_against(const rldt_mem_estimate_t *e, const char *command, const rldt_backend_t *be,
+                                     double mem_avail, double disk_avail)
+{
+    bool gpu = be && strcmp(be->name, "cuda") == 0; /* cpu and cuda-emu allocate host memory */
+    double host = rldt_mem_host_total(e), device = rldt_mem_device_total(e), need = host + (gpu ? 0 : device);
+    char items[768], a[32], b[32], c[32], d[32], g[32];
+    list_items(e, !gpu, items, sizeof items);
+    rldt_info("%s memory estimate: %s host memory (%s)%s%s%s; %s %s on disk; available: %s memory, %s disk", command,
+              rldt_mem_format(need, a, sizeof a), items, gpu ? ", " : "", gpu ? rldt_mem_format(device, g, sizeof g) : "",
+              gpu ? " on the GPU (not checked: the backend reports no free memory)" : "", rldt_mem_format(e->disk, b, sizeof b),
+              e->disk_what ? e->disk_what : "output", mem_avail >= 0 ? rldt_mem_format(mem_avail, c, sizeof c) : "unknown",
+              disk_avail >= 0 ? rldt_mem_format(disk_avail, d, sizeof d) : "unknown");
+    if (mem_avail >= 0 && need > mem_avail)
+        return rldt_error_set(RLDT_ERR_USAGE,
+                              "%s needs about %s of memory but %s is available (MemAvailable): %s; reduce the sizes in the config",
+                              command, rldt_mem_format(need, a, sizeof a), rldt_mem_format(mem_avail, c, sizeof c), items);
+    if (disk_avail >= 0 && e->disk > disk_avail)
+        rldt_warn("%s will write a %s of about %s but the disk has %s free: the write will fail (cleanly) unless space is made",
+                  command, e->disk_what ? e->disk_what : "file", rldt_mem_format(e->disk, b, sizeof b),
+                  rldt_mem_format(disk_avail, d, sizeof d));
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_mem_check(const rldt_mem_estimate_t *e, const char *command, const rldt_backend_t *be, const char *out_path)
+{
+    return rldt_mem_check_against(e, command, be, rldt_mem_available(), out_path ? rldt_disk_available(out_path) : -1);
+}
