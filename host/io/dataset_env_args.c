@@ -1,6 +1,7 @@
 /* dataset_env_args.c — the env_args JSON attribute: written from a task spec, parsed back into the
  * file's spec (rldt_dataset_meta_t). Both directions live here so the field names exist in one place. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,7 @@ char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps)
 static rldt_status_t get_int(const cJSON *obj, const char *key, int lo, int hi, int *out, const char *origin)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < lo || v->valuedouble > hi)
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) || v->valuedouble != floor(v->valuedouble))
         return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s must be an integer in [%d, %d]", origin, key, lo, hi);
     *out = (int)v->valuedouble;
     return RLDT_OK;
@@ -66,6 +67,9 @@ static rldt_status_t get_floats(const cJSON *obj, const char *key, int n, float 
     for (int j = 0; j < n; j++) {
         const cJSON *x = cJSON_GetArrayItem(v, j);
         if (!cJSON_IsNumber(x)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s[%d] is not a number", origin, key, j);
+        if (!(fabs(x->valuedouble) <= RLDT_DATASET_VALUE_MAX))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.%s[%d] is %g (at most %g in magnitude)", origin, key, j,
+                                  x->valuedouble, (double)RLDT_DATASET_VALUE_MAX);
         out[j] = (float)x->valuedouble;
     }
     return RLDT_OK;
@@ -84,6 +88,10 @@ static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char
     if ((st = get_int(kw, "max_steps", 1, 1 << 30, &m->max_steps, origin))) return st;
     if ((st = get_floats(kw, "act_low", m->act_dim, m->act_low, origin))) return st;
     if ((st = get_floats(kw, "act_high", m->act_dim, m->act_high, origin))) return st;
+    for (int j = 0; j < m->act_dim; j++)
+        if (!(m->act_low[j] < m->act_high[j]))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.act_low[%d] = %g is not below act_high[%d] = %g (actions are normalised by the range)",
+                                  origin, j, (double)m->act_low[j], j, (double)m->act_high[j]);
     if ((st = get_str(kw, "obs_key", m->obs_key, origin, "env_kwargs."))) return st;
     char kind[RLDT_DATASET_NAME_MAX];
     if ((st = get_str(kw, "reward_kind", kind, origin, "env_kwargs."))) return st;
@@ -94,10 +102,12 @@ static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char
     int *hwc[3] = {&m->image_h, &m->image_w, &m->image_c};
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != 3)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape must be [h, w, c]", origin);
+    static const int most[3] = {RLDT_DATASET_IMAGE_MAX, RLDT_DATASET_IMAGE_MAX, 4};
     for (int j = 0; j < 3; j++) {
         const cJSON *x = cJSON_GetArrayItem(shape, j);
-        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 65536)
-            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape[%d] is not a size", origin, j);
+        if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble <= most[j]) || x->valuedouble != floor(x->valuedouble))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.image_shape[%d] is %g: expected an integer in [0, %d]", origin, j,
+                                  cJSON_IsNumber(x) ? x->valuedouble : NAN, most[j]);
         *hwc[j] = (int)x->valuedouble;
     }
     if ((m->image_h == 0) != (m->image_w == 0) || (m->image_h == 0) != (m->image_c == 0))

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 
 #include "h5util.h"
 #include "rldt/dataset.h"
+#include "rldt/memory.h"
+#include "rldt/path.h"
 
 typedef struct {
     const char *path;
@@ -36,16 +39,48 @@ static rldt_status_t read_i64_attr(const reader_t *r, hid_t obj, const char *whe
     return ok ? RLDT_OK : rldt_error_set(RLDT_ERR_USAGE, "%s: %s attribute '%s' is not one integer", r->path, where, name);
 }
 
-/* The demo indices named by /mask/<name> (byte strings "demo_<i>"). *ids is malloc'd. */
-static rldt_status_t read_mask(const reader_t *r, const char *name, int **ids, int *count)
+/* "demo_<i>" with i a decimal int >= 0 (no sign, no spaces, no overflow) into *id. */
+static bool parse_demo_name(const char *name, int *id)
+{
+    if (strncmp(name, "demo_", 5) != 0 || name[5] < '0' || name[5] > '9' || (name[5] == '0' && name[6])) return false;
+    long v = 0;
+    for (const char *p = name + 5; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        v = 10 * v + (*p - '0');
+        if (v > INT_MAX) return false;
+    }
+    *id = (int)v;
+    return true;
+}
+
+#define MASK_NAME_MAX 256 /* longest fixed-length mask entry read ("demo_<i>" needs 16) */
+
+/* The demo indices named by /mask/<name> (byte strings "demo_<i>"), at most `most` of them (a mask names
+ * each demo of the file once). *ids is malloc'd. */
+static rldt_status_t read_mask(const reader_t *r, const char *name, int most, int **ids, int *count)
 {
     char where[96];
-    snprintf(where, sizeof where, "/mask/%s", name);
+    *ids = NULL;
+    *count = 0;
+    if (rldt_path_format(where, sizeof where, "/mask/%s", name)) return RLDT_ERR_USAGE;
     hid_t set = H5Dopen2(r->file, where, H5P_DEFAULT);
     if (set < 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: %s is not a dataset", r->path, where);
     hid_t ftype = H5Dget_type(set), space = H5Dget_space(set);
     hssize_t n = H5Sget_simple_extent_npoints(space);
     bool ok = H5Tget_class(ftype) == H5T_STRING && H5Sget_simple_extent_ndims(space) <= 1 && n >= 0;
+    /* sizes from the file are checked before anything is allocated for them */
+    rldt_status_t st = RLDT_OK;
+    if (n > most)
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s has %lld entries but /data holds %d demos", r->path, where, (long long)n, most);
+    else if (ok && H5Tis_variable_str(ftype) <= 0 && H5Tget_size(ftype) > MASK_NAME_MAX)
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s holds strings of %zu bytes (at most %d expected)", r->path, where,
+                            H5Tget_size(ftype), MASK_NAME_MAX);
+    if (st) {
+        H5Sclose(space);
+        H5Tclose(ftype);
+        H5Dclose(set);
+        return st;
+    }
     char **names = rldt_xcalloc((size_t)(n > 0 ? n : 1), sizeof *names);
     if (ok && n > 0) {
         hid_t mtype = H5Tcopy(H5T_C_S1);
@@ -71,12 +106,12 @@ static rldt_status_t read_mask(const reader_t *r, const char *name, int **ids, i
     H5Sclose(space);
     H5Tclose(ftype);
     H5Dclose(set);
-    rldt_status_t st = ok ? RLDT_OK : rldt_error_set(RLDT_ERR_USAGE, "%s: %s is not a list of strings", r->path, where);
+    st = ok ? RLDT_OK : rldt_error_set(RLDT_ERR_USAGE, "%s: %s is not a list of strings", r->path, where);
     *ids = rldt_xmalloc((size_t)(n > 0 ? n : 1) * sizeof **ids);
     *count = ok ? (int)n : 0;
     for (hssize_t i = 0; i < n; i++) {
-        int id, end = 0;
-        if (!st && (sscanf(names[i], "demo_%d%n", &id, &end) != 1 || names[i][end] || id < 0))
+        int id = 0;
+        if (!st && !parse_demo_name(names[i], &id))
             st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s entry %ld '%s' is not a demo name", r->path, where, (long)i, names[i]);
         if (!st) (*ids)[i] = id;
         free(names[i]);
@@ -96,64 +131,112 @@ static void format_dims(char *buf, size_t len, int rank, const hsize_t *dims)
     if (n < (int)len) snprintf(buf + n, len - (size_t)n, "]");
 }
 
-/* Reads <demo>/<name> into buf after checking its type class and shape (`rank` dims, `want`). */
-static rldt_status_t read_set(const reader_t *r, hid_t demo, const char *demo_name, const char *name, H5T_class_t cls,
-                              hid_t mem_type, int rank, const hsize_t *want, void *buf)
+/* One dataset of a demo as the spec says it must be. */
+typedef struct {
+    char name[2 * RLDT_DATASET_NAME_MAX + 2]; /* relative to the demo group */
+    H5T_class_t cls;
+    hid_t mem_type;
+    int rank;
+    hsize_t dims[4];
+} set_spec_t;
+
+enum { SET_OBS, SET_NEXT_OBS, SET_ACTIONS, SET_REWARDS, SET_DONES, SET_STATES, SET_IMAGE, SET_NEXT_IMAGE, N_SETS };
+
+/* The datasets of a demo of T steps (the two image ones only when the spec has images); returns how many. */
+static int demo_sets(const rldt_dataset_meta_t *m, hsize_t T, set_spec_t *s)
 {
-    if (H5Lexists(demo, name, H5P_DEFAULT) <= 0)
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing", r->path, demo_name, name);
-    hid_t set = H5Dopen2(demo, name, H5P_DEFAULT);
-    if (set < 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not a dataset", r->path, demo_name, name);
+    hsize_t od = (hsize_t)m->obs_dim, ad = (hsize_t)m->act_dim, sd = (hsize_t)m->state_dim;
+    const char *group[2] = {"obs", "next_obs"};
+    for (int k = 0; k < 2; k++) {
+        s[SET_OBS + k] = (set_spec_t){"", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, od}};
+        snprintf(s[SET_OBS + k].name, sizeof s[0].name, "%s/%s", group[k], m->obs_key); /* fits: obs_key < 64 bytes */
+        s[SET_IMAGE + k] = (set_spec_t){"", H5T_INTEGER, H5T_NATIVE_UINT8, 4,
+                                        {T, (hsize_t)m->image_h, (hsize_t)m->image_w, (hsize_t)m->image_c}};
+        snprintf(s[SET_IMAGE + k].name, sizeof s[0].name, "%s/%s", group[k], RLDT_DATASET_IMAGE_KEY);
+    }
+    s[SET_ACTIONS] = (set_spec_t){"actions", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, ad}};
+    s[SET_REWARDS] = (set_spec_t){"rewards", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, {T}};
+    s[SET_DONES] = (set_spec_t){"dones", H5T_INTEGER, H5T_NATIVE_UINT8, 1, {T}};
+    s[SET_STATES] = (set_spec_t){"states", H5T_FLOAT, H5T_NATIVE_DOUBLE, 2, {T, sd}};
+    return m->image_h ? N_SETS : SET_IMAGE;
+}
+
+/* Opens <demo>/<s->name> into *out after checking its type class and shape against s. */
+static rldt_status_t open_set(const reader_t *r, hid_t demo, const char *demo_name, const set_spec_t *s, hid_t *out)
+{
+    *out = -1;
+    if (H5Lexists(demo, s->name, H5P_DEFAULT) <= 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing", r->path, demo_name, s->name);
+    hid_t set = H5Dopen2(demo, s->name, H5P_DEFAULT);
+    if (set < 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not a dataset", r->path, demo_name, s->name);
     hid_t type = H5Dget_type(set), space = H5Dget_space(set);
     hsize_t dims[8];
     int got = H5Sget_simple_extent_ndims(space);
-    bool shape_ok = got == rank;
+    bool shape_ok = got == s->rank;
     if (got >= 0 && got <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
-    for (int i = 0; shape_ok && i < rank; i++) shape_ok = dims[i] == want[i];
+    for (int i = 0; shape_ok && i < s->rank; i++) shape_ok = dims[i] == s->dims[i];
     rldt_status_t st = RLDT_OK;
-    if (H5Tget_class(type) != cls) {
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has the wrong type (expected %s)", r->path, demo_name, name,
-                            cls == H5T_FLOAT ? "floating point" : "integer");
+    if (H5Tget_class(type) != s->cls) {
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has the wrong type (expected %s)", r->path, demo_name, s->name,
+                            s->cls == H5T_FLOAT ? "floating point" : "integer");
     } else if (!shape_ok) {
         char have[128] = "?", expect[128];
         if (got >= 0 && got <= 8) format_dims(have, sizeof have, got, dims);
-        format_dims(expect, sizeof expect, rank, want);
+        format_dims(expect, sizeof expect, s->rank, s->dims);
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has shape %s, expected %s (num_samples and env_args spec)",
-                            r->path, demo_name, name, have, expect);
-    } else if (H5Dread(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read /data/%s/%s (file damaged?)", r->path, demo_name, name);
+                            r->path, demo_name, s->name, have, expect);
     }
     H5Sclose(space);
     H5Tclose(type);
-    H5Dclose(set);
+    if (st) H5Dclose(set);
+    else *out = set;
     return st;
 }
 
-static rldt_status_t check_finite(const reader_t *r, const char *demo_name, const char *name, const float *x, size_t n)
+/* Checks every dataset of demo `name` (T steps) without reading it: run over all demos before anything is
+ * allocated, so a size in the file that disagrees with the data is refused first. */
+static rldt_status_t check_demo(const reader_t *r, hid_t g, const char *name, hsize_t T)
 {
-    for (size_t i = 0; i < n; i++)
+    set_spec_t sets[N_SETS];
+    int n = demo_sets(r->meta, T, sets);
+    rldt_status_t st = RLDT_OK;
+    for (int i = 0; i < n && !st; i++) {
+        hid_t set;
+        if (!(st = open_set(r, g, name, &sets[i], &set))) H5Dclose(set);
+    }
+    return st;
+}
+
+/* Finite, and small enough that sums, squares and standardised values stay finite in float32. */
+static rldt_status_t check_values(const reader_t *r, const char *demo_name, const char *name, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
             return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has a non-finite value at element %zu", r->path, demo_name,
                                   name, i);
+        if (fabsf(x[i]) > RLDT_DATASET_VALUE_MAX)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s element %zu is %g: values must be at most %g in magnitude",
+                                  r->path, demo_name, name, i, (double)x[i], (double)RLDT_DATASET_VALUE_MAX);
+    }
     return RLDT_OK;
 }
 
-/* Reads obs/ or next_obs/ of one demo (image too when `image` is not NULL) into the given rows. */
-static rldt_status_t read_obs_group(const reader_t *r, hid_t demo, const char *demo_name, const char *group, hsize_t T,
-                                    float *obs, uint8_t *image)
+/* Actions are normalised to [-1, 1] by the env_args range: each must lie in [act_low, act_high], give or
+ * take RLDT_DATASET_ACTION_SLACK of the range. */
+static rldt_status_t check_actions(const reader_t *r, const char *demo_name, const float *a, size_t T)
 {
     const rldt_dataset_meta_t *m = r->meta;
-    char key[2 * RLDT_DATASET_NAME_MAX + 2];
-    snprintf(key, sizeof key, "%s/%s", group, m->obs_key);
-    hsize_t dims[4] = {T, (hsize_t)m->obs_dim};
-    rldt_status_t st = read_set(r, demo, demo_name, key, H5T_FLOAT, H5T_NATIVE_FLOAT, 2, dims, obs);
-    if (!st) st = check_finite(r, demo_name, key, obs, (size_t)T * (size_t)m->obs_dim);
-    if (!st && image) {
-        snprintf(key, sizeof key, "%s/%s", group, RLDT_DATASET_IMAGE_KEY);
-        hsize_t idims[4] = {T, (hsize_t)m->image_h, (hsize_t)m->image_w, (hsize_t)m->image_c};
-        st = read_set(r, demo, demo_name, key, H5T_INTEGER, H5T_NATIVE_UINT8, 4, idims, image);
+    for (size_t i = 0; i < T * (size_t)m->act_dim; i++) {
+        int j = (int)(i % (size_t)m->act_dim);
+        float lo = m->act_low[j], hi = m->act_high[j], slack = RLDT_DATASET_ACTION_SLACK * (hi - lo);
+        if (!(a[i] >= lo - slack && a[i] <= hi + slack))
+            return rldt_error_set(RLDT_ERR_USAGE,
+                                  "%s: /data/%s/actions element %zu (step %zu, dim %d) is %g, outside the env_args action range "
+                                  "[%g, %g] that normalises it to [-1, 1] (at most %g%% of the range beyond is accepted)",
+                                  r->path, demo_name, i, i / (size_t)m->act_dim, j, (double)a[i], (double)lo, (double)hi,
+                                  100.0 * RLDT_DATASET_ACTION_SLACK);
     }
-    return st;
+    return RLDT_OK;
 }
 
 /* Reads demo e (demo_<d->demo_ids[e]>) into its rows. */
@@ -165,18 +248,24 @@ static rldt_status_t read_demo(const reader_t *r, rldt_dataset_t *d, int e)
     size_t at = d->ep_start[e], T = d->ep_start[e + 1] - at;
     size_t od = (size_t)m->obs_dim, ad = (size_t)m->act_dim, sd = (size_t)m->state_dim;
     size_t img = (size_t)m->image_h * (size_t)m->image_w * (size_t)m->image_c;
+    set_spec_t sets[N_SETS];
+    int n = demo_sets(m, (hsize_t)T, sets);
+    void *dst[N_SETS] = {d->obs + at * od, d->next_obs + at * od, d->actions + at * ad, d->rewards + at, d->dones + at,
+                         d->states + at * sd, d->image ? d->image + at * img : NULL, d->image ? d->next_image + at * img : NULL};
     hid_t g = H5Gopen2(r->data, name, H5P_DEFAULT);
-    hsize_t t = (hsize_t)T, adims[2] = {t, ad}, sdims[2] = {t, sd};
     int64_t success = 0;
     rldt_status_t st = read_i64_attr(r, g, name, "success", &success);
-    if (!st) st = read_obs_group(r, g, name, "obs", t, d->obs + at * od, d->image ? d->image + at * img : NULL);
-    if (!st) st = read_obs_group(r, g, name, "next_obs", t, d->next_obs + at * od, d->image ? d->next_image + at * img : NULL);
-    if (!st) st = read_set(r, g, name, "actions", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, adims, d->actions + at * ad);
-    if (!st) st = check_finite(r, name, "actions", d->actions + at * ad, T * ad);
-    if (!st) st = read_set(r, g, name, "rewards", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, &t, d->rewards + at);
-    if (!st) st = check_finite(r, name, "rewards", d->rewards + at, T);
-    if (!st) st = read_set(r, g, name, "dones", H5T_INTEGER, H5T_NATIVE_UINT8, 1, &t, d->dones + at);
-    if (!st) st = read_set(r, g, name, "states", H5T_FLOAT, H5T_NATIVE_DOUBLE, 2, sdims, d->states + at * sd);
+    for (int i = 0; i < n && !st; i++) {
+        hid_t set;
+        if ((st = open_set(r, g, name, &sets[i], &set))) break;
+        if (H5Dread(set, sets[i].mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst[i]) < 0)
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read /data/%s/%s (file damaged?)", r->path, name, sets[i].name);
+        H5Dclose(set);
+    }
+    for (int k = 0; k < 2 && !st; k++) st = check_values(r, name, sets[SET_OBS + k].name, dst[SET_OBS + k], T * od);
+    if (!st) st = check_values(r, name, "actions", d->actions + at * ad, T * ad);
+    if (!st) st = check_actions(r, name, d->actions + at * ad, T);
+    if (!st) st = check_values(r, name, "rewards", d->rewards + at, T);
     for (size_t i = 0; !st && i < T * sd; i++)
         if (!isfinite(d->states[at * sd + i]))
             st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/states has a non-finite value at element %zu", r->path, name, i);
@@ -202,9 +291,9 @@ typedef struct {
 static herr_t list_demo(hid_t group, const char *name, const H5L_info_t *info, void *op)
 {
     demo_list_t *l = op;
-    int id, end = 0;
-    if (sscanf(name, "demo_%d%n", &id, &end) != 1 || name[end] || id < 0) {
-        snprintf(l->bad, sizeof l->bad, "%s", name);
+    int id;
+    if (!parse_demo_name(name, &id)) {
+        snprintf(l->bad, sizeof l->bad, "%s", name); /* a message only: a long name shows its start */
         return 1; /* stops the iteration */
     }
     if (l->n == l->cap) {
@@ -220,25 +309,32 @@ static herr_t list_demo(hid_t group, const char *name, const H5L_info_t *info, v
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
+static void sort_ids(int *ids, int n)
+{
+    if (n > 1) qsort(ids, (size_t)n, sizeof *ids, cmp_int);
+}
+
 static int find_id(const int *sorted, int n, int id)
 {
-    const int *p = bsearch(&id, sorted, (size_t)n, sizeof id, cmp_int);
+    const int *p = n > 0 ? bsearch(&id, sorted, (size_t)n, sizeof id, cmp_int) : NULL;
     return p ? (int)(p - sorted) : -1;
 }
 
+#define MASK_KEY_MAX 64 /* longest /mask/<name> looked up */
+
 static bool has_mask(const reader_t *r, const char *name)
 {
-    char where[96];
-    snprintf(where, sizeof where, "mask/%s", name);
-    return H5Lexists(r->file, "mask", H5P_DEFAULT) > 0 && H5Lexists(r->file, where, H5P_DEFAULT) > 0;
+    char where[MASK_KEY_MAX + 8];
+    return !rldt_path_format(where, sizeof where, "mask/%s", name) && H5Lexists(r->file, "mask", H5P_DEFAULT) > 0 &&
+           H5Lexists(r->file, where, H5P_DEFAULT) > 0;
 }
 
 /* Reads /mask/<name> as sorted demo indices and checks each names a demo of the file, once. */
 static rldt_status_t check_mask(const reader_t *r, const demo_list_t *all, const char *name, int **ids, int *n)
 {
-    rldt_status_t st = read_mask(r, name, ids, n);
+    rldt_status_t st = read_mask(r, name, all->n, ids, n);
     if (st) return st;
-    qsort(*ids, (size_t)*n, sizeof **ids, cmp_int);
+    sort_ids(*ids, *n);
     for (int i = 0; i < *n; i++) {
         if (find_id(all->ids, all->n, (*ids)[i]) < 0)
             return rldt_error_set(RLDT_ERR_USAGE, "%s: /mask/%s names demo_%d, which is not in /data", r->path, name, (*ids)[i]);
@@ -263,6 +359,7 @@ static rldt_status_t read_masks(const reader_t *r, rldt_dataset_t *d, const demo
         if (st) return st;
     }
     if (!mask) return RLDT_OK;
+    if (strlen(mask) > MASK_KEY_MAX) return rldt_error_set(RLDT_ERR_USAGE, "mask name '%.64s...' is too long", mask);
     if (!has_mask(r, mask)) return rldt_error_set(RLDT_ERR_USAGE, "%s: there is no mask /mask/%s to select demos with", r->path, mask);
     rldt_status_t st = check_mask(r, all, mask, sel, n_sel);
     if (!st && *n_sel == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /mask/%s names no demos", r->path, mask);
@@ -289,6 +386,19 @@ static void compute_stats(rldt_dataset_t *d)
     }
 }
 
+double rldt_dataset_sample_bytes(const rldt_dataset_meta_t *m)
+{
+    double img = (double)m->image_h * m->image_w * m->image_c;
+    return 2.0 * m->obs_dim * sizeof(float) + 2.0 * img + (double)m->act_dim * sizeof(float) + sizeof(float) /* reward */ +
+           1.0 /* done */ + (double)m->state_dim * sizeof(double) + sizeof(int) /* ep_index */;
+}
+
+/* What rldt_dataset_load will allocate for n samples in n_demos demos. */
+static double dataset_bytes(const rldt_dataset_meta_t *m, double n, int n_demos)
+{
+    return n * rldt_dataset_sample_bytes(m) + (double)n_demos * (sizeof(int) + sizeof(size_t) + sizeof(float) + 1);
+}
+
 static void allocate(rldt_dataset_t *d)
 {
     const rldt_dataset_meta_t *m = &d->meta;
@@ -312,27 +422,42 @@ static void allocate(rldt_dataset_t *d)
     d->act_max = rldt_xmalloc((size_t)m->act_dim * sizeof *d->act_max);
 }
 
-static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
+/* /data, its env_args (into r->meta) and its total. */
+static rldt_status_t read_header(reader_t *r, int64_t *total)
 {
     if (H5Lexists(r->file, "data", H5P_DEFAULT) <= 0 || (r->data = H5Gopen2(r->file, "data", H5P_DEFAULT)) < 0)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: there is no /data group (not a robomimic-layout file)", r->path);
     char *env_args = rldt_h5_read_str_attr(r->data, "env_args");
     if (!env_args) return rldt_error_set(RLDT_ERR_USAGE, "%s: /data has no env_args string attribute", r->path);
-    char origin[512];
-    snprintf(origin, sizeof origin, "%s: /data.env_args", r->path);
-    rldt_status_t st = rldt_dataset_parse_env_args(env_args, &d->meta, origin);
+    size_t len = strlen(r->path) + 32;
+    char *origin = rldt_xmalloc(len);
+    snprintf(origin, len, "%s: /data.env_args", r->path);
+    rldt_status_t st = rldt_dataset_parse_env_args(env_args, r->meta, origin);
+    free(origin);
     free(env_args);
+    if (!st) st = read_i64_attr(r, r->data, "/data", "total", total);
+    if (!st && (*total < 1 || *total > RLDT_DATASET_SAMPLES_MAX))
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data total is %lld (1 to %lld samples are supported)", r->path, (long long)*total,
+                            (long long)RLDT_DATASET_SAMPLES_MAX);
+    return st;
+}
+
+static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
+{
     int64_t total = 0;
-    if (!st) st = read_i64_attr(r, r->data, "/data", "total", &total);
+    rldt_status_t st = read_header(r, &total);
     if (st) return st;
     d->collect_args = rldt_h5_read_str_attr(r->data, "collect_args");
 
     demo_list_t all = {0};
-    H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, &all);
+    herr_t listed = H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, &all);
     if (all.bad[0]) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s is not named demo_<i>", r->path, all.bad);
+    else if (listed < 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot list the demos in /data (file damaged?)", r->path);
     else if (all.n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data holds no demos", r->path);
-    qsort(all.ids, (size_t)all.n, sizeof *all.ids, cmp_int);
+    sort_ids(all.ids, all.n);
     d->file_demos = all.n;
+    /* every size the file states (num_samples, total, env_args) is checked against the datasets themselves
+     * and against the machine's memory before anything is allocated for it */
     int64_t *lengths = rldt_xcalloc((size_t)(all.n ? all.n : 1), sizeof *lengths), sum = 0;
     for (int i = 0; !st && i < all.n; i++) {
         char name[32];
@@ -343,10 +468,12 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
             break;
         }
         st = read_i64_attr(r, g, name, "num_samples", &lengths[i]);
+        if (!st && (lengths[i] < 1 || lengths[i] > RLDT_DATASET_SAMPLES_MAX - sum))
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s num_samples is %lld (the file's demos may hold 1 to %lld samples in all)",
+                                r->path, name, (long long)lengths[i], (long long)RLDT_DATASET_SAMPLES_MAX);
+        if (!st) st = check_demo(r, g, name, (hsize_t)lengths[i]);
         H5Gclose(g);
-        if (!st && (lengths[i] < 1 || lengths[i] > (int64_t)1 << 40))
-            st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s num_samples is %lld", r->path, name, (long long)lengths[i]);
-        sum += lengths[i];
+        if (!st) sum += lengths[i];
     }
     if (!st && sum != total)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data total is %lld but the demos hold %lld samples", r->path, (long long)total,
@@ -363,6 +490,14 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
             d->ep_start[e + 1] = d->ep_start[e] + (size_t)lengths[find_id(all.ids, all.n, d->demo_ids[e])];
         }
         d->n_samples = d->ep_start[n_sel];
+        double need = dataset_bytes(&d->meta, (double)d->n_samples, n_sel), avail = rldt_mem_available();
+        if (avail >= 0 && need > avail) {
+            char a[32], b[32];
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: loading %zu samples of %d demos needs %s of memory, but only %s is available",
+                                r->path, d->n_samples, n_sel, rldt_mem_format(need, a, sizeof a), rldt_mem_format(avail, b, sizeof b));
+        }
+    }
+    if (!st) {
         allocate(d);
         for (int e = 0; !st && e < n_sel; e++) st = read_demo(r, d, e);
         if (!st) compute_stats(d);
@@ -373,18 +508,46 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
     return st;
 }
 
+/* Opens `path` for reading into r (checks that it is a readable regular HDF5 file first). */
+static rldt_status_t open_reader(reader_t *r, const char *path, rldt_dataset_meta_t *meta)
+{
+    *r = (reader_t){path, -1, -1, meta};
+    rldt_h5_quiet();
+    if (rldt_path_check_input(path, "dataset")) return RLDT_ERR_USAGE;
+    if (access(path, R_OK) != 0) return rldt_error_set(RLDT_ERR_USAGE, "cannot read dataset '%s': %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0) return rldt_error_set(RLDT_ERR_USAGE, "'%s' is not an HDF5 file", path);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->file < 0) return rldt_error_set(RLDT_ERR_USAGE, "cannot open '%s': truncated or damaged HDF5 file", path);
+    return RLDT_OK;
+}
+
+static void close_reader(reader_t *r)
+{
+    if (r->data >= 0) H5Gclose(r->data);
+    if (r->file >= 0) H5Fclose(r->file);
+}
+
 rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask)
 {
     memset(d, 0, sizeof *d);
-    rldt_h5_quiet();
-    if (access(path, R_OK) != 0) return rldt_error_set(RLDT_ERR_USAGE, "cannot read dataset '%s': %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0) return rldt_error_set(RLDT_ERR_USAGE, "'%s' is not an HDF5 file", path);
-    reader_t r = {path, H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), -1, &d->meta};
-    if (r.file < 0) return rldt_error_set(RLDT_ERR_USAGE, "cannot open '%s': truncated or damaged HDF5 file", path);
-    rldt_status_t st = load_file(&r, d, mask);
-    if (r.data >= 0) H5Gclose(r.data);
-    H5Fclose(r.file);
+    reader_t r;
+    rldt_status_t st = open_reader(&r, path, &d->meta);
+    if (!st) st = load_file(&r, d, mask);
+    close_reader(&r);
     if (st) rldt_dataset_free(d);
+    return st;
+}
+
+rldt_status_t rldt_dataset_peek(const char *path, rldt_dataset_meta_t *meta, size_t *samples)
+{
+    memset(meta, 0, sizeof *meta);
+    *samples = 0;
+    reader_t r;
+    int64_t total = 0;
+    rldt_status_t st = open_reader(&r, path, meta);
+    if (!st) st = read_header(&r, &total);
+    close_reader(&r);
+    if (!st) *samples = (size_t)total;
     return st;
 }
 

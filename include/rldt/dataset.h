@@ -33,6 +33,17 @@ extern "C" {
 #define RLDT_DATASET_IMAGE_KEY "image" /* obs/<key> of uint8 image observations */
 #define RLDT_DATASET_STD_MIN 1e-3f     /* floor of the observation std (constant dims normalise to 0) */
 #define RLDT_DATASET_NAME_MAX 64
+/* Bounds of what the reader accepts (checked before anything is allocated or trained on):
+ *   observations and rewards: finite, |x| <= RLDT_DATASET_VALUE_MAX, so sums, squares and standardised
+ *     values stay finite in float32;
+ *   actions: finite and within [act_low, act_high] of env_args, give or take RLDT_DATASET_ACTION_SLACK of the
+ *     range (the policy learns them normalised to [-1, 1]; an action of 1e30 cannot be);
+ *   act_low < act_high, both finite; image_shape h, w <= RLDT_DATASET_IMAGE_MAX, c <= 4;
+ *   at most RLDT_DATASET_SAMPLES_MAX samples in a file, and no more than the machine's available memory. */
+#define RLDT_DATASET_VALUE_MAX 1e30f
+#define RLDT_DATASET_ACTION_SLACK 0.01f
+#define RLDT_DATASET_IMAGE_MAX 4096
+#define RLDT_DATASET_SAMPLES_MAX ((int64_t)1 << 40)
 
 /* The spec as recorded in a file's env_args. */
 typedef struct {
@@ -135,11 +146,17 @@ typedef struct {
 } rldt_dataset_t;
 
 /* Loads and validates `path`. mask NULL loads every demo; "train" or "valid" (any /mask/<name>) only the
- * demos it names. Validation: env_args parses; every demo has num_samples >= 1 and datasets whose shapes
- * match it and the spec; `total` is the sum; mask entries name existing demos; all values are finite.
- * Any failure, a missing, truncated or non-HDF5 file included: RLDT_ERR_USAGE with a message naming the
- * file and the object. On failure d is left empty (safe to free). */
+ * demos it names. Validation: path is a regular file; env_args parses; every demo has num_samples >= 1 and
+ * datasets whose shapes match it and the spec; `total` is the sum; mask entries name existing demos, once
+ * each; the arrays fit in the available memory (all of this before they are allocated); then every value
+ * is within the bounds above. Any failure, a missing, truncated or non-HDF5 file included: RLDT_ERR_USAGE
+ * with a message naming the file and the object. On failure d is left empty (safe to free). */
 rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask);
+/* The spec and /data total of `path` without loading any demo (for estimates before a run); checked only
+ * as far as env_args parses and total is in range. RLDT_ERR_USAGE as rldt_dataset_load. */
+rldt_status_t rldt_dataset_peek(const char *path, rldt_dataset_meta_t *meta, size_t *samples);
+/* Bytes rldt_dataset_load holds per sample of a file with this spec. */
+double rldt_dataset_sample_bytes(const rldt_dataset_meta_t *m);
 /* Frees the arrays and zeroes d. */
 void rldt_dataset_free(rldt_dataset_t *d);
 
