@@ -1,12 +1,14 @@
 /* export.c — a checkpoint's policy as safetensors (see rldt/export.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rldt/checkpoint.h"
 #include "rldt/export.h"
+#include "rldt/path.h"
 #include "rldt/policy.h"
 
 typedef struct {
@@ -56,12 +58,24 @@ static char *architecture(const rldt_policy_t *p)
 rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_path)
 {
     rldt_ckpt_t *c;
-    rldt_status_t st = rldt_ckpt_open(&c, ckpt_path, NULL);
+    rldt_status_t st = rldt_path_check_input(ckpt_path, "checkpoint");
+    if (!st) st = rldt_ckpt_open(&c, ckpt_path, NULL);
     if (st) return st;
     rldt_config_t cfg;
     rldt_policy_t p;
     if ((st = rldt_policy_from_ckpt(c, &cfg, &p, 1, rldt_backend_cpu()))) {
         rldt_ckpt_close(c);
+        return st;
+    }
+    /* the output must not replace the checkpoint, nor a file the checkpoint's run read */
+    rldt_path_input_t inputs[1 + RLDT_CONFIG_INPUTS] = {{ckpt_path, "checkpoint"}};
+    int n_inputs = 1 + rldt_config_input_paths(&cfg, inputs + 1);
+    if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) != p.nparams) /* before sizing anything by the config */
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' does not hold the %zu weights of the policy its config describes",
+                            ckpt_path, RLDT_POLICY_WEIGHTS, p.nparams);
+    if (st || (st = rldt_path_check_output(out_path, "out=", inputs, n_inputs, true))) {
+        rldt_ckpt_close(c);
+        rldt_policy_free(&p);
         return st;
     }
     float *w = rldt_xmalloc(sizeof(float) * p.nparams);
@@ -103,10 +117,11 @@ rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_pat
     cJSON_AddStringToObject(meta, "rldt_version", RLDT_VERSION);
     char *json = cJSON_PrintUnformatted(h);
     size_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    size_t tmp_len = strlen(out_path) + 5;
+    char *tmp = rldt_xmalloc(tmp_len);
+    snprintf(tmp, tmp_len, "%s.tmp", out_path);
     FILE *f = st ? NULL : fopen(tmp, "wb");
-    if (!st && !f) st = rldt_error_set(RLDT_ERR, "cannot write %s", out_path);
+    if (!st && !f) st = rldt_error_set(RLDT_ERR, "cannot write %s: %s", tmp, strerror(errno));
     if (f) {
         uint8_t len8[8];
         for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
@@ -116,12 +131,15 @@ rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_pat
             size_t cnt = (size_t)t[i].rows * (size_t)(t[i].cols ? t[i].cols : 1);
             bad = fwrite(t[i].data, sizeof(float), cnt, f) != cnt;
         }
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, out_path) != 0) {
+        int err = bad ? errno : 0;
+        if (fclose(f) != 0 && !bad) bad = 1, err = errno;
+        if (!bad && rename(tmp, out_path) != 0) bad = 1, err = errno;
+        if (bad) {
             remove(tmp);
-            st = rldt_error_set(RLDT_ERR, "writing %s failed", out_path);
+            st = rldt_error_set(RLDT_ERR, "writing %s failed: %s; nothing was written there", out_path, strerror(err));
         }
     }
+    free(tmp);
     free(json), free(arch), free(config), free(t), free(w);
     cJSON_Delete(h);
     rldt_policy_free(&p);

@@ -1,5 +1,6 @@
 /* image.c — an RGB canvas with lines, discs and a 5x7 bitmap font, and a minimal PNG writer (see
  * rldt/image.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,10 +146,11 @@ rldt_status_t rldt_png_write(const char *path, const uint8_t *rgb, int w, int h)
     uint8_t *z = rldt_xmalloc(zlen);
     int zok = compress2(z, &zlen, raw, raw_len, 6) == Z_OK;
     free(raw);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    size_t tmp_len = strlen(path) + 5;
+    char *tmp = rldt_xmalloc(tmp_len);
+    snprintf(tmp, tmp_len, "%s.tmp", path);
     FILE *f = zok ? fopen(tmp, "wb") : NULL;
-    int ok = f != NULL;
+    int ok = f != NULL, err = zok ? errno : ENOMEM;
     if (f) {
         static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
         uint8_t ihdr[13];
@@ -157,10 +159,12 @@ rldt_status_t rldt_png_write(const char *path, const uint8_t *rgb, int w, int h)
         ihdr[8] = 8, ihdr[9] = 2, ihdr[10] = 0, ihdr[11] = 0, ihdr[12] = 0; /* 8-bit RGB, no interlace */
         ok = fwrite(sig, 1, 8, f) == 8 && chunk(f, "IHDR", ihdr, 13) && chunk(f, "IDAT", z, (uint32_t)zlen) &&
              chunk(f, "IEND", NULL, 0);
-        ok &= fclose(f) == 0;
-        if (ok) ok = rename(tmp, path) == 0;
+        err = ok ? 0 : errno;
+        if (fclose(f) != 0 && ok) ok = 0, err = errno;
+        if (ok && rename(tmp, path) != 0) ok = 0, err = errno;
         if (!ok) remove(tmp);
     }
     free(z);
-    return ok ? RLDT_OK : rldt_error_set(RLDT_ERR, "cannot write PNG %s", path);
+    free(tmp);
+    return ok ? RLDT_OK : rldt_error_set(RLDT_ERR, "cannot write PNG %s: %s", path, strerror(err));
 }

@@ -1,9 +1,13 @@
 /* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG (see rldt/plot.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "rldt/path.h"
 #include "rldt/plot.h"
 
 #define MAX_COLS 32
@@ -17,8 +21,12 @@ typedef struct {
 static rldt_status_t read_csv(const char *path, table_t *t)
 {
     memset(t, 0, sizeof *t);
+    struct stat s;
+    if (stat(path, &s) != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s (is this a fine-tuning run directory?)", path, strerror(errno));
+    if (rldt_path_check_input(path, "metrics file")) return RLDT_ERR_USAGE;
     FILE *f = fopen(path, "r");
-    if (!f) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open (is this a fine-tuning run directory?)", path);
+    if (!f) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
     char line[4096];
     if (!fgets(line, sizeof line, f)) {
         fclose(f);
@@ -102,18 +110,25 @@ static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const cha
 
 rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    char *path = rldt_path_join(run_dir, "metrics.csv");
+    if (!path) return RLDT_ERR_USAGE;
+    rldt_path_input_t input = {path, "metrics file"};
     table_t t;
-    rldt_status_t st = read_csv(path, &t);
-    if (st) return st;
+    rldt_status_t st = rldt_path_check_output(out_png, "out=", &input, 1, true);
+    if (!st) st = read_csv(path, &t);
+    if (st) {
+        free(path);
+        return st;
+    }
     static const char *const cols[6] = {"eval_return", "eval_success", "critic_loss", "loss_transport", "phi_norm", "env_steps_per_s"};
     static const char *const titles[6] = {"eval return", "eval success", "critic loss", "actor transport loss",
                                           "mean |phi|", "env steps/s"};
     int xc = column(&t, "env_steps");
     if (xc < 0) {
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: no env_steps column", path);
         free(t.v);
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: no env_steps column", path);
+        free(path);
+        return st;
     }
     rldt_canvas_t cv;
     rldt_canvas_init(&cv, 960, 780);
@@ -124,5 +139,6 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
     rldt_canvas_free(&cv);
     free(t.v);
+    free(path);
     return st;
 }

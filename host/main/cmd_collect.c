@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "rldt/dataset.h"
+#include "rldt/memory.h"
+#include "rldt/path.h"
 
 enum { ARG_ENV, ARG_DEMOS, ARG_NOISE, ARG_SEED, ARG_OUT, ARG_THREADS, N_ARGS };
 static const rldt_cli_arg_t args[N_ARGS] = {
@@ -31,6 +33,11 @@ int rldt_cmd_collect(int argc, char **argv)
         for (int i = 0; i < rldt_env_count(); i++) fprintf(stderr, "  %-10s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
         return RLDT_ERR_USAGE;
     }
+    rldt_mem_estimate_t e;
+    rldt_mem_estimate_collect(&e, spec, num[ARG_DEMOS]);
+    rldt_status_t checked = rldt_path_check_output(text[ARG_OUT], "out=", NULL, 0, true);
+    if (!checked) checked = rldt_mem_check(&e, "collect", NULL, text[ARG_OUT]);
+    if (checked) return rldt_cli_fail(checked);
     rldt_collect_opts_t o = {
         .spec = spec,
         .demos = (int)num[ARG_DEMOS],

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
+#include "rldt/path.h"
 #include "rldt/rollout.h"
 
 enum { ARG_EPISODES, ARG_EXPORT, ARG_FRAMES, ARG_DET, ARG_SEED, ARG_ENVS, N_ARGS };
@@ -29,13 +30,23 @@ int rldt_cmd_eval(int argc, char **argv)
     if (bad) return bad;
     const char *export_path = text[ARG_EXPORT][0] ? text[ARG_EXPORT] : NULL;
     rldt_ckpt_t *c;
-    int st = rldt_ckpt_open(&c, ckpt_path, NULL);
+    int st = rldt_path_check_input(ckpt_path, "checkpoint");
+    if (!st) st = rldt_ckpt_open(&c, ckpt_path, NULL);
     if (st) return rldt_cli_fail(st);
     rldt_config_t cfg;
     rldt_config_defaults(&cfg);
     if ((st = rldt_config_from_json(&cfg, rldt_ckpt_config(c), ckpt_path))) {
         rldt_ckpt_close(c);
         return rldt_cli_fail(st);
+    }
+    if (export_path) {
+        /* the episodes must not replace the checkpoint, nor a file its run read (its dataset, its init) */
+        rldt_path_input_t inputs[1 + RLDT_CONFIG_INPUTS] = {{ckpt_path, "checkpoint"}};
+        int n_inputs = 1 + rldt_config_input_paths(&cfg, inputs + 1);
+        if ((st = rldt_path_check_output(export_path, "export=", inputs, n_inputs, true))) {
+            rldt_ckpt_close(c);
+            return rldt_cli_fail(st);
+        }
     }
     const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) be = rldt_backend_cpu();
@@ -47,6 +58,13 @@ int rldt_cmd_eval(int argc, char **argv)
     rldt_policy_t p;
     if ((st = rldt_policy_from_ckpt(c, &cfg, &p, o.n_envs, be))) {
         rldt_ckpt_close(c);
+        return rldt_cli_fail(st);
+    }
+    if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) != p.nparams) { /* before sizing anything by the config */
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' does not hold the %zu weights of the policy its config describes",
+                            ckpt_path, RLDT_POLICY_WEIGHTS, p.nparams);
+        rldt_ckpt_close(c);
+        rldt_policy_free(&p);
         return rldt_cli_fail(st);
     }
     float *host = rldt_xmalloc(sizeof(float) * p.nparams), *params = be->alloc(sizeof(float) * p.nparams);

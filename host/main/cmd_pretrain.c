@@ -2,8 +2,27 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "rldt/dataset.h"
 #include "rldt/log.h"
+#include "rldt/memory.h"
 #include "rldt/pretrain.h"
+
+/* The run's memory and checkpoint size, estimated from the config and the dataset's header before
+ * anything is allocated; refused when it does not fit. */
+static rldt_status_t check_size(const rldt_config_t *cfg, const rldt_backend_t *be)
+{
+    const rldt_env_spec_t *spec = rldt_env_find(cfg->env_name);
+    if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
+    rldt_dataset_meta_t meta;
+    size_t samples;
+    rldt_status_t st = rldt_dataset_peek(cfg->data_path, &meta, &samples);
+    if (st) return st;
+    char ckpt[512];
+    if ((st = rldt_config_run_path(cfg, "pretrain.ckpt", ckpt, sizeof ckpt))) return st;
+    rldt_mem_estimate_t e;
+    rldt_mem_estimate_pretrain(&e, cfg, spec->obs_dim, spec->act_dim, (double)samples, rldt_dataset_sample_bytes(&meta));
+    return rldt_mem_check(&e, "pretrain", be, ckpt);
+}
 
 int rldt_cmd_pretrain(int argc, char **argv)
 {
@@ -13,11 +32,12 @@ int rldt_cmd_pretrain(int argc, char **argv)
     if (st) return st;
     const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) return rldt_cli_fail(RLDT_ERR_USAGE);
+    if ((st = check_size(&cfg, be))) return rldt_cli_fail(st);
     rldt_pretrain_result_t res;
     if ((st = rldt_pretrain(&cfg, be, &res))) return rldt_cli_fail(st);
-    printf("pretrained %s: %ld steps, train loss %.4f, val loss %.4f; eval success %.1f%%, return %.2f ± %.2f over %d episodes\n"
-           "checkpoint: %s\n",
+    printf("pretrained %s: %ld steps, train loss %.4f, val loss %.4f; eval success %.1f%%, return %.2f ± %.2f over %d episodes; "
+           "%ld skipped updates\ncheckpoint: %s\n",
            cfg.env_name, res.steps, res.train_loss, res.valid_loss, 100 * res.eval.success_rate, res.eval.return_mean,
-           res.eval.return_std, res.eval.episodes, res.ckpt_path);
+           res.eval.return_std, res.eval.episodes, res.skipped, res.ckpt_path);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
+#include "rldt/path.h"
 #include "rldt/pretrain.h"
 
 // ---------------------------------------------------------------------------------------------------
@@ -69,6 +70,8 @@ static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t 
 static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_trainable_t *tr,
                           const float *ema_dev, long step)
 {
+    rldt_status_t st = rldt_config_check_output(cfg, path, "checkpoint", true);
+    if (st) return st;
     const rldt_backend_t *be = p->be;
     size_t n = tr->n;
     float *host = rldt_xmalloc(sizeof(float) * n * 4);
@@ -81,7 +84,7 @@ static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt
     rldt_policy_norm_tensors(p, t + 4);
     rldt_ckpt_scalar_t s[4] = {{"step", step}, {"adam_step", tr->step}, {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
     char *json = rldt_config_to_json(cfg);
-    rldt_status_t st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 4);
+    st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 4);
     free(json);
     free(host);
     return st;
@@ -92,7 +95,8 @@ static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt
 static rldt_status_t resume(const char *path, rldt_policy_t *p, rldt_trainable_t *tr, float *ema_dev, long *step)
 {
     rldt_ckpt_t *c;
-    rldt_status_t st = rldt_ckpt_open(&c, path, "pretrain");
+    rldt_status_t st = rldt_path_check_input(path, "checkpoint (pretrain.resume)");
+    if (!st) st = rldt_ckpt_open(&c, path, "pretrain");
     if (st) return st;
     size_t n = tr->n;
     float *host = rldt_xmalloc(sizeof(float) * n);
@@ -141,8 +145,16 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_backend_cpu_threads((int)cfg->run_blas_threads);
     const rldt_env_spec_t *spec = rldt_env_find(cfg->env_name);
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
+    /* the outputs' paths first: too long or the same file as the data is refused before any work */
+    char dir[sizeof res->ckpt_path], longest[64];
+    snprintf(longest, sizeof longest, "pretrain_%ld.ckpt", cfg->pre_steps); /* longer than pretrain_stopped.ckpt too */
+    rldt_status_t st = rldt_path_format(dir, sizeof dir, "%s/%s", cfg->run_out_dir, cfg->run_name);
+    if (!st) st = rldt_config_run_path(cfg, longest, res->ckpt_path, sizeof res->ckpt_path);
+    if (!st) st = rldt_config_run_path(cfg, "pretrain.ckpt", res->ckpt_path, sizeof res->ckpt_path);
+    if (!st) st = rldt_config_check_output(cfg, res->ckpt_path, "checkpoint", true);
+    if (st) return st;
     rldt_dataset_t train = {0}, valid = {0};
-    rldt_status_t st = rldt_dataset_load(&train, cfg->data_path, "train");
+    st = rldt_dataset_load(&train, cfg->data_path, "train");
     if (!st && train.n_valid > 0) st = rldt_dataset_load(&valid, cfg->data_path, "valid");
     if (!st && train.n_samples > UINT32_MAX)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: %zu samples; at most 2^32 are supported", cfg->data_path, train.n_samples);
@@ -192,17 +204,14 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_DATA, 1, 0));
     batch_fill(&vb, vset, &p, samples, VB, &rng);
 
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/%s", cfg->run_out_dir, cfg->run_name);
     if ((st = rldt_mkdirs(dir))) goto done;
-    snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/pretrain.ckpt", dir);
     rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params, batch %d, %ld steps, backend %s", spec->name,
               cfg->data_path, train.n_samples, train.n_demos, p.nparams, B, cfg->pre_steps, be->name);
 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
     rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
     double t_start = rldt_now(), loss_sum = 0;
-    long loss_n = 0, first = step;
+    long loss_n = 0, first = step, skips_in_a_row = 0;
     for (; step < cfg->pre_steps; step++) {
         rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
         for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
@@ -212,14 +221,27 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
         rldt_trainable_zero_grad(&tr);
         rldt_policy_backward(&p, tr.p, tr.g, b.grad);
         float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
+        long done_steps = step + 1;
         if (!isfinite(loss) || !isfinite(gnorm)) {
-            rldt_warn("step %ld: non-finite loss or gradient (loss %g, |g| %g): update skipped", step, loss, gnorm);
+            res->skipped++;
+            skips_in_a_row++;
+            rldt_warn("step %ld: non-finite loss or gradient (loss %g, |g| %g): update skipped (%ld in a row)", step, loss, gnorm,
+                      skips_in_a_row);
+            if (skips_in_a_row >= cfg->pre_max_skips) {
+                char path[sizeof res->ckpt_path];
+                rldt_status_t saved = rldt_config_run_path(cfg, "pretrain_stopped.ckpt", path, sizeof path);
+                if (!saved) saved = save(path, cfg, &p, &tr, ema, done_steps);
+                res->steps = done_steps;
+                st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates (pretrain.max_skips): stopped at step %ld; state saved to %s%s",
+                                    skips_in_a_row, done_steps, path, saved ? " (saving failed too)" : "");
+                goto done;
+            }
         } else {
+            skips_in_a_row = 0;
             be->lerp(ema, tr.p, 1.0f - (float)cfg->pre_ema, p.nparams);
             loss_sum += loss;
             loss_n++;
         }
-        long done_steps = step + 1;
         if (done_steps % cfg->pre_log_every == 0 || done_steps == cfg->pre_steps) {
             double el = rldt_now() - t_start, rate = (double)(done_steps - first) / (el > 0 ? el : 1e-9);
             res->train_loss = loss_n ? loss_sum / loss_n : NAN;
@@ -230,8 +252,9 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             loss_n = 0;
         }
         if (cfg->pre_ckpt_every > 0 && done_steps % cfg->pre_ckpt_every == 0 && done_steps < cfg->pre_steps) {
-            char path[700];
-            snprintf(path, sizeof path, "%s/pretrain_%ld.ckpt", dir, done_steps);
+            char name[64], path[sizeof res->ckpt_path];
+            snprintf(name, sizeof name, "pretrain_%ld.ckpt", done_steps);
+            if ((st = rldt_config_run_path(cfg, name, path, sizeof path))) goto done;
             if ((st = save(path, cfg, &p, &tr, ema, done_steps))) goto done;
             rldt_info("checkpoint %s", path);
         }
