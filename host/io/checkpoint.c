@@ -1,6 +1,5 @@
 /* checkpoint.c — HDF5 checkpoints: atomic, synced save; checked load (see rldt/checkpoint.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include "h5util.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
+#include "rldt/path.h"
 
 #define HEADER_CRC "header_crc32"
 
@@ -208,9 +208,8 @@ rldt_status_t rldt_ckpt_open(rldt_ckpt_t **out, const char *path, const char *ki
 {
     rldt_h5_quiet();
     *out = NULL;
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: cannot open (%s)", path, strerror(errno));
-    fclose(probe);
+    rldt_status_t usable = rldt_path_check_input(path, "checkpoint"); /* missing, a FIFO (would block), a directory */
+    if (usable) return usable;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: not a readable HDF5 file (truncated or corrupt?)", path);
     rldt_ckpt_t *c = rldt_xcalloc(1, sizeof *c);

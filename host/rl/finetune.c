@@ -12,6 +12,7 @@
 #include "finetune_internal.h"
 #include "rldt/checkpoint.h"
 #include "rldt/log.h"
+#include "rldt/path.h"
 #include "rldt/pretrain.h"
 
 bool ft_skip(ft_t *f, ft_stats_t *st, int kind)
@@ -374,7 +375,7 @@ static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 /* metrics.jsonl and metrics.csv of a run: one row per iteration, flushed as it is written. */
 typedef struct {
     FILE *file[2];
-    char path[2][700];
+    char path[2][RLDT_PATH_MAX + 1];
 } metrics_t;
 enum { JSONL = 0, CSV = 1 };
 
@@ -433,9 +434,9 @@ static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr)
     rldt_ignore_sigxfsz();
     const char *names[2] = {"metrics.jsonl", "metrics.csv"};
     for (int k = 0; k < 2; k++) {
-        snprintf(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
+        rldt_status_t st = rldt_path_format(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
         long kept = 0;
-        rldt_status_t st = itr > 0 ? metrics_trim(m->path[k], itr, k == CSV ? header : NULL, &kept) : RLDT_OK;
+        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, k == CSV ? header : NULL, &kept);
         if (st) return st;
         errno = 0;
         m->file[k] = fopen(m->path[k], itr > 0 ? "a" : "w");
@@ -507,10 +508,10 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     memset(&f, 0, sizeof f);
     rldt_status_t st = setup(&f, &cfg, spec, be);
     f.delta_kernel = strcmp(cfg.svgd_kernel, "delta") == 0;
-    char dir[600], path[700];
+    char dir[RLDT_PATH_MAX + 1], path[RLDT_PATH_MAX + 1];
     metrics_t metrics = {{NULL, NULL}, {"", ""}};
-    snprintf(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
-    snprintf(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
+    if (!st) st = rldt_path_format(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
+    if (!st) st = rldt_path_format(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     if (!st) st = rldt_mkdirs(dir);
     if (!st) st = metrics_open(&metrics, dir, f.itr);
     if (st) goto done;
@@ -549,16 +550,16 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
         }
         if (ft_stopped(&f)) {
             f.itr++;
-            snprintf(path, sizeof path, "%s/finetune_stopped.ckpt", dir);
-            st = save(&f, path);
+            st = rldt_path_format(path, sizeof path, "%s/finetune_stopped.ckpt", dir);
+            if (!st) st = save(&f, path);
             st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates: stopped; state saved to %s%s", cfg.ft_max_skips,
                                 path, st ? " (saving failed too)" : "");
             goto done;
         }
         if (cfg.ft_ckpt_every > 0 && (f.itr + 1) % cfg.ft_ckpt_every == 0 && f.itr + 1 < cfg.ft_iterations) {
             f.itr++;
-            snprintf(path, sizeof path, "%s/finetune_%ld.ckpt", dir, f.itr);
-            st = save(&f, path);
+            st = rldt_path_format(path, sizeof path, "%s/finetune_%ld.ckpt", dir, f.itr);
+            if (!st) st = save(&f, path);
             f.itr--;
             if (st) goto done;
             rldt_info("checkpoint %s", path);

@@ -1,10 +1,10 @@
 /* rollout.c — acting with a flow policy in a vector env, and evaluation (see rldt/rollout.h). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rldt/log.h"
+#include "rldt/path.h"
 #include "rldt/rollout.h"
 
 rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, int n, uint64_t seed, uint64_t stream)
@@ -65,8 +65,8 @@ static rldt_status_t write_frames(const rldt_env_spec_t *spec, const rldt_vec_re
     for (int k = 0; k < steps && !st; k++) {
         memset(c.rgb, 255, (size_t)c.w * c.h * 3);
         st = rldt_env_render(spec, rec->states + (size_t)k * spec->state_dim, rec->actions + (size_t)k * spec->act_dim, &c);
-        char path[1100];
-        snprintf(path, sizeof path, "%s/frame_%05d.png", dir, (*frame)++);
+        char path[RLDT_PATH_MAX + 1];
+        if (!st) st = rldt_path_format(path, sizeof path, "%s/frame_%05d.png", dir, (*frame)++);
         if (!st) st = rldt_png_write(path, c.rgb, c.w, c.h);
     }
     rldt_canvas_free(&c);
