@@ -209,10 +209,8 @@ static herr_t sink_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing)
 }
 
 static const H5FD_class_t sink_class = {
-#if H5_VERSION_GE(1, 13, 2)
+#ifdef H5FD_CLASS_VERSION /* HDF5 >= 1.13.2: a versioned class with a driver number (>= H5_VFD_RESERVED) */
     .version = H5FD_CLASS_VERSION,
-#endif
-#if H5_VERSION_GE(1, 12, 0)
     .value = (H5FD_class_value_t)(H5_VFD_RESERVED + 0x2d7),
 #endif
     .name = "rldt_sink",
