@@ -5,6 +5,7 @@
 #   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make test-gpu        the device tests on a real GPU (bench/gpu_check.sh runs them with the benchmarks)
 #   make test-mutants    deliberately broken kernels must fail the emulated (cuda-emu) tests
+#   make fuzz            the libFuzzer targets, FUZZ_SECONDS each (clang; build/fuzz/)
 #   make deps            install the system packages (Debian/Ubuntu, apt-get)
 #   make run             the main job: a small end-to-end run on whatever device is present
 #   make bench           kernel and environment microbenchmarks
@@ -141,6 +142,16 @@ test-gpu:
 # Deliberately broken kernels (tests/emu_mutants.sh): each must make the emulated tests fail.
 test-mutants: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so
 	SANITIZE=$(SANITIZE) bash tests/emu_mutants.sh $(BUILD)
+
+# libFuzzer targets (tests/fuzz/, clang): the YAML config loader + overrides, the dataset reader and the
+# checkpoint reader. `make fuzz FUZZ_SECONDS=N` builds the library with coverage, ASan and UBSan into
+# build/fuzz/ and runs each target N seconds on seeds made from real files; any finding fails.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: all
+	$(MAKE) --no-print-directory BUILD=build/fuzz CC=tests/fuzz/cc.sh CUDA=0 SANITIZE=0 OPT="-O1 -Wno-unknown-warning-option \
+	  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" build/fuzz/librldt.a
+	LDLIBS="$(LDLIBS)" FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build/fuzz $(BUILD)/rldt
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librldt.a
 	@mkdir -p $(dir $@)
