@@ -11,7 +11,7 @@
 
 #include "rldt/log.h"
 
-/* The path of one file in memory (tmpfs /dev/shm, else /tmp; made on first use, removed at exit) now
+/* The path of one file in $RLDT_FUZZ_TMPDIR (default /dev/shm, else /tmp; made on first use, removed at exit) now
  * holding data[0..size). A real path: HDF5 resolves symbolic links such as /proc/self/fd/N itself. */
 static char fuzz_path[64];
 static void fuzz_remove(void) { unlink(fuzz_path); }
@@ -20,7 +20,9 @@ static const char *fuzz_file(const uint8_t *data, size_t size)
 {
     static int fd = -1;
     if (fd < 0) {
-        snprintf(fuzz_path, sizeof fuzz_path, "%s/rldt_fuzz_%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+        const char *dir = getenv("RLDT_FUZZ_TMPDIR"); /* run.sh removes it, also after a crash */
+        if (!dir) dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(fuzz_path, sizeof fuzz_path, "%.40s/rldt_fuzz_%d", dir, (int)getpid());
         fd = open(fuzz_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         if (fd < 0) {
             perror(fuzz_path);

@@ -43,10 +43,15 @@ if [ ! -e "$seeds/done" ]; then
         for k in 0 1 2; do printf "\\$k" >"$seeds/$t-edits/seed$k"; done
     done
     touch "$seeds/done"
+    rm -rf "$work"
+    trap - EXIT
 fi
 
 # --- build and run -------------------------------------------------------------------------------------
 status=0
+RLDT_FUZZ_TMPDIR=$(mktemp -d /dev/shm/rldt_fuzz.XXXXXX 2>/dev/null || mktemp -d)
+export RLDT_FUZZ_TMPDIR
+trap 'rm -rf "$RLDT_FUZZ_TMPDIR"' EXIT
 printf '%-11s %12s %14s %8s  %s\n' target execs/s "total execs" seconds result
 for t in $targets; do
     clang $flags "tests/fuzz/fuzz_$t.c" "$out/librldt.a" $LDLIBS -o "$out/fuzz_$t"
