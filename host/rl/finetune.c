@@ -225,7 +225,7 @@ static rldt_status_t save(ft_t *f, const char *path)
 static rldt_status_t restore_counters(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
 {
     const char *path = rldt_ckpt_path(c);
-    int64_t itr, pushed, count, v, bits = 0;
+    int64_t itr = 0, pushed = 0, count, v, bits = 0;
     rldt_status_t st = rldt_ckpt_scalar_in(c, "itr", 0, f->cfg->ft_iterations, &itr);
     if (!st) st = rldt_ckpt_scalar_in(c, "replay_pushed", 0, itr * f->n_envs, &pushed);
     if (!st && pushed % f->n_envs) /* every rollout pushes one segment per env */
