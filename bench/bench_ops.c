@@ -3,8 +3,10 @@
  * For each op: inputs are drawn once, the op runs on the CPU backend and, when a CUDA device is usable, on
  * the CUDA backend too (outputs compared with the CPU's: max relative error printed), then each backend is
  * timed as the median of 7 repeats of a calibrated loop (~0.2 s). Sizes: a critic layer (1024 x 256 ->
- * 256), the transport field (256 states x 8 particles, chunk 4 x act 6), the optimiser over 1M parameters,
- * and a whole policy sampling pass (1024 rows, K = 8, width 256). Usage: bench_ops */
+ * 256; also with a residual input and a ReLU epilogue), activations over 256k uniform [-1, 1) inputs (half
+ * negative: a branch would mispredict), the transport field (256 states x 8 particles, chunk 4 x act 6),
+ * the optimiser over 1M parameters, and a whole policy sampling pass (1024 rows, K = 8, width 256).
+ * Usage: bench_ops */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,7 +33,13 @@ enum { B = 1024, W = 256, NP = 1 << 20, S = 256, P = 8, DCH = 24, FILL = 1 << 20
 static void op_linear_fwd(bufs_t *x) { x->be->linear_forward(x->c, NULL, x->a, x->b, x->d, NULL, RLDT_ACT_IDENTITY, B, W, W); }
 static void op_linear_bwd(bufs_t *x) { x->be->linear_backward(x->e, x->f, x->d, x->c, x->c, NULL, x->c, RLDT_ACT_IDENTITY, x->a, x->b, B, W, W); }
 static void op_layernorm(bufs_t *x) { x->be->layernorm_forward(x->c, x->e, x->e + B, x->a, x->b, x->d, B, W); }
+static void op_linear_fused(bufs_t *x) { x->be->linear_forward(x->c, x->e, x->a, x->b, x->d, x->f, RLDT_ACT_RELU, B, W, W); }
+static void op_relu(bufs_t *x) { x->be->act_forward(RLDT_ACT_RELU, x->c, x->a, (size_t)B * W); }
+static void op_relu_bwd(bufs_t *x) { x->be->act_backward(RLDT_ACT_RELU, x->c, x->b, x->a, (size_t)B * W); }
+static void op_silu(bufs_t *x) { x->be->act_forward(RLDT_ACT_SILU, x->c, x->a, (size_t)B * W); }
+static void op_silu_bwd(bufs_t *x) { x->be->act_backward(RLDT_ACT_SILU, x->c, x->b, x->a, (size_t)B * W); }
 static void op_mish(bufs_t *x) { x->be->act_forward(RLDT_ACT_MISH, x->c, x->a, (size_t)B * W); }
+static void op_mish_bwd(bufs_t *x) { x->be->act_backward(RLDT_ACT_MISH, x->c, x->b, x->a, (size_t)B * W); }
 static void op_adam(bufs_t *x)
 {
     rldt_adam_t o = rldt_adam_default();
@@ -58,8 +66,14 @@ typedef struct {
 static const op_t ops[] = {
     {"linear_forward 1024x256->256", op_linear_fwd, 2.0 * B * W * W, (size_t)B * W, offsetof(rldt_backend_t, linear_forward)},
     {"linear_backward 1024x256->256", op_linear_bwd, 4.0 * B * W * W, 0, offsetof(rldt_backend_t, linear_backward)},
+    {"linear_forward +res, relu (fused)", op_linear_fused, 2.0 * B * W * W, (size_t)B * W, offsetof(rldt_backend_t, linear_forward)},
     {"layernorm_forward 1024x256", op_layernorm, 0, (size_t)B * W, offsetof(rldt_backend_t, layernorm_forward)},
+    {"act_forward relu 256k", op_relu, 0, (size_t)B * W, offsetof(rldt_backend_t, act_forward)},
+    {"act_backward relu 256k", op_relu_bwd, 0, (size_t)B * W, offsetof(rldt_backend_t, act_backward)},
+    {"act_forward silu 256k", op_silu, 0, (size_t)B * W, offsetof(rldt_backend_t, act_forward)},
+    {"act_backward silu 256k", op_silu_bwd, 0, (size_t)B * W, offsetof(rldt_backend_t, act_backward)},
     {"act_forward mish 256k", op_mish, 0, (size_t)B * W, offsetof(rldt_backend_t, act_forward)},
+    {"act_backward mish 256k", op_mish_bwd, 0, (size_t)B * W, offsetof(rldt_backend_t, act_backward)},
     {"adam_step 1M params", op_adam, 0, NP, offsetof(rldt_backend_t, adam_step)},
     {"fill_normal 1M", op_fill_normal, 0, FILL, offsetof(rldt_backend_t, fill_normal)},
     {"svgd_field 256 states x 8, D=24", op_svgd, 0, (size_t)S * P * DCH, offsetof(rldt_backend_t, svgd_field)},

@@ -15,10 +15,9 @@
  *  - CPU time (user, system) per wall second shows threads that spin.
  * Times are the median over the repeats of each pass; the op table averages them.
  *
- * usage: bench_profile [small|medium|hopper|all] [repeats] [pass]   (defaults: small, 5, every pass; a pass is
- * actor_step, critic_step or sampling). Threads: OpenBLAS's default
- * (OPENBLAS_NUM_THREADS or the core count), as run.blas_threads = 0. One line per pass starts "RESULT" for
- * scripts (bench/ab.sh). */
+ * usage: bench_profile [small|medium|hopper|all] [repeats] [pass|all] [threads]
+ * (defaults: small, 5, every pass — actor_step, critic_step, sampling —, and OpenBLAS's default thread count,
+ * as run.blas_threads = 0 gives). One line per pass starts "RESULT" for scripts (bench/ab.sh). */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <dlfcn.h>
@@ -251,21 +250,24 @@ static void profile(step_t *x, const char *pass, void (*run)(step_t *, double *)
            "pass = %.2f x ideal\n",
            100.0 * share, threads, flops * 1e-9, flops / (gns / threads) * 1e-9, peak, mean / ideal);
     printf("  CPU time per wall second: user %.2f, system %.2f\n", (user1 - user0) / total, (sys1 - sys0) / total);
-    printf("RESULT %s %s median_ms %.2f gemm_share %.4f x_ideal %.3f sys_per_wall %.3f\n", shape, pass, med * 1e3,
-           share, mean / ideal, (sys1 - sys0) / total);
+    printf("RESULT %s %s median_ms %.2f gemm_share %.4f x_ideal %.3f sys_per_wall %.3f cpu_per_wall %.3f threads %d "
+           "peak %.1f\n",
+           shape, pass, med * 1e3, share, mean / ideal, (sys1 - sys0) / total, (user1 - user0 + sys1 - sys0) / total,
+           threads, peak);
 }
 
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "small";
     int repeats = argc > 2 ? atoi(argv[2]) : 5, known = !strcmp(which, "all");
-    only_pass = argc > 3 ? argv[3] : NULL;
+    only_pass = argc > 3 && strcmp(argv[3], "all") ? argv[3] : NULL;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) known |= !strcmp(which, shapes[s].name);
-    if (repeats < 1 || repeats > 64 || !known) {
-        fprintf(stderr, "usage: bench_profile [small|medium|hopper|all] [repeats 1..64] [actor_step|critic_step|sampling]\n");
+    int threads = argc > 4 ? atoi(argv[4]) : openblas_get_num_threads(); /* before the backend takes OpenBLAS over */
+    if (repeats < 1 || repeats > 64 || !known || threads < 1) {
+        fprintf(stderr, "usage: bench_profile [small|medium|hopper|all] [repeats 1..64] [actor_step|critic_step|sampling|all] "
+                        "[threads]\n");
         return 2;
     }
-    int threads = openblas_get_num_threads(); /* before the backend takes OpenBLAS over */
     const rldt_backend_t *be = timed_backend();
     rldt_backend_cpu_threads(threads);
     double blas, layer, peak = gemm_peak(real, threads, &blas, &layer);
