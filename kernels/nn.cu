@@ -13,6 +13,7 @@
 
 #include "cuda_common.cuh"
 #include "index.cuh"
+#include "reduce.cuh"
 #include "rldt/nn.h"
 #ifndef RLDT_CUDA_EMU
 #include <cuda_bf16.h>
@@ -333,7 +334,8 @@ static void cuda_linear_backward(float *din, float *dW, float *db, float *dpre, 
 // Per row: mean m = Σx / C, variance v = Σ(x - m)^2 / C (biased, two passes over the row as on the CPU),
 // rstd s = 1 / sqrt(v + eps), out = (x - m) s gamma + beta. Backward, with norm = (x - m) s and
 // dn = dout gamma: din = s (dn - mean(dn) - norm mean(dn norm)); dgamma += Σ_rows dout norm, dbeta += Σ_rows
-// dout (the two-pass column sums above). A row's sums are block-wide trees (nn_block_sum) of fixed shape.
+// dout (the two-pass column sums above). A row's sums are block-wide trees of fixed shape (rldt_block_sum,
+// kernels/reduce.cuh).
 
 #define LN_MAX_THREADS 256 // most threads per row block (a power of two); wider rows loop
 #define LN_MAX_BLOCKS 2048 // most row blocks (enough to fill an H100 at 256 threads); more rows loop
@@ -346,23 +348,6 @@ static unsigned ln_threads(int C)
     return t;
 }
 
-// Block-wide sums of NV floats per thread in a fixed tree: at width w = T/2, T/4, ..., 1 thread t < w adds
-// slot t + w into slot t. Every thread gets the totals; sh holds NV * blockDim floats; blockDim is a power of
-// two. Every thread of the block must call it (barriers); the last barrier lets the caller reuse sh at once.
-template <int NV> __device__ void nn_block_sum(float (&v)[NV], float *sh)
-{
-    unsigned t = threadIdx.x, T = blockDim.x;
-    for (int k = 0; k < NV; k++) sh[k * T + t] = v[k];
-    __syncthreads();
-    for (unsigned w = T / 2; w > 0; w >>= 1) {
-        if (t < w)
-            for (int k = 0; k < NV; k++) sh[k * T + t] += sh[k * T + t + w];
-        __syncthreads();
-    }
-    for (int k = 0; k < NV; k++) v[k] = sh[k * T];
-    __syncthreads();
-}
-
 __global__ void layernorm_forward_kernel(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                                          const float *beta, int B, int C)
 {
@@ -372,10 +357,10 @@ __global__ void layernorm_forward_kernel(float *out, float *mean, float *rstd, c
         float *y = out + (size_t)r * C;
         float sum[1] = {0.0f}, sq[1] = {0.0f};
         for (int c = threadIdx.x; c < C; c += blockDim.x) sum[0] += x[c];
-        nn_block_sum<1>(sum, sh);
+        rldt_block_sum<1>(sum, sh);
         float m = sum[0] / (float)C;
         for (int c = threadIdx.x; c < C; c += blockDim.x) sq[0] += (x[c] - m) * (x[c] - m);
-        nn_block_sum<1>(sq, sh);
+        rldt_block_sum<1>(sq, sh);
         float s = 1.0f / sqrtf(sq[0] / (float)C + RLDT_LN_EPS);
         for (int c = threadIdx.x; c < C; c += blockDim.x) y[c] = (x[c] - m) * s * gamma[c] + beta[c];
         if (threadIdx.x == 0) {
@@ -408,7 +393,7 @@ __global__ void layernorm_backward_kernel(float *din, const float *dout, const f
             v[0] += dn;
             v[1] += dn * norm;
         }
-        nn_block_sum<2>(v, sh);
+        rldt_block_sum<2>(v, sh);
         float dmean = v[0] / (float)C, dproj = v[1] / (float)C;
         for (int c = threadIdx.x; c < C; c += blockDim.x) {
             float norm = (x[c] - m) * s;

@@ -27,11 +27,11 @@ static inline unsigned rldt_reduce_grid(size_t n)
     return (unsigned)(g < 1 ? 1 : g > RLDT_REDUCE_BLOCKS ? RLDT_REDUCE_BLOCKS : g);
 }
 
-// Block-wide sums of NV doubles per thread, in a fixed tree: at width w = blockDim/2, blockDim/4, ..., 1,
-// thread t < w adds slot t + w into slot t. On return every thread holds the NV block totals in v. sh is
-// NV*blockDim doubles of shared memory; blockDim must be a power of two. Every thread of the block must call
-// it (it has barriers); the trailing barrier lets the caller reuse sh right away.
-template <int NV> __device__ void rldt_block_sum(double (&v)[NV], double *sh)
+// Block-wide sums of NV values (float or double) per thread, in a fixed tree: at width w = blockDim/2,
+// blockDim/4, ..., 1, thread t < w adds slot t + w into slot t. On return every thread holds the NV block
+// totals in v. sh is NV*blockDim values of shared memory; blockDim must be a power of two. Every thread of
+// the block must call it (it has barriers); the trailing barrier lets the caller reuse sh right away.
+template <int NV, typename V> __device__ void rldt_block_sum(V (&v)[NV], V *sh)
 {
     unsigned t = threadIdx.x, T = blockDim.x;
     for (int k = 0; k < NV; k++) sh[k * T + t] = v[k];

@@ -12,20 +12,12 @@
 #include "rldt/finetune.h"
 #include "rldt/pretrain.h"
 
+/* The shared tiny pendulum run, two iterations, with actor steps from iteration 1 on (itr > warmup 0). */
 static rldt_config_t tiny_pendulum(void)
 {
-    rldt_config_t cfg = training_pretrained("pendulum", 8, 0.1, 32, 2, 150);
-    cfg.env_n_envs = 4;
-    cfg.ft_n_steps = 10;
-    cfg.ft_q_repeat = 2;
-    cfg.ft_critic_steps = 4;
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_critic_warmup = 0;
-    cfg.critic_batch = 32;
-    cfg.critic_width = 32;
-    cfg.actor_states = 8;
-    cfg.svgd_particles = 4;
-    cfg.eval_episodes = 2;
-    cfg.ft_iterations = 2; /* iteration 1 runs actor steps (itr > critic_warmup) */
+    cfg.ft_iterations = 2;
     return cfg;
 }
 

@@ -109,22 +109,6 @@ Test(finetune, pendulum_improves_over_its_bc_start, .init = training_setup, .fin
 // ---------------------------------------------------------------------------------------------------
 // resume and NaN handling (pendulum, tiny networks)
 
-static rldt_config_t tiny_pendulum(void)
-{
-    rldt_config_t cfg = training_pretrained("pendulum", 8, 0.1, 32, 2, 150);
-    cfg.env_n_envs = 4;
-    cfg.ft_n_steps = 10;
-    cfg.ft_q_repeat = 2;
-    cfg.ft_critic_steps = 4;
-    cfg.ft_critic_warmup = 1;
-    cfg.critic_batch = 32;
-    cfg.critic_width = 32;
-    cfg.actor_states = 8;
-    cfg.svgd_particles = 4;
-    cfg.eval_episodes = 2;
-    return cfg;
-}
-
 static float *read_tensor(rldt_ckpt_t *c, const char *name, size_t *n)
 {
     *n = rldt_ckpt_length(c, name);
@@ -135,7 +119,7 @@ static float *read_tensor(rldt_ckpt_t *c, const char *name, size_t *n)
 
 Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    rldt_config_t cfg = tiny_pendulum();
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_iterations = 4;
     cfg.ft_ckpt_every = 2;
     rldt_finetune_result_t a, b;
@@ -191,7 +175,7 @@ static rldt_step_t nan_step(void *state, const float *action, float *obs)
 
 Test(finetune, a_nan_observation_is_skipped_and_the_run_continues, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    rldt_config_t cfg = tiny_pendulum();
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_iterations = 3;
     rldt_env_spec_t spec = pendulum_with_step(nan_step);
     rldt_finetune_result_t res;
@@ -232,7 +216,7 @@ static double last_transport_loss(const char *dir)
 Test(finetune, fewer_segments_than_particles_still_trains_the_actor, .init = training_setup, .fini = training_teardown,
      .timeout = 120)
 {
-    rldt_config_t cfg = tiny_pendulum();
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.svgd_particles = 8;
     cfg.ft_iterations = 4;
     rldt_finetune_result_t res;
@@ -264,7 +248,7 @@ static rldt_step_t always_nan_step(void *state, const float *action, float *obs)
 
 Test(finetune, persistent_nan_stops_with_a_checkpoint, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    rldt_config_t cfg = tiny_pendulum();
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_iterations = 10;
     cfg.ft_max_skips = 2;
     rldt_env_spec_t spec = pendulum_with_step(always_nan_step);
@@ -284,7 +268,7 @@ Test(finetune, persistent_nan_stops_with_a_checkpoint, .init = training_setup, .
  * and one row per iteration, evaluation iterations included. */
 Test(finetune, metrics_files_are_valid, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    rldt_config_t cfg = tiny_pendulum();
+    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_iterations = 3;
     cfg.ft_val_freq = 2;
     rldt_finetune_result_t res;

@@ -58,3 +58,19 @@ rldt_config_t training_pretrained(const char *env, int demos, double noise, int 
     cfg.ft_val_freq = 0;
     return cfg;
 }
+
+rldt_config_t training_tiny_pendulum(void)
+{
+    rldt_config_t cfg = training_pretrained("pendulum", 8, 0.1, 32, 2, 150);
+    cfg.env_n_envs = 4;
+    cfg.ft_n_steps = 10;
+    cfg.ft_q_repeat = 2;
+    cfg.ft_critic_steps = 4;
+    cfg.ft_critic_warmup = 1;
+    cfg.critic_batch = 32;
+    cfg.critic_width = 32;
+    cfg.actor_states = 8;
+    cfg.svgd_particles = 4;
+    cfg.eval_episodes = 2;
+    return cfg;
+}

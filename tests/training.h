@@ -21,5 +21,8 @@ rldt_config_t training_config(const char *env, const char *data, const char *nam
  * CPU into <training_dir>/bc/, and returns a config for fine-tuning it (run name "ft", critic 2 x 64, no
  * evaluation iterations). */
 rldt_config_t training_pretrained(const char *env, int demos, double noise, int width, int chunk, long steps);
+/* A tiny pendulum fine-tune (4 envs x 10 steps, 2 rounds of 4 critic steps, 32-wide networks, P = 4) of a
+ * 150-step BC policy: seconds per iteration, for resume, NaN and device tests. */
+rldt_config_t training_tiny_pendulum(void);
 
 #endif
