@@ -7,6 +7,7 @@ usage: /usr/bin/python3 tests/make_bad_checkpoint.py SRC DST KIND [ARGS...]
 KIND: scalar NAME VALUE        set /scalars NAME to VALUE and re-sign the header checksum
       scalar_nosign NAME VALUE set /scalars NAME to VALUE, header checksum left stale
       extra_scalar NAME VALUE  add a scalar (header left stale)
+      no_scalar NAME           delete scalar NAME and re-sign (a file from a build that did not write it)
       config KEY VALUE         set a key of the stored config JSON ("a.b" = nested) and re-sign
       config_nosign KEY VALUE  the same, header checksum left stale
       tensor NAME INDEX VALUE  set element INDEX of tensor NAME (float) to VALUE (its Fletcher-32 stays valid)
@@ -78,6 +79,9 @@ def main():
                 sign(f)
         elif kind == "extra_scalar":
             f["scalars"].attrs[args[0]] = np.int64(int(args[1]))
+        elif kind == "no_scalar":
+            del f["scalars"].attrs[args[0]]
+            sign(f)
         elif kind in ("config", "config_nosign"):
             cfg = json.loads(text(f.attrs["config"]))
             node = cfg

@@ -87,8 +87,8 @@ Test(pretrain, pendulum_bc_approaches_the_expert, .init = training_setup, .fini 
     cr_assert_lt(res.valid_loss, 0.5);
 }
 
-/* Reads every training tensor of a checkpoint. */
-static float *read_all(const char *path, size_t *n)
+/* Reads every training tensor of a checkpoint, and its counters into counts[4]. */
+static float *read_all(const char *path, size_t *n, int64_t *counts)
 {
     rldt_ckpt_t *c;
     cr_assert_eq(rldt_ckpt_open(&c, path, "pretrain"), RLDT_OK, "%s", rldt_error_message());
@@ -96,6 +96,8 @@ static float *read_all(const char *path, size_t *n)
     float *all = malloc(sizeof(float) * *n * 4);
     const char *names[4] = {"policy/params", RLDT_POLICY_WEIGHTS, "optim/m", "optim/v"};
     for (int i = 0; i < 4; i++) cr_assert_eq(rldt_ckpt_read(c, names[i], all + (size_t)i * *n, *n), RLDT_OK);
+    const char *counters[4] = {"step", "adam_step", "skipped", "skips_in_a_row"};
+    for (int i = 0; i < 4; i++) cr_assert_eq(rldt_ckpt_scalar(c, counters[i], &counts[i]), RLDT_OK, "%s", rldt_error_message());
     rldt_ckpt_close(c);
     return all;
 }
@@ -118,12 +120,17 @@ Test(pretrain, resume_is_bit_exact, .init = training_setup, .fini = training_tea
     snprintf(cfg.pre_resume, sizeof cfg.pre_resume, "%s/straight/pretrain_20.ckpt", training_dir);
     cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &resumed), RLDT_OK, "%s", rldt_error_message());
     size_t n1, n2;
-    float *a = read_all(straight.ckpt_path, &n1), *b = read_all(resumed.ckpt_path, &n2);
+    int64_t ca[4], cb[4], ch[4];
+    float *a = read_all(straight.ckpt_path, &n1, ca), *b = read_all(resumed.ckpt_path, &n2, cb);
     cr_assert_eq(n1, n2);
     cr_assert(memcmp(a, b, sizeof(float) * 4 * n1) == 0, "resumed run differs from the uninterrupted one");
+    cr_assert(memcmp(ca, cb, sizeof ca) == 0 && ca[0] == 40 && ca[1] == 40, "counters: step %lld adam %lld vs %lld %lld",
+              (long long)ca[0], (long long)ca[1], (long long)cb[0], (long long)cb[1]);
+    cr_assert_eq(resumed.steps, 40);
     /* and the half-way checkpoint really is different from the end (the test is not vacuous) */
     snprintf(path, sizeof path, "%s/straight/pretrain_20.ckpt", training_dir);
-    float *h = read_all(path, &n2);
+    float *h = read_all(path, &n2, ch);
+    cr_assert_eq(ch[0], 20);
     cr_assert(memcmp(a, h, sizeof(float) * n1) != 0);
     free(a), free(b), free(h);
 }

@@ -1,11 +1,14 @@
-/* export.c — a checkpoint's policy as safetensors (see rldt/export.h). */
+/* export.c — a checkpoint's policy as safetensors (see rldt/export.h), written as durably as a checkpoint:
+ * to "<out>.tmp", synced, renamed over <out>, the directory synced (durable.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "durable.h"
 #include "rldt/checkpoint.h"
 #include "rldt/export.h"
 #include "rldt/path.h"
@@ -70,10 +73,7 @@ rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_pat
     /* the output must not replace the checkpoint, nor a file the checkpoint's run read */
     rldt_path_input_t inputs[1 + RLDT_CONFIG_INPUTS] = {{ckpt_path, "checkpoint"}};
     int n_inputs = 1 + rldt_config_input_paths(&cfg, inputs + 1);
-    if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) != p.nparams) /* before sizing anything by the config */
-        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' does not hold the %zu weights of the policy its config describes",
-                            ckpt_path, RLDT_POLICY_WEIGHTS, p.nparams);
-    if (st || (st = rldt_path_check_output(out_path, "out=", inputs, n_inputs, true))) {
+    if ((st = rldt_path_check_output(out_path, "out=", inputs, n_inputs, true))) {
         rldt_ckpt_close(c);
         rldt_policy_free(&p);
         return st;
@@ -117,9 +117,8 @@ rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_pat
     cJSON_AddStringToObject(meta, "rldt_version", RLDT_VERSION);
     char *json = cJSON_PrintUnformatted(h);
     size_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8;
-    size_t tmp_len = strlen(out_path) + 5;
-    char *tmp = rldt_xmalloc(tmp_len);
-    snprintf(tmp, tmp_len, "%s.tmp", out_path);
+    char *tmp = rldt_tmp_path(out_path);
+    rldt_ignore_sigxfsz();
     FILE *f = st ? NULL : fopen(tmp, "wb");
     if (!st && !f) st = rldt_error_set(RLDT_ERR, "cannot write %s: %s", tmp, strerror(errno));
     if (f) {
@@ -132,11 +131,13 @@ rldt_status_t rldt_export_safetensors(const char *ckpt_path, const char *out_pat
             bad = fwrite(t[i].data, sizeof(float), cnt, f) != cnt;
         }
         int err = bad ? errno : 0;
+        if (!bad && (fflush(f) != 0 || fsync(fileno(f)) != 0)) bad = 1, err = errno;
         if (fclose(f) != 0 && !bad) bad = 1, err = errno;
-        if (!bad && rename(tmp, out_path) != 0) bad = 1, err = errno;
         if (bad) {
             remove(tmp);
             st = rldt_error_set(RLDT_ERR, "writing %s failed: %s; nothing was written there", out_path, strerror(err));
+        } else {
+            st = rldt_commit_tmp(tmp, out_path, "export");
         }
     }
     free(tmp);

@@ -60,13 +60,6 @@ int rldt_cmd_eval(int argc, char **argv)
         rldt_ckpt_close(c);
         return rldt_cli_fail(st);
     }
-    if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) != p.nparams) { /* before sizing anything by the config */
-        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' does not hold the %zu weights of the policy its config describes",
-                            ckpt_path, RLDT_POLICY_WEIGHTS, p.nparams);
-        rldt_ckpt_close(c);
-        rldt_policy_free(&p);
-        return rldt_cli_fail(st);
-    }
     float *host = rldt_xmalloc(sizeof(float) * p.nparams), *params = be->alloc(sizeof(float) * p.nparams);
     st = rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, p.nparams);
     rldt_ckpt_close(c);

@@ -50,6 +50,10 @@ rldt_status_t rldt_policy_from_ckpt(rldt_ckpt_t *c, rldt_config_t *cfg, rldt_pol
     if (!st) st = rldt_policy_spec_from_config(cfg, (int)obs_dim, (int)act_dim, &spec);
     if (!st) st = rldt_policy_init(p, &spec, max_batch, be);
     if (st) return st;
+    if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) != p->nparams) /* before a caller sizes a buffer by the config */
+        st = rldt_error_set(RLDT_ERR_USAGE,
+                            "checkpoint %s: tensor '%s' does not hold the %zu weights of the policy its config describes",
+                            rldt_ckpt_path(c), RLDT_POLICY_WEIGHTS, p->nparams);
     rldt_ckpt_tensor_t norm[4];
     rldt_policy_norm_tensors(p, norm);
     for (int i = 0; i < 4 && !st; i++) st = rldt_ckpt_read(c, norm[i].name, (float *)norm[i].data, norm[i].n);

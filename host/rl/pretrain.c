@@ -67,8 +67,15 @@ static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t 
 // ---------------------------------------------------------------------------------------------------
 // checkpoints
 
+/* The loop's counters, kept in checkpoints beside the trainer's Adam step. */
+typedef struct {
+    long step;           /* steps done */
+    long skipped;        /* of them, skipped for a non-finite loss or gradient (no Adam step) */
+    long skips_in_a_row; /* the current run of skipped steps (pretrain.max_skips of them stop the run) */
+} progress_t;
+
 static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_trainable_t *tr,
-                          const float *ema_dev, long step)
+                          const float *ema_dev, const progress_t *pg)
 {
     rldt_status_t st = rldt_config_check_output(cfg, path, "checkpoint", true);
     if (st) return st;
@@ -82,17 +89,38 @@ static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt
     rldt_ckpt_tensor_t t[8] = {{"policy/params", host, n, 0}, {RLDT_POLICY_WEIGHTS, host + n, n, 0}, {"optim/m", host + 2 * n, n, 0},
                                {"optim/v", host + 3 * n, n, 0}};
     rldt_policy_norm_tensors(p, t + 4);
-    rldt_ckpt_scalar_t s[4] = {{"step", step}, {"adam_step", tr->step}, {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
+    rldt_ckpt_scalar_t s[6] = {{"step", pg->step}, {"adam_step", tr->step},
+                               {"skipped", pg->skipped}, {"skips_in_a_row", pg->skips_in_a_row},
+                               {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
     char *json = rldt_config_to_json(cfg);
-    st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 4);
+    st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 6);
     free(json);
     free(host);
     return st;
 }
 
-/* Restores weights, EMA, moments and counters from `path` into an initialised trainer. The checkpoint's
+/* Reads and checks every scalar of a pretrain checkpoint before any is used: the step within
+ * pretrain.steps, the skip counts within the steps, one Adam step per update that went through, and the
+ * dimensions the config's task has. */
+static rldt_status_t read_progress(rldt_ckpt_t *c, const rldt_config_t *cfg, const rldt_policy_t *p, progress_t *pg, long *adam_step)
+{
+    int64_t step = 0, skipped = 0, run = 0, adam = 0, dim = 0;
+    rldt_status_t st = rldt_ckpt_scalar_in(c, "step", 0, cfg->pre_steps, &step);
+    if (!st) st = rldt_ckpt_scalar_in(c, "skipped", 0, step, &skipped);
+    if (!st) st = rldt_ckpt_scalar_in(c, "skips_in_a_row", 0, skipped, &run);
+    if (!st) st = rldt_ckpt_scalar_in(c, "adam_step", step - skipped, step - skipped, &adam);
+    if (!st) st = rldt_ckpt_scalar_in(c, "obs_dim", p->spec.obs_dim, p->spec.obs_dim, &dim);
+    if (!st) st = rldt_ckpt_scalar_in(c, "act_dim", p->spec.act_dim, p->spec.act_dim, &dim);
+    if (st) return st;
+    *pg = (progress_t){(long)step, (long)skipped, (long)run};
+    *adam_step = (long)adam;
+    return RLDT_OK;
+}
+
+/* Restores counters, weights, EMA and moments from `path` into an initialised trainer. The checkpoint's
  * network shape must match the config's. */
-static rldt_status_t resume(const char *path, rldt_policy_t *p, rldt_trainable_t *tr, float *ema_dev, long *step)
+static rldt_status_t resume(const char *path, const rldt_config_t *cfg, rldt_policy_t *p, rldt_trainable_t *tr, float *ema_dev,
+                            progress_t *pg)
 {
     rldt_ckpt_t *c;
     rldt_status_t st = rldt_path_check_input(path, "checkpoint (pretrain.resume)");
@@ -102,15 +130,11 @@ static rldt_status_t resume(const char *path, rldt_policy_t *p, rldt_trainable_t
     float *host = rldt_xmalloc(sizeof(float) * n);
     float *dst[4] = {tr->p, ema_dev, tr->m, tr->v};
     const char *names[4] = {"policy/params", RLDT_POLICY_WEIGHTS, "optim/m", "optim/v"};
+    st = read_progress(c, cfg, p, pg, &tr->step);
     for (int i = 0; i < 4 && !st; i++) {
         st = rldt_ckpt_read(c, names[i], host, n);
         if (!st) p->be->upload(dst[i], host, sizeof(float) * n);
     }
-    int64_t s = 0, adam = 0;
-    if (!st) st = rldt_ckpt_scalar(c, "step", &s);
-    if (!st) st = rldt_ckpt_scalar(c, "adam_step", &adam);
-    *step = (long)s;
-    tr->step = (long)adam;
     free(host);
     rldt_ckpt_close(c);
     return st;
@@ -179,6 +203,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_trainable_t tr = {0};
     batch_t b = {0}, vb = {0};
     float *ema = NULL, *init = NULL;
+    progress_t pg = {0};
     size_t *samples = rldt_xmalloc(sizeof(size_t) * (size_t)maxb);
     st = rldt_policy_spec_from_config(cfg, spec->obs_dim, spec->act_dim, &pspec);
     if (!st) st = rldt_policy_init(&p, &pspec, maxb, be);
@@ -194,10 +219,10 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     if (!st) st = batch_init(&vb, be, VB, spec->obs_dim, pspec.D);
     if (st) goto done;
     be->copy(ema, tr.p, sizeof(float) * p.nparams);
-    long step = 0;
     if (cfg->pre_resume[0]) {
-        if ((st = resume(cfg->pre_resume, &p, &tr, ema, &step))) goto done;
-        rldt_info("resumed from %s at step %ld", cfg->pre_resume, step);
+        if ((st = resume(cfg->pre_resume, cfg, &p, &tr, ema, &pg))) goto done;
+        rldt_info("resumed from %s at step %ld (%ld updates skipped, %ld of them in a row)", cfg->pre_resume, pg.step, pg.skipped,
+                  pg.skips_in_a_row);
     }
     /* the fixed validation batch: evenly spaced samples, noise from its own stream */
     for (int r = 0; r < VB; r++) samples[r] = (size_t)r * vset->n_samples / (size_t)VB;
@@ -211,61 +236,64 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
     rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
     double t_start = rldt_now(), loss_sum = 0;
-    long loss_n = 0, first = step, skips_in_a_row = 0;
-    for (; step < cfg->pre_steps; step++) {
+    long loss_n = 0, first = pg.step;
+    while (pg.step < cfg->pre_steps) {
+        long step = pg.step++; /* pg.step: the steps done, this one included */
         rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
         for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
         batch_fill(&b, &train, &p, samples, B, &rng);
         const float *v = rldt_policy_forward(&p, tr.p, b.xt, b.t, b.obs, B);
         double loss = be->mse(v, b.target, b.grad, (size_t)B * pspec.D);
-        rldt_trainable_zero_grad(&tr);
-        rldt_policy_backward(&p, tr.p, tr.g, b.grad);
-        float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
-        long done_steps = step + 1;
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            res->skipped++;
-            skips_in_a_row++;
+        float gnorm = NAN; /* a non-finite loss skips the update too (no Adam step) */
+        if (isfinite(loss)) {
+            rldt_trainable_zero_grad(&tr);
+            rldt_policy_backward(&p, tr.p, tr.g, b.grad);
+            gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
+        }
+        if (!isfinite(gnorm)) {
+            pg.skipped++;
+            pg.skips_in_a_row++;
             rldt_warn("step %ld: non-finite loss or gradient (loss %g, |g| %g): update skipped (%ld in a row)", step, loss, gnorm,
-                      skips_in_a_row);
-            if (skips_in_a_row >= cfg->pre_max_skips) {
+                      pg.skips_in_a_row);
+            if (pg.skips_in_a_row >= cfg->pre_max_skips) {
                 char path[sizeof res->ckpt_path];
                 rldt_status_t saved = rldt_config_run_path(cfg, "pretrain_stopped.ckpt", path, sizeof path);
-                if (!saved) saved = save(path, cfg, &p, &tr, ema, done_steps);
-                res->steps = done_steps;
+                if (!saved) saved = save(path, cfg, &p, &tr, ema, &pg);
                 st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates (pretrain.max_skips): stopped at step %ld; state saved to %s%s",
-                                    skips_in_a_row, done_steps, path, saved ? " (saving failed too)" : "");
+                                    pg.skips_in_a_row, pg.step, path, saved ? " (saving failed too)" : "");
                 goto done;
             }
         } else {
-            skips_in_a_row = 0;
+            pg.skips_in_a_row = 0;
             be->lerp(ema, tr.p, 1.0f - (float)cfg->pre_ema, p.nparams);
             loss_sum += loss;
             loss_n++;
         }
-        if (done_steps % cfg->pre_log_every == 0 || done_steps == cfg->pre_steps) {
-            double el = rldt_now() - t_start, rate = (double)(done_steps - first) / (el > 0 ? el : 1e-9);
+        if (pg.step % cfg->pre_log_every == 0 || pg.step == cfg->pre_steps) {
+            double el = rldt_now() - t_start, rate = (double)(pg.step - first) / (el > 0 ? el : 1e-9);
             res->train_loss = loss_n ? loss_sum / loss_n : NAN;
             res->valid_loss = valid_loss(&p, ema, &vb, VB);
-            rldt_info("step %ld/%ld  loss %.4f  val %.4f  lr %.2e  %.0f steps/s  ETA %.0fs", done_steps, cfg->pre_steps,
-                      res->train_loss, res->valid_loss, rldt_sched_lr(&sched, step), rate, (double)(cfg->pre_steps - done_steps) / rate);
+            rldt_info("step %ld/%ld  loss %.4f  val %.4f  lr %.2e  %.0f steps/s  ETA %.0fs", pg.step, cfg->pre_steps,
+                      res->train_loss, res->valid_loss, rldt_sched_lr(&sched, step), rate, (double)(cfg->pre_steps - pg.step) / rate);
             loss_sum = 0;
             loss_n = 0;
         }
-        if (cfg->pre_ckpt_every > 0 && done_steps % cfg->pre_ckpt_every == 0 && done_steps < cfg->pre_steps) {
+        if (cfg->pre_ckpt_every > 0 && pg.step % cfg->pre_ckpt_every == 0 && pg.step < cfg->pre_steps) {
             char name[64], path[sizeof res->ckpt_path];
-            snprintf(name, sizeof name, "pretrain_%ld.ckpt", done_steps);
+            snprintf(name, sizeof name, "pretrain_%ld.ckpt", pg.step);
             if ((st = rldt_config_run_path(cfg, name, path, sizeof path))) goto done;
-            if ((st = save(path, cfg, &p, &tr, ema, done_steps))) goto done;
+            if ((st = save(path, cfg, &p, &tr, ema, &pg))) goto done;
             rldt_info("checkpoint %s", path);
         }
-        if (cfg->pre_eval_every > 0 && done_steps % cfg->pre_eval_every == 0 && done_steps < cfg->pre_steps)
-            if ((st = evaluate(cfg, &p, ema, spec, done_steps, &res->eval))) goto done;
+        if (cfg->pre_eval_every > 0 && pg.step % cfg->pre_eval_every == 0 && pg.step < cfg->pre_steps)
+            if ((st = evaluate(cfg, &p, ema, spec, pg.step, &res->eval))) goto done;
     }
-    res->steps = step;
-    if ((st = save(res->ckpt_path, cfg, &p, &tr, ema, step))) goto done;
+    if ((st = save(res->ckpt_path, cfg, &p, &tr, ema, &pg))) goto done;
     rldt_info("checkpoint %s", res->ckpt_path);
-    st = evaluate(cfg, &p, ema, spec, step, &res->eval);
+    st = evaluate(cfg, &p, ema, spec, pg.step, &res->eval);
 done:
+    res->steps = pg.step;
+    res->skipped = pg.skipped;
     batch_free(&b, be);
     batch_free(&vb, be);
     if (ema) be->free(ema);

@@ -84,7 +84,9 @@ struct rldt_ckpt_tensor;
 /* Writes the normaliser tensors of p into out[0..3] (pointing into p) and returns 4. */
 int rldt_policy_norm_tensors(const rldt_policy_t *p, struct rldt_ckpt_tensor *out);
 /* Reads the config (into cfg), dimensions and normalisers of an open checkpoint and builds the policy
- * for batches up to max_batch on `be`. */
+ * for batches up to max_batch on `be`. Every value is checked first: the dimensions against the
+ * normalisers, RLDT_POLICY_WEIGHTS's length against the p->nparams the config describes, the normalisers
+ * for usable values (RLDT_ERR_USAGE naming the file and the tensor or scalar; nothing is left allocated). */
 rldt_status_t rldt_policy_from_ckpt(struct rldt_ckpt *c, rldt_config_t *cfg, rldt_policy_t *p, int max_batch,
                                     const rldt_backend_t *be);
 

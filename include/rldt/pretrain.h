@@ -24,15 +24,18 @@ typedef struct {
     double train_loss;     /* mean over the last logging interval */
     double valid_loss;     /* EMA weights on the fixed validation batch */
     rldt_eval_result_t eval; /* the final evaluation (episodes = 0 if none ran) */
-    long skipped;          /* updates skipped for a non-finite loss or gradient */
+    long skipped;          /* updates skipped for a non-finite loss or gradient (resumed ones included) */
     char ckpt_path[512];   /* the final checkpoint */
 } rldt_pretrain_result_t;
 
 /* Runs pretraining as configured (cfg->pre_*, policy.*, data.path, eval.*), writing
  * <run.out_dir>/<run.name>/pretrain.ckpt (and pretrain_<step>.ckpt every pretrain.ckpt_every steps).
- * A step whose loss or gradient is not finite is skipped and counted; pretrain.max_skips of them in a row
- * stop the run with RLDT_ERR after saving the state to pretrain_stopped.ckpt. A run directory whose paths
- * do not fit, or a checkpoint path that is the data.path file, is refused before anything is loaded. */
+ * A step whose loss or gradient is not finite is skipped (no update) and counted; pretrain.max_skips of them
+ * in a row stop the run with RLDT_ERR after saving the state to pretrain_stopped.ckpt. Checkpoints hold the
+ * scalars step, adam_step, skipped, skips_in_a_row, obs_dim and act_dim; pretrain.resume checks each against
+ * the config and the others before it is used (RLDT_ERR_USAGE naming the scalar and its value). A run
+ * directory whose paths do not fit, or a checkpoint path that is the data.path file, is refused before
+ * anything is loaded. */
 rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res);
 
 #ifdef __cplusplus
