@@ -6,10 +6,11 @@
  *   hopper  obs 11, act 3, chunk 4, K 8, P 8, 6,400 states, width 512 x 3 blocks, critic 3 x 256, 50,000 rows
  *           (the published hopper settings)
  * (critic rows: the transitions each member trains on per critic step.) The actor step is the fine-tuning
- * actor step of host/rl/finetune_update.c, op for op: P particle chains (K Euler steps), the critic's action
- * gradient at the final actions, the velocity at one drawn step with its expected target, the SVGD field,
- * the transport + consistency gradient, the regulariser toward v_ref, and the Adam step. Each phase is timed
- * to a device sync. */
+ * actor step of host/rl/finetune_update.c, op for op: the states gathered from the replay buffer's device
+ * copy, P particle chains (K Euler steps), the critic's action gradient at the final actions, the velocity
+ * at one drawn step with its expected target, the SVGD field, the transport + consistency gradient, the
+ * regulariser toward v_ref, the Adam step and the logged sums; the critic step gathers each member's
+ * minibatch from the buffer's copy the same way. Each phase is timed to a device sync. */
 #ifndef RLDT_BENCH_STEP_H
 #define RLDT_BENCH_STEP_H
 
@@ -46,8 +47,11 @@ typedef struct {
     rldt_trainable_t actor;
     float *vref;
     rldt_critic_t critic;
-    float *obs, *chain, *g, *xk, *t, *at, *phi, *h, *alpha, *dv, *ref, *tmp, *x, *cobs, *cact, *ctgt;
-    int *k;
+    float *obs, *chain, *g, *xk, *t, *at, *phi, *h, *alpha, *dv, *ref, *tmp, *x;
+    float *cobs, *cact, *ctgt; /* the replay buffer's device copy: crows transitions */
+    float *bobs, *bact, *btgt; /* a critic minibatch gathered from it */
+    int *k, *idx, *rows, *hrows;
+    double stats;
     double flops[N_PH];
     double loss[3];
 } step_t;
@@ -123,16 +127,14 @@ static void step_init(step_t *x, const rldt_backend_t *be, const shape_t *s)
     x->cobs = dev_uniform(be, cr * s->od, 23, -1, 1);
     x->cact = dev_uniform(be, cr * D, 24, -1, 1);
     x->ctgt = dev_uniform(be, cr, 25, -1, 1);
-    int *hk = rldt_xmalloc(sizeof(int) * N);
-    float *ht = rldt_xmalloc(sizeof(float) * N);
-    for (size_t n = 0; n < N; n++) {
-        hk[n] = (int)rldt_rng_below(&rng, (uint32_t)K);
-        ht[n] = (float)hk[n] / (float)K;
-    }
+    x->bobs = dev_uniform(be, cr * s->od, 26, -1, 1);
+    x->bact = dev_uniform(be, cr * D, 27, -1, 1);
+    x->btgt = dev_uniform(be, cr, 28, -1, 1);
     x->k = be->alloc(sizeof(int) * N);
-    be->upload(x->k, hk, sizeof(int) * N);
-    be->upload(x->t, ht, sizeof(float) * N);
-    free(hk), free(ht);
+    x->idx = be->alloc(sizeof(int) * cr);
+    x->rows = be->alloc(sizeof(int) * (size_t)s->states);
+    x->hrows = rldt_xmalloc(sizeof(int) * (size_t)s->states);
+    for (int i = 0; i < s->states; i++) x->hrows[i] = (int)rldt_rng_below(&rng, (uint32_t)s->crows); /* states <= crows */
     /* GEMM FLOPs per phase */
     double pf = mlp_flops(&x->pol.body, x->N) + mlp_flops(&x->pol.time_mlp, x->N);
     double cf = mlp_flops(&x->critic.net, x->N);
@@ -149,9 +151,10 @@ static void step_free(step_t *x)
 {
     const rldt_backend_t *be = x->be;
     float *bufs[] = {x->vref, x->obs, x->chain, x->g, x->xk, x->at, x->phi, x->dv, x->ref, x->tmp, x->x,
-                     x->t, x->h, x->alpha, x->cobs, x->cact, x->ctgt};
+                     x->t, x->h, x->alpha, x->cobs, x->cact, x->ctgt, x->bobs, x->bact, x->btgt};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) be->free(bufs[i]);
-    be->free(x->k);
+    be->free(x->k), be->free(x->idx), be->free(x->rows);
+    free(x->hrows);
     rldt_critic_free(&x->critic);
     rldt_trainable_free(&x->actor);
     rldt_policy_free(&x->pol);
@@ -173,12 +176,15 @@ static void actor_step(step_t *x, double *t)
     int N = x->N, D = x->D, K = x->s->K, P = x->s->P, S = x->s->states;
     size_t nx = (size_t)N * D;
     double t0 = rldt_now();
+    be->upload(x->rows, x->hrows, sizeof(int) * (size_t)S); /* the states' rows, chosen on the host */
+    be->gather_rows(x->obs, x->cobs, x->rows, N, x->s->od, P);
     be->fill_normal(x->chain, nx, 5, 1, 0);
     rldt_policy_sample(&x->pol, x->actor.p, x->obs, N, x->chain, x->chain);
     lap(be, t, PH_SAMPLE, &t0);
     const float *a = x->chain + (size_t)K * nx;
     rldt_critic_action_grad(&x->critic, x->obs, a, N, x->g);
     lap(be, t, PH_QGRAD, &t0);
+    be->draw_index(x->k, x->t, K, NULL, 0, (uint32_t)K, (size_t)N, 5, 4, 0);
     be->chain_select(x->xk, x->chain, x->k, N, D);
     rldt_trainable_zero_grad(&x->actor);
     const float *v = rldt_policy_forward(&x->pol, x->actor.p, x->xk, x->t, x->obs, N);
@@ -189,6 +195,7 @@ static void actor_step(step_t *x, double *t)
     be->actor_grad(x->dv, &x->loss[0], &x->loss[1], v, x->phi, a, x->xk, x->t, N, D, K, 0.5f);
     rldt_policy_backward(&x->pol, x->actor.p, x->actor.g, x->dv);
     lap(be, t, PH_ACTOR_BWD, &t0);
+    be->draw_index(NULL, x->t, K, NULL, 0, (uint32_t)K, (size_t)N, 5, 5, 0);
     be->fill_normal(x->tmp, nx, 5, 2, 0);
     be->flow_pair(x->x, x->at, a, x->tmp, x->t, N, D);
     be->copy(x->ref, rldt_policy_forward(&x->pol, x->vref, x->x, x->t, x->obs, N), sizeof(float) * nx);
@@ -198,16 +205,25 @@ static void actor_step(step_t *x, double *t)
     lap(be, t, PH_REG, &t0);
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
     rldt_trainable_step(&x->actor, &opt, 1e-5f, 0.0f);
+    x->stats = be->sumsq(x->phi, nx) + be->sum(x->h, (size_t)N) + be->sum(x->alpha, (size_t)S); /* the logged means */
     lap(be, t, PH_ADAM, &t0);
 }
 
-/* One critic step: every member on its critic rows, one Adam step, the Polyak update (PH_CRITIC). */
+/* One critic step: every member on crows rows drawn from the buffer and gathered, one Adam step, the Polyak
+ * update (PH_CRITIC). */
 static void critic_step(step_t *x, double *t)
 {
+    const rldt_backend_t *be = x->be;
+    int B = x->s->crows;
     double t0 = rldt_now();
     rldt_trainable_zero_grad(&x->critic.online);
-    for (int m = 0; m < x->critic.members; m++)
-        rldt_critic_accumulate(&x->critic, m, x->cobs, x->cact, x->ctgt, x->s->crows);
+    for (int m = 0; m < x->critic.members; m++) {
+        be->draw_index(x->idx, NULL, 0, NULL, 0, (uint32_t)B, (size_t)B, 5, 6, (uint64_t)m * (uint64_t)B);
+        be->gather_rows(x->bobs, x->cobs, x->idx, B, x->s->od, 1);
+        be->gather_rows(x->bact, x->cact, x->idx, B, x->D, 1);
+        be->gather_rows(x->btgt, x->ctgt, x->idx, B, 1, 1);
+        rldt_critic_accumulate(&x->critic, m, x->bobs, x->bact, x->btgt, B);
+    }
     rldt_adam_t copt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
     rldt_trainable_step(&x->critic.online, &copt, 1e-3f, 0.0f);
     rldt_critic_polyak(&x->critic, 0.005f);

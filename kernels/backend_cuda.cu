@@ -30,6 +30,17 @@ static void cuda_copy(void *dst, const void *src, size_t bytes)
 }
 static void cuda_sync(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 
+// Free device memory; the emulator's device memory is host memory, which the host check already counts.
+static double cuda_mem_free(void)
+{
+#ifdef RLDT_CUDA_EMU
+    return -1.0;
+#else
+    size_t free_bytes = 0, total = 0;
+    return cudaMemGetInfo(&free_bytes, &total) == cudaSuccess ? (double)free_bytes : -1.0;
+#endif
+}
+
 static rldt_backend_t cuda_backend;
 
 extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cuda_backend_open(char *why, size_t len)
@@ -66,6 +77,7 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     cuda_backend.download = cuda_download;
     cuda_backend.sync = cuda_sync;
     cuda_backend.copy = cuda_copy;
+    cuda_backend.mem_free = cuda_mem_free;
     rldt_cuda_register_rng(&cuda_backend);
     rldt_cuda_register_optim(&cuda_backend);
     rldt_cuda_register_elementwise(&cuda_backend);

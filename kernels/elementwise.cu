@@ -1,5 +1,5 @@
 // elementwise.cu — the per-element ops: axpy, axpy_cols, minimum, fill, copy_cols, flow_pair, chain_select,
-// expected_target, time_features. Each kernel is a grid-stride loop over size_t indices, one element per
+// expected_target, time_features, gather_rows. Each kernel is a grid-stride loop over size_t indices, one element per
 // iteration; the 2D ops run over the B*ncols (or N*D) elements of the block they touch, so a row's columns
 // are adjacent threads (coalesced) whatever the leading dimensions are. The per-element math is the RLDT_HD
 // code of the headers (rldt_flow_pair_elem, rldt_time_feature), the code the CPU backend runs. They are
@@ -155,6 +155,25 @@ static void cuda_expected_target(float *out, const float *x, const float *v, con
     EW_LAUNCH(expected_target_kernel, n, out, x, v, t, D, n);
 }
 
+// Row gather dst[i][c] = src[rows[i / repeat]][c], element e = i*width + c: adjacent threads copy adjacent
+// columns of a row (coalesced reads of each source row and writes of dst).
+__global__ void gather_rows_kernel(float *dst, const float *src, const int *rows, int width, int repeat, size_t n)
+{
+    GRID_STRIDE(e, n)
+    {
+        size_t i, c;
+        rldt_divmod(e, (unsigned)width, &i, &c);
+        dst[e] = src[(size_t)rows[i / (unsigned)repeat] * (size_t)width + c];
+    }
+}
+
+static void cuda_gather_rows(float *dst, const float *src, const int *rows, int n, int width, int repeat)
+{
+    if (n <= 0 || width <= 0) return;
+    size_t total = (size_t)n * (size_t)width;
+    EW_LAUNCH(gather_rows_kernel, total, dst, src, rows, width, repeat, total);
+}
+
 // Sinusoidal time features: out[r][j] = rldt_time_feature(t_r, j, dim) for element e = r*dim + j.
 __global__ void time_features_kernel(float *out, const float *t, int dim, size_t n)
 {
@@ -185,4 +204,5 @@ void rldt_cuda_register_elementwise(rldt_backend_t *be)
     be->euler_step = cuda_euler_step;
     be->expected_target = cuda_expected_target;
     be->time_features = cuda_time_features;
+    be->gather_rows = cuda_gather_rows;
 }

@@ -1,4 +1,4 @@
-// reduce.cu — the ops that return a sum: sumsq (global-norm clipping) and mse (a loss and its gradient),
+// reduce.cu — the ops that return a sum: sumsq (global-norm clipping), sum (logged means) and mse (a loss and its gradient),
 // both deterministic two-pass reductions in double (kernels/reduce.cuh), and the shared pass 2.
 #include "reduce.cuh"
 
@@ -37,27 +37,31 @@ void rldt_cuda_reduce_finish(unsigned nblocks, int nv, double *out)
     CUDA_CHECK(cudaMemcpy(out, totals, sizeof(double) * (size_t)nv, cudaMemcpyDeviceToHost));
 }
 
-// sumsq: Σ x_i² in double (each square formed in double, as on the CPU).
-__global__ void sumsq_kernel(const float *x, size_t n, double *partials)
+// sumsq and sum: Σ x_i² (each square formed in double, as on the CPU) or Σ x_i, in double. One kernel
+// template: SQUARE is a compile-time constant, so each instance is branch-free.
+template <bool SQUARE> __global__ void sum_kernel(const float *x, size_t n, double *partials)
 {
     __shared__ double sh[RLDT_REDUCE_THREADS];
     double v[1] = {0.0};
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        v[0] += (double)x[i] * (double)x[i];
+        v[0] += SQUARE ? (double)x[i] * (double)x[i] : (double)x[i];
     rldt_block_sum<1>(v, sh);
     if (threadIdx.x == 0) partials[blockIdx.x] = v[0];
 }
 
-static double cuda_sumsq(const float *x, size_t n)
+template <bool SQUARE> static double cuda_sum_of(const float *x, size_t n)
 {
     if (!n) return 0.0;
     unsigned grid = rldt_reduce_grid(n);
     double s;
-    RLDT_LAUNCH(sumsq_kernel, grid, RLDT_REDUCE_THREADS, x, n, rldt_cuda_reduce_partials());
+    RLDT_LAUNCH(sum_kernel<SQUARE>, grid, RLDT_REDUCE_THREADS, x, n, rldt_cuda_reduce_partials());
     CUDA_CHECK(cudaGetLastError());
     rldt_cuda_reduce_finish(grid, 1, &s);
     return s;
 }
+
+static double cuda_sumsq(const float *x, size_t n) { return cuda_sum_of<true>(x, n); }
+static double cuda_sum(const float *x, size_t n) { return cuda_sum_of<false>(x, n); }
 
 // mse: with d_i = pred_i − target_i (float, as on the CPU), returns (1/n) Σ d_i² (the sum in double) and,
 // when grad is non-NULL, writes grad_i = 2·d_i/n. Fused: the gradient is written in the same pass that
@@ -90,5 +94,6 @@ static double cuda_mse(const float *pred, const float *target, float *grad, size
 void rldt_cuda_register_reduce(rldt_backend_t *be)
 {
     be->sumsq = cuda_sumsq;
+    be->sum = cuda_sum;
     be->mse = cuda_mse;
 }

@@ -1,4 +1,4 @@
-// rng.cu — bulk Philox fills on the device. Thread b computes Philox block counter + b, i.e. elements 4b..4b+3,
+// rng.cu — bulk Philox fills and random indices on the device. Thread b computes Philox block counter + b, i.e. elements 4b..4b+3,
 // exactly as host/core/rng.c does on the CPU, so CPU and GPU fills agree to the last ulp of logf/cosf.
 #include "cuda_common.cuh"
 #include "rldt/philox.h"
@@ -37,8 +37,32 @@ static void cuda_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream
     CUDA_CHECK(cudaGetLastError());
 }
 
+// Random indices (draw_index): element i draws its word with rldt_philox_below_at, the host's formula, and
+// looks its value up in `table` (a minibatch's rows) or takes it as is (a denoising step). One thread per
+// element: each recomputes its Philox block (four threads share one), which is cheaper than the
+// cross-thread exchange it would replace at these sizes (a minibatch of indices).
+__global__ void draw_index_kernel(int *k, float *t, int t_div, const int *table, int offset, uint32_t below, size_t n,
+                                  uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int j = offset + (int)rldt_philox_below_at(seed, stream, counter, i, below);
+        int v = table ? table[j] : j;
+        if (k) k[i] = v;
+        if (t) t[i] = (float)v / (float)t_div;
+    }
+}
+
+static void cuda_draw_index(int *k, float *t, int t_div, const int *table, int offset, uint32_t below, size_t n,
+                            uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    if (!n) return;
+    RLDT_LAUNCH(draw_index_kernel, rldt_grid(n, 256), 256, k, t, t_div, table, offset, below, n, seed, stream, counter);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 void rldt_cuda_register_rng(rldt_backend_t *be)
 {
+    be->draw_index = cuda_draw_index;
     be->fill_normal = cuda_fill_normal;
     be->fill_uniform = cuda_fill_uniform;
 }

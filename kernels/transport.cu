@@ -1,7 +1,8 @@
-// transport.cu — the RLDT ops (RLDT.md §3–4): the SVGD transport field, one block per state, and the
-// actor-loss gradient with its two loss sums (a deterministic reduction, kernels/reduce.cuh). The per-query
-// and per-element math mirrors rldt/transport.h (rldt_svgd_query, rldt_svgd_alpha, rldt_actor_grad_elem):
-// the same float operations in the same order per output, spread over threads.
+// transport.cu — the RLDT ops (RLDT.md §3–6): the SVGD transport field, one block per state, the
+// actor-loss gradient with its two loss sums (a deterministic reduction, kernels/reduce.cuh), the TD(λ)
+// targets and the exploration noise. The math mirrors rldt/transport.h (rldt_svgd_query, rldt_svgd_alpha,
+// rldt_actor_grad_elem, rldt_td_lambda, rldt_explore_row): the same float operations in the same order per
+// output, spread over threads.
 #include "index.cuh"
 #include "reduce.cuh"
 #include "rldt/transport.h"
@@ -259,8 +260,55 @@ static void cuda_actor_grad(float *dv, double *loss_transport, double *loss_cons
     *loss_consist = sums[1] / N;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// td_lambda and explore: per-segment and per-env recursions, one thread each
+
+// TD(λ) targets: thread s runs segment s's backward recursion (rldt_td_lambda, the CPU's code: a chain of
+// T dependent steps, inherently sequential). A round has at most a few thousand segments of T ≤ a few
+// hundred steps, so this is a small kernel whose win is that the targets never leave the device.
+__global__ void td_lambda_kernel(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended,
+                                 const float *qnext, const int *seg_rows, int nseg, int T, float gamma, float lambda,
+                                 double r_div, float q_lo, float q_hi)
+{
+    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < nseg; s += gridDim.x * blockDim.x) {
+        size_t row = (size_t)seg_rows[s];
+        rldt_td_lambda(G + row, r + row, terminated + row, ended + row, qnext + (size_t)s * T, T, gamma, lambda, r_div,
+                       q_lo, q_hi);
+    }
+}
+
+static void cuda_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
+                           const int *seg_rows, int nseg, int T, float gamma, float lambda, double r_div, float q_lo,
+                           float q_hi)
+{
+    if (nseg <= 0 || T <= 0) return;
+    RLDT_LAUNCH(td_lambda_kernel, rldt_grid((size_t)nseg, 128), 128, G, r, terminated, ended, qnext, seg_rows, nseg, T,
+                gamma, lambda, r_div, q_lo, q_hi);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+// Exploration: thread n forms env n's σ over its chunk and writes the clipped, noised chunk
+// (rldt_explore_row, the CPU's code: σ summed in the same order, so the executed actions match the CPU's
+// bit for bit up to sqrt). N is the env count (hundreds to thousands) and D a chunk (tens): one pass.
+__global__ void explore_kernel(float *exec, const float *a, const float *at, const float *noise, int N, int D)
+{
+    for (int n = blockIdx.x * blockDim.x + threadIdx.x; n < N; n += gridDim.x * blockDim.x) {
+        size_t o = (size_t)n * D;
+        rldt_explore_row(exec + o, a + o, at + o, noise + o, D);
+    }
+}
+
+static void cuda_explore(float *exec, const float *a, const float *at, const float *noise, int N, int D)
+{
+    if (N <= 0 || D <= 0) return;
+    RLDT_LAUNCH(explore_kernel, rldt_grid((size_t)N, 128), 128, exec, a, at, noise, N, D);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 void rldt_cuda_register_transport(rldt_backend_t *be)
 {
+    be->td_lambda = cuda_td_lambda;
+    be->explore = cuda_explore;
     be->svgd_field = cuda_svgd_field;
     be->actor_grad = cuda_actor_grad;
 }

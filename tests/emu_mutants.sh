@@ -19,7 +19,8 @@ mutant() { MUTANTS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"); }
 mutant block-sum-missing-barrier   reduce.cuh  'parity/@(sumsq|mse)'                             '/sh\[k \* T + t\] += sh\[k \* T + t + w\];/{n;/__syncthreads();/d}'
 mutant lerp-tail-off-by-one        optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void lerp_kernel/,/^}/s/i < n;/i < n - 1;/'
 mutant scale-stride-skips-blocks   optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void scale_kernel/,/^}/s/blockIdx\.x \* (size_t)blockDim\.x/blockIdx.x * 2 * (size_t)blockDim.x/'
-mutant sumsq-stride-without-grid   reduce.cu   '@(parity/sumsq|emu/ops_match_cpu*)'             '/void sumsq_kernel/,/^}/s/i += (size_t)gridDim\.x \* blockDim\.x/i += blockDim.x/'
+mutant sumsq-stride-without-grid   reduce.cu   '@(parity/sumsq|emu/ops_match_cpu*)'             '/void sum_kernel/,/^}/s/i += (size_t)gridDim\.x \* blockDim\.x/i += blockDim.x/'
+mutant td-lambda-segment-stride    transport.cu 'parity/td_lambda'                              '/void td_lambda_kernel/,/^}/s/qnext + (size_t)s \* T/qnext/'
 
 TESTS=$BUILD/tests/rldt_tests
 TEST_LIB=$PWD/$BUILD/tests/librldt_emu_test.so

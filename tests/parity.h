@@ -76,4 +76,19 @@ static inline void expect_close(const rldt_backend_t *be, const float *dev, cons
     free(h);
 }
 
+/* expect_close with a chosen floor on the denominator of the relative error (an absolute scale for values
+ * near 0, where one rounding of an O(1) product is a large relative error). */
+static inline void expect_close_floor(const rldt_backend_t *be, const float *dev, const float *ref, size_t n, double tol,
+                                      double floor, const char *what)
+{
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    be->download(h, dev, sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) cr_assert(isfinite(h[i]), "%s: element %zu not written (%g)", what, i, h[i]);
+    for (size_t i = 0; i < n; i++) {
+        double e = test_rel_err(h[i], ref[i], floor);
+        cr_assert_leq(e, tol, "%s: element %zu: %.9g vs %.9g (relative error %g > %g)", what, i, h[i], ref[i], e, tol);
+    }
+    free(h);
+}
+
 #endif

@@ -75,12 +75,22 @@ static modes_t bandit_run(const char *kernel)
     return m;
 }
 
-Test(finetune, bandit2d_rbf_reaches_the_peaks_and_keeps_both_modes, .init = training_setup, .fini = training_teardown, .timeout = 240)
+/* The RBF field climbs to the two peaks and keeps both modes; the delta-kernel ablation (φ = ∇Q at the
+ * query: no kernel, no repulsion) climbs as well but loses most of one mode (the paper's ablation). Over
+ * eight seeds (run on the CPU, README) the RBF runs' sampled reward was 0.89–0.93 from a BC start of
+ * 0.40–0.48 with 631–871 of 2,000 samples in the smaller mode; the delta runs kept 0–385 there, always less
+ * than half of what the RBF run of the same seed kept. The bounds below leave room around those ranges. */
+Test(finetune, bandit2d_rbf_keeps_both_modes_and_the_delta_ablation_loses_one, .init = training_setup,
+     .fini = training_teardown, .timeout = 480)
 {
-    modes_t m = bandit_run("rbf");
-    cr_assert_geq(m.mean_reward, 0.9, "mean reward %.3f below 90%% of the best peak", m.mean_reward);
-    cr_assert_geq(m.left, m.n / 4, "left mode %d of %d", m.left, m.n);
-    cr_assert_geq(m.right, m.n / 4, "right mode %d of %d", m.right, m.n);
+    modes_t rbf = bandit_run("rbf");
+    cr_assert_geq(rbf.mean_reward, 0.85, "RBF: mean reward %.3f below 85%% of the best peak", rbf.mean_reward);
+    cr_assert_geq(rbf.left, rbf.n / 4, "RBF: left mode %d of %d", rbf.left, rbf.n);
+    cr_assert_geq(rbf.right, rbf.n / 4, "RBF: right mode %d of %d", rbf.right, rbf.n);
+    modes_t delta = bandit_run("delta");
+    cr_assert_geq(delta.mean_reward, 0.85, "delta: mean reward %.3f", delta.mean_reward);
+    int minor_rbf = rbf.left < rbf.right ? rbf.left : rbf.right, minor = delta.left < delta.right ? delta.left : delta.right;
+    cr_assert_lt(minor, minor_rbf / 2, "the delta kernel kept %d in its smaller mode, the RBF field %d", minor, minor_rbf);
 }
 
 /* Pendulum from a deliberately weak BC start (400 pretraining steps: return about -1000): 10 RLDT
@@ -226,18 +236,6 @@ Test(finetune, fewer_segments_than_particles_still_trains_the_actor, .init = tra
     cr_assert_neq(last_transport_loss(dir), 0.0, "the last iteration took no actor step");
 }
 
-/* The delta-kernel ablation (φ = ∇Q at the query, no kernel, no repulsion): the same run climbs to the
- * peaks but collapses onto one of them, the paper's ablation. This is a property of this seeded run, not a
- * guarantee: whether the collapse happens depends on the seed and the setting (the README records the
- * runs), while the RBF field kept both modes in every run we made. */
-Test(finetune, bandit2d_delta_kernel_collapses_to_one_mode, .init = training_setup, .fini = training_teardown, .timeout = 240)
-{
-    modes_t m = bandit_run("delta");
-    cr_assert_geq(m.mean_reward, 0.9, "mean reward %.3f", m.mean_reward);
-    int minor = m.left < m.right ? m.left : m.right;
-    cr_assert_lt(minor, m.n / 10, "both modes survived the delta kernel: left %d, right %d", m.left, m.right);
-}
-
 /* pendulum whose observations are always NaN: every rollout is dropped */
 static rldt_step_t always_nan_step(void *state, const float *action, float *obs)
 {
@@ -278,4 +276,32 @@ Test(finetune, metrics_files_are_valid, .init = training_setup, .fini = training
                           "and rows[1][\"critic_loss\"] > 0, rows' %s/ft/metrics.jsonl", training_dir),
                  0, "%s", test_err);
     cr_assert_eq(test_run("test $(wc -l < %s/ft/metrics.csv) -eq 4", training_dir), 0);
+}
+
+/* The library entry point checks what the command line checks (issue 10): bounds across keys, and that no
+ * checkpoint it writes (the periodic ones included) lands on one of its inputs. */
+Test(finetune, refuses_crossed_q_bounds_and_a_checkpoint_over_its_init, .init = training_setup, .fini = training_teardown,
+     .timeout = 120)
+{
+    rldt_config_t cfg = training_tiny_pendulum();
+    rldt_finetune_result_t res;
+    cfg.critic_q_min = 5;
+    cfg.critic_q_max = 1;
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "critic.q_min"), "%s", rldt_error_message());
+
+    /* init= is the path the first periodic checkpoint (finetune_1.ckpt of run "ft") would be written to */
+    cfg = training_tiny_pendulum();
+    char dir[600], init[700], cmd[1500];
+    snprintf(dir, sizeof dir, "%s/ft", training_dir);
+    snprintf(init, sizeof init, "%s/finetune_1.ckpt", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s' && cp '%s' '%s.orig'", dir, cfg.ft_init, init, init, init);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cfg.ft_init, sizeof cfg.ft_init, "%s", init);
+    cfg.ft_iterations = 3;
+    cfg.ft_ckpt_every = 1;
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "must not overwrite an input"), "%s", rldt_error_message());
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s.orig'", init, init);
+    cr_assert_eq(system(cmd), 0, "the init checkpoint was changed");
 }

@@ -299,6 +299,9 @@ Test(hardening_inputs, absurd_sizes_are_refused_with_an_estimate, .init = setup,
     cr_assert(!exists(in_dir("big/finetune.ckpt")) && !exists(in_dir("big/metrics.csv")), "nothing is written");
 }
 
+static double gpu_free_200gb(void) { return 200e9; }
+static double gpu_free_100gb(void) { return 100e9; }
+
 Test(hardening_inputs, memory_estimates_and_the_check)
 {
     rldt_config_t cfg;
@@ -315,17 +318,22 @@ Test(hardening_inputs, memory_estimates_and_the_check)
               rldt_error_message());
     cr_assert_eq(rldt_mem_check_against(&e, "pretrain", cpu, 1e15, 1e15), RLDT_OK);
     cr_assert_eq(rldt_mem_check_against(&e, "pretrain", cpu, 1e15, 1e9), RLDT_OK, "a checkpoint beyond the free disk is a warning");
-    /* on the GPU backend only the host part (the checkpoint copies) is checked against host memory */
+    /* on a backend with memory of its own the host part (the checkpoint copies) is checked against host
+     * memory and the backend part against the backend's free memory */
     rldt_backend_t gpu = *cpu;
     gpu.name = "cuda";
+    gpu.mem_free = gpu_free_200gb;
     cr_assert_eq(rldt_mem_check_against(&e, "pretrain", &gpu, 256e9, -1), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(rldt_mem_check_against(&e, "pretrain", &gpu, 128e9, -1), RLDT_ERR_USAGE);
+    gpu.mem_free = gpu_free_100gb;
+    cr_assert_eq(rldt_mem_check_against(&e, "pretrain", &gpu, 256e9, -1), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "of GPU memory but 100 GB is free"), "%s", rldt_error_message());
     /* the default pendulum run is small */
     rldt_config_defaults(&cfg);
     rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49);
     cr_assert(rldt_mem_host_total(&e) + rldt_mem_device_total(&e) < 100e6, "%g", rldt_mem_host_total(&e) + rldt_mem_device_total(&e));
     rldt_config_t policy = cfg;
-    rldt_mem_estimate_finetune(&e, &cfg, &policy, rldt_env_find("pendulum"));
+    rldt_mem_estimate_finetune(&e, &cfg, &policy, rldt_env_find("pendulum"), NULL);
     cr_assert(rldt_mem_host_total(&e) + rldt_mem_device_total(&e) < 300e6, "%g", rldt_mem_host_total(&e) + rldt_mem_device_total(&e));
     char b[32];
     cr_assert_str_eq(rldt_mem_format(3.14e9, b, sizeof b), "3.1 GB");

@@ -4,6 +4,7 @@
  * loss gradient (closed form and finite differences), TD(λ) targets (one-step, Monte Carlo, the forward
  * view and a hand-computed case with a termination and a truncation) and the dense-reward scaler. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -403,7 +404,7 @@ Test(transport, td_lambda_zero_is_one_step)
 {
     td_case_t c = td_case(50, 4200);
     float G[50];
-    rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, 0.99f, 0.0f);
+    rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, 0.99f, 0.0f, 1.0, -FLT_MAX, FLT_MAX);
     for (int t = 0; t < c.T; t++) {
         double ref = c.r[t] + (c.term[t] ? 0.0 : (double)0.99f * c.q[t]);
         cr_assert_lt(test_rel_err(G[t], ref, 1e-6), 1e-6, "t=%d: %g vs %g", t, G[t], ref);
@@ -416,7 +417,7 @@ Test(transport, td_lambda_one_is_monte_carlo_with_bootstrap)
     td_case_t c = td_case(60, 4300);
     float G[60];
     double gamma = 0.95f;
-    rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, (float)gamma, 1.0f);
+    rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, (float)gamma, 1.0f, 1.0, -FLT_MAX, FLT_MAX);
     for (int t = 0; t < c.T; t++) {
         /* discounted rewards to the episode's (or segment's) end, then the bootstrap unless terminated */
         double ref = 0.0, disc = 1.0;
@@ -438,7 +439,7 @@ Test(transport, td_lambda_matches_forward_view)
     td_case_t c = td_case(80, 4400);
     float G[80];
     for (int l = 0; l < 5; l++) {
-        rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, 0.99f, lambdas[l]);
+        rldt_td_lambda(G, c.r, c.term, c.end, c.q, c.T, 0.99f, lambdas[l], 1.0, -FLT_MAX, FLT_MAX);
         for (int t = 0; t < c.T; t++) {
             double ref = td_forward_view(&c, t, 0.99f, lambdas[l]);
             cr_assert_lt(test_rel_err(G[t], ref, 1e-6), 2e-6, "lambda=%g t=%d: %g vs %g", lambdas[l], t, G[t], ref);
@@ -457,9 +458,15 @@ Test(transport, td_lambda_half_hand_computed)
      *   G0 = 1 + 0.9·(0.5·10 + 0.5·2) = 6.4 */
     float r[4] = {1, 2, 3, 4}, q[4] = {10, 20, 30, 40}, G[4];
     uint8_t term[4] = {0, 1, 0, 0}, end[4] = {0, 1, 1, 0};
-    rldt_td_lambda(G, r, term, end, q, 4, 0.9f, 0.5f);
+    rldt_td_lambda(G, r, term, end, q, 4, 0.9f, 0.5f, 1.0, -FLT_MAX, FLT_MAX);
     const double expect[4] = {6.4, 2.0, 30.0, 40.0};
     for (int t = 0; t < 4; t++) cr_assert_lt(test_rel_err(G[t], expect[t], 1e-6), 1e-6, "t=%d: %g", t, G[t]);
+    /* rewards divided by 2 and bootstraps clipped to [12, 25] (q = 12, 20, 25, 25; a NaN bootstrap is q_lo):
+     *   G3 = 2 + 0.9·25 = 24.5, G2 = 1.5 + 0.9·25 = 24, G1 = 1, G0 = 0.5 + 0.9·(0.5·12 + 0.5·1) = 6.35 */
+    q[0] = NAN;
+    rldt_td_lambda(G, r, term, end, q, 4, 0.9f, 0.5f, 2.0, 12.0f, 25.0f);
+    const double clipped[4] = {6.35, 1.0, 24.0, 24.5};
+    for (int t = 0; t < 4; t++) cr_assert_lt(test_rel_err(G[t], clipped[t], 1e-6), 1e-6, "t=%d: %g", t, G[t]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -470,9 +477,7 @@ Test(transport, reward_scaler_tracks_running_mean_abs)
     rldt_reward_scaler_t s;
     rldt_reward_scaler_init(&s);
     float r[3] = {-2, 4, 0.5f};
-    rldt_reward_scaler_scale(&s, r, 3); /* before any update: identity */
-    cr_assert_eq(r[0], -2.0f);
-    cr_assert_eq(r[1], 4.0f);
+    cr_assert_eq(rldt_reward_scaler_divisor(&s), 1.0); /* before any update: identity */
     rldt_reward_scaler_update(&s, r, 0); /* empty batch: no change */
     cr_assert_eq(s.updates, 0);
 
@@ -482,10 +487,7 @@ Test(transport, reward_scaler_tracks_running_mean_abs)
     float b2[4] = {1, -1, 1, -1}; /* EMA: 0.99·3 + 0.01·1 */
     rldt_reward_scaler_update(&s, b2, 4);
     cr_assert_float_eq(s.mean_abs, 2.98, 1e-12);
-    float x[2] = {5.96f, -2.98f};
-    rldt_reward_scaler_scale(&s, x, 2);
-    cr_assert_float_eq(x[0], 2.0f, 1e-6);
-    cr_assert_float_eq(x[1], -1.0f, 1e-6);
+    cr_assert_float_eq(rldt_reward_scaler_divisor(&s), 2.98, 1e-12);
 
     /* constant |r| = 5: the mean converges as 5 − (2.98 − 5)·0.99^n */
     double ref = 2.98;
@@ -519,14 +521,8 @@ Test(transport, reward_scaler_skips_near_zero_batches)
     rldt_reward_scaler_update(&s, nan_batch, 2);
     cr_assert_eq(s.updates, 1);
     cr_assert_float_eq(s.mean_abs, 1.0, 1e-12);
-    float r[2] = {3, -0.5f};
-    rldt_reward_scaler_scale(&s, r, 2);
-    cr_assert_float_eq(r[0], 3.0f, 1e-6);
-    cr_assert_float_eq(r[1], -0.5f, 1e-6);
+    cr_assert_float_eq(rldt_reward_scaler_divisor(&s), 1.0, 1e-12);
     /* the divisor keeps its floor (a mean restored from a checkpoint, say) */
     s.mean_abs = 0.0;
-    float q[2] = {1e-9f, -3e-9f};
-    rldt_reward_scaler_scale(&s, q, 2);
-    cr_assert_float_eq(q[0], 0.1f, 1e-6);
-    cr_assert_float_eq(q[1], -0.3f, 1e-6);
+    cr_assert_eq(rldt_reward_scaler_divisor(&s), 1e-8);
 }

@@ -34,7 +34,7 @@ static rldt_status_t check_run(const rldt_config_t *cfg, const rldt_env_spec_t *
     rldt_ckpt_close(c);
     if (st) return st;
     rldt_mem_estimate_t e;
-    rldt_mem_estimate_finetune(&e, cfg, &policy, spec);
+    rldt_mem_estimate_finetune(&e, cfg, &policy, spec, be);
     rldt_config_run_path(cfg, "finetune.ckpt", ckpt, sizeof ckpt);
     return rldt_mem_check(&e, "finetune", be, ckpt);
 }

@@ -27,6 +27,7 @@ static void *cpu_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
 static void cpu_sync(void) {}
+static double cpu_mem_free(void) { return -1.0; } /* host memory: the memory check reads the machine's */
 
 // ---------------------------------------------------------------------------------------------------
 // elementwise loops: each a branch-free body over a range (compiled per instruction set), split over the
@@ -174,26 +175,41 @@ RLDT_CPU_CLONES static void fill_range(const void *e_, size_t i, size_t j, int p
 
 static void cpu_fill(float *x, float value, size_t n) { rldt_cpu_range(fill_range, &(ew_t){.y = x, .a = value}, n); }
 
-/* Sum of squares in 8 double lanes (a fixed grouping, so every instruction set adds in the same order). */
+/* Sum of x (or of its squares) in 8 double lanes (a fixed grouping, so every instruction set adds in the
+ * same order). `square` is a constant in each caller, so each gets its own branch-free loop. */
+RLDT_CPU_INLINE double lane_sum(const float *x, size_t i, size_t j, int square)
+{
+    double lane[8] = {0}, s = 0.0;
+    for (; i + 8 <= j; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += square ? (double)x[i + k] * (double)x[i + k] : (double)x[i + k];
+    for (; i < j; i++) s += square ? (double)x[i] * (double)x[i] : (double)x[i];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
 RLDT_CPU_CLONES static void sumsq_range(const void *e_, size_t i, size_t j, int part)
 {
     const ew_t *e = e_;
-    const float *x = e->x;
-    double lane[8] = {0}, s = 0.0;
-    for (; i + 8 <= j; i += 8)
-        for (int k = 0; k < 8; k++) lane[k] += (double)x[i + k] * (double)x[i + k];
-    for (; i < j; i++) s += (double)x[i] * (double)x[i];
-    for (int k = 0; k < 8; k++) s += lane[k];
-    e->partial[part] = s;
+    e->partial[part] = lane_sum(e->x, i, j, 1);
 }
 
-static double cpu_sumsq(const float *x, size_t n)
+RLDT_CPU_CLONES static void sum_range(const void *e_, size_t i, size_t j, int part)
+{
+    const ew_t *e = e_;
+    e->partial[part] = lane_sum(e->x, i, j, 0);
+}
+
+/* A range reduction: one partial per thread, added in thread order. */
+static double cpu_reduce(void (*range)(const void *, size_t, size_t, int), const float *x, size_t n)
 {
     double partial[RLDT_CPU_MAX_THREADS], s = 0.0;
-    int parts = rldt_cpu_range(sumsq_range, &(ew_t){.x = x, .partial = partial}, n);
+    int parts = rldt_cpu_range(range, &(ew_t){.x = x, .partial = partial}, n);
     for (int p = 0; p < parts; p++) s += partial[p];
     return s;
 }
+
+static double cpu_sumsq(const float *x, size_t n) { return cpu_reduce(sumsq_range, x, n); }
+static double cpu_sum(const float *x, size_t n) { return cpu_reduce(sum_range, x, n); }
 
 // ---------------------------------------------------------------------------------------------------
 // neural-network ops
@@ -421,6 +437,40 @@ static void cpu_expected_target(float *out, const float *x, const float *v, cons
         }
 }
 
+static void cpu_gather_rows(float *dst, const float *src, const int *rows, int n, int width, int repeat)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(dst + (size_t)i * width, src + (size_t)rows[i / repeat] * width, sizeof(float) * (size_t)width);
+}
+
+static void cpu_explore(float *exec, const float *a, const float *at, const float *noise, int N, int D)
+{
+    for (int n = 0; n < N; n++) {
+        size_t o = (size_t)n * D;
+        rldt_explore_row(exec + o, a + o, at + o, noise + o, D);
+    }
+}
+
+static void cpu_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
+                          const int *seg_rows, int nseg, int T, float gamma, float lambda, double r_div, float q_lo, float q_hi)
+{
+    for (int s = 0; s < nseg; s++) {
+        size_t row = (size_t)seg_rows[s];
+        rldt_td_lambda(G + row, r + row, terminated + row, ended + row, qnext + (size_t)s * T, T, gamma, lambda, r_div, q_lo, q_hi);
+    }
+}
+
+static void cpu_draw_index(int *k, float *t, int t_div, const int *table, int offset, uint32_t below, size_t n, uint64_t seed,
+                           uint64_t stream, uint64_t counter)
+{
+    for (size_t i = 0; i < n; i++) {
+        int j = offset + (int)rldt_philox_below_at(seed, stream, counter, i, below);
+        int v = table ? table[j] : j;
+        if (k) k[i] = v;
+        if (t) t[i] = (float)v / (float)t_div;
+    }
+}
+
 typedef struct {
     float *out;
     const float *t;
@@ -468,12 +518,15 @@ static rldt_backend_t cpu_backend = {
     .download = cpu_copy,
     .copy = cpu_copy,
     .sync = cpu_sync,
+    .mem_free = cpu_mem_free,
     .fill_normal = rldt_philox_fill_normal,
     .fill_uniform = rldt_philox_fill_uniform,
+    .draw_index = cpu_draw_index,
     .adam_step = cpu_adam_step,
     .lerp = cpu_lerp,
     .scale = cpu_scale,
     .sumsq = cpu_sumsq,
+    .sum = cpu_sum,
     .linear_forward = cpu_linear_forward,
     .linear_backward = cpu_linear_backward,
     .act_forward = cpu_act_forward,
@@ -489,8 +542,11 @@ static rldt_backend_t cpu_backend = {
     .chain_select = cpu_chain_select,
     .euler_step = cpu_euler_step,
     .expected_target = cpu_expected_target,
+    .gather_rows = cpu_gather_rows,
+    .explore = cpu_explore,
     .svgd_field = rldt_svgd_field_cpu,
     .actor_grad = rldt_actor_grad_cpu,
+    .td_lambda = cpu_td_lambda,
     .time_features = cpu_time_features,
     .mse = cpu_mse,
 };

@@ -42,59 +42,81 @@ static rldt_status_t alloc_all(ft_t *f)
 {
     const rldt_backend_t *be = f->be;
     size_t n = (size_t)f->n_envs, mb = (size_t)f->max_batch, D = (size_t)f->D, od = (size_t)f->od, K = (size_t)f->K;
+    size_t seg = (size_t)f->buf.capacity, steps = seg * (size_t)f->T;
+    f->mirrored = be != rldt_backend_cpu();
     struct {
-        float **p;
-        size_t len;
-    } dev[] = {{&f->r_obs, n * od}, {&f->r_chain, (K + 1) * n * D}, {&f->r_xk, n * D}, {&f->r_t, n}, {&f->r_at, n * D},
-               {&f->u_obs, mb * od}, {&f->u_act, mb * D}, {&f->u_tgt, mb}, {&f->u_x, mb * D}, {&f->u_chain, (K + 1) * mb * D},
-               {&f->u_g, mb * D}, {&f->u_xk, mb * D}, {&f->u_t, mb}, {&f->u_at, mb * D}, {&f->u_phi, mb * D}, {&f->u_h, mb},
-               {&f->u_alpha, mb}, {&f->u_dv, mb * D}, {&f->u_ref, mb * D}, {&f->u_tmp, mb * D}, {&f->vref, f->actor.n},
-               {&f->pretrained, f->actor.n}};
-    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-        if (!(*dev[i].p = be->alloc(sizeof(float) * dev[i].len))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
-    if (!(f->r_k = be->alloc(sizeof(int) * n)) || !(f->u_k = be->alloc(sizeof(int) * mb)))
-        return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
+        void **p;
+        size_t bytes;
+    } dev[] = {{(void **)&f->r_obs, n * od}, {(void **)&f->r_chain, (K + 1) * n * D}, {(void **)&f->r_xk, n * D},
+               {(void **)&f->r_t, n}, {(void **)&f->r_at, n * D}, {(void **)&f->r_noise, n * D}, {(void **)&f->r_exec, n * D},
+               {(void **)&f->u_obs, mb * od}, {(void **)&f->u_act, mb * D}, {(void **)&f->u_tgt, mb}, {(void **)&f->u_x, mb * D},
+               {(void **)&f->u_chain, (K + 1) * mb * D}, {(void **)&f->u_g, mb * D}, {(void **)&f->u_xk, mb * D},
+               {(void **)&f->u_t, mb}, {(void **)&f->u_at, mb * D}, {(void **)&f->u_phi, mb * D}, {(void **)&f->u_h, mb},
+               {(void **)&f->u_alpha, mb}, {(void **)&f->u_dv, mb * D}, {(void **)&f->u_ref, mb * D}, {(void **)&f->u_tmp, mb * D},
+               {(void **)&f->vref, f->actor.n}, {(void **)&f->pretrained, f->actor.n}, {(void **)&f->d_G, steps},
+               {(void **)&f->u_qnext, steps}, {(void **)&f->r_k, n}, {(void **)&f->u_k, mb}, {(void **)&f->u_idx, mb},
+               {(void **)&f->d_rows, steps}, {(void **)&f->d_segrows, seg}};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) /* every entry is 4-byte floats or ints */
+        if (!(*dev[i].p = be->alloc(4 * dev[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
+    if (f->mirrored) {
+        struct {
+            void **p;
+            size_t bytes;
+        } mirror[] = {{(void **)&f->d_obs, sizeof(float) * steps * od}, {(void **)&f->d_next, sizeof(float) * steps * od},
+                      {(void **)&f->d_act, sizeof(float) * steps * D}, {(void **)&f->d_rew, sizeof(float) * steps},
+                      {(void **)&f->d_term, steps}, {(void **)&f->d_ended, steps}};
+        for (size_t i = 0; i < sizeof mirror / sizeof mirror[0]; i++)
+            if (!(*mirror[i].p = be->alloc(mirror[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
+    } else {
+        f->d_obs = f->buf.obs, f->d_next = f->buf.next_obs, f->d_act = f->buf.act, f->d_rew = f->buf.rew;
+        f->d_term = f->buf.term, f->d_ended = f->buf.ended;
+    }
     f->h_obs = rldt_xmalloc(sizeof(float) * n * od);
-    f->h_x = rldt_xmalloc(sizeof(float) * n * D);
-    f->h_at = rldt_xmalloc(sizeof(float) * n * D);
     f->h_exec = rldt_xmalloc(sizeof(float) * n * D);
     f->h_act = rldt_xmalloc(sizeof(float) * n * D);
-    f->h_t = rldt_xmalloc(sizeof(float) * n);
-    f->h_k = rldt_xmalloc(sizeof(int) * n);
     rldt_vecenv_out_alloc(f->venv, &f->out);
     f->seen_success = rldt_xcalloc(n, 1);
     f->ep_ret = rldt_xcalloc(n, sizeof(float));
-    f->s_obs = rldt_xmalloc(sizeof(float) * mb * od);
-    f->s_act = rldt_xmalloc(sizeof(float) * mb * D);
-    f->s_tgt = rldt_xmalloc(sizeof(float) * mb);
-    f->s_t = rldt_xmalloc(sizeof(float) * mb);
-    f->s_k = rldt_xmalloc(sizeof(int) * mb);
-    f->s_phi = rldt_xmalloc(sizeof(float) * mb * D);
-    f->s_h = rldt_xmalloc(sizeof(float) * mb);
-    f->s_alpha = rldt_xmalloc(sizeof(float) * mb);
-    size_t seg = (size_t)f->buf.capacity, T = (size_t)f->T;
-    f->G = rldt_xmalloc(sizeof(float) * seg * T);
-    f->qnext = rldt_xmalloc(sizeof(float) * seg * T);
-    f->r_seg = rldt_xmalloc(sizeof(float) * T);
     f->round_segs = rldt_xmalloc(sizeof(int) * seg);
-    f->rows = rldt_xmalloc(sizeof(int) * seg * T);
+    f->rows = rldt_xmalloc(sizeof(int) * steps);
     f->slots = rldt_xmalloc(sizeof(int) * n);
     f->bad = rldt_xmalloc(n);
-    f->rewards = rldt_xmalloc(sizeof(float) * n * T);
+    f->rewards = rldt_xmalloc(sizeof(float) * n * (size_t)f->T);
     return RLDT_OK;
+}
+
+void ft_mirror(ft_t *f, int first, int n)
+{
+    if (!f->mirrored) return;
+    const rldt_backend_t *be = f->be;
+    const rldt_replay_t *b = &f->buf;
+    for (int done = 0; done < n;) { /* at most two contiguous runs: up to the end of the buffer, then from 0 */
+        int s = (first + done) % b->capacity, run = n - done < b->capacity - s ? n - done : b->capacity - s;
+        size_t row = rldt_replay_step(b, s, 0), rows = (size_t)run * b->T, od = (size_t)b->obs_dim, D = (size_t)b->D;
+        be->upload(f->d_obs + row * od, b->obs + row * od, sizeof(float) * rows * od);
+        be->upload(f->d_next + row * od, b->next_obs + row * od, sizeof(float) * rows * od);
+        be->upload(f->d_act + row * D, b->act + row * D, sizeof(float) * rows * D);
+        be->upload(f->d_rew + row, b->rew + row, sizeof(float) * rows);
+        be->upload(f->d_term + row, b->term + row, rows);
+        be->upload(f->d_ended + row, b->ended + row, rows);
+        done += run;
+    }
 }
 
 static void free_all(ft_t *f)
 {
     const rldt_backend_t *be = f->be;
-    void *dev[] = {f->r_obs, f->r_chain, f->r_xk, f->r_t, f->r_at, f->r_k, f->u_obs, f->u_act, f->u_tgt, f->u_x,
-                   f->u_chain, f->u_g, f->u_xk, f->u_t, f->u_at, f->u_phi, f->u_h, f->u_alpha, f->u_dv, f->u_ref,
-                   f->u_tmp, f->u_k, f->vref, f->pretrained};
+    void *dev[] = {f->r_obs, f->r_chain, f->r_xk, f->r_t, f->r_at, f->r_noise, f->r_exec, f->r_k, f->u_obs, f->u_act,
+                   f->u_tgt, f->u_x, f->u_chain, f->u_g, f->u_xk, f->u_t, f->u_at, f->u_phi, f->u_h, f->u_alpha, f->u_dv,
+                   f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
-    void *host[] = {f->h_obs, f->h_x, f->h_at, f->h_exec, f->h_act, f->h_t, f->h_k, f->seen_success, f->ep_ret,
-                    f->s_obs, f->s_act, f->s_tgt, f->s_t, f->s_k, f->s_phi, f->s_h, f->s_alpha, f->G, f->qnext,
-                    f->r_seg, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
+    if (f->mirrored) {
+        void *mirror[] = {f->d_obs, f->d_next, f->d_act, f->d_rew, f->d_term, f->d_ended};
+        for (size_t i = 0; i < sizeof mirror / sizeof mirror[0]; i++)
+            if (mirror[i]) be->free(mirror[i]);
+    }
+    void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
@@ -180,6 +202,8 @@ static int counters(ft_t *f, counter_t *t, int64_t rollouts, const rldt_config_t
 
 static rldt_status_t save(ft_t *f, const char *path)
 {
+    rldt_status_t st = rldt_config_check_output(f->cfg, path, "checkpoint", true); /* never over an input */
+    if (st) return st;
     const rldt_backend_t *be = f->be;
     piece_t p[MAX_PIECES];
     int np = pieces(f, p);
@@ -212,7 +236,7 @@ static rldt_status_t save(ft_t *f, const char *path)
     s[nc++] = (rldt_ckpt_scalar_t){"obs_dim", f->od};
     s[nc++] = (rldt_ckpt_scalar_t){"act_dim", f->spec->act_dim};
     char *json = rldt_config_to_json(f->cfg);
-    rldt_status_t st = rldt_ckpt_save(path, "finetune", json, t, nt, s, nc);
+    st = rldt_ckpt_save(path, "finetune", json, t, nt, s, nc);
     free(json);
     free(env);
     for (int i = 0; i < np; i++) free(copies[i]);
@@ -290,6 +314,7 @@ static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
         if (!st) st = rldt_vecenv_restore(f->venv, env, env_bytes);
         free(env);
     }
+    if (!st) ft_mirror(f, 0, f->buf.capacity);
     return st;
 }
 
@@ -502,6 +527,8 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     memset(res, 0, sizeof *res);
     if (cfg_in->svgd_particles > RLDT_MAX_PARTICLES)
         return rldt_error_set(RLDT_ERR_USAGE, "svgd.particles %ld exceeds %d", cfg_in->svgd_particles, RLDT_MAX_PARTICLES);
+    rldt_status_t valid = rldt_config_validate(cfg_in, "finetune config"); /* the checks across keys */
+    if (valid) return valid;
     rldt_config_t cfg = *cfg_in;
     rldt_backend_cpu_threads((int)cfg.run_blas_threads);
     ft_t f;

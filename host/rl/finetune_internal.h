@@ -35,32 +35,40 @@ typedef struct {
     bool delta_kernel;    /* svgd.kernel == delta */
 
     /* rollout (n_envs rows) */
-    float *r_obs, *r_chain, *r_xk, *r_t, *r_at; /* device */
-    int *r_k;                                   /* device */
-    float *h_obs, *h_x, *h_at, *h_exec, *h_act; /* host */
-    int *h_k;
-    float *h_t;
+    float *r_obs, *r_chain, *r_xk, *r_t, *r_at, *r_noise, *r_exec; /* device */
+    int *r_k;                                                      /* device */
+    float *h_obs, *h_exec, *h_act;                                 /* host: the env I/O */
     rldt_vec_out_t out; /* what each chunked env step returns */
     uint8_t *seen_success;
     float *ep_ret; /* running episode return per env (for logging) */
 
+    /* The replay buffer's payload where the backend computes: the update reads it there (gathers, TD(λ)), so
+     * a round moves no transitions between host and device. On the CPU backend these are f->buf's own
+     * arrays; on the others, copies that ft_mirror refreshes after each rollout and on resume. */
+    float *d_obs, *d_next, *d_act, *d_rew;
+    uint8_t *d_term, *d_ended;
+    bool mirrored; /* the d_* arrays are copies (not f->buf's) */
+
     /* updates (max_batch rows) */
     float *u_obs, *u_act, *u_tgt, *u_x, *u_chain, *u_g, *u_xk, *u_t, *u_at, *u_phi, *u_h, *u_alpha, *u_dv, *u_ref, *u_tmp;
-    int *u_k;
-    float *s_obs, *s_act, *s_tgt, *s_t; /* host staging */
-    float *s_phi, *s_h, *s_alpha;       /* host copies of the field statistics */
-    int *s_k;
-    float *G, *qnext, *r_seg; /* host: per transition of a round; one segment's rewards */
+    int *u_k, *u_idx;
+    float *d_G;     /* device [capacity][T]: TD(λ) targets by buffer row */
+    float *u_qnext; /* device [capacity * T]: a round's bootstrap values, in round order */
+    int *d_rows;    /* device [capacity * T]: buffer rows (a round's steps, critic members' rows, actor states) */
+    int *d_segrows; /* device [capacity]: the first buffer row of each of a round's segments */
     int *round_segs;
-    int *rows;                /* host: transition indices of a round (critic members, actor states) */
-    int *slots;               /* host: the buffer slots of a rollout's segments */
-    uint8_t *bad;             /* host: per env, the segment being recorded saw a non-finite value */
-    float *rewards;           /* host: a rollout's rewards, for the reward scale */
+    int *rows;      /* host: the rows d_rows receives */
+    int *slots;     /* host: the buffer slots of a rollout's segments */
+    uint8_t *bad;   /* host: per env, the segment being recorded saw a non-finite value */
+    float *rewards; /* host: a rollout's rewards, for the reward scale */
 } ft_t;
 
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
  * number of fresh segments pushed. */
 int ft_rollout(ft_t *f, ft_stats_t *st);
+/* finetune.c: copies the payload of `n` buffer slots from slot `first` on (wrapping around the end) to the
+ * backend's copy (a no-op on the CPU backend, whose d_* arrays are the buffer's). */
+void ft_mirror(ft_t *f, int first, int n);
 /* finetune_update.c: one critic/actor round on a fresh batch of segments. */
 void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st);
 enum { FT_CRITIC = 0, FT_ACTOR = 1, FT_ROLLOUT = 2 }; /* FT_ROLLOUT: every segment of a rollout dropped */

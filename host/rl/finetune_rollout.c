@@ -12,7 +12,8 @@
 #include "rldt/log.h"
 
 /* Normalised, clipped chunks to execute for the current observations (f->h_obs standardised), written to
- * f->h_exec; env-unit actions to f->h_act. */
+ * f->h_exec; env-unit actions to f->h_act. Everything between the observation upload and the executed
+ * chunk's download runs on the backend. */
 static void explore(ft_t *f, rldt_rng_t *rng)
 {
     const rldt_backend_t *be = f->be;
@@ -21,27 +22,15 @@ static void explore(ft_t *f, rldt_rng_t *rng)
     be->upload(f->r_obs, f->h_obs, sizeof(float) * (size_t)n * f->od);
     be->fill_normal(f->r_chain, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
     rldt_policy_sample(&f->pol, f->actor.p, f->r_obs, n, f->r_chain, f->r_chain);
-    for (int i = 0; i < n; i++) {
-        f->h_k[i] = K >= 2 ? K - 2 + (int)rldt_rng_below(rng, 2) : 0;
-        f->h_t[i] = (float)f->h_k[i] / (float)K;
-    }
-    be->upload(f->r_k, f->h_k, sizeof(int) * (size_t)n);
-    be->upload(f->r_t, f->h_t, sizeof(float) * (size_t)n);
+    /* k uniform in {K-2, K-1} (0 when K = 1) and t = k/K per env */
+    be->draw_index(f->r_k, f->r_t, K, NULL, K >= 2 ? K - 2 : 0, K >= 2 ? 2 : 1, (size_t)n, rng->seed, rng->stream,
+                   rldt_rng_claim(rng, (size_t)n));
     be->chain_select(f->r_xk, f->r_chain, f->r_k, n, D);
     const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->r_xk, f->r_t, f->r_obs, n);
     be->expected_target(f->r_at, f->r_xk, v, f->r_t, n, D);
-    be->download(f->h_x, f->r_chain + (size_t)K * nx, sizeof(float) * nx);
-    be->download(f->h_at, f->r_at, sizeof(float) * nx);
-    for (int i = 0; i < n; i++) {
-        const float *a = f->h_x + (size_t)i * D, *at = f->h_at + (size_t)i * D;
-        double s2 = 0;
-        for (int d = 0; d < D; d++) s2 += (double)(a[d] - at[d]) * (a[d] - at[d]);
-        float sigma = (float)sqrt(s2);
-        for (int d = 0; d < D; d++) {
-            float e = a[d] + sigma * rldt_rng_normal(rng);
-            f->h_exec[(size_t)i * D + d] = e < -1.0f ? -1.0f : (e > 1.0f ? 1.0f : e);
-        }
-    }
+    be->fill_normal(f->r_noise, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
+    be->explore(f->r_exec, f->r_chain + (size_t)K * nx, f->r_at, f->r_noise, n, D);
+    be->download(f->h_exec, f->r_exec, sizeof(float) * nx);
     rldt_policy_act(&f->pol, f->h_exec, f->h_act, n * f->pol.spec.chunk);
 }
 
@@ -84,7 +73,9 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             f->buf.success[row] = f->out.success[i];
             f->buf.mask[row] = !(cfg->reward_mask_success && f->seen_success[i]);
             if (f->out.success[i]) f->seen_success[i] = 1;
-            if (!isfinite(r) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od)) bad[i] = 1;
+            if (!isfinite(r) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od) ||
+                !all_finite(f->h_exec + (size_t)i * D, D))
+                bad[i] = 1;
             if (ended) {
                 f->seen_success[i] = 0;
                 f->ep_ret[i] = 0;
@@ -92,8 +83,8 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
         }
         for (int i = 0; i < n; i++) f->env_steps += f->out.steps[i];
     }
-    /* a segment with a non-finite observation or reward is dropped: zeroed (its actions too: they came from
-     * the bad observation), with mask 0 everywhere */
+    /* a segment with a non-finite observation, reward or policy action is dropped: zeroed (its actions too:
+     * they came from the bad observation), with mask 0 everywhere */
     float *rewards = f->rewards;
     size_t nr = 0;
     int dropped = 0;
@@ -114,7 +105,7 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     if (dropped) {
         st->skipped += dropped;
         f->skipped += dropped;
-        rldt_warn("iteration %ld: %d segment(s) with non-finite observations or rewards dropped", f->itr, dropped);
+        rldt_warn("iteration %ld: %d segment(s) with non-finite observations, rewards or actions dropped", f->itr, dropped);
     }
     if (dropped == n)
         ft_skip(f, st, FT_ROLLOUT);
@@ -122,5 +113,6 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
         ft_ok(f, FT_ROLLOUT);
     /* dense rewards: one step of the running mean |r| per rollout */
     if (!f->sparse) rldt_reward_scaler_update(&f->scaler, rewards, nr);
+    ft_mirror(f, slot[0], n); /* the n slots were pushed in order: consecutive, wrapping at the end */
     return n;
 }

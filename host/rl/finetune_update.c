@@ -2,66 +2,63 @@
  * segments, critic steps on them, then actor steps on the transport loss (RLDT.md §3–5, §7). */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "finetune_internal.h"
 #include "rldt/log.h"
 
 // ---------------------------------------------------------------------------------------------------
 // critic
+//
+// The round's transitions stay where the backend computes: the host picks rows (from the buffer's flags,
+// which it keeps) and uploads their indices; gathers, bootstrap values, TD(λ) targets and minibatches are
+// backend ops on the buffer's device copy (f->d_*).
 
-/* qnext for every step of the round's segments: the mean over M fresh policy samples a' ~ π(.|s') of the
- * min over target members, clipped to [q_min, q_max]. The samples are drawn once per round. */
+/* qnext for every step of the round's segments (round order, into f->u_qnext): the mean over M fresh policy
+ * samples a' ~ π(.|s') of the min over target members. The samples are drawn once per round. */
 static void bootstrap(ft_t *f, int nseg, rldt_rng_t *rng)
 {
     const rldt_backend_t *be = f->be;
-    const rldt_config_t *cfg = f->cfg;
-    int T = f->T, od = f->od, D = f->D, M = (int)cfg->critic_samples;
-    size_t total = (size_t)nseg * T;
-    for (size_t start = 0; start < total; start += (size_t)f->max_batch) {
-        int B = (int)(total - start < (size_t)f->max_batch ? total - start : (size_t)f->max_batch);
-        for (int r = 0; r < B; r++) {
-            size_t j = start + (size_t)r;
-            memcpy(f->s_obs + (size_t)r * od, rldt_replay_next_obs(&f->buf, f->round_segs[j / T], (int)(j % T)), sizeof(float) * od);
-        }
-        be->upload(f->u_obs, f->s_obs, sizeof(float) * (size_t)B * od);
-        be->fill(f->u_tgt, 0.0f, (size_t)B);
+    int T = f->T, od = f->od, D = f->D, M = (int)f->cfg->critic_samples;
+    int total = nseg * T;
+    for (int j = 0; j < total; j++) f->rows[j] = (int)rldt_replay_step(&f->buf, f->round_segs[j / T], j % T);
+    be->upload(f->d_rows, f->rows, sizeof(int) * (size_t)total);
+    for (int start = 0; start < total; start += f->max_batch) {
+        int B = total - start < f->max_batch ? total - start : f->max_batch;
+        float *q = f->u_qnext + start;
+        be->gather_rows(f->u_obs, f->d_next, f->d_rows + start, B, od, 1);
+        be->fill(q, 0.0f, (size_t)B);
         for (int m = 0; m < M; m++) {
             size_t nx = (size_t)B * D;
             be->fill_normal(f->u_x, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
             rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, B, f->u_x, NULL);
             rldt_critic_target_min(&f->critic, f->u_obs, f->u_x, B, f->u_tmp);
-            be->axpy(f->u_tgt, 1.0f / (float)M, f->u_tmp, (size_t)B);
+            be->axpy(q, 1.0f / (float)M, f->u_tmp, (size_t)B);
         }
-        be->download(f->qnext + start, f->u_tgt, sizeof(float) * (size_t)B);
     }
-    for (size_t j = 0; j < total; j++) f->qnext[j] = fminf(fmaxf(f->qnext[j], (float)cfg->critic_q_min), (float)cfg->critic_q_max);
 }
 
-/* TD(λ) targets for the round's segments into f->G (rewards scaled on dense tasks). */
+/* TD(λ) targets of the round's segments into f->d_G (by buffer row): rewards scaled on dense tasks,
+ * bootstrap values clipped to [q_min, q_max]. */
 static void targets(ft_t *f, int nseg)
 {
-    int T = f->T;
-    float *r = f->r_seg;
-    for (int s = 0; s < nseg; s++) {
-        size_t row = rldt_replay_step(&f->buf, f->round_segs[s], 0);
-        memcpy(r, f->buf.rew + row, sizeof(float) * (size_t)T);
-        if (!f->sparse) rldt_reward_scaler_scale(&f->scaler, r, (size_t)T);
-        rldt_td_lambda(f->G + (size_t)s * T, r, f->buf.term + row, f->buf.ended + row, f->qnext + (size_t)s * T, T,
-                       (float)f->cfg->critic_gamma, (float)f->cfg->critic_lambda);
-    }
+    const rldt_config_t *cfg = f->cfg;
+    for (int s = 0; s < nseg; s++) f->rows[s] = (int)rldt_replay_step(&f->buf, f->round_segs[s], 0);
+    f->be->upload(f->d_segrows, f->rows, sizeof(int) * (size_t)nseg);
+    double r_div = f->sparse ? 1.0 : rldt_reward_scaler_divisor(&f->scaler);
+    f->be->td_lambda(f->d_G, f->d_rew, f->d_term, f->d_ended, f->u_qnext, f->d_segrows, nseg, f->T, (float)cfg->critic_gamma,
+                     (float)cfg->critic_lambda, r_div, (float)cfg->critic_q_min, (float)cfg->critic_q_max);
 }
 
-/* Indices (segment-in-round * T + t) of member m's transitions, with mask 1: the segments whose round
- * index is m mod members (disjoint trajectory shares, RLDT.md §5), or, when the round has fewer segments
- * than members, the transitions whose index is m mod members. Returns the count. */
+/* Buffer rows of member m's transitions, with mask 1: the segments whose round index is m mod members
+ * (disjoint trajectory shares, RLDT.md §5), or, when the round has fewer segments than members, the
+ * transitions whose round index (segment * T + t) is m mod members. Returns the count. */
 static int member_rows(const ft_t *f, int nseg, int m, int *rows)
 {
     int n = 0, M = f->critic.members;
     for (int s = 0; s < nseg; s++)
         for (int t = 0; t < f->T; t++) {
-            int j = s * f->T + t;
-            if ((nseg >= M ? s : j) % M == m && f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = j;
+            int j = s * f->T + t, row = (int)rldt_replay_step(&f->buf, f->round_segs[s], t);
+            if ((nseg >= M ? s : j) % M == m && f->buf.mask[row]) rows[n++] = row;
         }
     return n;
 }
@@ -70,13 +67,14 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
 {
     const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
-    int M = f->critic.members, B = (int)cfg->critic_batch, T = f->T, od = f->od, D = f->D;
-    int start[RLDT_MAX_MEMBERS], count[RLDT_MAX_MEMBERS];
-    for (int m = 0, at = 0; m < M; m++) {
+    int M = f->critic.members, B = (int)cfg->critic_batch, od = f->od, D = f->D;
+    int start[RLDT_MAX_MEMBERS], count[RLDT_MAX_MEMBERS], at = 0;
+    for (int m = 0; m < M; m++) {
         start[m] = at;
         count[m] = member_rows(f, nseg, m, f->rows + at);
         at += count[m];
     }
+    be->upload(f->d_rows, f->rows, sizeof(int) * (size_t)at);
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
     for (int step = 0; step < cfg->ft_critic_steps; step++) {
         rldt_trainable_zero_grad(&f->critic.online);
@@ -84,16 +82,12 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
         int members_used = 0;
         for (int m = 0; m < M; m++) {
             if (!count[m]) continue;
-            for (int b = 0; b < B; b++) {
-                int j = f->rows[start[m] + (int)rldt_rng_below(rng, (uint32_t)count[m])];
-                int s = f->round_segs[j / T], t = j % T;
-                memcpy(f->s_obs + (size_t)b * od, rldt_replay_obs(&f->buf, s, t), sizeof(float) * od);
-                memcpy(f->s_act + (size_t)b * D, rldt_replay_act(&f->buf, s, t), sizeof(float) * D);
-                f->s_tgt[b] = f->G[j];
-            }
-            be->upload(f->u_obs, f->s_obs, sizeof(float) * (size_t)B * od);
-            be->upload(f->u_act, f->s_act, sizeof(float) * (size_t)B * D);
-            be->upload(f->u_tgt, f->s_tgt, sizeof(float) * (size_t)B);
+            /* B rows drawn uniformly (with replacement) from the member's, gathered on the backend */
+            be->draw_index(f->u_idx, NULL, 0, f->d_rows + start[m], 0, (uint32_t)count[m], (size_t)B, rng->seed, rng->stream,
+                           rldt_rng_claim(rng, (size_t)B));
+            be->gather_rows(f->u_obs, f->d_obs, f->u_idx, B, od, 1);
+            be->gather_rows(f->u_act, f->d_act, f->u_idx, B, D, 1);
+            be->gather_rows(f->u_tgt, f->d_G, f->u_idx, B, 1, 1);
             loss += rldt_critic_accumulate(&f->critic, m, f->u_obs, f->u_act, f->u_tgt, B);
             members_used++;
         }
@@ -115,25 +109,24 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
 
 /* States for actor step `u`: every step (mask 1) of every P-th segment of the round, starting at u mod P
  * (RLDT.md §4; the stride is the segment count when a round has fewer than P), at most actor.states of them
- * (a uniform subset when there are more). Returns the count; each state's observation goes P times into
- * s_obs. */
+ * (a uniform subset when there are more). Their buffer rows go to d_rows; returns the count. */
 static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
 {
-    int T = f->T, od = f->od, cap = (int)f->cfg->actor_states, n = 0, stride = f->P < nseg ? f->P : nseg;
+    int T = f->T, cap = (int)f->cfg->actor_states, n = 0, stride = f->P < nseg ? f->P : nseg;
     int *rows = f->rows;
     if (stride < 1) return 0;
     for (int s = (int)((unsigned long)u % (unsigned long)stride); s < nseg; s += stride) /* u >= 0: restore checks it */
-        for (int t = 0; t < T; t++)
-            if (f->buf.mask[rldt_replay_step(&f->buf, f->round_segs[s], t)]) rows[n++] = s * T + t;
+        for (int t = 0; t < T; t++) {
+            int row = (int)rldt_replay_step(&f->buf, f->round_segs[s], t);
+            if (f->buf.mask[row]) rows[n++] = row;
+        }
     int S = n < cap ? n : cap;
     for (int i = 0; i < S; i++) { /* partial Fisher-Yates: a uniform subset */
         int j = i + (int)rldt_rng_below(rng, (uint32_t)(n - i)), tmp = rows[i];
         rows[i] = rows[j];
         rows[j] = tmp;
-        for (int p = 0; p < f->P; p++)
-            memcpy(f->s_obs + ((size_t)i * f->P + p) * od, rldt_replay_obs(&f->buf, f->round_segs[rows[i] / T], rows[i] % T),
-                   sizeof(float) * od);
     }
+    f->be->upload(f->d_rows, rows, sizeof(int) * (size_t)S);
     return S;
 }
 
@@ -148,19 +141,14 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     if (S == 0) return;
     int N = S * P;
     size_t nx = (size_t)N * D;
-    be->upload(f->u_obs, f->s_obs, sizeof(float) * (size_t)N * f->od);
+    be->gather_rows(f->u_obs, f->d_obs, f->d_rows, N, f->od, P); /* each state once per particle */
     /* particles: P full chains per state, no gradient; a = x_K (unclipped) */
     be->fill_normal(f->u_chain, nx, rng.seed, rng.stream, rldt_rng_claim(&rng, nx));
     rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, N, f->u_chain, f->u_chain);
     const float *a = f->u_chain + (size_t)K * nx;
     rldt_critic_action_grad(&f->critic, f->u_obs, a, N, f->u_g);
-    /* one uniformly drawn step k per particle; its velocity (with gradient) and expected target a†_k */
-    for (int n = 0; n < N; n++) {
-        f->s_k[n] = (int)rldt_rng_below(&rng, (uint32_t)K);
-        f->s_t[n] = (float)f->s_k[n] / (float)K;
-    }
-    be->upload(f->u_k, f->s_k, sizeof(int) * (size_t)N);
-    be->upload(f->u_t, f->s_t, sizeof(float) * (size_t)N);
+    /* one uniformly drawn step k per particle (t = k/K); its velocity (with gradient) and expected target a†_k */
+    be->draw_index(f->u_k, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng.seed, rng.stream, rldt_rng_claim(&rng, (size_t)N));
     be->chain_select(f->u_xk, f->u_chain, f->u_k, N, D);
     rldt_trainable_zero_grad(&f->actor);
     const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->u_xk, f->u_t, f->u_obs, N);
@@ -175,8 +163,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     be->actor_grad(f->u_dv, &lt, &lc, v, f->u_phi, a, f->u_xk, f->u_t, N, D, K, (float)cfg->actor_c_cons);
     rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
     /* regulariser toward v_ref at x~ = (1 - t~) eps + t~ a with t~ uniform on {0, 1/K, ..., (K-1)/K} */
-    for (int n = 0; n < N; n++) f->s_t[n] = (float)rldt_rng_below(&rng, (uint32_t)K) / (float)K;
-    be->upload(f->u_t, f->s_t, sizeof(float) * (size_t)N);
+    be->draw_index(NULL, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng.seed, rng.stream, rldt_rng_claim(&rng, (size_t)N));
     be->fill_normal(f->u_tmp, nx, rng.seed, rng.stream, rldt_rng_claim(&rng, nx));
     be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D); /* the path velocity lands in u_at: unused */
     be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->u_obs, N), sizeof(float) * nx);
@@ -194,27 +181,16 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
         return;
     }
     ft_ok(f, FT_ACTOR);
-    /* statistics: mean |phi| per particle, mean bandwidth, mean alpha */
-    be->download(f->s_phi, f->u_phi, sizeof(float) * nx);
-    double phin = 0;
-    for (int n = 0; n < N; n++) {
-        double s2 = 0;
-        for (int d = 0; d < D; d++) s2 += (double)f->s_phi[(size_t)n * D + d] * f->s_phi[(size_t)n * D + d];
-        phin += sqrt(s2) / N;
-    }
+    /* statistics (sums on the backend, scalars to the host): the root-mean-square |phi| over particles, the
+     * mean bandwidth, the mean alpha */
+    st->phi_norm += sqrt(be->sumsq(f->u_phi, nx) / N);
     if (!f->delta_kernel) {
-        be->download(f->s_h, f->u_h, sizeof(float) * (size_t)N);
-        be->download(f->s_alpha, f->u_alpha, sizeof(float) * (size_t)S);
-        double h = 0, al = 0;
-        for (int n = 0; n < N; n++) h += f->s_h[n] / N;
-        for (int s = 0; s < S; s++) al += f->s_alpha[s] / S;
-        st->bandwidth += h;
-        st->alpha += al;
+        st->bandwidth += be->sum(f->u_h, (size_t)N) / N;
+        st->alpha += be->sum(f->u_alpha, (size_t)S) / S;
     }
     st->transport += lt;
     st->consist += lc;
     st->reg += lreg;
-    st->phi_norm += phin;
     st->actor_n++;
 }
 

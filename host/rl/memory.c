@@ -79,7 +79,7 @@ void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg
 }
 
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
-                                const rldt_env_spec_t *spec)
+                                const rldt_env_spec_t *spec, const rldt_backend_t *be)
 {
     memset(e, 0, sizeof *e);
     double od = spec->obs_dim, D = (double)policy->policy_chunk * spec->act_dim, K = (double)policy->policy_k;
@@ -101,9 +101,13 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
 
     add(e, "actor (weights, gradients, Adam moments, v_ref, pretrained copy)", na * F, 6 * na * F);
     add(e, "critic ensemble (weights, gradients, Adam moments, targets)", nc * F, (5 * nc + mlp_ws_floats(&q, mb) + 2 * mb * (od + D + 2)) * F);
-    add(e, "replay buffer and its per-transition work arrays", steps * (step_bytes + 3 * F) + 2 * cap * sizeof(int), 0);
-    double dev = (K + 1) * envs * D + envs * (od + 3 * D + 2) + mb * (od + 12 * D + (K + 1) * D + 6) + pws;
-    add(e, "rollout and update buffers, network workspaces", envs * (od + 5 * D + 4) * F + mb * (od + 3 * D + 6) * F, dev * F);
+    /* the buffer on the host; where the update reads it (its copy on a backend other than the CPU's, its
+     * TD(λ) targets, a round's bootstrap values and row indices) */
+    double mirror = be && be != rldt_backend_cpu() ? steps * (step_bytes - 2) : 0;
+    add(e, "replay buffer and its per-transition work arrays", steps * (step_bytes + F) + 2 * cap * sizeof(int),
+        mirror + steps * 3 * F + cap * sizeof(int));
+    double dev = (K + 1) * envs * D + envs * (od + 5 * D + 2) + mb * (od + 12 * D + (K + 1) * D + 7) + pws;
+    add(e, "rollout and update buffers, network workspaces", envs * (od + 2 * D + 2) * F, dev * F);
     add(e, "environments", 2 * snapshot + envs * (od * 3 + 8) * F, 0);
     add(e, "checkpoint copies while saving", (5 * na + 4 * nc) * F + snapshot, 0);
     e->disk = (5 * na + 4 * nc) * F + steps * step_bytes + snapshot;
@@ -205,13 +209,13 @@ const char *rldt_mem_format(double bytes, char *buf, size_t len)
 // ---------------------------------------------------------------------------------------------------
 // checking
 
-/* "what X, what Y, ..." of the items (host + device bytes) into buf. */
-static void list_items(const rldt_mem_estimate_t *e, bool device, char *buf, size_t len)
+/* "what X, what Y, ..." of the items (their host bytes, device bytes or both) into buf. */
+static void list_items(const rldt_mem_estimate_t *e, bool host, bool device, char *buf, size_t len)
 {
     size_t at = 0;
     buf[0] = '\0';
     for (int i = 0; i < e->n && at < len; i++) {
-        double b = e->item[i].host + (device ? e->item[i].device : 0);
+        double b = (host ? e->item[i].host : 0) + (device ? e->item[i].device : 0);
         if (b <= 0) continue;
         char v[32];
         int k = snprintf(buf + at, len - at, "%s%s %s", at ? ", " : "", e->item[i].what, rldt_mem_format(b, v, sizeof v));
@@ -223,19 +227,26 @@ static void list_items(const rldt_mem_estimate_t *e, bool device, char *buf, siz
 rldt_status_t rldt_mem_check_against(const rldt_mem_estimate_t *e, const char *command, const rldt_backend_t *be,
                                      double mem_avail, double disk_avail)
 {
-    bool gpu = be && strcmp(be->name, "cuda") == 0; /* cpu and cuda-emu allocate host memory */
+    double dev_free = be && be->mem_free ? be->mem_free() : -1;
+    bool gpu = dev_free >= 0; /* cpu and cuda-emu allocate host memory */
     double host = rldt_mem_host_total(e), device = rldt_mem_device_total(e), need = host + (gpu ? 0 : device);
     char items[768], a[32], b[32], c[32], d[32], g[32];
-    list_items(e, !gpu, items, sizeof items);
+    list_items(e, true, !gpu, items, sizeof items);
     rldt_info("%s memory estimate: %s host memory (%s)%s%s%s; %s %s on disk; available: %s memory, %s disk", command,
               rldt_mem_format(need, a, sizeof a), items, gpu ? ", " : "", gpu ? rldt_mem_format(device, g, sizeof g) : "",
-              gpu ? " on the GPU (not checked: the backend reports no free memory)" : "", rldt_mem_format(e->disk, b, sizeof b),
-              e->disk_what ? e->disk_what : "output", mem_avail >= 0 ? rldt_mem_format(mem_avail, c, sizeof c) : "unknown",
+              gpu ? " on the GPU" : "", rldt_mem_format(e->disk, b, sizeof b), e->disk_what ? e->disk_what : "output",
+              mem_avail >= 0 ? rldt_mem_format(mem_avail, c, sizeof c) : "unknown",
               disk_avail >= 0 ? rldt_mem_format(disk_avail, d, sizeof d) : "unknown");
+    if (gpu) rldt_info("%s GPU memory: %s free", command, rldt_mem_format(dev_free, g, sizeof g));
     if (mem_avail >= 0 && need > mem_avail)
         return rldt_error_set(RLDT_ERR_USAGE,
                               "%s needs about %s of memory but %s is available (MemAvailable): %s; reduce the sizes in the config",
                               command, rldt_mem_format(need, a, sizeof a), rldt_mem_format(mem_avail, c, sizeof c), items);
+    if (gpu && device > dev_free) {
+        list_items(e, false, true, items, sizeof items);
+        return rldt_error_set(RLDT_ERR_USAGE, "%s needs about %s of GPU memory but %s is free: %s; reduce the sizes in the config",
+                              command, rldt_mem_format(device, g, sizeof g), rldt_mem_format(dev_free, c, sizeof c), items);
+    }
     if (disk_avail >= 0 && e->disk > disk_avail)
         rldt_warn("%s will write a %s of about %s but the disk has %s free: the write will fail (cleanly) unless space is made",
                   command, e->disk_what ? e->disk_what : "file", rldt_mem_format(e->disk, b, sizeof b),

@@ -1,6 +1,5 @@
 /* transport.c — CPU references for the RLDT math (see rldt/transport.h): the SVGD field and the actor-loss
- * gradient loop over the shared per-query/per-element helpers; TD(λ) targets and reward scaling are host
- * only. */
+ * gradient loop over the shared per-query/per-element helpers; the running reward scale is host only. */
 #include "rldt/transport.h"
 
 #include <math.h>
@@ -43,22 +42,6 @@ void rldt_actor_grad_cpu(float *dv, double *loss_transport, double *loss_consist
 }
 
 // ---------------------------------------------------------------------------------------------------
-// TD(λ) targets
-
-void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
-                    int T, float gamma, float lambda)
-{
-    double next = 0.0; /* G_{t+1}; unused at t = T−1 */
-    for (int t = T - 1; t >= 0; t--) {
-        double q = qnext[t];
-        double ahead = (t == T - 1 || ended[t]) ? q : next; /* the boundary rule: no chaining across episodes */
-        double cont = terminated[t] ? 0.0 : (double)gamma;
-        next = r[t] + cont * ((1.0 - lambda) * q + lambda * ahead);
-        G[t] = (float)next;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
 // reward scaling
 
 void rldt_reward_scaler_init(rldt_reward_scaler_t *s)
@@ -78,8 +61,4 @@ void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n
     s->updates++;
 }
 
-void rldt_reward_scaler_scale(const rldt_reward_scaler_t *s, float *r, size_t n)
-{
-    double div = s->mean_abs > 1e-8 ? s->mean_abs : 1e-8;
-    for (size_t i = 0; i < n; i++) r[i] = (float)(r[i] / div);
-}
+double rldt_reward_scaler_divisor(const rldt_reward_scaler_t *s) { return s->mean_abs > 1e-8 ? s->mean_abs : 1e-8; }

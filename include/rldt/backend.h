@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define RLDT_BACKEND_ABI 3
+#define RLDT_BACKEND_ABI 4
 
 typedef struct rldt_backend {
     int abi;              /* RLDT_BACKEND_ABI of the build that made it */
@@ -30,10 +30,19 @@ typedef struct rldt_backend {
     void (*download)(void *dst, const void *src, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes); /* within the backend's memory */
     void (*sync)(void);
+    /* free bytes of the backend's own memory (a GPU's), or < 0 when it computes in host memory (cpu,
+     * cuda-emu): the memory check compares a run's device estimate with it */
+    double (*mem_free)(void);
 
     /* RNG: x[i] = element i of the Philox fill (seed, stream, counter) (see rldt/philox.h) */
     void (*fill_normal)(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
     void (*fill_uniform)(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
+    /* random indices: with j_i = offset + rldt_philox_below_at(seed, stream, counter, i, below) and
+     * v_i = table ? table[j_i] : j_i, writes k[i] = v_i (k may be NULL) and t[i] = (float)v_i / (float)t_div
+     * (t may be NULL) for i < n. Draws minibatch rows (table: the candidate rows) and denoising steps k with
+     * their times t = k/K on the device, so no index array crosses from the host per step. */
+    void (*draw_index)(int *k, float *t, int t_div, const int *table, int offset, uint32_t below, size_t n, uint64_t seed,
+                       uint64_t stream, uint64_t counter);
     /* optimiser: one Adam/AdamW step over n flat parameters (see rldt/optim.h) */
     void (*adam_step)(const rldt_adam_t *opt, float lr, long step, float *p, const float *g, float *m, float *v, size_t n);
     /* averaging: dst <- dst + w * (src - dst)  (EMA with w = 1 - decay, Polyak with w = tau) */
@@ -42,6 +51,8 @@ typedef struct rldt_backend {
     void (*scale)(float *y, float a, size_t n);
     /* sum of squares of x[0..n) in double precision (global-norm clipping) */
     double (*sumsq)(const float *x, size_t n);
+    /* sum of x[0..n) in double precision (the logged means) */
+    double (*sum)(const float *x, size_t n);
 
     /* neural-network ops (rldt/nn.h). Row-major; W is [no][ni] and b is [no]; "+=" marks accumulation. */
     /* Linear layer with its epilogue fused: pre[B][no] = in[B][ni] W^T + b (+ res[B][no] when res is not
@@ -87,12 +98,23 @@ typedef struct rldt_backend {
     void (*euler_step)(float *out, const float *x, const float *v, float dt, size_t n);
     /* expected targets a† = x + (1 - t[n]) v, row-wise over [N][D] */
     void (*expected_target)(float *out, const float *x, const float *v, const float *t, int N, int D);
+    /* row gather: dst[i][c] = src[rows[i / repeat]][c] for i < n, c < width (a minibatch out of the replay
+     * buffer; repeat > 1 gives each row `repeat` consecutive copies, e.g. a state for each of its particles) */
+    void (*gather_rows)(float *dst, const float *src, const int *rows, int n, int width, int repeat);
+    /* exploration: per row n < N, exec[n] = clip(a[n] + ‖a[n] − at[n]‖·noise[n], −1, 1) over its D values
+     * (rldt_explore_row) */
+    void (*explore)(float *exec, const float *a, const float *at, const float *noise, int N, int D);
 
     /* RLDT ops (rldt/transport.h): the SVGD transport field and the actor-loss gradient */
     void (*svgd_field)(float *phi, float *h_out, float *alpha_out, const float *x, const float *a, const float *g, int B,
                        int Q, int P, int D, float tau);
     void (*actor_grad)(float *dv, double *loss_transport, double *loss_consist, const float *v, const float *phi,
                        const float *a, const float *xk, const float *t, int N, int D, int K, float c_cons);
+    /* TD(λ) targets of nseg segments of T steps stored from row seg_rows[s] on (rows of r, terminated, ended
+     * and G): G[seg_rows[s] + t] from rldt_td_lambda with the bootstrap values qnext[s*T + t] (round order),
+     * rewards divided by r_div and bootstraps clipped to [q_lo, q_hi] */
+    void (*td_lambda)(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
+                      const int *seg_rows, int nseg, int T, float gamma, float lambda, double r_div, float q_lo, float q_hi);
 
     /* out[B][dim] = sinusoidal features of t[B] (rldt_time_feature) */
     void (*time_features)(float *out, const float *t, int B, int dim);

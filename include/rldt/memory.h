@@ -6,8 +6,8 @@
  *   host memory:   compared with MemAvailable of /proc/meminfo (memory the kernel can hand out without
  *                  swapping), or less in a container (rldt_mem_available). Backend memory counts as host
  *                  memory on the CPU backends (cpu, cuda-emu).
- *   GPU memory:    the backend table reports no free memory, so the GPU part is shown but not checked (the
- *                  log line says so); a run that does not fit fails at its first allocation instead.
+ *   GPU memory:    the backend part is compared with the free memory the backend reports (mem_free: a
+ *                  GPU's, from the driver) when it computes in memory of its own.
  *   disk:          the largest file the run writes (a checkpoint, or the dataset of `rldt collect`) is
  *                  compared with the free space of the file system that will hold it; a file that will not
  *                  fit is warned about, not refused (free space changes while a run goes on, and the
@@ -50,12 +50,13 @@ double rldt_mem_device_total(const rldt_mem_estimate_t *e);
  * `samples` samples of `sample_bytes` bytes each (what rldt_dataset_load holds per sample). */
 void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg, int obs_dim, int act_dim, double samples,
                                 double sample_bytes);
-/* Fine-tuning (rldt finetune) of task `spec`: the actor, v_ref and the pretrained copy, the critic ensemble
- * (critic.*), the replay buffer (finetune.buffer_segments x finetune.n_steps), rollout and update buffers,
- * the envs, and the checkpoint. The policy's shape is read from `policy` (the config stored in the init
- * or resume checkpoint); everything else from cfg. */
+/* Fine-tuning (rldt finetune) of task `spec` on backend `be`: the actor, v_ref and the pretrained copy, the
+ * critic ensemble (critic.*), the replay buffer (finetune.buffer_segments x finetune.n_steps; a second copy
+ * in the backend's memory unless be is the CPU backend, NULL: counted), rollout and update buffers, the
+ * envs, and the checkpoint. The policy's shape is read from `policy` (the config stored in the init or
+ * resume checkpoint); everything else from cfg. */
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
-                                const rldt_env_spec_t *spec);
+                                const rldt_env_spec_t *spec, const rldt_backend_t *be);
 /* Collecting `demos` expert demos of `spec` (rldt collect): the dataset file, counted at max_steps steps per
  * demo (an upper bound for tasks whose episodes can end early), and the writer's memory. */
 void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *spec, double demos);
@@ -69,9 +70,10 @@ double rldt_mem_available(void);
 double rldt_disk_available(const char *path);
 
 /* Logs the estimate ("<command> memory estimate: ... host memory (...), ... on the GPU, ... checkpoint on
- * disk; available: ...") and checks it: host total (plus backend total on a CPU backend) against
- * `mem_avail` bytes (< 0: not checked); a run that does not fit: RLDT_ERR_USAGE with the estimate, each
- * item and what is available. e->disk beyond `disk_avail` (< 0: unknown) is a warning. */
+ * disk; available: ...") and checks it: host total (plus backend total on a backend that computes in host
+ * memory, be->mem_free() < 0) against `mem_avail` bytes (< 0: not checked), and on a backend with memory of
+ * its own the backend total against be->mem_free(); a run that does not fit: RLDT_ERR_USAGE with the
+ * estimate, each item and what is available. e->disk beyond `disk_avail` (< 0: unknown) is a warning. */
 rldt_status_t rldt_mem_check_against(const rldt_mem_estimate_t *e, const char *command, const rldt_backend_t *be,
                                      double mem_avail, double disk_avail);
 /* rldt_mem_check_against with the machine's MemAvailable and the free space where `out_path` will go

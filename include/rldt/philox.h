@@ -100,6 +100,15 @@ RLDT_HD float rldt_philox_uniform_at(uint64_t seed, uint64_t stream, uint64_t co
     return rldt_u32_to_uniform(b.v[i % 4]);
 }
 
+/* Element i of a fill of integers uniform in [0, n), n >= 1, that starts at `counter`: the word of element i
+ * (as in the uniform fill) mapped by Lemire's multiply, floor(word·n / 2^32). Without rejection each value
+ * has probability within 2^-32 of 1/n, and element i stays a pure function of (seed, stream, counter, i). */
+RLDT_HD uint32_t rldt_philox_below_at(uint64_t seed, uint64_t stream, uint64_t counter, uint64_t i, uint32_t n)
+{
+    rldt_philox_block_t b = rldt_philox(seed, stream, counter + i / 4);
+    return (uint32_t)(((uint64_t)b.v[i % 4] * n) >> 32);
+}
+
 /* Counters consumed by a fill of n values. */
 RLDT_HD uint64_t rldt_philox_blocks(uint64_t n) { return (n + 3) / 4; }
 

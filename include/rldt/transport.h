@@ -149,20 +149,49 @@ void rldt_actor_grad_cpu(float *dv, double *loss_transport, double *loss_consist
                          const float *a, const float *xk, const float *t, int N, int D, int K, float c_cons);
 
 // ---------------------------------------------------------------------------------------------------
-// critic targets (host)
+// critic targets
 
 /* TD(λ) targets for one stored trajectory segment of T steps, computed backwards (RLDT.md §5). Per step t:
  * r[t] the reward (summed over the chunk), terminated[t] = d_t (the task ended the episode: no bootstrap),
  * ended[t] = the episode ended at t for any reason (terminated or truncated), qnext[t] = Q̄(s'_t), the
- * bootstrap value of step t's next state (min over members, mean over policy samples, clipped by the caller).
- *   G_t = r_t + γ(1 − d_t)·[(1 − λ)·qnext_t + λ·G_{t+1}]
+ * bootstrap value of step t's next state (min over members, mean over policy samples). The reward is scaled
+ * and the bootstrap clipped first (RLDT.md §5): r_t <- (float)(r[t] / r_div) (r_div = 1 on sparse tasks), and
+ * q_t <- min(max(qnext[t], q_lo), q_hi) (a NaN bootstrap becomes q_lo). Then
+ *   G_t = r_t + γ(1 − d_t)·[(1 − λ)·q_t + λ·G_{t+1}]
  * Boundary rule: the λ-return chains into G_{t+1} only when step t+1 continues the same episode inside the
  * segment. At the segment's last step (t = T−1) and at every step with ended[t] = 1, G_{t+1} is replaced by
- * qnext_t, so those steps get the one-step target G_t = r_t + γ(1 − d_t)·qnext_t: a truncated episode
- * bootstraps from its last next state, and the next stored step, which starts a new episode, never leaks
- * into it. The recursion runs in double. */
-void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
-                    int T, float gamma, float lambda);
+ * q_t, so those steps get the one-step target G_t = r_t + γ(1 − d_t)·q_t: a truncated episode bootstraps
+ * from its last next state, and the next stored step, which starts a new episode, never leaks into it. The
+ * recursion runs in double. Shared by the CPU backend and the CUDA kernel (one thread per segment). */
+RLDT_HD void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
+                            int T, float gamma, float lambda, double r_div, float q_lo, float q_hi)
+{
+    double next = 0.0; /* G_{t+1}; unused at t = T−1 */
+    for (int t = T - 1; t >= 0; t--) {
+        double q = fminf(fmaxf(qnext[t], q_lo), q_hi);
+        double ahead = (t == T - 1 || ended[t]) ? q : next; /* the boundary rule: no chaining across episodes */
+        double cont = terminated[t] ? 0.0 : (double)gamma;
+        double rt = (float)(r[t] / r_div);
+        next = rt + cont * ((1.0 - lambda) * q + lambda * ahead);
+        G[t] = (float)next;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// exploration (RLDT.md §6)
+
+/* One env's executed chunk: with σ = ‖a − a†‖ over the chunk's D values (in double, in index order),
+ * exec[d] = clip(a[d] + σ·noise[d], −1, 1). */
+RLDT_HD void rldt_explore_row(float *exec, const float *a, const float *at, const float *noise, int D)
+{
+    double s2 = 0.0;
+    for (int d = 0; d < D; d++) s2 += (double)(a[d] - at[d]) * (a[d] - at[d]);
+    float sigma = (float)sqrt(s2);
+    for (int d = 0; d < D; d++) {
+        float e = a[d] + sigma * noise[d];
+        exec[d] = e < -1.0f ? -1.0f : (e > 1.0f ? 1.0f : e);
+    }
+}
 
 // ---------------------------------------------------------------------------------------------------
 // dense-reward scaling (host)
@@ -187,8 +216,8 @@ void rldt_reward_scaler_init(rldt_reward_scaler_t *s);
  * later ones set mean_abs <- (1 − 0.01)·mean_abs + 0.01·m. n = 0, and a batch with m < 1e-8
  * (RLDT_REWARD_MIN_BATCH_MEAN) or m not finite, change nothing (`updates` counts only the batches taken). */
 void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n);
-/* Scales n rewards in place: r_i <- r_i / max(mean_abs, 1e-8). */
-void rldt_reward_scaler_scale(const rldt_reward_scaler_t *s, float *r, size_t n);
+/* The divisor of the rewards (the r_div of rldt_td_lambda): max(mean_abs, 1e-8). */
+double rldt_reward_scaler_divisor(const rldt_reward_scaler_t *s);
 
 #ifdef __cplusplus
 }
