@@ -1,6 +1,7 @@
 /* test_critic.c — the Q ensemble: action gradients and loss gradients by finite differences, the
  * min-over-members bootstrap, Polyak targets, and member separation in the shared gradient buffer. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -104,6 +105,28 @@ Test(critic, bootstrap_is_the_min_over_target_members_and_polyak_moves_targets)
     rldt_critic_polyak(&c, 0.005f);
     cr_assert_float_eq(c.target[3], keep + 0.005f, 1e-6);
     free(obs), free(act);
+    rldt_critic_free(&c);
+}
+
+/* Q̄(s') over M = 3 action samples: the mean over samples of the min over target members, each sample's
+ * actions read at its stride. */
+Test(critic, bootstrap_value_is_the_sample_mean_of_the_member_min)
+{
+    int od = 2, D = 3, B = 6, M = 3;
+    size_t stride = (size_t)B * D + 5; /* samples need not be packed */
+    rldt_critic_t c = make_critic(od, D, B);
+    float *obs = test_random_array((size_t)B * od, -1, 1, 8), *acts = test_random_array(M * stride, -1, 1, 9);
+    float out[6], tmp[6];
+    double ref[6] = {0};
+    for (int m = 0; m < M; m++)
+        for (int b = 0; b < B; b++) {
+            float q0 = rldt_critic_q(&c, 0, true, obs, acts + m * stride, B)[b];
+            float q1 = rldt_critic_q(&c, 1, true, obs, acts + m * stride, B)[b];
+            ref[b] += fminf(q0, q1) / M;
+        }
+    rldt_critic_bootstrap(&c, obs, acts, M, stride, B, out, tmp);
+    for (int b = 0; b < B; b++) cr_assert_lt(fabs(out[b] - ref[b]), 1e-6, "row %d: %g vs %g", b, out[b], ref[b]);
+    free(obs), free(acts);
     rldt_critic_free(&c);
 }
 

@@ -470,6 +470,44 @@ Test(transport, td_lambda_half_hand_computed)
 }
 
 // ---------------------------------------------------------------------------------------------------
+// stored transitions
+
+/* A sparse env that does not end the episode on success: raw rewards 0, 0.5 (a partial reward), 1
+ * (success), 1, 0.2, then a truncation, then a new episode. Increments 0, 0.5, 0.5, 0, −0.8; terminal from
+ * the success step on; with mask_after_success the steps after the success step get mask 0; the truncation
+ * resets the episode state. */
+Test(transport, sparse_transitions_by_hand)
+{
+    static const float raw[7] = {0, 0.5f, 1, 1, 0.2f, 0.2f, 0.3f};
+    static const bool success[7] = {0, 0, 1, 1, 0, 0, 0}, trunc[7] = {0, 0, 0, 0, 0, 1, 0};
+    static const float reward[7] = {0, 0.5f, 0.5f, 0, -0.8f, 0, 0.3f};
+    static const uint8_t terminal[7] = {0, 0, 1, 1, 1, 1, 0}, ended[7] = {0, 0, 1, 1, 1, 1, 0};
+    static const uint8_t mask[7] = {1, 1, 1, 0, 0, 0, 1};
+    float prev = 0;
+    uint8_t seen = 0;
+    for (int t = 0; t < 7; t++) {
+        rldt_transition_t x = rldt_transition(&prev, &seen, raw[t], success[t], false, trunc[t], true, true);
+        cr_assert_float_eq(x.reward, reward[t], 1e-6, "t=%d: reward %g", t, x.reward);
+        cr_assert_eq(x.terminal, terminal[t], "t=%d", t);
+        cr_assert_eq(x.ended, ended[t], "t=%d", t);
+        cr_assert_eq(x.mask, mask[t], "t=%d", t);
+    }
+    /* without mask_after_success every step keeps mask 1; a non-finite reward does not become the next
+     * step's previous reward */
+    prev = 0, seen = 0;
+    for (int t = 0; t < 4; t++) cr_assert_eq(rldt_transition(&prev, &seen, raw[t], success[t], false, false, true, false).mask, 1);
+    prev = 0.5f;
+    cr_assert(isnan(rldt_transition(&prev, &seen, NAN, false, false, false, true, false).reward));
+    cr_assert_eq(prev, 0.5f);
+    /* dense: the raw reward, terminal only when the task terminates, success changes nothing */
+    prev = 0, seen = 0;
+    rldt_transition_t d = rldt_transition(&prev, &seen, -3.5f, true, false, false, false, false);
+    cr_assert(d.reward == -3.5f && !d.terminal && !d.ended && d.mask);
+    d = rldt_transition(&prev, &seen, 2.0f, false, true, false, false, true);
+    cr_assert(d.reward == 2.0f && d.terminal && d.ended && !d.mask);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // reward scaling
 
 Test(transport, reward_scaler_tracks_running_mean_abs)

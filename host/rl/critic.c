@@ -86,6 +86,16 @@ void rldt_critic_target_min(rldt_critic_t *c, const float *obs, const float *act
     }
 }
 
+void rldt_critic_bootstrap(rldt_critic_t *c, const float *obs, const float *acts, int M, size_t stride, int B, float *out,
+                           float *tmp)
+{
+    c->be->fill(out, 0.0f, (size_t)B);
+    for (int m = 0; m < M; m++) {
+        rldt_critic_target_min(c, obs, acts + (size_t)m * stride, B, tmp);
+        c->be->axpy(out, 1.0f / (float)M, tmp, (size_t)B);
+    }
+}
+
 void rldt_critic_action_grad(rldt_critic_t *c, const float *obs, const float *act, int B, float *g)
 {
     int in = c->obs_dim + c->D;

@@ -42,7 +42,8 @@ static rldt_status_t alloc_all(ft_t *f)
 {
     const rldt_backend_t *be = f->be;
     size_t n = (size_t)f->n_envs, mb = (size_t)f->max_batch, D = (size_t)f->D, od = (size_t)f->od, K = (size_t)f->K;
-    size_t seg = (size_t)f->buf.capacity, steps = seg * (size_t)f->T;
+    size_t seg = (size_t)f->buf.capacity, steps = seg * (size_t)f->T, rsteps = (size_t)f->round_segs_max * (size_t)f->T;
+    size_t M = (size_t)f->cfg->critic_samples;
     f->mirrored = be != rldt_backend_cpu();
     struct {
         void **p;
@@ -54,8 +55,9 @@ static rldt_status_t alloc_all(ft_t *f)
                {(void **)&f->u_t, mb}, {(void **)&f->u_at, mb * D}, {(void **)&f->u_phi, mb * D}, {(void **)&f->u_h, mb},
                {(void **)&f->u_alpha, mb}, {(void **)&f->u_dv, mb * D}, {(void **)&f->u_ref, mb * D}, {(void **)&f->u_tmp, mb * D},
                {(void **)&f->vref, f->actor.n}, {(void **)&f->pretrained, f->actor.n}, {(void **)&f->d_G, steps},
-               {(void **)&f->u_qnext, steps}, {(void **)&f->r_k, n}, {(void **)&f->u_k, mb}, {(void **)&f->u_idx, mb},
-               {(void **)&f->d_rows, steps}, {(void **)&f->d_segrows, seg}};
+               {(void **)&f->u_qnext, rsteps}, {(void **)&f->r_k, n}, {(void **)&f->u_k, mb}, {(void **)&f->u_idx, mb},
+               {(void **)&f->d_rows, steps}, {(void **)&f->d_segrows, seg}, {(void **)&f->d_round, rsteps},
+               {(void **)&f->u_boot, M * rsteps * D}};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) /* every entry is 4-byte floats or ints */
         if (!(*dev[i].p = be->alloc(4 * dev[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
     if (f->mirrored) {
@@ -76,6 +78,7 @@ static rldt_status_t alloc_all(ft_t *f)
     f->h_act = rldt_xmalloc(sizeof(float) * n * D);
     rldt_vecenv_out_alloc(f->venv, &f->out);
     f->seen_success = rldt_xcalloc(n, 1);
+    f->prev_raw = rldt_xcalloc(n, sizeof(float));
     f->ep_ret = rldt_xcalloc(n, sizeof(float));
     f->round_segs = rldt_xmalloc(sizeof(int) * seg);
     f->rows = rldt_xmalloc(sizeof(int) * steps);
@@ -108,7 +111,7 @@ static void free_all(ft_t *f)
     const rldt_backend_t *be = f->be;
     void *dev[] = {f->r_obs, f->r_chain, f->r_xk, f->r_t, f->r_at, f->r_noise, f->r_exec, f->r_k, f->u_obs, f->u_act,
                    f->u_tgt, f->u_x, f->u_chain, f->u_g, f->u_xk, f->u_t, f->u_at, f->u_phi, f->u_h, f->u_alpha, f->u_dv,
-                   f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows};
+                   f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows, f->d_round, f->u_boot};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
     if (f->mirrored) {
@@ -116,7 +119,7 @@ static void free_all(ft_t *f)
         for (size_t i = 0; i < sizeof mirror / sizeof mirror[0]; i++)
             if (mirror[i]) be->free(mirror[i]);
     }
-    void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
+    void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->prev_raw, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
@@ -164,6 +167,7 @@ static int pieces(ft_t *f, piece_t *t)
     t[n++] = (piece_t){"replay/mask", b->mask, steps, HOST_BYTES};
     t[n++] = (piece_t){"rollout/seen_success", f->seen_success, envs, HOST_BYTES};
     t[n++] = (piece_t){"rollout/episode_return", f->ep_ret, envs, HOST_FLOATS};
+    t[n++] = (piece_t){"rollout/previous_reward", f->prev_raw, envs, HOST_FLOATS};
     return n;
 }
 
@@ -371,6 +375,8 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
                               f->max_batch, be, &rng);
     int capacity = cfg->ft_buffer > 0 ? (int)cfg->ft_buffer : 20 * f->n_envs;
     if (capacity < f->n_envs) capacity = f->n_envs;
+    f->round_segs_max = cfg->ft_batch_segments > 0 ? (int)cfg->ft_batch_segments : f->n_envs; /* as ft_round takes them */
+    if (f->round_segs_max > capacity) f->round_segs_max = capacity;
     if (!st) {
         rldt_replay_init(&f->buf, f->od, f->D, f->T, capacity);
         st = rldt_vecenv_create(&f->venv, spec, f->n_envs, (int)cfg->env_max_steps, (uint64_t)cfg->run_seed, 0, (int)cfg->run_threads);

@@ -19,6 +19,7 @@ typedef struct {
     const rldt_env_spec_t *spec;
     const rldt_backend_t *be;
     int od, D, K, P, n_envs, T, max_batch;
+    int round_segs_max; /* segments per round at most */
     bool sparse;
 
     rldt_policy_t pol;
@@ -39,7 +40,8 @@ typedef struct {
     int *r_k;                                                      /* device */
     float *h_obs, *h_exec, *h_act;                                 /* host: the env I/O */
     rldt_vec_out_t out; /* what each chunked env step returns */
-    uint8_t *seen_success;
+    uint8_t *seen_success; /* per env: its episode has succeeded (rldt_transition) */
+    float *prev_raw;       /* per env: the raw reward of its episode's previous step (rldt_transition) */
     float *ep_ret; /* running episode return per env (for logging) */
 
     /* The replay buffer's payload where the backend computes: the update reads it there (gathers, TD(λ)), so
@@ -53,9 +55,11 @@ typedef struct {
     float *u_obs, *u_act, *u_tgt, *u_x, *u_chain, *u_g, *u_xk, *u_t, *u_at, *u_phi, *u_h, *u_alpha, *u_dv, *u_ref, *u_tmp;
     int *u_k, *u_idx;
     float *d_G;     /* device [capacity][T]: TD(λ) targets by buffer row */
-    float *u_qnext; /* device [capacity * T]: a round's bootstrap values, in round order */
-    int *d_rows;    /* device [capacity * T]: buffer rows (a round's steps, critic members' rows, actor states) */
+    float *u_qnext; /* device [round steps]: a round's bootstrap values, in round order */
+    int *d_rows;    /* device [capacity * T]: buffer rows (critic members' rows, actor states) */
     int *d_segrows; /* device [capacity]: the first buffer row of each of a round's segments */
+    int *d_round;   /* device [round steps]: a round's buffer rows, in round order */
+    float *u_boot;  /* device [M][round steps][D]: a round's bootstrap actions */
     int *round_segs;
     int *rows;      /* host: the rows d_rows receives */
     int *slots;     /* host: the buffer slots of a rollout's segments */

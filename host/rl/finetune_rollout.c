@@ -2,8 +2,10 @@
  *
  * Each chunk-step: sample the chain from noise, pick k uniformly in {K-2, K-1} per env, take
  * σ = ||a - a†_k|| (one scalar per env, over the whole chunk) and execute clip(a + σ N(0, I)). The buffer
- * keeps the executed chunk in normalised units. Sparse tasks turn success into a one-time reward of 1 per
- * episode; with reward.mask_after_success, steps after the first success get mask 0. */
+ * keeps the executed chunk in normalised units and each step's transition (rldt_transition): sparse tasks
+ * store one-time reward increments (divided by max(1, the rollout's largest raw reward)) and count every
+ * step from an episode's first success on as terminal; with reward.mask_after_success, steps after the
+ * first success get mask 0. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +52,10 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     int *slot = f->slots;
     uint8_t *bad = f->bad;
     memset(bad, 0, (size_t)n);
+    float max_raw = 1.0f; /* sparse increments are divided by max(1, the rollout's largest raw reward) */
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
     for (int t = 0; t < T; t++) {
-        const float *raw = rldt_vecenv_obs(f->venv);
-        rldt_policy_observe(&f->pol, raw, f->h_obs, n);
+        rldt_policy_observe(&f->pol, rldt_vecenv_obs(f->venv), f->h_obs, n);
         explore(f, &rng);
         rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &f->out);
         for (int i = 0; i < n; i++) {
@@ -64,22 +66,22 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             memcpy(rldt_replay_obs(&f->buf, s, t), f->h_obs + (size_t)i * od, sizeof(float) * od);
             rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
             memcpy(rldt_replay_act(&f->buf, s, t), f->h_exec + (size_t)i * D, sizeof(float) * D);
-            float r = f->out.reward[i];
-            if (isfinite(r)) f->ep_ret[i] += r;
-            if (f->sparse) r = f->out.success[i] && !f->seen_success[i] ? 1.0f : 0.0f;
-            f->buf.rew[row] = r;
-            f->buf.term[row] = f->out.terminated[i];
-            f->buf.ended[row] = ended;
+            float raw = f->out.reward[i];
+            if (isfinite(raw)) {
+                f->ep_ret[i] += raw;
+                if (raw > max_raw) max_raw = raw;
+            }
+            rldt_transition_t x = rldt_transition(&f->prev_raw[i], &f->seen_success[i], raw, f->out.success[i], f->out.terminated[i],
+                                                  f->out.truncated[i], f->sparse, cfg->reward_mask_success);
+            f->buf.rew[row] = x.reward;
+            f->buf.term[row] = x.terminal;
+            f->buf.ended[row] = x.ended;
             f->buf.success[row] = f->out.success[i];
-            f->buf.mask[row] = !(cfg->reward_mask_success && f->seen_success[i]);
-            if (f->out.success[i]) f->seen_success[i] = 1;
-            if (!isfinite(r) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od) ||
+            f->buf.mask[row] = x.mask;
+            if (!isfinite(x.reward) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od) ||
                 !all_finite(f->h_exec + (size_t)i * D, D))
                 bad[i] = 1;
-            if (ended) {
-                f->seen_success[i] = 0;
-                f->ep_ret[i] = 0;
-            }
+            if (ended) f->ep_ret[i] = 0;
         }
         for (int i = 0; i < n; i++) f->env_steps += f->out.steps[i];
     }
@@ -98,6 +100,8 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             memset(f->buf.mask + row, 0, (size_t)T);
             dropped++;
         } else {
+            if (f->sparse)
+                for (int t = 0; t < T; t++) f->buf.rew[row + (size_t)t] /= max_raw;
             memcpy(rewards + nr, f->buf.rew + row, sizeof(float) * (size_t)T);
             nr += (size_t)T;
         }

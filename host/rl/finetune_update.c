@@ -1,7 +1,9 @@
-/* finetune_update.c — one round of RLDT updates: bootstrap values and TD(λ) targets for a batch of
- * segments, critic steps on them, then actor steps on the transport loss (RLDT.md §3–5, §7). */
+/* finetune_update.c — one round of RLDT updates: bootstrap actions for a batch of segments, critic steps on
+ * their TD(λ) targets (re-evaluated with the current target networks at every step, as the reference does,
+ * or once per round: critic.target_refresh), then actor steps on the transport loss (RLDT.md §3–5, §7). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "finetune_internal.h"
 #include "rldt/log.h"
@@ -13,40 +15,48 @@
 // which it keeps) and uploads their indices; gathers, bootstrap values, TD(λ) targets and minibatches are
 // backend ops on the buffer's device copy (f->d_*).
 
-/* qnext for every step of the round's segments (round order, into f->u_qnext): the mean over M fresh policy
- * samples a' ~ π(.|s') of the min over target members. The samples are drawn once per round. */
-static void bootstrap(ft_t *f, int nseg, rldt_rng_t *rng)
+/* Draws the round's bootstrap actions: M policy samples a' ~ π(.|s') per next state of the round's segments,
+ * kept in f->u_boot ([M][round steps][D]) for all of the round's critic steps (RLDT.md §5). The round's
+ * rows (round order) go to d_round and its segments' first rows to d_segrows. */
+static void draw_bootstrap_actions(ft_t *f, int nseg, rldt_rng_t *rng)
 {
     const rldt_backend_t *be = f->be;
-    int T = f->T, od = f->od, D = f->D, M = (int)f->cfg->critic_samples;
-    int total = nseg * T;
+    int T = f->T, D = f->D, M = (int)f->cfg->critic_samples, total = nseg * T;
     for (int j = 0; j < total; j++) f->rows[j] = (int)rldt_replay_step(&f->buf, f->round_segs[j / T], j % T);
-    be->upload(f->d_rows, f->rows, sizeof(int) * (size_t)total);
+    be->upload(f->d_round, f->rows, sizeof(int) * (size_t)total);
+    for (int s = 0; s < nseg; s++) f->rows[s] = (int)rldt_replay_step(&f->buf, f->round_segs[s], 0);
+    be->upload(f->d_segrows, f->rows, sizeof(int) * (size_t)nseg);
     for (int start = 0; start < total; start += f->max_batch) {
         int B = total - start < f->max_batch ? total - start : f->max_batch;
-        float *q = f->u_qnext + start;
-        be->gather_rows(f->u_obs, f->d_next, f->d_rows + start, B, od, 1);
-        be->fill(q, 0.0f, (size_t)B);
+        be->gather_rows(f->u_obs, f->d_next, f->d_round + start, B, f->od, 1);
         for (int m = 0; m < M; m++) {
+            float *x = f->u_boot + ((size_t)m * total + start) * D;
             size_t nx = (size_t)B * D;
-            be->fill_normal(f->u_x, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
-            rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, B, f->u_x, NULL);
-            rldt_critic_target_min(&f->critic, f->u_obs, f->u_x, B, f->u_tmp);
-            be->axpy(q, 1.0f / (float)M, f->u_tmp, (size_t)B);
+            be->fill_normal(x, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
+            rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, B, x, NULL);
         }
     }
 }
 
-/* TD(λ) targets of the round's segments into f->d_G (by buffer row): rewards scaled on dense tasks,
- * bootstrap values clipped to [q_min, q_max]. */
+/* TD(λ) targets of the round's segments into f->d_G (by buffer row), with the target networks as they are
+ * now: Q̄(s') over the round's bootstrap actions (into f->u_qnext, round order), rewards scaled on dense
+ * tasks, Q̄ clipped to [q_min, q_max]. Terminal steps: the task's, and also truncations unless
+ * critic.bootstrap_truncated (the authors' rule: done = terminated or truncated, i.e. the ended flags). */
 static void targets(ft_t *f, int nseg)
 {
+    const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
-    for (int s = 0; s < nseg; s++) f->rows[s] = (int)rldt_replay_step(&f->buf, f->round_segs[s], 0);
-    f->be->upload(f->d_segrows, f->rows, sizeof(int) * (size_t)nseg);
+    int D = f->D, M = (int)cfg->critic_samples, total = nseg * f->T;
+    for (int start = 0; start < total; start += f->max_batch) {
+        int B = total - start < f->max_batch ? total - start : f->max_batch;
+        be->gather_rows(f->u_obs, f->d_next, f->d_round + start, B, f->od, 1);
+        rldt_critic_bootstrap(&f->critic, f->u_obs, f->u_boot + (size_t)start * D, M, (size_t)total * D, B, f->u_qnext + start,
+                              f->u_tmp);
+    }
     double r_div = f->sparse ? 1.0 : rldt_reward_scaler_divisor(&f->scaler);
-    f->be->td_lambda(f->d_G, f->d_rew, f->d_term, f->d_ended, f->u_qnext, f->d_segrows, nseg, f->T, (float)cfg->critic_gamma,
-                     (float)cfg->critic_lambda, r_div, (float)cfg->critic_q_min, (float)cfg->critic_q_max);
+    be->td_lambda(f->d_G, f->d_rew, cfg->critic_bootstrap_truncated ? f->d_term : f->d_ended, f->d_ended, f->u_qnext,
+                  f->d_segrows, nseg, f->T, (float)cfg->critic_gamma, (float)cfg->critic_lambda, r_div, (float)cfg->critic_q_min,
+                  (float)cfg->critic_q_max);
 }
 
 /* Buffer rows of member m's transitions, with mask 1: the segments whose round index is m mod members
@@ -76,7 +86,9 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
     }
     be->upload(f->d_rows, f->rows, sizeof(int) * (size_t)at);
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
+    bool every_step = strcmp(cfg->critic_target_refresh, "step") == 0;
     for (int step = 0; step < cfg->ft_critic_steps; step++) {
+        if (every_step || step == 0) targets(f, nseg);
         rldt_trainable_zero_grad(&f->critic.online);
         double loss = 0;
         int members_used = 0;
@@ -200,11 +212,9 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st)
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed,
                   rldt_rng_stream_id(RLDT_STREAM_TRAIN, 2, (uint32_t)(f->itr * cfg->ft_q_repeat + round)));
-    int nseg = cfg->ft_batch_segments > 0 ? (int)cfg->ft_batch_segments : f->n_envs;
-    if (nseg > f->buf.count) nseg = f->buf.count;
+    int nseg = f->round_segs_max < f->buf.count ? f->round_segs_max : f->buf.count;
     rldt_replay_sample(&f->buf, fresh, nseg, cfg->ft_new_fraction, &rng, f->round_segs);
-    bootstrap(f, nseg, &rng);
-    targets(f, nseg);
+    draw_bootstrap_actions(f, nseg, &rng);
     critic_steps(f, nseg, &rng, st);
     if (f->itr > cfg->ft_critic_warmup)
         for (int i = 0; i < cfg->ft_actor_steps; i++) actor_step(f, nseg, st);

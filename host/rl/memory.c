@@ -101,11 +101,13 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
 
     add(e, "actor (weights, gradients, Adam moments, v_ref, pretrained copy)", na * F, 6 * na * F);
     add(e, "critic ensemble (weights, gradients, Adam moments, targets)", nc * F, (5 * nc + mlp_ws_floats(&q, mb) + 2 * mb * (od + D + 2)) * F);
-    /* the buffer on the host; where the update reads it (its copy on a backend other than the CPU's, its
-     * TD(λ) targets, a round's bootstrap values and row indices) */
+    /* the buffer on the host; where the update reads it: its copy on a backend other than the CPU's, its
+     * TD(λ) targets and row indices, and a round's rows, bootstrap actions (M per step) and values */
     double mirror = be && be != rldt_backend_cpu() ? steps * (step_bytes - 2) : 0;
+    double rsteps = (cfg->ft_batch_segments > 0 ? (double)cfg->ft_batch_segments : envs) * T, M = (double)cfg->critic_samples;
+    if (rsteps > steps) rsteps = steps;
     add(e, "replay buffer and its per-transition work arrays", steps * (step_bytes + F) + 2 * cap * sizeof(int),
-        mirror + steps * 3 * F + cap * sizeof(int));
+        mirror + steps * 2 * F + rsteps * (2 + M * D) * F + cap * sizeof(int));
     double dev = (K + 1) * envs * D + envs * (od + 5 * D + 2) + mb * (od + 12 * D + (K + 1) * D + 7) + pws;
     add(e, "rollout and update buffers, network workspaces", envs * (od + 2 * D + 2) * F, dev * F);
     add(e, "environments", 2 * snapshot + envs * (od * 3 + 8) * F, 0);

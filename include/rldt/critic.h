@@ -40,6 +40,10 @@ void rldt_critic_free(rldt_critic_t *c);
 const float *rldt_critic_q(rldt_critic_t *c, int m, bool target, const float *obs, const float *act, int B);
 /* out[B] = min over members of the target Q (the bootstrap value of RLDT.md §5). */
 void rldt_critic_target_min(rldt_critic_t *c, const float *obs, const float *act, int B, float *out);
+/* out[B] = (1/M) Σ_m min over members of the target Q at (obs, acts + m·stride): the bootstrap value Q̄(s')
+ * of RLDT.md §5 over M policy samples per next state (unclipped: rldt_td_lambda clips it). tmp: [B]. */
+void rldt_critic_bootstrap(rldt_critic_t *c, const float *obs, const float *acts, int M, size_t stride, int B, float *out,
+                           float *tmp);
 /* g[B][D] = mean over members of dQ_online/da at (obs, act): the transport field's gradient term. */
 void rldt_critic_action_grad(rldt_critic_t *c, const float *obs, const float *act, int B, float *g);
 /* Adds member m's MSE loss gradient on (obs, act) -> targets[B] to the online gradients; returns the loss. */

@@ -12,6 +12,7 @@
 #define RLDT_TRANSPORT_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,6 +176,39 @@ RLDT_HD void rldt_td_lambda(float *G, const float *r, const uint8_t *terminated,
         next = rt + cont * ((1.0 - lambda) * q + lambda * ahead);
         G[t] = (float)next;
     }
+}
+
+/* What the replay buffer stores of one env step (RLDT.md §5). */
+typedef struct {
+    float reward;     /* dense: the env's reward; sparse: the increment raw − previous raw (the caller divides
+                       * a rollout's increments by max(1, its largest raw reward)) */
+    uint8_t terminal; /* d = 1: no bootstrap beyond this step */
+    uint8_t ended;    /* the episode ended here (terminated, truncated) or the step is terminal: TD(λ) does not
+                       * chain across it */
+    uint8_t mask;     /* 0: the losses ignore this state (after the episode's first success, with
+                       * reward.mask_after_success) */
+} rldt_transition_t;
+
+/* One env step into a stored transition, updating its env's episode state: `prev_raw`, the raw reward of the
+ * episode's previous step (0 at its start), and `seen_success`, whether the episode has succeeded before.
+ * Sparse tasks: the reward is the one-time increment raw − prev_raw, and from the episode's first success
+ * on every step is terminal (the success step included: for envs that do not end the episode on success,
+ * nothing after it is bootstrapped from). Dense tasks: the reward is raw, terminal is terminated. Every
+ * task: mask = 0 after the first success when mask_after_success (the success step itself keeps 1). At the
+ * episode's end (terminated or truncated) the state resets. */
+static inline rldt_transition_t rldt_transition(float *prev_raw, uint8_t *seen_success, float raw, bool success,
+                                                bool terminated, bool truncated, bool sparse, bool mask_after_success)
+{
+    rldt_transition_t x;
+    bool after_success = sparse && (*seen_success || success);
+    x.reward = sparse ? raw - *prev_raw : raw;
+    x.terminal = terminated || after_success;
+    x.ended = terminated || truncated || after_success;
+    x.mask = !(mask_after_success && *seen_success);
+    *seen_success = *seen_success || success;
+    if (isfinite(raw)) *prev_raw = raw; /* a non-finite reward drops its segment; it must not poison the next */
+    if (terminated || truncated) *seen_success = 0, *prev_raw = 0.0f;
+    return x;
 }
 
 // ---------------------------------------------------------------------------------------------------
