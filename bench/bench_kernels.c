@@ -26,7 +26,10 @@ typedef struct {
     int rows, cols;        /* layernorm / linear shape */
     int S, P, D;           /* svgd_field */
     float *a, *b, *c, *d, *e, *f, *g;
+    int *grows; /* gather_rows: n / GATHER_WIDTH rows of a, scattered */
 } bufs_t;
+
+#define GATHER_WIDTH 24 /* a hopper-sized action chunk, the width the update's gathers move */
 
 static float *filled(const rldt_backend_t *be, size_t n, uint64_t stream)
 {
@@ -41,18 +44,25 @@ static float *filled(const rldt_backend_t *be, size_t n, uint64_t stream)
 
 static void bufs_init(bufs_t *x, const rldt_backend_t *be, size_t n, int rows, int cols, int S, int P, int D)
 {
-    *x = (bufs_t){be, n, rows, cols, S, P, D, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    *x = (bufs_t){be, n, rows, cols, S, P, D, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t big = n;
     if ((size_t)rows * cols > big) big = (size_t)rows * cols;
     if ((size_t)S * P * D > big) big = (size_t)S * P * D;
     float **all[] = {&x->a, &x->b, &x->c, &x->d, &x->e, &x->f, &x->g};
     for (int i = 0; i < 7; i++) *all[i] = filled(be, big, (uint64_t)i + 1);
+    size_t nr = n / GATHER_WIDTH ? n / GATHER_WIDTH : 1;
+    int *h = rldt_xmalloc(sizeof(int) * nr);
+    for (size_t i = 0; i < nr; i++) h[i] = (int)(i * 7919 % nr); /* a permutation when nr is prime to 7919 */
+    x->grows = be->alloc(sizeof(int) * nr);
+    be->upload(x->grows, h, sizeof(int) * nr);
+    free(h);
 }
 
 static void bufs_free(bufs_t *x)
 {
     float *all[] = {x->a, x->b, x->c, x->d, x->e, x->f, x->g};
     for (int i = 0; i < 7; i++) x->be->free(all[i]);
+    x->be->free(x->grows);
 }
 
 static void op_copy(bufs_t *x) { x->be->copy(x->c, x->a, sizeof(float) * x->n); }
@@ -67,6 +77,8 @@ static void op_adam(bufs_t *x)
 }
 static void op_normal(bufs_t *x) { x->be->fill_normal(x->c, x->n, 1, 2, 3); }
 static void op_sumsq(bufs_t *x) { x->be->fill(x->c, (float)x->be->sumsq(x->a, x->n), 1); }
+static void op_sum(bufs_t *x) { x->be->fill(x->c, (float)x->be->sum(x->a, x->n), 1); }
+static void op_gather(bufs_t *x) { x->be->gather_rows(x->c, x->a, x->grows, (int)(x->n / GATHER_WIDTH), GATHER_WIDTH, 1); }
 static void op_mse(bufs_t *x) { x->be->fill(x->d, (float)x->be->mse(x->a, x->b, x->c, x->n), 1); }
 static void op_layernorm(bufs_t *x) { x->be->layernorm_forward(x->c, x->d, x->e, x->a, x->b, x->f, x->rows, x->cols); }
 static void op_linear(bufs_t *x)
@@ -101,7 +113,9 @@ static const op_t ops[] = {
     {"adam_step", op_adam, 0, 28, 1, AT(adam_step)},
     {"fill_normal", op_normal, 0, 4, 1, AT(fill_normal)},
     {"sumsq", op_sumsq, 0, 4, 0, AT(sumsq)},
+    {"sum", op_sum, 0, 4, 0, AT(sum)},
     {"mse (+grad)", op_mse, 0, 12, 0, AT(mse)},
+    {"gather_rows (width 24)", op_gather, 0, 8 + 4.0 / GATHER_WIDTH, 1, AT(gather_rows)},
     {"layernorm_forward", op_layernorm, 2, 8, 0, AT(layernorm_forward)},
     {"svgd_field", op_svgd, 1, 16, 0, AT(svgd_field)},
     {"actor_grad", op_actor_grad, 1, 20, 1, AT(actor_grad)},
