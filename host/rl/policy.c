@@ -1,4 +1,6 @@
-/* policy.c — the flow-matching velocity field, its Euler sampler and expected targets (see rldt/policy.h). */
+/* policy.c — the flow-matching velocity field, its Euler sampler (and back-propagation through it) and
+ * expected targets (see rldt/policy.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,15 +112,18 @@ const float *rldt_policy_forward(rldt_policy_t *p, const float *P, const float *
     return rldt_mlp_forward(&p->body, P + p->body_offset, ws_in(p), B);
 }
 
-void rldt_policy_backward(rldt_policy_t *p, const float *P, float *G, const float *dv)
+void rldt_policy_backward_x(rldt_policy_t *p, const float *P, float *G, const float *dv, float *dx)
 {
     const rldt_policy_spec_t *s = &p->spec;
     int B = p->body.batch, in = s->body_spec.in;
     rldt_mlp_backward(&p->body, P + p->body_offset, G + p->body_offset, dv, ws_din(p));
-    /* the time embedding's gradient is the middle block of columns */
+    /* the input gradient's column blocks: x, then the time embedding */
+    if (dx) p->be->axpy_cols(dx, s->D, ws_din(p), in, 1.0f, s->D, B);
     p->be->copy_cols(ws_dte(p), s->time_dim, 0, ws_din(p), in, s->D, s->time_dim, B);
     rldt_mlp_backward(&p->time_mlp, P, G, ws_dte(p), NULL);
 }
+
+void rldt_policy_backward(rldt_policy_t *p, const float *P, float *G, const float *dv) { rldt_policy_backward_x(p, P, G, dv, NULL); }
 
 // ---------------------------------------------------------------------------------------------------
 // sampling
@@ -137,6 +142,29 @@ void rldt_policy_sample(rldt_policy_t *p, const float *P, const float *obs, int 
         be->euler_step(next, xk, v, 1.0f / (float)K, n);
     }
     if (chain && chain != x) be->copy(x, chain + (size_t)K * n, sizeof(float) * n);
+}
+
+void rldt_policy_chain_backward(rldt_policy_t *p, const float *P, float *G, const float *obs, int B, const float *chain,
+                                float *dx, float *dv, float *scratch, double *norms)
+{
+    const rldt_backend_t *be = p->be;
+    int K = p->spec.K;
+    size_t n = (size_t)B * p->spec.D;
+    for (int k = K - 1; k >= 0; k--) { /* x_{k+1} = x_k + v_k / K: dL/dv_k = dx / K, dx += (dv_k/dx_k)^T dL/dv_k */
+        be->fill(ws_t(p), (float)k / (float)K, (size_t)B);
+        rldt_policy_forward(p, P, chain + (size_t)k * n, ws_t(p), obs, B);
+        be->copy(dv, dx, sizeof(float) * n);
+        be->scale(dv, 1.0f / (float)K, n);
+        rldt_policy_backward_x(p, P, G, dv, dx);
+        if (norms) norms[k] = rldt_policy_grad_norm(p, P, dv, scratch);
+    }
+}
+
+double rldt_policy_grad_norm(rldt_policy_t *p, const float *P, const float *dv, float *scratch)
+{
+    p->be->fill(scratch, 0.0f, p->nparams);
+    rldt_policy_backward(p, P, scratch, dv);
+    return sqrt(p->be->sumsq(scratch, p->nparams));
 }
 
 void rldt_policy_expected_target(rldt_policy_t *p, const float *P, const float *xk, int k, const float *obs, int B,

@@ -55,13 +55,28 @@ void rldt_policy_set_normalizers(rldt_policy_t *p, const float *obs_mean, const 
  * Returns [B][D] in the workspace, valid until the next forward. */
 const float *rldt_policy_forward(rldt_policy_t *p, const float *params, const float *x, const float *t,
                                  const float *obs, int B);
-/* Backward of the last forward: grads += dL/dparams for dL/dv = dv. */
+/* Backward of the last forward: grads += dL/dparams for dL/dv = dv. The forward's activations survive it, so
+ * one forward may be followed by several backwards. */
 void rldt_policy_backward(rldt_policy_t *p, const float *params, float *grads, const float *dv);
+/* The same, and dx (backend memory [B][D]) += dL/dx, the gradient at the noisy chunk x (the input
+ * gradient that back-propagation through the Euler chain needs). */
+void rldt_policy_backward_x(rldt_policy_t *p, const float *params, float *grads, const float *dv, float *dx);
 
 /* K-step Euler sampling: x holds x_0 on entry (noise, or zeros for deterministic sampling) and x_K on exit.
  * chain (may be NULL) receives x_0..x_K as [K+1][B][D]. x may be the chain itself (its slot 0): then the
  * chain is sampled in place and x_K is in slot K only. All pointers are backend memory. */
 void rldt_policy_sample(rldt_policy_t *p, const float *params, const float *obs, int B, float *x, float *chain);
+/* Back-propagation through the K Euler steps of a sampled chain (the BPTT baseline, finetune.algo=bptt):
+ * chain holds x_0..x_K from rldt_policy_sample with these params and obs, dx holds dL/dx_K on entry. Walking
+ * k = K-1..0, each step's forward is recomputed, grads += the gradient of v(x_k, k/K | obs) under
+ * dL/dv_k = dL/dx_{k+1} / K, and dx becomes dL/dx_k (dL/dx_0 on exit). dv: a [B][D] scratch. With norms
+ * (host, K doubles; may be NULL), norms[k] = the L2 norm of step k's own share of the parameter gradient,
+ * computed in scratch (nparams floats). All other pointers are backend memory. */
+void rldt_policy_chain_backward(rldt_policy_t *p, const float *params, float *grads, const float *obs, int B,
+                                const float *chain, float *dx, float *dv, float *scratch, double *norms);
+/* The L2 norm of the parameter gradient that dv = dL/dv alone gives for the last forward, computed in
+ * scratch (backend memory, nparams floats); nothing else changes. */
+double rldt_policy_grad_norm(rldt_policy_t *p, const float *params, const float *dv, float *scratch);
 /* a†_k = x_k + (1 - t_k) v(x_k, t_k | obs) with t_k = k / K, into out [B][D]. */
 void rldt_policy_expected_target(rldt_policy_t *p, const float *params, const float *xk, int k, const float *obs,
                                  int B, float *out);
