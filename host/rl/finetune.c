@@ -57,7 +57,7 @@ static rldt_status_t alloc_all(ft_t *f)
                {(void **)&f->vref, f->actor.n}, {(void **)&f->pretrained, f->actor.n}, {(void **)&f->d_G, steps},
                {(void **)&f->u_qnext, rsteps}, {(void **)&f->r_k, n}, {(void **)&f->u_k, mb}, {(void **)&f->u_idx, mb},
                {(void **)&f->d_rows, steps}, {(void **)&f->d_segrows, seg}, {(void **)&f->d_round, rsteps},
-               {(void **)&f->u_boot, M * rsteps * D}};
+               {(void **)&f->u_boot, M * rsteps * D}, {(void **)&f->u_sgrad, f->actor.n}};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) /* every entry is 4-byte floats or ints */
         if (!(*dev[i].p = be->alloc(4 * dev[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
     if (f->mirrored) {
@@ -85,6 +85,9 @@ static rldt_status_t alloc_all(ft_t *f)
     f->slots = rldt_xmalloc(sizeof(int) * n);
     f->bad = rldt_xmalloc(n);
     f->rewards = rldt_xmalloc(sizeof(float) * n * (size_t)f->T);
+    size_t logged = (size_t)f->cfg->ft_q_repeat * (size_t)f->cfg->ft_actor_steps; /* per iteration, at most */
+    f->sg_norm = rldt_xmalloc(sizeof(double) * logged * K);
+    f->sg_update = rldt_xmalloc(sizeof(long) * logged);
     return RLDT_OK;
 }
 
@@ -111,7 +114,8 @@ static void free_all(ft_t *f)
     const rldt_backend_t *be = f->be;
     void *dev[] = {f->r_obs, f->r_chain, f->r_xk, f->r_t, f->r_at, f->r_noise, f->r_exec, f->r_k, f->u_obs, f->u_act,
                    f->u_tgt, f->u_x, f->u_chain, f->u_g, f->u_xk, f->u_t, f->u_at, f->u_phi, f->u_h, f->u_alpha, f->u_dv,
-                   f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows, f->d_round, f->u_boot};
+                   f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows, f->d_round, f->u_boot,
+                   f->u_sgrad};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
     if (f->mirrored) {
@@ -119,7 +123,8 @@ static void free_all(ft_t *f)
         for (size_t i = 0; i < sizeof mirror / sizeof mirror[0]; i++)
             if (mirror[i]) be->free(mirror[i]);
     }
-    void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->prev_raw, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards};
+    void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->prev_raw, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards,
+                    f->sg_norm, f->sg_update};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
@@ -403,12 +408,14 @@ static const char *const metric_names[] = {"itr", "env_steps", "env_steps_per_s"
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 
-/* metrics.jsonl and metrics.csv of a run: one row per iteration, flushed as it is written. */
+/* metrics.jsonl and metrics.csv of a run: one row per iteration, flushed as it is written; step_grads.csv
+ * (with finetune.step_grad_freq, else NULL): K rows per logged actor update. */
 typedef struct {
-    FILE *file[2];
-    char path[2][RLDT_PATH_MAX + 1];
+    FILE *file[3];
+    char path[3][RLDT_PATH_MAX + 1];
 } metrics_t;
-enum { JSONL = 0, CSV = 1 };
+enum { JSONL = 0, CSV = 1, STEP_GRADS = 2 };
+#define STEP_GRADS_HEADER "itr,actor_update,k,grad_norm"
 
 static rldt_status_t metrics_error(const metrics_t *m, int k)
 {
@@ -453,9 +460,10 @@ static rldt_status_t metrics_trim(const char *path, long itr, const char *header
     return st;
 }
 
-/* Opens <dir>/metrics.{jsonl,csv} for a run starting at iteration `itr`: fresh files at 0, otherwise the
- * existing rows up to itr are kept (see metrics_trim). */
-static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr)
+/* Opens <dir>/metrics.{jsonl,csv}, and <dir>/step_grads.csv when `step_grads`, for a run starting at
+ * iteration `itr`: fresh files at 0, otherwise the existing rows up to itr are kept (see metrics_trim). A
+ * step_grads.csv the run does not write is cut back too on a resume, and removed on a fresh start. */
+static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr, bool step_grads)
 {
     char header[512] = "";
     for (size_t i = 0; i < N_METRICS; i++) {
@@ -463,26 +471,30 @@ static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr)
         if (i + 1 < N_METRICS) strcat(header, ",");
     }
     rldt_ignore_sigxfsz();
-    const char *names[2] = {"metrics.jsonl", "metrics.csv"};
-    for (int k = 0; k < 2; k++) {
+    const char *names[3] = {"metrics.jsonl", "metrics.csv", "step_grads.csv"};
+    const char *headers[3] = {NULL, header, STEP_GRADS_HEADER};
+    for (int k = 0; k < 3; k++) {
         rldt_status_t st = rldt_path_format(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
         long kept = 0;
-        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, k == CSV ? header : NULL, &kept);
+        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, headers[k], &kept);
+        if (!st && itr == 0 && k == STEP_GRADS && !step_grads && unlink(m->path[k]) != 0 && errno != ENOENT)
+            st = rldt_error_set(RLDT_ERR, "cannot remove the old %s: %s", m->path[k], strerror(errno));
         if (st) return st;
+        if (k == STEP_GRADS && !step_grads) continue;
         errno = 0;
         m->file[k] = fopen(m->path[k], itr > 0 ? "a" : "w");
         if (!m->file[k]) return rldt_error_set(RLDT_ERR, "cannot open metrics %s: %s", m->path[k], strerror(errno));
-        if (k == CSV && kept == 0 && (fprintf(m->file[k], "%s\n", header) < 0 || fflush(m->file[k]) != 0))
+        if (headers[k] && kept == 0 && (fprintf(m->file[k], "%s\n", headers[k]) < 0 || fflush(m->file[k]) != 0))
             return metrics_error(m, k);
     }
     return RLDT_OK;
 }
 
-/* Closes both files; a failure to write what was still buffered is an error. */
+/* Closes the files; a failure to write what was still buffered is an error. */
 static rldt_status_t metrics_close(metrics_t *m)
 {
     rldt_status_t st = RLDT_OK;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         errno = 0;
         if (m->file[k] && fclose(m->file[k]) != 0 && !st) st = metrics_error(m, k);
         m->file[k] = NULL;
@@ -519,6 +531,19 @@ static rldt_status_t write_metrics(metrics_t *m, const ft_t *f, const ft_stats_t
     return RLDT_OK;
 }
 
+/* The iteration's logged per-step gradient norms into step_grads.csv (when it is open), K rows per update. */
+static rldt_status_t write_step_grads(metrics_t *m, ft_t *f)
+{
+    FILE *out = m->file[STEP_GRADS];
+    int n = f->sg_n;
+    f->sg_n = 0;
+    if (!out) return RLDT_OK;
+    errno = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < f->K; k++) fprintf(out, "%ld,%ld,%d,%.8g\n", f->itr, f->sg_update[i], k, f->sg_norm[(size_t)i * f->K + k]);
+    return fflush(out) != 0 || ferror(out) ? metrics_error(m, STEP_GRADS) : RLDT_OK;
+}
+
 static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
 {
     const rldt_config_t *cfg = f->cfg;
@@ -542,11 +567,11 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     rldt_status_t st = setup(&f, &cfg, spec, be);
     f.delta_kernel = strcmp(cfg.svgd_kernel, "delta") == 0;
     char dir[RLDT_PATH_MAX + 1], path[RLDT_PATH_MAX + 1];
-    metrics_t metrics = {{NULL, NULL}, {"", ""}};
+    metrics_t metrics = {{NULL, NULL, NULL}, {"", "", ""}};
     if (!st) st = rldt_path_format(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
     if (!st) st = rldt_path_format(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     if (!st) st = rldt_mkdirs(dir);
-    if (!st) st = metrics_open(&metrics, dir, f.itr);
+    if (!st) st = metrics_open(&metrics, dir, f.itr, cfg.ft_step_grad_freq > 0);
     if (st) goto done;
     rldt_info("finetune %s from %s: %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, K=%d, "
               "kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, f.actor.n,
@@ -573,7 +598,7 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             for (int r = 0; r < cfg.ft_q_repeat && !ft_stopped(&f); r++) ft_round(&f, fresh, r, &s);
             if (!cfg.ft_anchor) be->copy(f.vref, f.actor.p, sizeof(float) * f.actor.n);
             double t2 = rldt_now(), sps = (double)(f.env_steps - steps0) / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
-            if ((st = write_metrics(&metrics, &f, &s, NULL, sps, t2 - t1))) goto done;
+            if ((st = write_metrics(&metrics, &f, &s, NULL, sps, t2 - t1)) || (st = write_step_grads(&metrics, &f))) goto done;
             double an = s.actor_n ? s.actor_n : 1;
             rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
                       "|phi| %.3g h %.3g alpha %.3g%s",

@@ -61,6 +61,10 @@ typedef struct {
     int *d_round;   /* device [round steps]: a round's buffer rows, in round order */
     float *u_boot;  /* device [M][round steps][D]: a round's bootstrap actions */
     int *round_segs;
+    float *u_sgrad; /* device [actor params]: a scratch gradient for the per-step norms */
+    double *sg_norm; /* host [q_repeat * actor_steps][K]: this iteration's per-step gradient norms ... */
+    long *sg_update; /* ... of these actor updates (finetune.step_grad_freq; step_grads.csv) */
+    int sg_n;        /* how many of them */
     int *rows;      /* host: the rows d_rows receives */
     int *slots;     /* host: the buffer slots of a rollout's segments */
     uint8_t *bad;   /* host: per env, the segment being recorded saw a non-finite value */
@@ -75,6 +79,20 @@ int ft_rollout(ft_t *f, ft_stats_t *st);
 void ft_mirror(ft_t *f, int first, int n);
 /* finetune_update.c: one critic/actor round on a fresh batch of segments. */
 void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st);
+/* finetune_update.c: the parts of an actor update that every finetune.algo shares. ft_actor_begin starts
+ * update f->actor_updates (and advances the counter): its states (RLDT.md §4) in f->u_obs, each once per
+ * particle, P particle chains per state from noise (x_0..x_K, [K+1][N][D], in f->u_chain) and the actor's
+ * gradient zeroed. It returns the particle count N (0: no states, nothing else done) and sets *norms to where
+ * the update's K per-step gradient norms go when finetune.step_grad_freq logs it, else to NULL. */
+int ft_actor_begin(ft_t *f, int nseg, rldt_rng_t *rng, double **norms);
+/* Adds the gradient of the regulariser toward v_ref at the particles' actions a [N][D] (RLDT.md §4) and
+ * returns L_reg. Uses the policy's workspace and f->u_t, u_x, u_at, u_ref, u_tmp, u_dv. */
+double ft_actor_regulariser(ft_t *f, const float *a, int N, rldt_rng_t *rng);
+/* One Adam step (lr warm-up over actor.warmup updates) on the actor's gradient, or a counted skip when
+ * `finite` is false or the gradient is not finite; returns whether the update went through. */
+bool ft_actor_apply(ft_t *f, ft_stats_t *st, bool finite);
+/* finetune_bptt.c: one actor update of the BPTT baseline (finetune.algo=bptt). */
+void ft_bptt_step(ft_t *f, int nseg, ft_stats_t *st);
 enum { FT_CRITIC = 0, FT_ACTOR = 1, FT_ROLLOUT = 2 }; /* FT_ROLLOUT: every segment of a rollout dropped */
 /* Records a skipped update of `kind`; returns false once finetune.max_skips consecutive skips of that
  * kind have happened. */

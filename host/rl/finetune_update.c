@@ -1,6 +1,7 @@
 /* finetune_update.c — one round of RLDT updates: bootstrap actions for a batch of segments, critic steps on
  * their TD(λ) targets (re-evaluated with the current target networks at every step, as the reference does,
- * or once per round: critic.target_refresh), then actor steps on the transport loss (RLDT.md §3–5, §7). */
+ * or once per round: critic.target_refresh), then actor steps on the transport loss (RLDT.md §3–5, §7), or
+ * on the BPTT baseline's (finetune_bptt.c; the parts both share are here). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,27 +143,94 @@ static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
     return S;
 }
 
+int ft_actor_begin(ft_t *f, int nseg, rldt_rng_t *rng, double **norms)
+{
+    const rldt_backend_t *be = f->be;
+    const rldt_config_t *cfg = f->cfg;
+    long u = f->actor_updates++; /* the offset rotates even when a step is empty */
+    rldt_rng_init(rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 3, (uint32_t)u));
+    int N = actor_states(f, nseg, u, rng) * f->P;
+    *norms = NULL;
+    if (N == 0) return 0;
+    if (cfg->ft_step_grad_freq > 0 && u % cfg->ft_step_grad_freq == 0) {
+        f->sg_update[f->sg_n] = u;
+        *norms = f->sg_norm + (size_t)f->sg_n++ * f->K;
+    }
+    size_t nx = (size_t)N * f->D;
+    be->gather_rows(f->u_obs, f->d_obs, f->d_rows, N, f->od, f->P); /* each state once per particle */
+    /* particles: P full chains per state, no gradient; a = x_K (unclipped) */
+    be->fill_normal(f->u_chain, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
+    rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, N, f->u_chain, f->u_chain);
+    rldt_trainable_zero_grad(&f->actor);
+    return N;
+}
+
+double ft_actor_regulariser(ft_t *f, const float *a, int N, rldt_rng_t *rng)
+{
+    const rldt_backend_t *be = f->be;
+    const rldt_config_t *cfg = f->cfg;
+    int K = f->K, D = f->D;
+    size_t nx = (size_t)N * D;
+    /* at x~ = (1 - t~) eps + t~ a with t~ uniform on {0, 1/K, ..., (K-1)/K} */
+    be->draw_index(NULL, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)N));
+    be->fill_normal(f->u_tmp, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
+    be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D); /* the path velocity lands in u_at: unused */
+    be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->u_obs, N), sizeof(float) * nx);
+    const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->u_x, f->u_t, f->u_obs, N);
+    double lreg = cfg->actor_c_reg * D * be->mse(v, f->u_ref, f->u_dv, nx); /* mse is per element: x D per particle */
+    be->scale(f->u_dv, (float)(cfg->actor_c_reg * D), nx);
+    rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
+    return lreg;
+}
+
+bool ft_actor_apply(ft_t *f, ft_stats_t *st, bool finite)
+{
+    const rldt_config_t *cfg = f->cfg;
+    rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
+    float warm = cfg->actor_warmup > 0 && f->actor_updates < cfg->actor_warmup ? (float)(f->actor_updates + 1) / (float)cfg->actor_warmup : 1.0f;
+    float norm = finite ? rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f) : NAN;
+    if (!isfinite(norm)) {
+        ft_skip(f, st, FT_ACTOR);
+        return false;
+    }
+    ft_ok(f, FT_ACTOR);
+    return true;
+}
+
+/* Per-step norms of the transport + consistency gradient (finetune.step_grad_freq): for each k, the gradient
+ * of the particles whose drawn step is k, i.e. dv with every other row zeroed. chain_select builds that row
+ * mask from a chain of zeros holding dv in slot k (slots 0..K-1 of the particle chains are free once x_k is
+ * selected; slot K, the particles, is left alone). */
+static void transport_step_norms(ft_t *f, int N, double *norms)
+{
+    const rldt_backend_t *be = f->be;
+    size_t nx = (size_t)N * f->D;
+    be->fill(f->u_chain, 0.0f, (size_t)f->K * nx);
+    for (int k = 0; k < f->K; k++) {
+        float *slot = f->u_chain + (size_t)k * nx;
+        be->copy(slot, f->u_dv, sizeof(float) * nx);
+        be->chain_select(f->u_tmp, f->u_chain, f->u_k, N, f->D);
+        be->fill(slot, 0.0f, nx);
+        norms[k] = rldt_policy_grad_norm(&f->pol, f->actor.p, f->u_tmp, f->u_sgrad);
+    }
+}
+
+/* One RLDT actor update: the transport + consistency loss at one drawn step per particle (RLDT.md §3-4). */
 static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
 {
     const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
     int P = f->P, K = f->K, D = f->D;
     rldt_rng_t rng;
-    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 3, (uint32_t)f->actor_updates));
-    int S = actor_states(f, nseg, f->actor_updates++, &rng); /* the offset rotates even when a step is empty */
-    if (S == 0) return;
-    int N = S * P;
+    double *norms;
+    int N = ft_actor_begin(f, nseg, &rng, &norms), S = N / P;
+    if (N == 0) return;
     size_t nx = (size_t)N * D;
-    be->gather_rows(f->u_obs, f->d_obs, f->d_rows, N, f->od, P); /* each state once per particle */
-    /* particles: P full chains per state, no gradient; a = x_K (unclipped) */
-    be->fill_normal(f->u_chain, nx, rng.seed, rng.stream, rldt_rng_claim(&rng, nx));
-    rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, N, f->u_chain, f->u_chain);
     const float *a = f->u_chain + (size_t)K * nx;
     rldt_critic_action_grad(&f->critic, f->u_obs, a, N, f->u_g);
     /* one uniformly drawn step k per particle (t = k/K); its velocity (with gradient) and expected target a†_k */
     be->draw_index(f->u_k, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng.seed, rng.stream, rldt_rng_claim(&rng, (size_t)N));
     be->chain_select(f->u_xk, f->u_chain, f->u_k, N, D);
-    rldt_trainable_zero_grad(&f->actor);
     const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->u_xk, f->u_t, f->u_obs, N);
     be->expected_target(f->u_at, f->u_xk, v, f->u_t, N, D);
     /* the transport field at the expected targets */
@@ -174,25 +242,9 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     double lt = 0, lc = 0;
     be->actor_grad(f->u_dv, &lt, &lc, v, f->u_phi, a, f->u_xk, f->u_t, N, D, K, (float)cfg->actor_c_cons);
     rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
-    /* regulariser toward v_ref at x~ = (1 - t~) eps + t~ a with t~ uniform on {0, 1/K, ..., (K-1)/K} */
-    be->draw_index(NULL, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng.seed, rng.stream, rldt_rng_claim(&rng, (size_t)N));
-    be->fill_normal(f->u_tmp, nx, rng.seed, rng.stream, rldt_rng_claim(&rng, nx));
-    be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D); /* the path velocity lands in u_at: unused */
-    be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->u_obs, N), sizeof(float) * nx);
-    const float *v2 = rldt_policy_forward(&f->pol, f->actor.p, f->u_x, f->u_t, f->u_obs, N);
-    double lreg = cfg->actor_c_reg * D * be->mse(v2, f->u_ref, f->u_dv, nx); /* mse is per element: x D per particle */
-    be->scale(f->u_dv, (float)(cfg->actor_c_reg * D), nx);
-    rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
-
-    rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
-    float warm = cfg->actor_warmup > 0 && f->actor_updates < cfg->actor_warmup ? (float)(f->actor_updates + 1) / (float)cfg->actor_warmup : 1.0f;
-    bool finite = isfinite(lt) && isfinite(lc) && isfinite(lreg);
-    float norm = finite ? rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f) : NAN;
-    if (!isfinite(norm)) {
-        ft_skip(f, st, FT_ACTOR);
-        return;
-    }
-    ft_ok(f, FT_ACTOR);
+    if (norms) transport_step_norms(f, N, norms);
+    double lreg = ft_actor_regulariser(f, a, N, &rng);
+    if (!ft_actor_apply(f, st, isfinite(lt) && isfinite(lc) && isfinite(lreg))) return;
     /* statistics (sums on the backend, scalars to the host): the root-mean-square |phi| over particles, the
      * mean bandwidth, the mean alpha */
     st->phi_norm += sqrt(be->sumsq(f->u_phi, nx) / N);
@@ -216,6 +268,7 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st)
     rldt_replay_sample(&f->buf, fresh, nseg, cfg->ft_new_fraction, &rng, f->round_segs);
     draw_bootstrap_actions(f, nseg, &rng);
     critic_steps(f, nseg, &rng, st);
+    void (*step)(ft_t *, int, ft_stats_t *) = strcmp(cfg->ft_algo, "bptt") == 0 ? ft_bptt_step : actor_step;
     if (f->itr > cfg->ft_critic_warmup)
-        for (int i = 0; i < cfg->ft_actor_steps; i++) actor_step(f, nseg, st);
+        for (int i = 0; i < cfg->ft_actor_steps; i++) step(f, nseg, st);
 }
