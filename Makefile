@@ -20,8 +20,8 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation -Werror -pthread -MMD -MP \
-            -Iinclude $(shell pkg-config --cflags hdf5) -DRLDT_BUILD_CUDA=$(CUDA)
-LDLIBS   += $(shell pkg-config --libs hdf5) -lhdf5_hl -lopenblas -lyaml -lcjson -lz -lm -ldl -pthread
+            -Iinclude $(shell pkg-config --cflags hdf5 ompi-c) -DRLDT_BUILD_CUDA=$(CUDA)
+LDLIBS   += $(shell pkg-config --libs hdf5 ompi-c) -lhdf5_hl -lopenblas -lyaml -lcjson -lz -lm -ldl -pthread
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -39,7 +39,7 @@ $(BUILD)/host/nn/cpu_%.o: CFLAGS += $(CPU_MATH_CFLAGS)
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
 
-LIB_SRC  := $(wildcard host/core/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/io/*.c)
+LIB_SRC  := $(wildcard host/core/*.c host/comm/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/io/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard host/main/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -128,8 +128,14 @@ $(BUILD)/tests/librldt_emu_test.so: $(BUILD)/tests/emu_test_kernels.o $(EMU_RT_O
 $(BUILD)/tests/rldt_tests: $(TEST_OBJ) $(BUILD)/librldt.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so
+# The rank program of the data-parallel tests (tests/test_comm.c runs it alone and under mpirun).
+$(BUILD)/tests/comm_check: tests/mpi/comm_check.c $(BUILD)/librldt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so $(BUILD)/tests/comm_check
 	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
+	  RLDT_COMM_CHECK=$(CURDIR)/$(BUILD)/tests/comm_check \
 	  RLDT_CUDA_EMU_LIB=$(CURDIR)/$(BUILD)/librldt_cuda_emu.so RLDT_EMU_TEST_LIB=$(CURDIR)/$(BUILD)/tests/librldt_emu_test.so \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)

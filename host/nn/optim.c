@@ -2,6 +2,7 @@
  * themselves are backend ops (host/nn/backend_cpu.c, kernels/optim.cu). */
 #include "rldt/optim.h"
 #include "rldt/backend.h"
+#include "rldt/comm.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,6 +55,7 @@ void rldt_trainable_zero_grad(rldt_trainable_t *t) { t->be->fill(t->g, 0.0f, t->
 
 float rldt_trainable_step(rldt_trainable_t *t, const rldt_adam_t *opt, float lr, float max_norm)
 {
+    rldt_comm_average(t->be, t->g, t->n); /* data parallel: every rank steps on the ranks' mean gradient */
     float norm = rldt_clip_global_norm(t->be, t->g, t->n, max_norm);
     if (!isfinite(norm)) return norm;
     t->step++;

@@ -75,8 +75,10 @@ rldt_status_t rldt_trainable_init(rldt_trainable_t *t, const struct rldt_backend
 void rldt_trainable_free(rldt_trainable_t *t);
 /* g <- 0 */
 void rldt_trainable_zero_grad(rldt_trainable_t *t);
-/* Clips g to max_norm (0 = no clipping), then takes one Adam step at rate lr. Returns the gradient norm
- * before clipping; a non-finite norm skips the step (parameters and moments untouched, step not counted). */
+/* Averages g over the data-parallel ranks (rldt/comm.h; nothing on one rank), clips it to max_norm (0 = no
+ * clipping), then takes one Adam step at rate lr. Returns the gradient norm before clipping; a non-finite
+ * norm skips the step (parameters and moments untouched, step not counted): after the average every rank
+ * sees the same norm, so all skip together. */
 float rldt_trainable_step(rldt_trainable_t *t, const rldt_adam_t *opt, float lr, float max_norm);
 
 /* Global-norm clipping of a flat gradient buffer living on backend `be`: if ||g|| > max_norm > 0, scales g

@@ -1,0 +1,130 @@
+/* comm.c — the process-wide world of data-parallel ranks (see rldt/comm.h): the single-process engine
+ * (no MPI call at all) and the MPI engine. */
+#define _POSIX_C_SOURCE 200809L
+#include "rldt/comm.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rldt_comm_t world = {RLDT_COMM_SINGLE, 0, 1, 0, 1};
+static bool joined;
+
+bool rldt_comm_launched(void)
+{
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE")) return true;
+    return getenv("SLURM_STEP_ID") && getenv("SLURM_PROCID"); /* a task of srun (not a batch script's shell) */
+}
+
+rldt_status_t rldt_comm_init(void)
+{
+    if (joined || !rldt_comm_launched()) return RLDT_OK;
+    int provided;
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return rldt_error_set(RLDT_ERR, "launched as an MPI rank, but MPI_Init failed");
+    MPI_Comm node;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &world.local_rank);
+    MPI_Comm_size(node, &world.local_size);
+    MPI_Comm_free(&node);
+    world.engine = RLDT_COMM_MPI;
+    joined = true;
+    return RLDT_OK;
+}
+
+const rldt_comm_t *rldt_comm_world(void) { return &world; }
+
+void rldt_comm_finalize(void)
+{
+    if (!joined) return;
+    MPI_Finalize();
+    joined = false;
+    world = (rldt_comm_t){RLDT_COMM_SINGLE, 0, 1, 0, 1};
+}
+
+_Noreturn void rldt_comm_abort(int code, const char *why)
+{
+    fprintf(stderr, "rldt: rank %d of %d: %s\n", world.rank, world.size, why);
+    fflush(stderr);
+    if (joined) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// collectives: counts beyond INT_MAX go in pieces
+
+#define PIECE ((size_t)1 << 30)
+
+/* x[0..n) <- the sum over ranks, reduced to rank 0 (in MPI's fixed order for this world size) and broadcast,
+ * so every rank holds the same bits; `scale` then multiplies it (floats) on rank 0 before the broadcast. */
+static void reduce_broadcast(void *x, size_t n, MPI_Datatype type, size_t elem, float scale)
+{
+    for (size_t at = 0; at < n; at += PIECE) {
+        int k = (int)(n - at < PIECE ? n - at : PIECE);
+        char *p = (char *)x + at * elem;
+        MPI_Reduce(world.rank == 0 ? MPI_IN_PLACE : p, p, k, type, MPI_SUM, 0, MPI_COMM_WORLD);
+        if (world.rank == 0 && scale != 1.0f)
+            for (int i = 0; i < k; i++) ((float *)p)[i] *= scale;
+        MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD);
+    }
+}
+
+/* A host view of n floats of backend memory: the buffer itself where the backend computes in host memory
+ * (mem_free < 0), else a downloaded copy (`copy` says which, for put_host). */
+static float *get_host(const rldt_backend_t *be, const float *buf, size_t n, bool *copy)
+{
+    *copy = be->mem_free() >= 0;
+    if (!*copy) return (float *)buf;
+    float *h = rldt_xmalloc(sizeof(float) * (n ? n : 1));
+    be->download(h, buf, sizeof(float) * n);
+    return h;
+}
+
+static void put_host(const rldt_backend_t *be, float *buf, float *h, size_t n, bool copy, bool write)
+{
+    if (!copy) return;
+    if (write) be->upload(buf, h, sizeof(float) * n);
+    free(h);
+}
+
+void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n)
+{
+    if (world.size == 1) return;
+    bool copy;
+    float *h = get_host(be, buf, n, &copy);
+    reduce_broadcast(h, n, MPI_FLOAT, sizeof(float), 1.0f / (float)world.size);
+    put_host(be, buf, h, n, copy, true);
+}
+
+void rldt_comm_sum(double *v, int n)
+{
+    if (world.size > 1) reduce_broadcast(v, (size_t)n, MPI_DOUBLE, sizeof(double), 1.0f);
+}
+
+void rldt_comm_broadcast(const rldt_backend_t *be, float *buf, size_t n)
+{
+    if (world.size == 1) return;
+    bool copy;
+    float *h = get_host(be, buf, n, &copy);
+    for (size_t at = 0; at < n; at += PIECE) MPI_Bcast(h + at, (int)(n - at < PIECE ? n - at : PIECE), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    put_host(be, buf, h, n, copy, true);
+}
+
+bool rldt_comm_agree(const rldt_backend_t *be, const float *buf, size_t n)
+{
+    if (world.size == 1) return true;
+    bool copy;
+    float *h = get_host(be, buf, n, &copy);
+    uint64_t hash = 1469598103934665603ull, mine; /* FNV-1a over the bytes */
+    const unsigned char *b = (const unsigned char *)h;
+    for (size_t i = 0; i < n * sizeof(float); i++) hash = (hash ^ b[i]) * 1099511628211ull;
+    put_host(be, (float *)buf, h, n, copy, false);
+    mine = hash;
+    MPI_Bcast(&hash, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    int differ = hash != mine, any = 0;
+    MPI_Allreduce(&differ, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return !any;
+}

@@ -1,0 +1,62 @@
+/* rldt/comm.h — data parallelism over ranks launched by mpirun or srun (DESIGN.md: comm/).
+ *
+ * Every rank steps its own envs and samples its own batches; after each backward the ranks average their
+ * gradients, so every rank takes the same optimiser step and the parameters stay identical. The world is
+ * process-wide: rldt_comm_init once at start (the CLI does it), rldt_comm_finalize at exit.
+ *
+ * Engines:
+ *   single  one process that no launcher started: no MPI call at all;
+ *   mpi     MPI between the ranks: in place on backends that compute in host memory (cpu, cuda-emu), through
+ *           a host copy on a GPU.
+ * The average is a sum reduced to rank 0 in MPI's fixed order for the world size, divided by the size and
+ * broadcast: every rank receives the same bits, so the ranks cannot drift apart by rounding. */
+#ifndef RLDT_COMM_H
+#define RLDT_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rldt/backend.h"
+#include "rldt/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { RLDT_COMM_SINGLE = 0, RLDT_COMM_MPI = 1 } rldt_comm_engine_t;
+
+typedef struct {
+    rldt_comm_engine_t engine;
+    int rank, size;             /* this process's rank in the world, the world size */
+    int local_rank, local_size; /* the same within this node */
+} rldt_comm_t;
+
+/* Whether a launcher started this process as one rank of several (the environment variables of Open MPI,
+ * PMIx/PMI or Slurm say so). */
+bool rldt_comm_launched(void);
+/* Joins the world: MPI_Init when launched as a rank, nothing otherwise. Idempotent. RLDT_ERR when MPI is
+ * needed but unusable (the message says why). */
+rldt_status_t rldt_comm_init(void);
+/* The world (single, rank 0 of 1, before rldt_comm_init). */
+const rldt_comm_t *rldt_comm_world(void);
+/* Leaves the world (MPI_Finalize when it was joined). */
+void rldt_comm_finalize(void);
+/* Ends every rank of the job with `code` after printing `why` on this one (MPI_Abort; exit on a single
+ * process): a failing rank must not leave the others waiting in a collective. */
+_Noreturn void rldt_comm_abort(int code, const char *why);
+
+/* buf[0..n) (memory of backend be) <- the mean over ranks of buf, the same bits on every rank. A no-op on
+ * one rank. */
+void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n);
+/* v[0..n) <- the sums over ranks (metrics, counts), the same bits on every rank. */
+void rldt_comm_sum(double *v, int n);
+/* Copies rank 0's n floats (memory of backend be) to every rank. */
+void rldt_comm_broadcast(const rldt_backend_t *be, float *buf, size_t n);
+/* Whether buf[0..n) (memory of backend be) holds the same bits on every rank: a 64-bit hash of rank 0's
+ * copy against each rank's. Every rank gets the same answer. */
+bool rldt_comm_agree(const rldt_backend_t *be, const float *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,64 @@
+/* comm_check.c — the data-parallel checks' rank program (tests/test_comm.c runs it, alone and under mpirun).
+ *
+ *   comm_check train OUT   the critic ensemble takes 5 Adam steps on a fixed batch of 64 transitions, each rank
+ *                          on its share (rank r of n: rows r*64/n ..), and rank 0 writes the parameters to OUT;
+ *                          every rank checks that its parameters have rank 0's bits (rldt_comm_agree). Alone,
+ *                          it is the one-rank reference on the whole batch.
+ *   comm_check fail        rank 1 fails while rank 0 waits in a collective: the job must end, not hang.
+ * Exit status 0 when the checks hold. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rldt/comm.h"
+#include "rldt/critic.h"
+
+enum { ROWS = 64, OD = 5, D = 3 };
+
+static int train(const char *out)
+{
+    const rldt_comm_t *w = rldt_comm_world();
+    if (ROWS % w->size) return fprintf(stderr, "comm_check: %d ranks do not divide %d rows\n", w->size, ROWS), 2;
+    int b = ROWS / w->size, first = w->rank * b;
+    float obs[ROWS * OD], act[ROWS * D], tgt[ROWS];
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 7, 1); /* the same data and initial weights on every rank */
+    rldt_rng_fill_uniform(&rng, obs, ROWS * OD);
+    rldt_rng_fill_uniform(&rng, act, ROWS * D);
+    rldt_rng_fill_uniform(&rng, tgt, ROWS);
+    rldt_critic_t c;
+    if (rldt_critic_init(&c, OD, D, 16, 2, 2, ROWS, rldt_backend_cpu(), &rng)) return fprintf(stderr, "%s\n", rldt_error_message()), 2;
+    rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
+    for (int step = 0; step < 5; step++) {
+        rldt_trainable_zero_grad(&c.online);
+        for (int m = 0; m < c.members; m++) rldt_critic_accumulate(&c, m, obs + first * OD, act + first * D, tgt + first, b);
+        rldt_trainable_step(&c.online, &opt, 1e-2f, 0.0f);
+        rldt_critic_polyak(&c, 0.1f);
+    }
+    int status = 0;
+    if (!rldt_comm_agree(rldt_backend_cpu(), c.online.p, c.online.n)) {
+        fprintf(stderr, "comm_check: rank %d: parameters differ from rank 0's\n", w->rank);
+        status = 1;
+    }
+    if (w->rank == 0) {
+        FILE *f = fopen(out, "wb");
+        if (!f || fwrite(c.online.p, sizeof(float), c.online.n, f) != c.online.n || fclose(f)) status = 2;
+    }
+    rldt_critic_free(&c);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (rldt_comm_init()) return fprintf(stderr, "%s\n", rldt_error_message()), 2;
+    int status = 2;
+    if (argc == 3 && strcmp(argv[1], "train") == 0) status = train(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "fail") == 0) {
+        if (rldt_comm_world()->rank == 1) rldt_comm_abort(3, "failing on purpose");
+        double v = 1;
+        rldt_comm_sum(&v, 1); /* rank 0 waits here for a rank that never comes */
+        status = 0;
+    }
+    rldt_comm_finalize();
+    return status;
+}

@@ -1,0 +1,77 @@
+/* test_comm.c — data parallelism over MPI ranks (rldt/comm.h), with the rank program tests/mpi/comm_check.c:
+ * two ranks on half a batch each take the same steps as one rank on the whole batch (to float rounding: the
+ * mean of two half-batch means against one full-batch mean), every rank holds the same bits, a failing rank
+ * ends the job instead of leaving the others waiting, and a process no launcher started is a single rank
+ * that makes no MPI call. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "helpers.h"
+#include "rldt/comm.h"
+
+#define MPIRUN "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -np"
+
+static const char *rank_program(void)
+{
+    const char *p = getenv("RLDT_COMM_CHECK");
+    if (!p) cr_skip_test("skipped: RLDT_COMM_CHECK not set (run through make test)");
+    if (system("command -v mpirun >/dev/null 2>&1") != 0) cr_skip_test("skipped: no mpirun");
+    return p;
+}
+
+static float *read_floats(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f) / sizeof(float);
+    rewind(f);
+    float *x = malloc(sizeof(float) * *n);
+    cr_assert_eq(fread(x, sizeof(float), *n, f), *n);
+    fclose(f);
+    return x;
+}
+
+Test(comm, a_lone_process_is_one_rank_without_mpi)
+{
+    if (rldt_comm_launched()) cr_skip_test("skipped: the test runner itself was started by a launcher");
+    cr_assert_eq(rldt_comm_init(), RLDT_OK);
+    const rldt_comm_t *w = rldt_comm_world();
+    cr_assert(w->engine == RLDT_COMM_SINGLE && w->rank == 0 && w->size == 1);
+    float x[3] = {1, 2, 3};
+    rldt_comm_average(rldt_backend_cpu(), x, 3);
+    cr_assert(x[0] == 1 && x[1] == 2 && x[2] == 3);
+    cr_assert(rldt_comm_agree(rldt_backend_cpu(), x, 3));
+}
+
+Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120)
+{
+    const char *prog = rank_program();
+    char *one = test_temp_path("comm1"), *two = test_temp_path("comm2");
+    cr_assert_eq(test_run("%s train %s", prog, one), 0, "%s", test_err);
+    cr_assert_eq(test_run(MPIRUN " 2 %s train %s", prog, two), 0, "%s%s", test_out, test_err);
+    size_t n1, n2;
+    float *a = read_floats(one, &n1), *b = read_floats(two, &n2);
+    cr_assert_eq(n1, n2);
+    cr_assert_gt(n1, 100);
+    double worst = 0;
+    size_t moved = 0;
+    for (size_t i = 0; i < n1; i++) worst = fmax(worst, test_rel_err(a[i], b[i], 1e-2)), moved += a[i] != b[i];
+    /* five Adam steps at lr 1e-2 from the same start: the runs differ only by float rounding of the means */
+    cr_assert_lt(worst, 1e-4, "largest relative difference %g", worst);
+    cr_assert_gt(moved, 0, "bit-identical: the two-rank run did not use its half batches");
+    free(a), free(b);
+    remove(one), remove(two);
+}
+
+Test(comm, a_failing_rank_ends_the_job, .timeout = 60)
+{
+    const char *prog = rank_program();
+    time_t t0 = time(NULL);
+    int status = test_run(MPIRUN " 2 %s fail", prog);
+    cr_assert_neq(status, 0, "the job succeeded although rank 1 failed");
+    cr_assert(strstr(test_err, "rank 1 of 2: failing on purpose"), "%s", test_err);
+    cr_assert_lt(difftime(time(NULL), t0), 30, "the job took %g s to end", difftime(time(NULL), t0));
+}
