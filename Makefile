@@ -6,7 +6,7 @@
 #   make test-gpu        the device tests on a real GPU (bench/gpu_check.sh runs them with the benchmarks)
 #   make test-mutants    deliberately broken kernels must fail the emulated (cuda-emu) tests
 #   make fuzz            the libFuzzer targets, FUZZ_SECONDS each (clang; build/fuzz/)
-#   make deps            install the system packages (Debian/Ubuntu, apt-get)
+#   make deps            install the system packages (Debian/Ubuntu, apt-get), then MuJoCo and the test venv (.deps/)
 #   make run             the main job: a small end-to-end run on whatever device is present
 #   make bench           kernel and environment microbenchmarks
 #   make clean
@@ -36,10 +36,30 @@ CPU_MATH_CFLAGS := -O3 -fno-trapping-math -fno-math-errno
 $(BUILD)/host/nn/backend_cpu.o: CFLAGS += $(CPU_MATH_CFLAGS)
 $(BUILD)/host/nn/cpu_%.o: CFLAGS += $(CPU_MATH_CFLAGS)
 
+# MuJoCo: the C library from the pinned PyPI wheel, unpacked into .deps/mujoco by scripts/install-mujoco.sh
+# (`make deps`), linked with an rpath; the default models are Gymnasium's MJCF files in the venv .deps/venv.
+# Without the library everything still builds (MUJOCO=0) and the MuJoCo tasks report how to install it.
+# $(BUILD)/mujoco.flags records the choice, so installing or removing MuJoCo rebuilds what depends on it.
+MUJOCO_DIR    ?= $(CURDIR)/.deps/mujoco
+MUJOCO_VENV   ?= $(CURDIR)/.deps/venv
+MUJOCO_LIB    := $(firstword $(wildcard $(MUJOCO_DIR)/lib/libmujoco.so.*))
+MUJOCO        ?= $(if $(and $(MUJOCO_LIB),$(wildcard $(MUJOCO_DIR)/include/mujoco/mujoco.h)),1,0)
+MUJOCO_ASSETS := $(firstword $(wildcard $(MUJOCO_VENV)/lib/python3*/site-packages/gymnasium/envs/mujoco/assets))
+ifeq ($(MUJOCO),1)
+MUJOCO_CFLAGS := -DRLDT_MUJOCO=1 -isystem $(MUJOCO_DIR)/include -DRLDT_MUJOCO_ASSETS='"$(MUJOCO_ASSETS)"'
+LDLIBS   += $(MUJOCO_LIB) -Wl,-rpath,$(dir $(MUJOCO_LIB))
+else
+MUJOCO_CFLAGS := -DRLDT_MUJOCO=0
+endif
+MUJOCO_STAMP := $(BUILD)/mujoco.flags
+$(shell mkdir -p $(BUILD) && { echo '$(MUJOCO_CFLAGS) $(MUJOCO_LIB)' | cmp -s - $(MUJOCO_STAMP) || echo '$(MUJOCO_CFLAGS) $(MUJOCO_LIB)' >$(MUJOCO_STAMP); })
+$(BUILD)/host/envs/mujoco/%.o: CFLAGS += $(MUJOCO_CFLAGS)
+$(BUILD)/host/envs/mujoco/%.o: $(MUJOCO_STAMP)
+
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
 
-LIB_SRC  := $(wildcard host/core/*.c host/comm/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/io/*.c)
+LIB_SRC  := $(wildcard host/core/*.c host/comm/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/envs/mujoco/*.c host/io/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard host/main/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -137,7 +157,7 @@ test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so $(BUILD)/
 	cd tests && RLDT_BIN=$(CURDIR)/$(BUILD)/rldt RLDT_CUDA_LIB=$(CURDIR)/$(BUILD)/librldt_cuda.so \
 	  RLDT_COMM_CHECK=$(CURDIR)/$(BUILD)/tests/comm_check \
 	  RLDT_CUDA_EMU_LIB=$(CURDIR)/$(BUILD)/librldt_cuda_emu.so RLDT_EMU_TEST_LIB=$(CURDIR)/$(BUILD)/tests/librldt_emu_test.so \
-	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp RLDT_MUJOCO_PYTHON=$(MUJOCO_VENV)/bin/python \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
 
 # The tests that exercise the device: every parity test and the device fine-tunes, on the real GPU (they skip
@@ -168,6 +188,7 @@ bench: all $(BENCH_BIN)
 
 deps:
 	bash scripts/install-deps.sh
+	bash scripts/install-mujoco.sh
 
 run: all
 	bash scripts/main-job.sh
