@@ -64,7 +64,8 @@ static void bandit2d_render(const double *state, const float *action, rldt_canva
                      0x1f77b4);
 }
 
-static const rldt_env_ops_t ops = {sizeof(bandit2d_t), bandit2d_reset, bandit2d_step, bandit2d_get_state, bandit2d_expert, bandit2d_render};
+static const rldt_env_ops_t ops = {.state_size = sizeof(bandit2d_t), .reset = bandit2d_reset, .step = bandit2d_step,
+                                   .get_state = bandit2d_get_state, .expert = bandit2d_expert, .render = bandit2d_render};
 
 const rldt_env_spec_t rldt_env_bandit2d = {
     .name = "bandit2d",

@@ -1,23 +1,57 @@
-/* env.c — one environment: state allocation, seeded reset, clipped step with the step limit, and the
- * per-episode seed derivation (see rldt/env.h). The task-specific physics lives in host/envs/. */
+/* env.c — one environment: state allocation (and a simulator task's model and data), seeded reset,
+ * clipped step with the step limit, and the per-episode seed derivation (see rldt/env.h). The
+ * task-specific physics lives in host/envs/. */
 #include "rldt/env.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-void rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps)
+rldt_status_t rldt_env_model_load(const rldt_env_spec_t *spec, rldt_env_model_t **out)
 {
-    env->spec = spec;
-    env->state = rldt_xcalloc(1, spec->ops->state_size);
-    env->max_steps = max_steps > 0 ? max_steps : spec->max_steps;
-    env->t = 0;
+    *out = NULL;
+    return spec->ops->model_load ? spec->ops->model_load(spec->model, out) : RLDT_OK;
+}
+
+void rldt_env_model_free(const rldt_env_spec_t *spec, rldt_env_model_t *model)
+{
+    if (model) spec->ops->model_free(model);
+}
+
+rldt_status_t rldt_env_open(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps, const rldt_env_model_t *model)
+{
+    const rldt_env_ops_t *ops = spec->ops;
+    *env = (rldt_env_t){.spec = spec, .max_steps = max_steps > 0 ? max_steps : spec->max_steps};
+    env->state = rldt_xcalloc(1, ops->state_size + ops->runtime_size);
     rldt_rng_init(&env->rng, 0, 0);
+    rldt_status_t st = ops->attach ? ops->attach(env->state, model) : RLDT_OK;
+    if (st) {
+        free(env->state);
+        env->state = NULL;
+    }
+    return st;
+}
+
+rldt_status_t rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps)
+{
+    rldt_env_model_t *model;
+    rldt_status_t st = rldt_env_model_load(spec, &model);
+    if (!st) st = rldt_env_open(env, spec, max_steps, model);
+    if (st) {
+        rldt_env_model_free(spec, model);
+        *env = (rldt_env_t){.spec = spec};
+        return st;
+    }
+    env->owned = model;
+    return RLDT_OK;
 }
 
 void rldt_env_free(rldt_env_t *env)
 {
+    if (env->state && env->spec->ops->detach) env->spec->ops->detach(env->state);
     free(env->state);
     env->state = NULL;
+    rldt_env_model_free(env->spec, env->owned);
+    env->owned = NULL;
 }
 
 void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs)
@@ -58,11 +92,28 @@ rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, floa
 
 void rldt_env_get_state(const rldt_env_t *env, double *out) { env->spec->ops->get_state(env->state, out); }
 
-void rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action)
+rldt_status_t rldt_env_set_state(rldt_env_t *env, const double *in, float *obs)
 {
-    env->spec->ops->expert(env->state, rng, action);
+    if (!env->spec->ops->set_state) return rldt_error_set(RLDT_ERR_USAGE, "task %s cannot start from a given state", env->spec->name);
+    for (int i = 0; i < env->spec->state_dim; i++)
+        if (!isfinite(in[i])) return rldt_error_set(RLDT_ERR_USAGE, "%s: state value %d is %g, not a finite number", env->spec->name, i, in[i]);
+    env->t = 0;
+    env->spec->ops->set_state(env->state, in, obs);
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action)
+{
+    const rldt_env_spec_t *sp = env->spec;
+    if (!sp->ops->expert) {
+        for (int j = 0; j < sp->act_dim; j++) action[j] = 0.5f * (sp->act_low[j] + sp->act_high[j]);
+        return rldt_error_set(RLDT_ERR_USAGE, "task %s has no scripted expert (its demonstrations come from a policy checkpoint)",
+                              sp->name);
+    }
+    sp->ops->expert(env->state, rng, action);
     if (noise > 0.0f)
-        for (int j = 0; j < env->spec->act_dim; j++) action[j] += noise * rldt_rng_normal(rng);
+        for (int j = 0; j < sp->act_dim; j++) action[j] += noise * rldt_rng_normal(rng);
+    return RLDT_OK;
 }
 
 uint64_t rldt_env_episode_seed(uint64_t seed, uint32_t rank, uint32_t index, uint64_t episode)

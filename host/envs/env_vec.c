@@ -1,5 +1,6 @@
 /* env_vec.c — the vector env: n envs stepped in lock step over a persistent worker pool, chunked actions,
- * gymnasium-style auto-reset, optional per-step capture, and snapshots for resume (see rldt/env.h). */
+ * gymnasium-style auto-reset, optional per-step capture, and snapshots for resume (see rldt/env.h). A
+ * simulator task's model is loaded once here and shared by the n envs. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ struct rldt_vecenv {
     uint64_t seed;
     uint32_t rank;
     rldt_env_t *envs;
+    rldt_env_model_t *model; /* simulator tasks: the shared model, else NULL */
     uint64_t *episodes; /* [n] episodes started */
     float *obs;         /* [n][obs_dim] current observations */
     rldt_env_pool_t *pool;
@@ -82,7 +84,11 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
 {
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads > n) threads = n;
+    rldt_env_model_t *model;
+    rldt_status_t st = rldt_env_model_load(spec, &model);
+    if (st) return st;
     rldt_vecenv_t *v = rldt_xcalloc(1, sizeof *v);
+    v->model = model;
     v->spec = spec;
     v->n = n;
     v->seed = seed;
@@ -90,8 +96,8 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
     v->envs = rldt_xcalloc((size_t)n, sizeof *v->envs);
     v->episodes = rldt_xcalloc((size_t)n, sizeof *v->episodes);
     v->obs = rldt_xcalloc((size_t)n * (size_t)spec->obs_dim, sizeof *v->obs);
-    for (int i = 0; i < n; i++) rldt_env_init(&v->envs[i], spec, max_steps);
-    rldt_status_t st = rldt_env_pool_create(&v->pool, threads);
+    for (int i = 0; !st && i < n; i++) st = rldt_env_open(&v->envs[i], spec, max_steps, model);
+    if (!st) st = rldt_env_pool_create(&v->pool, threads);
     if (st) {
         rldt_vecenv_destroy(v);
         return st;
@@ -106,6 +112,7 @@ void rldt_vecenv_destroy(rldt_vecenv_t *v)
     if (!v) return;
     rldt_env_pool_destroy(v->pool);
     for (int i = 0; i < v->n; i++) rldt_env_free(&v->envs[i]);
+    rldt_env_model_free(v->spec, v->model);
     free(v->envs);
     free(v->episodes);
     free(v->obs);

@@ -99,8 +99,8 @@ static void pendulum_render(const double *state, const float *action, rldt_canva
     for (int d = 0; d < 5; d++) rldt_canvas_line(c, cx, c->h - 12 + d, tx, c->h - 12 + d, 0x1f77b4);
 }
 
-static const rldt_env_ops_t ops = {sizeof(pendulum_t), pendulum_reset, pendulum_step, pendulum_get_state, pendulum_expert,
-                                   pendulum_render};
+static const rldt_env_ops_t ops = {.state_size = sizeof(pendulum_t), .reset = pendulum_reset, .step = pendulum_step,
+                                   .get_state = pendulum_get_state, .expert = pendulum_expert, .render = pendulum_render};
 
 const rldt_env_spec_t rldt_env_pendulum = {
     .name = "pendulum",

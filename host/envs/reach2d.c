@@ -91,7 +91,8 @@ static void reach2d_render(const double *state, const float *action, rldt_canvas
 #undef PY
 }
 
-static const rldt_env_ops_t ops = {sizeof(reach2d_t), reach2d_reset, reach2d_step, reach2d_get_state, reach2d_expert, reach2d_render};
+static const rldt_env_ops_t ops = {.state_size = sizeof(reach2d_t), .reset = reach2d_reset, .step = reach2d_step,
+                                   .get_state = reach2d_get_state, .expert = reach2d_expert, .render = reach2d_render};
 
 const rldt_env_spec_t rldt_env_reach2d = {
     .name = "reach2d",

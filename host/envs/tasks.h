@@ -7,5 +7,10 @@
 extern const rldt_env_spec_t rldt_env_bandit2d;
 extern const rldt_env_spec_t rldt_env_pendulum;
 extern const rldt_env_spec_t rldt_env_reach2d;
+/* MuJoCo locomotion (host/envs/mujoco/locomotion.c) */
+extern const rldt_env_spec_t rldt_env_hopper;
+extern const rldt_env_spec_t rldt_env_walker2d;
+extern const rldt_env_spec_t rldt_env_halfcheetah;
+extern const rldt_env_spec_t rldt_env_ant;
 
 #endif

@@ -12,7 +12,12 @@
  *
  * Seeds: episode e of env i on rank r is reset with rldt_env_episode_seed(seed, r, i, e), a Philox draw on
  * the stream (RLDT_STREAM_ENV, r, i): the same seed gives the same episodes on any thread count, and every
- * env and every episode gets its own start state. */
+ * env and every episode gets its own start state.
+ *
+ * Simulator tasks (the MuJoCo locomotion tasks in host/envs/mujoco/) also have a model: loaded once from a
+ * file (the spec's `model`, or the task's default) and shared read-only by the envs of a vector env, each
+ * env holding its own simulator data. Their state is plain data too (snapshots copy it), followed by
+ * handles into the simulator that snapshots leave alone. */
 #ifndef RLDT_ENV_H
 #define RLDT_ENV_H
 
@@ -29,6 +34,9 @@ extern "C" {
 #define RLDT_ENV_MAX_ACT 32 /* largest act_dim a spec row may declare */
 
 typedef enum { RLDT_REWARD_DENSE = 0, RLDT_REWARD_SPARSE = 1 } rldt_reward_kind_t;
+
+/* A simulator task's loaded model (MuJoCo's mjModel and what the task looked up in it); opaque. */
+typedef struct rldt_env_model rldt_env_model_t;
 
 /* What one task step reports (the task's own view; the step limit is applied by rldt_env_step). */
 typedef struct {
@@ -49,11 +57,24 @@ typedef struct {
     /* Flattens the full simulator state (spec->state_dim doubles), e.g. for the dataset's `states`. */
     void (*get_state)(const void *state, double *out);
     /* Scripted expert: the noise-free action for the current state; any choice it makes at random
-     * (bandit2d's peak) is drawn from `rng`. rldt_env_expert adds the Gaussian noise. */
+     * (bandit2d's peak) is drawn from `rng`. rldt_env_expert adds the Gaussian noise. NULL: the task has
+     * no scripted expert. */
     void (*expert)(const void *state, rldt_rng_t *rng, float *action);
     /* Draws a frame from a flattened state (get_state) and the action taken from it onto a white canvas;
      * NULL for tasks that do not render. */
     void (*render)(const double *state, const float *action, rldt_canvas_t *c);
+    /* Starts an episode from a flattened state (get_state's layout) and writes its observation; NULL for
+     * tasks that cannot. */
+    void (*set_state)(void *state, const double *in, float *obs);
+    /* Simulator tasks only (0 and NULL for pure-C tasks). The env allocates state_size + runtime_size bytes:
+     * the first state_size are the plain state above, the rest hold handles that attach fills. */
+    size_t runtime_size;
+    /* Loads and checks the task's model from `path` (NULL: the task's default). */
+    rldt_status_t (*model_load)(const char *path, rldt_env_model_t **out);
+    void (*model_free)(rldt_env_model_t *model);
+    /* Makes the env's simulator data for `model` (kept by reference); detach frees it. */
+    rldt_status_t (*attach)(void *state, const rldt_env_model_t *model);
+    void (*detach)(void *state);
 } rldt_env_ops_t;
 
 /* One row of the task table. */
@@ -72,6 +93,7 @@ typedef struct {
     const char *success;          /* the success notion, in words */
     const char *obs_key;          /* dataset key of the low-dimensional observation (obs/<key>) */
     const rldt_env_ops_t *ops;
+    const char *model;            /* simulator tasks: the model file; NULL: the task's default */
 } rldt_env_spec_t;
 
 /* One environment: a spec, its state and the episode's bookkeeping. An array of these is a vector env. */
@@ -81,6 +103,7 @@ typedef struct {
     rldt_rng_t rng;  /* the current episode's stream */
     int max_steps;   /* step limit in force (the spec's unless overridden) */
     int t;           /* steps taken in the current episode */
+    rldt_env_model_t *owned; /* simulator tasks: the model this env loaded itself (rldt_env_init), else NULL */
 } rldt_env_t;
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -92,14 +115,28 @@ int rldt_env_count(void);
 const rldt_env_spec_t *rldt_env_spec_at(int i);
 /* The row named `name`, or NULL (with a message listing the known tasks in rldt_error_message()). */
 const rldt_env_spec_t *rldt_env_find(const char *name);
+/* The row named `name` with its model file set to `model` (the `env.model` key): NULL or "" give the row
+ * itself; otherwise a copy kept for the life of the process (the same pointer for the same pair). NULL
+ * for an unknown name (as rldt_env_find) or a model file given to a task without a model. */
+const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* One environment (host/envs/env.c). */
 
-/* Allocates the state of a `spec` env; max_steps 0 keeps the spec's limit. */
-void rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps);
-/* Frees the state (the struct itself is the caller's). */
+/* Allocates the state of a `spec` env; max_steps 0 keeps the spec's limit. A simulator task loads its own
+ * model (spec->model); if that fails (no MuJoCo, a bad model file) the status says why and env holds
+ * nothing to free. Pure-C tasks cannot fail. */
+rldt_status_t rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps);
+/* The same with a model loaded by rldt_env_model_load, shared: it must outlive the env. */
+rldt_status_t rldt_env_open(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps, const rldt_env_model_t *model);
+/* Frees the state and any model the env loaded itself (the struct itself is the caller's). */
 void rldt_env_free(rldt_env_t *env);
+/* Loads the model of a simulator task from spec->model (or the task's default file); *out = NULL and
+ * RLDT_OK for pure-C tasks. A missing or malformed file, or a model whose joints, actuators or bodies are
+ * not the task's, is RLDT_ERR_USAGE naming the file and the part; no MuJoCo in this build is RLDT_ERR. */
+rldt_status_t rldt_env_model_load(const rldt_env_spec_t *spec, rldt_env_model_t **out);
+/* Frees a model of `spec`'s task. NULL is a no-op. */
+void rldt_env_model_free(const rldt_env_spec_t *spec, rldt_env_model_t *model);
 /* Starts an episode from `seed` and writes the first observation (obs_dim floats). */
 void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs);
 /* Clips `action` to the bounds (NaN goes to the middle of the range), steps once, writes the next
@@ -107,9 +144,13 @@ void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs);
 rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, float *executed);
 /* Writes the flattened simulator state (state_dim doubles). */
 void rldt_env_get_state(const rldt_env_t *env, double *out);
+/* Starts an episode from a flattened state (state_dim doubles, rldt_env_get_state's layout) and writes its
+ * observation; RLDT_ERR_USAGE (env unchanged) for tasks that cannot and for non-finite values. */
+rldt_status_t rldt_env_set_state(rldt_env_t *env, const double *in, float *obs);
 /* Writes the scripted expert's action (act_dim floats, not yet clipped) with Gaussian noise of std
- * `noise`, drawing from `rng` (the caller's stream, independent of the env's). */
-void rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action);
+ * `noise`, drawing from `rng` (the caller's stream, independent of the env's). A task without a scripted
+ * expert: RLDT_ERR_USAGE saying so, and the middle of the action range. */
+rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float noise, float *action);
 /* Renders a frame of task `spec` from a flattened state and the action taken there onto a white canvas;
  * RLDT_ERR_USAGE if the task does not render. */
 rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c);
@@ -151,8 +192,10 @@ typedef struct {
 } rldt_vec_out_t;
 
 /* Creates n envs of task `spec` (max_steps 0 = the spec's), seeded from (seed, rank, env index), and a
- * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). Resets every env, so
- * rldt_vecenv_obs is valid at once. Fails (RLDT_ERR) only if a thread cannot be started. */
+ * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). A simulator task's
+ * model is loaded once and shared; each env gets its own simulator data. Resets every env, so
+ * rldt_vecenv_obs is valid at once. Fails if the model cannot be loaded (see rldt_env_model_load) or a
+ * thread cannot be started. */
 rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
                                  uint32_t rank, int threads);
 /* Joins the workers and frees everything. NULL is a no-op. */
