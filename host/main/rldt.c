@@ -17,6 +17,7 @@ static const rldt_cli_command_t commands[] = {
     {"plot", rldt_cmd_plot, "RUN_DIR [out=FILE.png]", "draw a fine-tuning run's learning curves (metrics.csv) to PNG"},
     {"export", rldt_cmd_export, "CKPT out=FILE.safetensors [format=safetensors]", "write the policy's weights as safetensors (for PyTorch)"},
     {"eval", rldt_cmd_eval, "CKPT [episodes=N] [export=FILE.h5] [frames=DIR] [deterministic=0|1] [seed=S] [n_envs=N]", "evaluate a checkpoint's policy; optionally export the episodes"},
+    {"envstep", rldt_cmd_envstep, "[CONFIG] env.name=NAME [env.model=PATH] [env.max_steps=N] <COMMANDS", "drive one env from stdin: reset SEED | set STATE... | step ACTION... | state (debugging, parity checks)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
