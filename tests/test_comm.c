@@ -23,6 +23,14 @@ static const char *rank_program(void)
     return p;
 }
 
+/* Lines of s that contain what. */
+static int count_lines(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
 static float *read_floats(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -76,4 +84,31 @@ Test(comm, a_failing_rank_ends_the_job, .timeout = 60)
     cr_assert_neq(status, 0, "the job succeeded although rank 1 failed");
     cr_assert(strstr(test_err, "rank 1 of 2: failing on purpose"), "%s", test_err);
     cr_assert_lt(difftime(time(NULL), t0), 30, "the job took %g s to end", difftime(time(NULL), t0));
+}
+
+/* The CLI under mpirun: two ranks pretrain together (rank 0 alone writes the checkpoint and prints the
+ * summary), the checkpoint resumes on one rank, and finetune, not data-parallel yet, refuses to run as
+ * several ranks. */
+Test(comm, the_cli_pretrains_as_two_ranks, .timeout = 240)
+{
+    const char *bin = test_bin();
+    rank_program();
+    char dir[256];
+    test_tmpdir(dir, sizeof dir);
+    const char *tiny = "../configs/bandit2d.yaml run.threads=1 pretrain.steps=40 pretrain.batch=16 policy.width=16 "
+                       "pretrain.log_every=20 eval.episodes=4 env.n_envs=4";
+    cr_assert_eq(test_run("%s collect env=bandit2d demos=50 noise=0.25 out=%s/d.h5", bin, dir), 0, "%s", test_err);
+    cr_assert_eq(test_run(MPIRUN " 2 %s pretrain %s data.path=%s/d.h5 run.out_dir=%s run.name=dp", bin, tiny, dir, dir), 0,
+                 "%s", test_err);
+    cr_assert_eq(count_lines(test_out, "pretrained bandit2d: 40 steps"), 1, "%s", test_out);
+    cr_assert(strstr(test_err, "batch 16 x 2 rank(s)"), "%s", test_err);
+    cr_assert(!strstr(test_err, "INFO  [rank 1]"), "rank 1 printed progress: %s", test_err);
+    cr_assert_eq(test_run("%s pretrain %s pretrain.steps=60 data.path=%s/d.h5 run.out_dir=%s run.name=dp1 "
+                          "pretrain.resume=%s/dp/pretrain.ckpt",
+                          bin, tiny, dir, dir, dir),
+                 0, "%s", test_err);
+    cr_assert(strstr(test_out, "pretrained bandit2d: 60 steps"), "%s", test_out);
+    cr_assert_neq(test_run(MPIRUN " 2 %s finetune %s init=%s/dp/pretrain.ckpt run.out_dir=%s run.name=ft", bin, tiny, dir, dir), 0);
+    cr_assert(strstr(test_err, "finetune does not run data-parallel yet"), "%s", test_err);
+    test_rmtree(dir);
 }

@@ -2,6 +2,7 @@
  * (no MPI call at all) and the MPI engine. */
 #define _POSIX_C_SOURCE 200809L
 #include "rldt/comm.h"
+#include "rldt/log.h"
 
 #include <mpi.h>
 #include <stdio.h>
@@ -32,10 +33,13 @@ rldt_status_t rldt_comm_init(void)
     MPI_Comm_free(&node);
     world.engine = RLDT_COMM_MPI;
     joined = true;
+    rldt_log_set_rank(world.rank, world.size);
     return RLDT_OK;
 }
 
 const rldt_comm_t *rldt_comm_world(void) { return &world; }
+
+uint64_t rldt_comm_seed(uint64_t seed) { return seed + (uint64_t)world.rank * 0x9E3779B97F4A7C15ull; }
 
 void rldt_comm_finalize(void)
 {

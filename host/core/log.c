@@ -36,6 +36,7 @@ void rldt_log(rldt_log_level_t level, const char *fmt, ...)
         log_level = env >= 0 ? env : RLDT_LOG_INFO;
     }
     if ((int)level < log_level) return;
+    if (log_rank > 0 && log_size > 1 && level < RLDT_LOG_WARN) return; /* progress is rank 0's to print */
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

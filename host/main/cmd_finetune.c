@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rldt/comm.h"
 #include "rldt/checkpoint.h"
 #include "rldt/finetune.h"
 #include "rldt/log.h"
@@ -42,6 +43,11 @@ static rldt_status_t check_run(const rldt_config_t *cfg, const rldt_env_spec_t *
 int rldt_cmd_finetune(int argc, char **argv)
 {
     if (argc < 2) return rldt_cli_usage("finetune");
+    if (rldt_comm_world()->size > 1) {
+        fprintf(stderr, "rldt: finetune does not run data-parallel yet (launched as %d ranks): run it as one process\n",
+                rldt_comm_world()->size);
+        return RLDT_ERR_USAGE;
+    }
     char **args = rldt_xmalloc(sizeof(char *) * (size_t)argc);
     char **owned = rldt_xcalloc((size_t)argc, sizeof(char *));
     for (int i = 0; i < argc; i++) {

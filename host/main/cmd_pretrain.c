@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "rldt/comm.h"
 #include "rldt/dataset.h"
 #include "rldt/log.h"
 #include "rldt/memory.h"
@@ -35,9 +36,10 @@ int rldt_cmd_pretrain(int argc, char **argv)
     if ((st = check_size(&cfg, be))) return rldt_cli_fail(st);
     rldt_pretrain_result_t res;
     if ((st = rldt_pretrain(&cfg, be, &res))) return rldt_cli_fail(st);
-    printf("pretrained %s: %ld steps, train loss %.4f, val loss %.4f; eval success %.1f%%, return %.2f ± %.2f over %d episodes; "
-           "%ld skipped updates\ncheckpoint: %s\n",
-           cfg.env_name, res.steps, res.train_loss, res.valid_loss, 100 * res.eval.success_rate, res.eval.return_mean,
-           res.eval.return_std, res.eval.episodes, res.skipped, res.ckpt_path);
+    if (rldt_comm_world()->rank == 0) /* rank 0 evaluated and wrote the checkpoint */
+        printf("pretrained %s: %ld steps, train loss %.4f, val loss %.4f; eval success %.1f%%, return %.2f ± %.2f over %d episodes; "
+               "%ld skipped updates\ncheckpoint: %s\n",
+               cfg.env_name, res.steps, res.train_loss, res.valid_loss, 100 * res.eval.success_rate, res.eval.return_mean,
+               res.eval.return_std, res.eval.episodes, res.skipped, res.ckpt_path);
     return 0;
 }

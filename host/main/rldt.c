@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rldt/comm.h"
 #include "rldt/log.h"
 
 static const rldt_cli_command_t commands[] = {
@@ -69,7 +70,17 @@ int main(int argc, char **argv)
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return rldt_cmd_help(1, argv);
     if (strcmp(name, "--version") == 0) return rldt_cmd_version(1, argv);
     for (int i = 0; i < n_commands; i++)
-        if (strcmp(commands[i].name, name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(commands[i].name, name) == 0) {
+            /* under mpirun or srun every rank runs the command; one that fails ends them all */
+            if (rldt_comm_init()) {
+                fprintf(stderr, "rldt: %s\n", rldt_error_message());
+                return RLDT_ERR;
+            }
+            int status = commands[i].run(argc - 1, argv + 1);
+            if (status && rldt_comm_world()->size > 1) rldt_comm_abort(status, "the command failed on this rank: ending the job");
+            rldt_comm_finalize();
+            return status;
+        }
     fprintf(stderr, "rldt: unknown command '%s'\n", name);
     rldt_cmd_help(1, argv);
     return RLDT_ERR_USAGE;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rldt/checkpoint.h"
+#include "rldt/comm.h"
 #include "rldt/log.h"
 #include "rldt/path.h"
 #include "rldt/pretrain.h"
@@ -77,6 +78,7 @@ typedef struct {
 static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_trainable_t *tr,
                           const float *ema_dev, const progress_t *pg)
 {
+    if (rldt_comm_world()->rank != 0) return RLDT_OK; /* rank 0 writes the run's files */
     rldt_status_t st = rldt_config_check_output(cfg, path, "checkpoint", true);
     if (st) return st;
     const rldt_backend_t *be = p->be;
@@ -153,6 +155,7 @@ static double valid_loss(rldt_policy_t *p, const float *params, batch_t *vb, int
 static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec,
                               long step, rldt_eval_result_t *res)
 {
+    if (rldt_comm_world()->rank != 0) return RLDT_OK; /* rank 0 evaluates for the log */
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, (int)cfg->env_n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
                           (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL, NULL};
     rldt_status_t st = rldt_evaluate(p, params, spec, &o, res);
@@ -230,8 +233,9 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     batch_fill(&vb, vset, &p, samples, VB, &rng);
 
     if ((st = rldt_mkdirs(dir))) goto done;
-    rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params, batch %d, %ld steps, backend %s", spec->name,
-              cfg->data_path, train.n_samples, train.n_demos, p.nparams, B, cfg->pre_steps, be->name);
+    rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params, batch %d x %d rank(s), %ld steps, backend %s",
+              spec->name, cfg->data_path, train.n_samples, train.n_demos, p.nparams, B, rldt_comm_world()->size, cfg->pre_steps,
+              be->name);
 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
     rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
@@ -239,17 +243,19 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     long loss_n = 0, first = pg.step;
     while (pg.step < cfg->pre_steps) {
         long step = pg.step++; /* pg.step: the steps done, this one included */
-        rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
+        rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
         for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
         batch_fill(&b, &train, &p, samples, B, &rng);
         const float *v = rldt_policy_forward(&p, tr.p, b.xt, b.t, b.obs, B);
         double loss = be->mse(v, b.target, b.grad, (size_t)B * pspec.D);
-        float gnorm = NAN; /* a non-finite loss skips the update too (no Adam step) */
-        if (isfinite(loss)) {
-            rldt_trainable_zero_grad(&tr);
+        /* a non-finite loss skips the update too: its gradient is made NaN, so that with several ranks the
+         * averaged gradient is NaN on every rank and all of them skip (no Adam step anywhere) */
+        rldt_trainable_zero_grad(&tr);
+        if (isfinite(loss))
             rldt_policy_backward(&p, tr.p, tr.g, b.grad);
-            gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
-        }
+        else
+            be->fill(tr.g, NAN, tr.n);
+        float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
         if (!isfinite(gnorm)) {
             pg.skipped++;
             pg.skips_in_a_row++;
@@ -270,6 +276,10 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             loss_n++;
         }
         if (pg.step % cfg->pre_log_every == 0 || pg.step == cfg->pre_steps) {
+            if (!rldt_comm_agree(be, tr.p, tr.n)) {
+                st = rldt_error_set(RLDT_ERR, "step %ld: the ranks' parameters differ (a rank diverged): stopped", pg.step);
+                goto done;
+            }
             double el = rldt_now() - t_start, rate = (double)(pg.step - first) / (el > 0 ? el : 1e-9);
             res->train_loss = loss_n ? loss_sum / loss_n : NAN;
             res->valid_loss = valid_loss(&p, ema, &vb, VB);

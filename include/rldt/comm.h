@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rldt/backend.h"
 #include "rldt/common.h"
@@ -44,6 +45,11 @@ void rldt_comm_finalize(void);
 /* Ends every rank of the job with `code` after printing `why` on this one (MPI_Abort; exit on a single
  * process): a failing rank must not leave the others waiting in a collective. */
 _Noreturn void rldt_comm_abort(int code, const char *why);
+
+/* The seed of this rank's own random streams (its batches, its envs' episodes): `seed` itself on rank 0, so
+ * a one-rank run is the run without data parallelism; distinct on every other rank. Streams that must agree
+ * across ranks (initial weights) keep `seed`. */
+uint64_t rldt_comm_seed(uint64_t seed);
 
 /* buf[0..n) (memory of backend be) <- the mean over ranks of buf, the same bits on every rank. A no-op on
  * one rank. */

@@ -1,7 +1,8 @@
 /* rldt/log.h — leveled, timestamped logging to stderr.
  *
- * Lines look like `2026-11-25 19:58:48.123 INFO  [rank 1] message`; the rank tag appears only once a
- * communicator set it (rldt_log_set_rank with rank >= 0 and size > 1). The level is set from the
+ * Lines look like `2026-11-25 19:58:48.123 WARN  [rank 1] message`; the rank tag appears only once a
+ * communicator set it (rldt_log_set_rank with rank >= 0 and size > 1), and then ranks other than 0 print
+ * only warnings and errors. The level is set from the
  * `log.level` config key or the RLDT_LOG environment variable (debug|info|warn|error). */
 #ifndef RLDT_LOG_H
 #define RLDT_LOG_H
