@@ -34,12 +34,15 @@ herr_t rldt_h5_write_i64_attr(hid_t obj, const char *name, int64_t value)
 
 herr_t rldt_h5_write_str_attr(hid_t obj, const char *name, const char *text)
 {
+    /* fixed length: the text lives in the object header, which carries a checksum in the files
+     * rldt_h5_create makes; a variable-length string would live in the global heap, which has none */
     hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_size(type, strlen(text) + 1);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
     H5Tset_cset(type, H5T_CSET_UTF8);
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, &text);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, text);
     if (attr >= 0) H5Aclose(attr);
     H5Sclose(space);
     H5Tclose(type);
@@ -239,8 +242,17 @@ hid_t rldt_h5_create(const char *path, rldt_h5_io_t *io)
     if (driver < 0 || H5Iis_valid(driver) <= 0) driver = H5FDregister(&sink_class);
     hid_t fapl = driver < 0 ? H5I_INVALID_HID : H5Pcreate(H5P_FILE_ACCESS);
     sink_info_t info = {io};
-    hid_t file = fapl >= 0 && H5Pset_driver(fapl, driver, &info) >= 0 ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
-                                                                        : H5I_INVALID_HID;
+    /* the HDF5 1.10 file format (read by libhdf5 1.10 and later, and so by h5py built on it): every piece of
+     * metadata (superblock, object headers, link and chunk indexes) carries a checksum that libhdf5 checks
+     * before it parses it, so a damaged file is refused instead of crashing or hanging libhdf5, or being read
+     * as other values. With Fletcher-32 on every dataset and text attributes inside the object headers
+     * (rldt_h5_write_str_attr), every byte a reader uses is checked. HDF5's default, earliest format has
+     * no checksum on its superblock, object headers, groups or chunk indexes, nor on the global heap that
+     * holds variable-length strings. */
+    hid_t file = fapl >= 0 && H5Pset_driver(fapl, driver, &info) >= 0 &&
+                         H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0
+                     ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+                     : H5I_INVALID_HID;
     if (fapl >= 0) H5Pclose(fapl);
     if (file < 0 && !io->open_err) io->open_err = EIO;
     return file;
