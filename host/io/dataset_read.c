@@ -255,6 +255,9 @@ static rldt_status_t read_demo(const reader_t *r, rldt_dataset_t *d, int e)
     hid_t g = H5Gopen2(r->data, name, H5P_DEFAULT);
     int64_t success = 0;
     rldt_status_t st = read_i64_attr(r, g, name, "success", &success);
+    if (!st && success != 0 && success != 1)
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s attribute 'success' is %lld, expected 0 or 1", r->path, name,
+                            (long long)success);
     for (int i = 0; i < n && !st; i++) {
         hid_t set;
         if ((st = open_set(r, g, name, &sets[i], &set))) break;
@@ -266,6 +269,10 @@ static rldt_status_t read_demo(const reader_t *r, rldt_dataset_t *d, int e)
     if (!st) st = check_values(r, name, "actions", d->actions + at * ad, T * ad);
     if (!st) st = check_actions(r, name, d->actions + at * ad, T);
     if (!st) st = check_values(r, name, "rewards", d->rewards + at, T);
+    for (size_t i = 0; !st && i < T; i++)
+        if (d->dones[at + i] > 1)
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/dones element %zu is %d, expected 0 or 1", r->path, name, i,
+                                (int)d->dones[at + i]);
     for (size_t i = 0; !st && i < T * sd; i++)
         if (!isfinite(d->states[at * sd + i]))
             st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/states has a non-finite value at element %zu", r->path, name, i);
@@ -322,11 +329,19 @@ static int find_id(const int *sorted, int n, int id)
 
 #define MASK_KEY_MAX 64 /* longest /mask/<name> looked up */
 
-static bool has_mask(const reader_t *r, const char *name)
+/* Whether /mask/<name> exists, into *has. A lookup that fails (a damaged /mask group) is an error, not an
+ * absent mask: the demos it would have selected must not silently change. */
+static rldt_status_t has_mask(const reader_t *r, const char *name, bool *has)
 {
     char where[MASK_KEY_MAX + 8];
-    return !rldt_path_format(where, sizeof where, "mask/%s", name) && H5Lexists(r->file, "mask", H5P_DEFAULT) > 0 &&
-           H5Lexists(r->file, where, H5P_DEFAULT) > 0;
+    *has = false;
+    if (rldt_path_format(where, sizeof where, "mask/%s", name)) return RLDT_ERR_USAGE;
+    htri_t group = H5Lexists(r->file, "mask", H5P_DEFAULT);
+    htri_t set = group > 0 ? H5Lexists(r->file, where, H5P_DEFAULT) : 0;
+    if (group < 0 || set < 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot look up /%s (file damaged?)", r->path, group < 0 ? "mask" : where);
+    *has = set > 0;
+    return RLDT_OK;
 }
 
 /* Reads /mask/<name> as sorted demo indices and checks each names a demo of the file, once. */
@@ -351,8 +366,17 @@ static rldt_status_t read_masks(const reader_t *r, rldt_dataset_t *d, const demo
 {
     static const char *const names[] = {"train", "valid"};
     int *counts[] = {&d->n_train, &d->n_valid};
+    bool has = false, pair[2] = {false, false};
     for (int k = 0; k < 2; k++) {
-        if (!has_mask(r, names[k])) continue;
+        rldt_status_t st = has_mask(r, names[k], &pair[k]);
+        if (st) return st;
+    }
+    /* the split comes whole (robomimic's and rldt's writers make both): one alone means the other was lost,
+     * and with it the demos it named */
+    if (pair[0] != pair[1])
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /mask/%s is there but /mask/%s is not (the train/valid split is incomplete)",
+                              r->path, names[pair[0] ? 0 : 1], names[pair[0] ? 1 : 0]);
+    for (int k = 0; k < 2 && pair[0]; k++) {
         int *ids = NULL;
         rldt_status_t st = check_mask(r, all, names[k], &ids, counts[k]);
         free(ids);
@@ -360,8 +384,10 @@ static rldt_status_t read_masks(const reader_t *r, rldt_dataset_t *d, const demo
     }
     if (!mask) return RLDT_OK;
     if (strlen(mask) > MASK_KEY_MAX) return rldt_error_set(RLDT_ERR_USAGE, "mask name '%.64s...' is too long", mask);
-    if (!has_mask(r, mask)) return rldt_error_set(RLDT_ERR_USAGE, "%s: there is no mask /mask/%s to select demos with", r->path, mask);
-    rldt_status_t st = check_mask(r, all, mask, sel, n_sel);
+    rldt_status_t st = has_mask(r, mask, &has);
+    if (st) return st;
+    if (!has) return rldt_error_set(RLDT_ERR_USAGE, "%s: there is no mask /mask/%s to select demos with", r->path, mask);
+    st = check_mask(r, all, mask, sel, n_sel);
     if (!st && *n_sel == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /mask/%s names no demos", r->path, mask);
     return st;
 }
@@ -447,7 +473,11 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
     int64_t total = 0;
     rldt_status_t st = read_header(r, &total);
     if (st) return st;
-    d->collect_args = rldt_h5_read_str_attr(r->data, "collect_args");
+    /* collect_args is optional, but one that is there must be readable text */
+    htri_t has_args = H5Aexists(r->data, "collect_args");
+    if (has_args > 0) d->collect_args = rldt_h5_read_str_attr(r->data, "collect_args");
+    if (has_args < 0 || (has_args > 0 && !d->collect_args))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data attribute 'collect_args' cannot be read as text (file damaged?)", r->path);
 
     demo_list_t all = {0};
     herr_t listed = H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, &all);
