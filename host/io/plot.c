@@ -1,6 +1,8 @@
 /* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG (see rldt/plot.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "rldt/plot.h"
 
 #define MAX_COLS 32
+#define MAX_LINE 4096 /* longest line of a metrics file read (a full row is about 200 bytes) */
 
 typedef struct {
     char names[MAX_COLS][32];
@@ -18,6 +21,93 @@ typedef struct {
     double *v; /* [nrows][ncols] */
 } table_t;
 
+/* The columns fine-tuning writes (README "Fine-tuning", host/rl/finetune.c): a header naming anything else
+ * is not a metrics file of this program (or a damaged one: a flipped bit in a name would otherwise just
+ * hide a panel). */
+static const char *const known_cols[] = {"itr", "env_steps", "env_steps_per_s", "update_s", "eval_episodes", "eval_success",
+                                         "eval_return", "critic_loss", "loss_transport", "loss_consist", "loss_reg",
+                                         "phi_norm", "bandwidth", "alpha", "skipped"};
+
+static int column(const table_t *t, const char *name);
+
+static bool known_column(const char *name)
+{
+    for (size_t i = 0; i < sizeof known_cols / sizeof known_cols[0]; i++)
+        if (strcmp(known_cols[i], name) == 0) return true;
+    return false;
+}
+
+/* The header line (without its '\n'): known, distinct column names separated by commas. */
+static rldt_status_t parse_header(const char *path, char *line, table_t *t)
+{
+    for (char *name = line, *next; name; name = next) {
+        next = strchr(name, ',');
+        if (next) *next++ = '\0';
+        if (!known_column(name))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: header column %d '%.40s' is not a metrics column (damaged file?)", path,
+                                  t->ncols + 1, name);
+        if (column(t, name) >= 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: header names column '%s' twice", path, name);
+        if (t->ncols == MAX_COLS) return rldt_error_set(RLDT_ERR_USAGE, "%s: more than %d columns", path, MAX_COLS);
+        snprintf(t->names[t->ncols++], sizeof t->names[0], "%s", name);
+    }
+    if (column(t, "itr") < 0 || column(t, "env_steps") < 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: no itr or env_steps column", path);
+    return RLDT_OK;
+}
+
+/* One data row (without its '\n') into t->v[row]: exactly ncols numbers, each written as strtod reads them
+ * (no leading blanks: strtod would skip them), separated by single commas. */
+static rldt_status_t parse_row(const char *path, const char *line, table_t *t, int row)
+{
+    const char *p = line;
+    for (int c = 0; c < t->ncols; c++) {
+        char *end = (char *)p;
+        double x = isspace((unsigned char)*p) ? 0 : strtod(p, &end);
+        char want = c + 1 < t->ncols ? ',' : '\0';
+        if (end == p || *end != want)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d, column '%s' is not a number%s", path, row + 2, t->names[c],
+                                  *end == ',' && !want ? " (more columns than the header names)"
+                                  : !*end && want  ? " (fewer columns than the header names)"
+                                                   : "");
+        t->v[(size_t)row * t->ncols + c] = x;
+        p = end + (want != '\0');
+    }
+    return RLDT_OK;
+}
+
+/* What fine-tuning writes holds for every row: one per iteration in order, env steps that only grow,
+ * success rates in [0, 1], counts that are whole numbers. */
+static rldt_status_t check_row(const char *path, const table_t *t, int row)
+{
+    static const struct {
+        const char *name;
+        double lo, hi;
+        bool whole, nan_ok;
+    } rules[] = {{"itr", 0, 1e15, true, false},          {"env_steps", 0, 1e18, true, false}, {"eval_episodes", 0, 1e9, true, true},
+                 {"eval_success", 0, 1, false, true},     {"skipped", 0, 1e15, true, false}};
+    const double *v = t->v + (size_t)row * t->ncols;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        int c = column(t, rules[i].name);
+        if (c < 0 || (rules[i].nan_ok && isnan(v[c]))) continue;
+        if (!(v[c] >= rules[i].lo && v[c] <= rules[i].hi) || (rules[i].whole && v[c] != floor(v[c])))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d, %s is %g: expected %s in [%g, %g]", path, row + 2, rules[i].name,
+                                  v[c], rules[i].whole ? "a whole number" : "a number", rules[i].lo, rules[i].hi);
+    }
+    if (row > 0) {
+        const double *prev = v - t->ncols;
+        int itr = column(t, "itr"), steps = column(t, "env_steps");
+        if (v[itr] != prev[itr] + 1)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d is iteration %g but follows iteration %g (one row per iteration, in order)",
+                                  path, row + 2, v[itr], prev[itr]);
+        if (v[steps] < prev[steps])
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d has %g env steps, fewer than the %g of the line before", path, row + 2,
+                                  v[steps], prev[steps]);
+    }
+    return RLDT_OK;
+}
+
+/* Reads a metrics file, refusing anything fine-tuning cannot have written (every line ends with '\n': a
+ * last line without one is a cut file). */
 static rldt_status_t read_csv(const char *path, table_t *t)
 {
     memset(t, 0, sizeof *t);
@@ -27,37 +117,42 @@ static rldt_status_t read_csv(const char *path, table_t *t)
     if (rldt_path_check_input(path, "metrics file")) return RLDT_ERR_USAGE;
     FILE *f = fopen(path, "r");
     if (!f) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
-    char line[4096];
-    if (!fgets(line, sizeof line, f)) {
-        fclose(f);
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: empty file", path);
-    }
-    for (char *tok = strtok(line, ",\n"); tok && t->ncols < MAX_COLS; tok = strtok(NULL, ",\n"))
-        snprintf(t->names[t->ncols++], sizeof t->names[0], "%s", tok);
-    int cap = 64;
-    t->v = rldt_xmalloc(sizeof(double) * (size_t)cap * t->ncols);
-    while (fgets(line, sizeof line, f)) {
-        if (t->nrows == cap) {
-            cap *= 2;
-            double *nv = realloc(t->v, sizeof(double) * (size_t)cap * t->ncols);
+    char *line = NULL;
+    size_t cap = 0;
+    int cap_rows = 0, n = 0;
+    rldt_status_t st = RLDT_OK;
+    for (ssize_t len; !st && (len = getline(&line, &cap, f)) >= 0; n++) {
+        if (len >= MAX_LINE) st = rldt_error_set(RLDT_ERR_USAGE, "%s: line %d is longer than %d bytes", path, n + 1, MAX_LINE);
+        else if (strlen(line) != (size_t)len) st = rldt_error_set(RLDT_ERR_USAGE, "%s: line %d holds a NUL byte", path, n + 1);
+        else if (line[len - 1] != '\n')
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: line %d is cut short (no line end): a damaged file, or one still being written",
+                                path, n + 1);
+        if (st) break;
+        line[len - 1] = '\0';
+        if (n == 0) {
+            st = parse_header(path, line, t);
+            continue;
+        }
+        if (t->nrows == cap_rows) {
+            cap_rows = cap_rows ? 2 * cap_rows : 64;
+            double *nv = realloc(t->v, sizeof(double) * (size_t)cap_rows * (size_t)t->ncols);
             if (!nv) abort();
             t->v = nv;
         }
-        char *p = line;
-        for (int c = 0; c < t->ncols; c++) {
-            char *end;
-            t->v[(size_t)t->nrows * t->ncols + c] = strtod(p, &end);
-            if (end == p || (*end != ',' && *end != '\n' && *end != '\0')) {
-                fclose(f);
-                free(t->v);
-                return rldt_error_set(RLDT_ERR_USAGE, "%s: row %d, column '%s' is not a number", path, t->nrows + 2, t->names[c]);
-            }
-            p = *end == ',' ? end + 1 : end;
-        }
-        t->nrows++;
+        st = parse_row(path, line, t, t->nrows);
+        if (!st) st = check_row(path, t, t->nrows);
+        if (!st) t->nrows++;
     }
+    if (!st && ferror(f)) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read: %s", path, strerror(errno));
+    if (!st && n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: empty file", path);
+    if (!st && t->nrows == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: holds no iterations yet", path);
+    free(line);
     fclose(f);
-    return RLDT_OK;
+    if (st) {
+        free(t->v);
+        t->v = NULL;
+    }
+    return st;
 }
 
 static int column(const table_t *t, const char *name)
@@ -124,12 +219,6 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     static const char *const titles[6] = {"eval return", "eval success", "critic loss", "actor transport loss",
                                           "mean |phi|", "env steps/s"};
     int xc = column(&t, "env_steps");
-    if (xc < 0) {
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s: no env_steps column", path);
-        free(t.v);
-        free(path);
-        return st;
-    }
     rldt_canvas_t cv;
     rldt_canvas_init(&cv, 960, 780);
     for (int i = 0; i < 6; i++) {
