@@ -1,10 +1,12 @@
 /* h5edit.h — structure-aware mutation of HDF5 files for the dataset and checkpoint fuzz targets.
  *
- * Byte-level mutation of an HDF5 file mostly fuzzes libhdf5's own parser, and libhdf5 1.10 crashes on
- * damaged files by itself (a SEGV in H5A__close under H5Aiterate2 within the first hundred inputs; leaks
- * on others), which no reader of ours can prevent. So by default the fuzzer's bytes are a short program of
- * edits that libhdf5 applies, through its API, to a copy of a real file (a seed written by rldt): the
- * result is always a well-formed HDF5 file, and every edit goes at what our readers must validate —
+ * Byte-level mutation of an HDF5 file fuzzes libhdf5's own parser. On files of HDF5's default, earliest
+ * format libhdf5 1.10 crashes by itself (a SEGV in H5A__close under H5Aiterate2 within the first hundred
+ * inputs; leaks on others); the files rldt writes use the 1.10 format, whose metadata checksums stop
+ * almost every mutated byte before any parsing, so little of our readers is reached that way either.
+ * So by default the fuzzer's bytes are a short program of edits that libhdf5 applies, through its API,
+ * to a copy of a real file (a seed written by rldt): the result is always a well-formed HDF5 file, and
+ * every edit goes at what our readers must validate —
  * integer and string attributes (counts, sizes, env_args and config JSON), dataset shapes, types and
  * values (NaN, inf, 1e30, sizes declared far beyond what is stored), deleted, renamed and added objects.
  * With RLDT_FUZZ_RAW=1 the bytes are the file itself instead (seeds: the real files).

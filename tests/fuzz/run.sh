@@ -1,7 +1,9 @@
 #!/bin/bash
 # tests/fuzz/run.sh OUT RLDT — builds the libFuzzer targets of tests/fuzz/ against OUT/librldt.a (built
 # by `make fuzz` with coverage, ASan and UBSan), makes each a seed corpus from real files (written by the
-# regular CLI RLDT), runs each for $FUZZ_SECONDS seconds and prints executions per second and in total.
+# regular CLI RLDT; made again whenever RLDT is newer than they are, so that they follow its file format),
+# runs each for $FUZZ_SECONDS seconds and prints executions per second and in total. Targets: the config
+# loader, the dataset reader, the checkpoint reader and `rldt plot`'s metrics reader.
 # Exits non-zero on any finding (crash, sanitizer report, timeout, out-of-memory); the input that caused it
 # is kept as OUT/artifacts/<target>-*. The corpora in OUT/corpus/ grow from run to run. The dataset and
 # checkpoint targets edit real files through libhdf5 (tests/fuzz/h5edit.h says why); RLDT_FUZZ_RAW=1
@@ -10,14 +12,14 @@ set -euo pipefail
 out=$1
 rldt=$2
 secs=${FUZZ_SECONDS:-60}
-targets="config dataset checkpoint"
+targets=${FUZZ_TARGETS:-"config dataset checkpoint metrics"} # FUZZ_TARGETS picks some
 flags="-D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Ihost/io -Itests/fuzz $(pkg-config --cflags hdf5)"
 mkdir -p "$out/seeds" "$out/corpus" "$out/artifacts"
 
 # --- seed corpora ------------------------------------------------------------------------------------
 seeds=$out/seeds
-if [ ! -e "$seeds/done" ]; then
-    rm -rf "$seeds" && mkdir -p "$seeds"/{config,dataset,checkpoint}
+if [ ! -e "$seeds/done" ] || [ ! -d "$seeds/metrics" ] || [ "$rldt" -nt "$seeds/done" ]; then
+    rm -rf "$seeds" && mkdir -p "$seeds"/{config,dataset,checkpoint,metrics}
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     quiet="log.level=error run.threads=1"
@@ -36,6 +38,12 @@ if [ ! -e "$seeds/done" ]; then
         critic.width=4 critic.depth=1 critic.batch=2 eval.episodes=1 $quiet >/dev/null
     cp "$work/p/pretrain.ckpt" "$seeds/checkpoint/pretrain.ckpt"
     cp "$work/f/finetune.ckpt" "$seeds/checkpoint/finetune.ckpt"
+    # metrics: the tiny finetune's, and one of a run with evaluation iterations
+    cp "$work/f/metrics.csv" "$seeds/metrics/finetune.csv"
+    "$rldt" finetune env.name=bandit2d init="$work/p/pretrain.ckpt" run.out_dir="$work" run.name=e finetune.iterations=4 env.n_envs=1 \
+        finetune.n_steps=1 finetune.q_repeat=1 finetune.critic_steps=1 finetune.actor_steps=1 finetune.val_freq=2 actor.states=1 \
+        critic.width=4 critic.depth=1 critic.batch=2 eval.episodes=1 $quiet >/dev/null
+    cp "$work/e/metrics.csv" "$seeds/metrics/eval.csv"
     # the HDF5 targets mutate those files through libhdf5 (tests/fuzz/h5edit.h): their inputs are edit
     # programs, and the first ones pick each seed file unedited
     for t in dataset checkpoint; do
@@ -61,7 +69,7 @@ for t in $targets; do
     # HDF5 targets: edits of the seed files unless RLDT_FUZZ_RAW=1 (then the files' bytes are mutated)
     inputs=$seeds/$t
     max_len=
-    if [ "$t" != config ] && [ "${RLDT_FUZZ_RAW:-0}" != 1 ]; then
+    if { [ "$t" = dataset ] || [ "$t" = checkpoint ]; } && [ "${RLDT_FUZZ_RAW:-0}" != 1 ]; then
         inputs=$seeds/$t-edits
         max_len="-max_len=256 -len_control=0" # room for a few edits from the start
     fi
