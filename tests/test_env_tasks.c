@@ -199,7 +199,14 @@ Test(env_tasks, max_steps_override_and_registry)
     cr_assert_null(rldt_env_find("cartpole"));
     cr_assert(strstr(rldt_error_message(), "unknown env 'cartpole'") && strstr(rldt_error_message(), "pendulum"), "%s",
               rldt_error_message());
-    cr_assert_eq(rldt_env_count(), 3);
+    /* the three pure-C tasks and the four MuJoCo locomotion tasks, each listed once */
+    static const char *const names[] = {"bandit2d", "pendulum", "reach2d", "hopper", "walker2d", "halfcheetah", "ant"};
+    cr_assert_eq(rldt_env_count(), 7);
+    for (int k = 0; k < 7; k++) {
+        int found = 0;
+        for (int i = 0; i < rldt_env_count(); i++) found += strcmp(rldt_env_spec_at(i)->name, names[k]) == 0;
+        cr_assert_eq(found, 1, "task %s listed %d times", names[k], found);
+    }
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *s = rldt_env_spec_at(i);
         cr_assert(s->obs_dim > 0 && s->act_dim > 0 && s->act_dim <= RLDT_ENV_MAX_ACT && s->state_dim > 0 && s->max_steps > 0);
