@@ -13,6 +13,7 @@
 #include "training.h"
 #include "rldt/critic.h"
 #include "rldt/finetune.h"
+#include "rldt/plot.h"
 #include "rldt/policy.h"
 
 // ---------------------------------------------------------------------------------------------------
@@ -245,4 +246,27 @@ Test(bptt, step_grads_csv_is_cut_back_on_resume, .init = training_setup, .fini =
     cr_assert_eq(test_run("cmp %s/ft/step_grads.csv %s/whole.csv", training_dir, training_dir), 0, "%s", test_out);
     double rows[256][4];
     cr_assert_gt(read_step_grads("ft", rows, 256), 0);
+}
+
+/* `rldt plot` draws step_grads.png beside curves.png when the run has a step_grads.csv, draws "no data" for
+ * one that holds only its header, and refuses one whose rows fine-tuning cannot have written. */
+Test(bptt, plot_draws_step_grads, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = training_tiny_pendulum();
+    snprintf(cfg.ft_algo, sizeof cfg.ft_algo, "bptt");
+    cfg.ft_iterations = 3;
+    cfg.ft_step_grad_freq = 1;
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    char dir[600], png[700];
+    snprintf(dir, sizeof dir, "%s/ft", training_dir);
+    snprintf(png, sizeof png, "%s/curves.png", dir);
+    cr_assert_eq(rldt_plot_run(dir, png), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(test_run("test -s %s/step_grads.png", dir), 0, "no step_grads.png");
+    /* k out of order in the second row */
+    cr_assert_eq(test_run("sed -i '3s/^\\([0-9]*,[0-9]*\\),1,/\\1,5,/' %s/step_grads.csv", dir), 0);
+    cr_assert_eq(rldt_plot_run(dir, png), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "step_grads.csv: line 3"), "%s", rldt_error_message());
+    cr_assert_eq(test_run("sed -i '2,$d' %s/step_grads.csv", dir), 0); /* the header alone */
+    cr_assert_eq(rldt_plot_run(dir, png), RLDT_OK, "%s", rldt_error_message());
 }

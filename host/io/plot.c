@@ -1,4 +1,5 @@
-/* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG (see rldt/plot.h). */
+/* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG, and its step_grads.csv in
+ * another (see rldt/plot.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -106,15 +107,52 @@ static rldt_status_t check_row(const char *path, const table_t *t, int row)
     return RLDT_OK;
 }
 
+/* step_grads.csv (finetune.step_grad_freq): its one header. */
+static rldt_status_t step_grads_header(const char *path, char *line, table_t *t)
+{
+    static const char *const cols[] = {"itr", "actor_update", "k", "grad_norm"};
+    if (strcmp(line, "itr,actor_update,k,grad_norm") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: header '%.60s' is not itr,actor_update,k,grad_norm (damaged file?)", path, line);
+    for (t->ncols = 0; t->ncols < 4; t->ncols++) snprintf(t->names[t->ncols], sizeof t->names[0], "%s", cols[t->ncols]);
+    return RLDT_OK;
+}
+
+/* What fine-tuning writes there: whole counters, k in [0, 128) and a norm >= 0; an update's rows have
+ * k = 0, 1, ... in order, and each update comes after the one before, in the same or a later iteration. */
+static rldt_status_t step_grads_check(const char *path, const table_t *t, int row)
+{
+    const double *v = t->v + (size_t)row * 4, *prev = row > 0 ? v - 4 : NULL;
+    for (int c = 0; c < 3; c++)
+        if (!(v[c] >= 0 && v[c] <= 1e15 && v[c] == floor(v[c])))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d, %s is %g: expected a whole number >= 0", path, row + 2, t->names[c], v[c]);
+    bool next_k = prev && v[2] == prev[2] + 1 && v[0] == prev[0] && v[1] == prev[1];
+    bool next_update = v[2] == 0 && (!prev || (v[1] > prev[1] && v[0] >= prev[0]));
+    if (v[2] >= 128 || !(v[3] >= 0 && isfinite(v[3])) || !(next_k || next_update))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d (update %g, k %g, norm %g) does not follow line %d", path, row + 2, v[1], v[2],
+                              v[3], row + 1);
+    return RLDT_OK;
+}
+
+/* The CSV files `rldt plot` reads: their role, header parser and row check, and whether a file of no rows
+ * is refused (metrics.csv) or drawn as "no data" (step_grads.csv: no actor update logged yet). */
+typedef struct {
+    const char *what;
+    rldt_status_t (*header)(const char *path, char *line, table_t *t);
+    rldt_status_t (*check)(const char *path, const table_t *t, int row);
+    bool rows_required;
+} csv_kind_t;
+static const csv_kind_t metrics_csv = {"metrics file", parse_header, check_row, true};
+static const csv_kind_t step_grads_csv = {"step gradients file", step_grads_header, step_grads_check, false};
+
 /* Reads a metrics file, refusing anything fine-tuning cannot have written (every line ends with '\n': a
  * last line without one is a cut file). */
-static rldt_status_t read_csv(const char *path, table_t *t)
+static rldt_status_t read_csv(const char *path, const csv_kind_t *kind, table_t *t)
 {
     memset(t, 0, sizeof *t);
     struct stat s;
     if (stat(path, &s) != 0)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s (is this a fine-tuning run directory?)", path, strerror(errno));
-    if (rldt_path_check_input(path, "metrics file")) return RLDT_ERR_USAGE;
+    if (rldt_path_check_input(path, kind->what)) return RLDT_ERR_USAGE;
     FILE *f = fopen(path, "r");
     if (!f) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
@@ -130,7 +168,7 @@ static rldt_status_t read_csv(const char *path, table_t *t)
         if (st) break;
         line[len - 1] = '\0';
         if (n == 0) {
-            st = parse_header(path, line, t);
+            st = kind->header(path, line, t);
             continue;
         }
         if (t->nrows == cap_rows) {
@@ -140,12 +178,12 @@ static rldt_status_t read_csv(const char *path, table_t *t)
             t->v = nv;
         }
         st = parse_row(path, line, t, t->nrows);
-        if (!st) st = check_row(path, t, t->nrows);
+        if (!st) st = kind->check(path, t, t->nrows);
         if (!st) t->nrows++;
     }
     if (!st && ferror(f)) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read: %s", path, strerror(errno));
     if (!st && n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: empty file", path);
-    if (!st && t->nrows == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: holds no iterations yet", path);
+    if (!st && t->nrows == 0 && kind->rows_required) st = rldt_error_set(RLDT_ERR_USAGE, "%s: holds no iterations yet", path);
     free(line);
     fclose(f);
     if (st) {
@@ -162,8 +200,10 @@ static int column(const table_t *t, const char *name)
     return -1;
 }
 
-/* One panel at (px, py) of size (w, h): title, axes, min/max labels and the finite points of column yc. */
-static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const char *title, int px, int py, int w, int h)
+/* One panel at (px, py) of size (w, h): title, axes, min/max labels (the x axis named xname) and the finite
+ * points of column yc. */
+static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const char *title, const char *xname, int px, int py, int w,
+                  int h)
 {
     const uint32_t ink = 0x202020, axis = 0x909090, line = 0x1f77b4;
     int left = px + 78, right = px + w - 12, top = py + 28, bottom = py + h - 26;
@@ -189,7 +229,7 @@ static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const cha
     rldt_canvas_text(cv, px + 4, bottom - 7, 1, label, ink);
     snprintf(label, sizeof label, "%.4g", xmin);
     rldt_canvas_text(cv, left, bottom + 6, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g env steps", xmax);
+    snprintf(label, sizeof label, "%.4g %s", xmax, xname);
     rldt_canvas_text(cv, right - 6 * (int)strlen(label), bottom + 6, 1, label, ink);
     int have = 0, lx = 0, ly = 0;
     for (int r = 0; r < t->nrows; r++) {
@@ -203,6 +243,48 @@ static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const cha
     }
 }
 
+/* <run_dir>/step_grads.csv, when the run has one, as step_grads.png beside out_png: against k, the log10 of
+ * the mean over the logged updates of the gradient norm that denoising step k contributes. */
+static rldt_status_t plot_step_grads(const char *run_dir, const char *metrics, const char *out_png)
+{
+    char *path = rldt_path_join(run_dir, "step_grads.csv"), png[RLDT_PATH_MAX + 1];
+    if (!path) return RLDT_ERR_USAGE;
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) { /* the run logged no per-step norms */
+        free(path);
+        return RLDT_OK;
+    }
+    const char *slash = strrchr(out_png, '/');
+    rldt_path_input_t inputs[3] = {{metrics, "metrics file"}, {path, "step gradients file"}, {out_png, "out="}};
+    table_t t;
+    rldt_status_t st = rldt_path_format(png, sizeof png, "%.*sstep_grads.png", slash ? (int)(slash + 1 - out_png) : 0, out_png);
+    if (!st) st = rldt_path_check_output(png, "step_grads.png", inputs, 3, true);
+    if (!st) st = read_csv(path, &step_grads_csv, &t);
+    free(path);
+    if (st) return st;
+    int K = 0, updates = 0;
+    for (int r = 0; r < t.nrows; r++) {
+        int k = (int)t.v[4 * r + 2];
+        K = k + 1 > K ? k + 1 : K;
+        updates += k == 0;
+    }
+    table_t m = {.ncols = 2, .nrows = K, .v = rldt_xcalloc(2 * (size_t)K + 1, sizeof(double))};
+    for (int r = 0; r < t.nrows; r++) m.v[2 * (int)t.v[4 * r + 2] + 1] += t.v[4 * r + 3] / updates;
+    for (int k = 0; k < K; k++) {
+        m.v[2 * k] = k;
+        m.v[2 * k + 1] = log10(m.v[2 * k + 1]); /* -inf (no particle drew k in any update) is left out */
+    }
+    char xname[64];
+    snprintf(xname, sizeof xname, "k (mean of %d updates)", updates);
+    rldt_canvas_t cv;
+    rldt_canvas_init(&cv, 800, 420);
+    panel(&cv, &m, 0, 1, "log10 |gradient| per denoising step k", xname, 0, 0, 800, 420);
+    st = rldt_png_write(png, cv.rgb, cv.w, cv.h);
+    rldt_canvas_free(&cv);
+    free(t.v), free(m.v);
+    return st;
+}
+
 rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
 {
     char *path = rldt_path_join(run_dir, "metrics.csv");
@@ -210,7 +292,7 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     rldt_path_input_t input = {path, "metrics file"};
     table_t t;
     rldt_status_t st = rldt_path_check_output(out_png, "out=", &input, 1, true);
-    if (!st) st = read_csv(path, &t);
+    if (!st) st = read_csv(path, &metrics_csv, &t);
     if (st) {
         free(path);
         return st;
@@ -223,11 +305,12 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     rldt_canvas_init(&cv, 960, 780);
     for (int i = 0; i < 6; i++) {
         int yc = column(&t, cols[i]);
-        if (yc >= 0) panel(&cv, &t, xc, yc, titles[i], (i % 2) * 480, (i / 2) * 260, 480, 260);
+        if (yc >= 0) panel(&cv, &t, xc, yc, titles[i], "env steps", (i % 2) * 480, (i / 2) * 260, 480, 260);
     }
     st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
     rldt_canvas_free(&cv);
     free(t.v);
+    if (!st) st = plot_step_grads(run_dir, path, out_png);
     free(path);
     return st;
 }
