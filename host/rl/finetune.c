@@ -573,8 +573,8 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     if (!st) st = rldt_mkdirs(dir);
     if (!st) st = metrics_open(&metrics, dir, f.itr, cfg.ft_step_grad_freq > 0);
     if (st) goto done;
-    rldt_info("finetune %s from %s: %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, K=%d, "
-              "kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, f.actor.n,
+    rldt_info("finetune %s from %s: algo %s, %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, "
+              "K=%d, kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, cfg.ft_algo, f.actor.n,
               f.critic.members, f.critic.member_params, f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name);
     double t_run = rldt_now();
     bool first_eval = true;

@@ -99,7 +99,7 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     double steps = cap * T, step_bytes = (2 * od + D + 1) * F + 4; /* obs, next_obs, act, rew; 4 flag bytes */
     double snapshot = envs * (spec->ops->state_size + od * F + 64);
 
-    add(e, "actor (weights, gradients, Adam moments, v_ref, pretrained copy)", na * F, 6 * na * F);
+    add(e, "actor (weights, gradients, Adam moments, v_ref, pretrained copy, scratch gradient)", na * F, 7 * na * F);
     add(e, "critic ensemble (weights, gradients, Adam moments, targets)", nc * F, (5 * nc + mlp_ws_floats(&q, mb) + 2 * mb * (od + D + 2)) * F);
     /* the buffer on the host; where the update reads it: its copy on a backend other than the CPU's, its
      * TD(λ) targets and row indices, and a round's rows, bootstrap actions (M per step) and values */
