@@ -124,6 +124,9 @@ Test(device, bandit2d_finetune_learns, .init = training_setup, .fini = training_
     cfg.actor_lr = 1e-4;
     cfg.eval_episodes = 200;
     cfg.ft_val_freq = 1000; /* evaluate the BC start (iteration 0) and the end */
+    /* targets once per round: half the update time on the emulator (the per-step refresh is compared with the
+     * CPU in finetune_updates_match_the_cpu) */
+    snprintf(cfg.critic_target_refresh, sizeof cfg.critic_target_refresh, "round");
     rldt_finetune_result_t r = run(&cfg, "bandit", dev);
     cr_log_info("bandit2d on %s: eval return %.3f -> %.3f (%.1fs)", dev->name, r.eval_first.return_mean,
                 r.eval_last.return_mean, r.seconds);
