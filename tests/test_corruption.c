@@ -31,8 +31,7 @@
  *                that read the object, SAME for the others (e.g. `eval` does not read optimiser moments).
  * Text files cut at a line end are shorter valid files (a YAML config with fewer keys, a metrics file of
  * fewer iterations: what it looks like while a run writes it); those cuts are not tested.
- * One reader fails this today and its test is skipped with the reason while it does (metrics_on_resume:
- * host/rl/finetune.c drops metrics rows it cannot read and resumes). */
+ * A resume refuses metrics files it cannot keep whole (a damaged row of an iteration before the checkpoint's). */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 #include <hdf5.h>
@@ -1028,7 +1027,6 @@ Test(corruption, metrics_on_resume, .init = setup, .fini = teardown, .timeout = 
     spill(csv, c.p, c.n), spill(jsonl, j.p, j.n);
     reference(&resume, 1, csv);
     size_t row1 = find(&c, "\n", find(&c, "\n", 0) + 1) + 1, jrow1 = find(&j, "\n", 0) + 1;
-    char defects[1024] = "";
     struct {
         const char *how;
         bool csv; /* else jsonl */
@@ -1050,22 +1048,7 @@ Test(corruption, metrics_on_resume, .init = setup, .fini = teardown, .timeout = 
         spill(csv, c.p, c.n), spill(jsonl, j.p, j.n);
         if (cases[i].kind == 0) cut_to(b, cases[i].at, path);
         else flip_to(b, cases[i].at, cases[i].kind == 1 ? 7 : 0, path);
-        int rc = run_reader(&resume, csv);
-        if (rc == 0 && cases[i].e == SAME && output_digest(&resume) != resume.ref) {
-            /* KNOWN DEFECT (host/rl/finetune.c, metrics_trim): the resume keeps the rows before the first one
-             * it cannot read and drops the rest, also rows of iterations before the checkpoint's, and exits 0:
-             * the run's metrics silently lose iterations. Asserted as soon as it is fixed. */
-            snprintf(defects + strlen(defects), sizeof defects - strlen(defects), "%s%s", defects[0] ? "; " : "", cases[i].how);
-            continue;
-        }
-        spill(csv, c.p, c.n), spill(jsonl, j.p, j.n);
-        if (cases[i].kind == 0) cut_to(b, cases[i].at, path);
-        else flip_to(b, cases[i].at, cases[i].kind == 1 ? 7 : 0, path);
         expect(&resume, csv, cases[i].e, cases[i].how);
     }
     free(c.p), free(j.p);
-    if (defects[0])
-        cr_skip_test("KNOWN DEFECT, not in this test's files: host/rl/finetune.c metrics_trim drops metrics rows of "
-                     "iterations before the checkpoint's when a row cannot be read, and the resume exits 0 (%s)",
-                     defects);
 }

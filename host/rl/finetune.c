@@ -423,9 +423,12 @@ static rldt_status_t metrics_error(const metrics_t *m, int k)
 }
 
 /* Cuts a metrics file back to its rows of iterations before `itr` (and the CSV header), so that a resumed
- * run does not repeat the iterations it replays; a partial last row (a kill mid-write) goes too. Returns
- * the bytes kept in *kept (0 for a file that does not exist). */
-static rldt_status_t metrics_trim(const char *path, long itr, const char *header, long *kept)
+ * run does not repeat the iterations it replays; a partial last row (a kill mid-write) goes too. The rows
+ * kept must be whole: with `every_iteration` (metrics.csv/jsonl) exactly one row per iteration 0 .. itr-1 in
+ * order, otherwise (step_grads.csv) iterations that never decrease. A damaged row or a missing iteration is
+ * an error (the run's history would lose rows silently). Returns the bytes kept in *kept (0 for a file that
+ * does not exist). */
+static rldt_status_t metrics_trim(const char *path, long itr, const char *header, bool every_iteration, long *kept)
 {
     *kept = 0;
     FILE *f = fopen(path, "r");
@@ -433,28 +436,35 @@ static rldt_status_t metrics_trim(const char *path, long itr, const char *header
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    long next = 0, rows = 0; /* next: every_iteration: the iteration the next row must hold; else the least it may */
     rldt_status_t st = RLDT_OK;
-    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
-        const char *p = line;
+    while (!st && (len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
         if (header && *kept == 0) {
             if (strncmp(line, header, strlen(header)) != 0 || (size_t)len != strlen(header) + 1)
                 st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s: its header is not the one this build writes; move the file away to resume here",
                                     path);
-            if (st) break;
             *kept += len;
             continue;
         }
-        if (!header) {
-            if (strncmp(p, "{\"itr\":", 7) != 0) break;
-            p += 7;
+        const char *num = header ? line : strncmp(line, "{\"itr\":", 7) == 0 ? line + 7 : NULL;
+        char *end = NULL;
+        double row = num ? strtod(num, &end) : NAN;
+        bool whole = num && end != num && (*end == ',' || *end == '}') && row >= 0 && row == (double)(long)row;
+        if (whole && row >= (double)itr) break; /* the rows the resumed run writes again */
+        if (!whole || (every_iteration ? row != (double)next : row < (double)next)) {
+            st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s: a damaged or out-of-order row after %ld good rows; move the file away "
+                                "(or repair it) to resume here", path, rows);
+            break;
         }
-        char *end;
-        double row_itr = strtod(p, &end);
-        if (end == p || !(row_itr < (double)itr)) break;
+        next = every_iteration ? next + 1 : (long)row;
+        rows++;
         *kept += len;
     }
     free(line);
     fclose(f);
+    if (!st && every_iteration && next < itr)
+        st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s holds %ld of the %ld iterations before the checkpoint; move the file "
+                            "away (or repair it) to resume here", path, next, itr);
     if (!st && truncate(path, (off_t)*kept) != 0)
         st = rldt_error_set(RLDT_ERR, "cannot cut metrics %s back to iteration %ld: %s", path, itr, strerror(errno));
     return st;
@@ -476,7 +486,7 @@ static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr, bool 
     for (int k = 0; k < 3; k++) {
         rldt_status_t st = rldt_path_format(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
         long kept = 0;
-        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, headers[k], &kept);
+        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, headers[k], k != STEP_GRADS, &kept);
         if (!st && itr == 0 && k == STEP_GRADS && !step_grads && unlink(m->path[k]) != 0 && errno != ENOENT)
             st = rldt_error_set(RLDT_ERR, "cannot remove the old %s: %s", m->path[k], strerror(errno));
         if (st) return st;
