@@ -320,6 +320,12 @@ Test(mujoco, vector_env_is_thread_invariant_and_resumes_bit_exact, .timeout = 12
         cr_assert_eq(rldt_vecenv_create(&w, sp, n, 0, 99, 0, 1), RLDT_OK);
         free(vec_run(w, sp, n, 100, 3)); /* its simulations elsewhere */
         cr_assert_eq(rldt_vecenv_restore(w, snap, rldt_vecenv_snapshot_size(u)), RLDT_OK, "%s", rldt_error_message());
+        for (int i = 0; i < n; i++) { /* the restored state reads back before any step */
+            double su[64], sw[64];
+            rldt_env_get_state(rldt_vecenv_env(u, i), su);
+            rldt_env_get_state(rldt_vecenv_env(w, i), sw);
+            cr_assert(memcmp(su, sw, (size_t)sp->state_dim * sizeof(double)) == 0, "%s env %d: state after restore", names[k], i);
+        }
         float *rest = vec_run(w, sp, n, cut, iters - cut);
         size_t row = bytes / (size_t)iters;
         cr_assert(memcmp(rest, (uint8_t *)one + (size_t)cut * row, (size_t)(iters - cut) * row) == 0, "%s: resume differs", names[k]);

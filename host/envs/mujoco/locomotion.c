@@ -138,10 +138,9 @@ static void loco_set_state(void *state, const double *in, float *obs)
 
 static void loco_get_state(const void *state, double *out)
 {
-    const loco_t *s = state;
+    const loco_t *s = state; /* from the plain state: after a snapshot is restored, the mjData catches up at the next step */
     const rldt_sim_model_t *m = s->model->sim;
-    memcpy(out, s->data.qpos, (size_t)m->nq * sizeof *out);
-    memcpy(out + m->nq, s->data.qvel, (size_t)m->nv * sizeof *out);
+    memcpy(out, s->sim + RLDT_SIM_SAVED_QPOS, (size_t)(m->nq + m->nv) * sizeof *out);
 }
 
 static rldt_step_t loco_step(void *state, const float *action, float *obs)

@@ -63,8 +63,10 @@ void rldt_sim_forward(const rldt_sim_model_t *m, rldt_sim_data_t *d);
  * cfrc_ext). False when MuJoCo found the simulation unstable (a bad qpos, qvel or qacc, which makes it
  * reset the data) or left a non-finite qpos or qvel; its warning is then in the log. */
 bool rldt_sim_step(const rldt_sim_model_t *m, rldt_sim_data_t *d, const float *action, int frame_skip);
-/* The integration state (time, qpos, qvel, act, warm start): at most RLDT_SIM_STATE_MAX doubles. Restoring
- * it continues the simulation bit for bit. */
+/* The integration state (time, qpos, qvel, act, warm start, in MuJoCo's mjtState order, so qpos then qvel
+ * start at index RLDT_SIM_SAVED_QPOS): at most RLDT_SIM_STATE_MAX doubles. Restoring it continues the
+ * simulation bit for bit. */
+#define RLDT_SIM_SAVED_QPOS 1
 void rldt_sim_save(const rldt_sim_model_t *m, const rldt_sim_data_t *d, double *out);
 void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in);
 
