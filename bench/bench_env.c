@@ -3,8 +3,14 @@
  * 1. Vector env steps per second for every task: 64 envs, random actions drawn beforehand, chunks of 1
  *    and 8 actions per call, with 1 and 2 threads; each number is the median of 5 timed repeats of
  *    ~0.2 s. The pure-C tasks cost ~10-100 ns a step, so the 2-thread numbers mostly measure the pool's
- *    hand-off (a few µs per call): chunking amortizes it, heavier (MuJoCo) tasks hide it.
- * 2. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
+ *    hand-off (a few µs per call): chunking amortizes it, heavier (MuJoCo) tasks hide it. Tasks that
+ *    cannot run here (MuJoCo tasks without MuJoCo) are reported as skipped.
+ * 2. MuJoCo tasks beside Gymnasium, in the same run: rldt's vector env of 16 envs (chunk 1) at 1 and 2
+ *    threads, and the same task's Gymnasium *-v5 env in 16-env SyncVectorEnv (one process) and
+ *    AsyncVectorEnv (a process per env) stepped by tests/check_gym_mujoco.py --bench with the test venv's
+ *    Python (RLDT_MUJOCO_PYTHON, default .deps/venv/bin/python; run from the repository root); the ratios
+ *    are rldt at 1 thread over sync and rldt at 2 threads over async.
+ * 3. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
  *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
  * Usage: bench_env [output directory for the temporary file, default /tmp] */
 #define _POSIX_C_SOURCE 200809L
@@ -22,6 +28,9 @@
 #define ACTION_BATCHES 16
 #define WRITE_DEMOS 200
 #define WRITE_REPEATS 5
+#define GYM_ENVS 16
+#define GYM_SECONDS "2"
+#define GYM_SCRIPT "tests/check_gym_mujoco.py"
 
 static int cmp_double(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
 
@@ -34,14 +43,12 @@ static double median(double *x, int n)
 // ------------------------------------------------------------------------------------------------
 // env steps per second
 
-static double env_steps_per_second(const rldt_env_spec_t *sp, int chunk, int threads)
+/* Median env steps/s of n envs stepped `chunk` actions a call; -1 when the task cannot run here. */
+static double env_steps_per_second(const rldt_env_spec_t *sp, int n, int chunk, int threads)
 {
     rldt_vecenv_t *v;
-    if (rldt_vecenv_create(&v, sp, N_ENVS, 0, 1, 0, threads)) {
-        fprintf(stderr, "bench_env: %s\n", rldt_error_message());
-        exit(1);
-    }
-    size_t per = (size_t)N_ENVS * (size_t)chunk * (size_t)sp->act_dim;
+    if (rldt_vecenv_create(&v, sp, n, 0, 1, 0, threads)) return -1.0;
+    size_t per = (size_t)n * (size_t)chunk * (size_t)sp->act_dim;
     float *actions = rldt_xmalloc(ACTION_BATCHES * per * sizeof(float));
     rldt_rng_t rng;
     rldt_rng_init(&rng, 7, 0);
@@ -68,7 +75,7 @@ static double env_steps_per_second(const rldt_env_spec_t *sp, int chunk, int thr
         double t0 = rldt_now();
         for (long it = 0; it < iters; it++) {
             rldt_vecenv_step(v, actions + (size_t)(it % ACTION_BATCHES) * per, chunk, &out);
-            for (int i = 0; i < N_ENVS; i++) steps += out.steps[i];
+            for (int i = 0; i < n; i++) steps += out.steps[i];
         }
         rates[r] = steps / (rldt_now() - t0);
     }
@@ -76,6 +83,44 @@ static double env_steps_per_second(const rldt_env_spec_t *sp, int chunk, int thr
     free(actions);
     rldt_vecenv_destroy(v);
     return median(rates, REPEATS);
+}
+
+// ------------------------------------------------------------------------------------------------
+// MuJoCo tasks beside Gymnasium's vector envs
+
+/* Gymnasium's env steps/s for `task` (sync, async) from the venv's Python; false when it cannot run. */
+static bool gym_steps_per_second(const char *task, double *sync, double *async)
+{
+    const char *python = getenv("RLDT_MUJOCO_PYTHON") ? getenv("RLDT_MUJOCO_PYTHON") : ".deps/venv/bin/python";
+    if (access(python, X_OK) != 0 || access(GYM_SCRIPT, R_OK) != 0) return false;
+    char cmd[1024], line[256] = "";
+    snprintf(cmd, sizeof cmd, "'%s' " GYM_SCRIPT " --bench %s --envs %d --seconds " GYM_SECONDS, python, task, GYM_ENVS);
+    FILE *p = popen(cmd, "r");
+    if (!p) return false;
+    bool got = fgets(line, sizeof line, p) && sscanf(line, "sync=%lf async=%lf", sync, async) == 2;
+    return pclose(p) == 0 && got;
+}
+
+static void mujoco_vs_gymnasium(void)
+{
+    printf("\nMuJoCo tasks beside Gymnasium (%d envs, chunk 1), env steps/s; ratio = rldt / Gymnasium\n", GYM_ENVS);
+    printf("%-12s %12s %12s %12s %12s %10s %10s\n", "task", "rldt 1thr", "rldt 2thr", "gym sync", "gym async", "1thr/sync",
+           "2thr/async");
+    for (int i = 0; i < rldt_env_count(); i++) {
+        const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        if (!sp->ops->model_load) continue;
+        double one = env_steps_per_second(sp, GYM_ENVS, 1, 1), two = env_steps_per_second(sp, GYM_ENVS, 1, 2), sync, async;
+        if (one < 0) {
+            printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
+            continue;
+        }
+        printf("%-12s %12.0f %12.0f", sp->name, one, two);
+        fflush(stdout);
+        if (gym_steps_per_second(sp->name, &sync, &async))
+            printf(" %12.0f %12.0f %9.1fx %9.1fx\n", sync, async, one / sync, two / async);
+        else
+            printf("   Gymnasium skipped (no venv: make deps)\n");
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -90,7 +135,10 @@ static void write_rate(const char *dir)
     uint8_t *dones = rldt_xcalloc((size_t)T, 1);
     double *states = rldt_xmalloc((size_t)T * 2 * sizeof(double));
     rldt_env_t env;
-    rldt_env_init(&env, sp, 0);
+    if (rldt_env_init(&env, sp, 0)) {
+        fprintf(stderr, "bench_env: %s\n", rldt_error_message());
+        exit(1);
+    }
     rldt_rng_t rng;
     rldt_rng_init(&rng, 3, 0);
     rldt_env_reset(&env, 1, obs);
@@ -131,17 +179,22 @@ static void write_rate(const char *dir)
 int main(int argc, char **argv)
 {
     printf("bench_env: vector env, %d envs, median of %d repeats, env steps/s\n", N_ENVS, REPEATS);
-    printf("%-10s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
+    printf("%-12s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
-        printf("%-10s", sp->name);
-        for (int c = 1; c <= 8; c *= 8)
-            for (int t = 1; t <= 2; t++) {
-                printf(" %14.0f", env_steps_per_second(sp, c, t));
-                fflush(stdout);
+        printf("%-12s", sp->name);
+        for (int k = 0; k < 4; k++) {
+            double rate = env_steps_per_second(sp, N_ENVS, k < 2 ? 1 : 8, 1 + k % 2);
+            if (rate < 0) {
+                printf(" skipped: %s", rldt_error_message());
+                break;
             }
+            printf(" %14.0f", rate);
+            fflush(stdout);
+        }
         printf("\n");
     }
+    mujoco_vs_gymnasium();
     write_rate(argc > 1 ? argv[1] : "/tmp");
     return 0;
 }
