@@ -52,6 +52,8 @@ int test_run(const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof cmd - 256, "test_run: command of %d bytes, longer than the %zu this helper holds", n,
+              sizeof cmd - 256);
     snprintf(o, sizeof o, "/tmp/rldt_test_%d.out", (int)getpid());
     snprintf(e, sizeof e, "/tmp/rldt_test_%d.err", (int)getpid());
     snprintf(cmd + n, sizeof cmd - (size_t)n, " >%s 2>%s", o, e);

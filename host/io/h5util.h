@@ -11,7 +11,8 @@
 void rldt_h5_quiet(void);
 /* A scalar int64 attribute; < 0 on failure. */
 herr_t rldt_h5_write_i64_attr(hid_t obj, const char *name, int64_t value);
-/* A scalar variable-length UTF-8 string attribute (what h5py writes for a Python str); < 0 on failure. */
+/* A scalar fixed-length UTF-8 string attribute (its text lives in the object header, which carries a
+ * checksum in the files rldt writes; h5py reads it as a str); < 0 on failure. */
 herr_t rldt_h5_write_str_attr(hid_t obj, const char *name, const char *text);
 /* A scalar string attribute (variable or fixed length) as a malloc'd C string, or NULL if absent or not a
  * string. */
@@ -23,7 +24,8 @@ char *rldt_h5_read_str_attr(hid_t obj, const char *name);
  * close-at-exit. Files rldt writes therefore go through a small POSIX file driver that never reports a
  * failed write, truncate, sync or close to HDF5: it records the first one here, skips the writes after it,
  * and lets the close go through. Writers check `err` (rldt_h5_failed) as they go and after the close,
- * and remove the file. The driver changes nothing in the file format. */
+ * and remove the file. The driver itself changes nothing in the file format; the files are created in
+ * the HDF5 1.10 format (rldt_h5_create), whose metadata all carries checksums. */
 typedef struct {
     int err;      /* errno of the first failed write, truncate, fsync or close; 0 while all went through */
     int open_err; /* errno of the last failed open (why a create failed) */
