@@ -111,6 +111,7 @@ Test(dataset_cli, collect_rejects_bad_arguments)
         {"env=pendulum out=%s noise=-1", "noise='-1'"},
         {"env=pendulum out=%s seed=1.5", "seed='1.5'"},
         {"env=cartpole out=%s", "unknown env 'cartpole'"},
+        {"env=hopper out=%s demos=2", "task hopper has no scripted expert"}, /* it would record zero actions */
         {"env=pendulum", "missing argument out="},
         {"out=%s", "missing argument env="},
     };

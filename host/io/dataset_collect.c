@@ -23,6 +23,9 @@ static char *collect_args(const rldt_collect_opts_t *o)
 rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *o)
 {
     const rldt_env_spec_t *sp = o->spec;
+    if (!sp->ops->expert) /* nothing to record: the demos would hold zero actions */
+        return rldt_error_set(RLDT_ERR_USAGE, "collect: task %s has no scripted expert (its demonstrations must come from a policy)",
+                              sp->name);
     const int n = RLDT_COLLECT_ENVS;
     size_t ad = (size_t)sp->act_dim;
     rldt_vecenv_t *v;
