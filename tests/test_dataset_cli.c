@@ -124,6 +124,16 @@ Test(dataset_cli, collect_rejects_bad_arguments)
     cr_assert_neq(access(path, F_OK), 0, "no file written");
 }
 
+/* env.model reaches the training commands: a model file for a task without one is refused by name. */
+Test(dataset_cli, training_commands_read_env_model)
+{
+    cr_assert_eq(test_run("%s pretrain ../configs/bandit2d.yaml env.model=no_such_model.xml", test_bin()), 2, "%s", test_err);
+    cr_assert(strstr(test_err, "env.model=no_such_model.xml: task bandit2d has no model file"), "%s", test_err);
+    cr_assert_eq(test_run("%s finetune ../configs/bandit2d.yaml init=x.ckpt env.model=no_such_model.xml", test_bin()), 2, "%s",
+                 test_err);
+    cr_assert(strstr(test_err, "task bandit2d has no model file"), "%s", test_err);
+}
+
 Test(dataset_cli, collect_to_an_unwritable_place_leaves_nothing)
 {
     cr_assert_eq(test_run("%s collect env=bandit2d demos=5 out=/dev/null/b.h5", test_bin()), 1);
