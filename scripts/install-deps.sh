@@ -3,8 +3,8 @@
 # Idempotent: packages already present are reported and skipped. Needs root (or sudo).
 set -euo pipefail
 PKGS=(build-essential pkg-config zlib1g-dev libopenblas-dev libyaml-dev libcjson-dev libhdf5-dev hdf5-tools
-      libmujoco-dev libosmesa6-dev libegl-dev libegl-mesa0 libgl1-mesa-dri
-      libopenmpi-dev openmpi-bin libcriterion-dev python3-h5py python3-numpy clang)
+      libosmesa6-dev libegl-dev libegl-mesa0 libgl1-mesa-dri
+      libopenmpi-dev openmpi-bin libcriterion-dev python3-h5py python3-numpy python3-venv clang)
 # `make fuzz` links with clang -fsanitize=fuzzer, which needs libFuzzer's runtime (libclang_rt.fuzzer). Debian
 # 12 ships it in its own package, libclang-rt-dev (libclang-rt-14-dev for the default clang 14); Ubuntu 22.04
 # has no such package and ships it with clang's own dependencies. So it is added when clang lacks it and apt
