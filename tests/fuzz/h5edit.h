@@ -224,6 +224,7 @@ static void h5_edit(const char *path, input_t *in)
 {
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (file < 0) return;
+    bool restructured = false; /* an object was deleted, replaced, renamed or created */
     for (int op = 0; op < 8 && in->n; op++) {
         objects_t *o = malloc(sizeof *o);
         o->n = 0;
@@ -258,8 +259,9 @@ static void h5_edit(const char *path, input_t *in)
                 replace_dataset(file, name, in);
             }
             break;
-        case 5: /* one value */
-            if (type == H5I_DATASET) poke_element(obj, in);
+        case 5: /* one value; not after a structural edit: libhdf5 1.10.8 can crash writing chunks then (a SEGV
+                 * in its v2 B-tree chunk lookup under H5Dwrite), which is the harness failing, not the reader */
+            if (type == H5I_DATASET && !restructured) poke_element(obj, in);
             break;
         case 6: /* rename */
             if (strcmp(name, "/") != 0) {
@@ -311,6 +313,7 @@ static void h5_edit(const char *path, input_t *in)
             }
             break;
         }
+        restructured |= kind == 3 || kind == 4 || kind == 6 || kind == 7 || kind == 9;
         if (obj >= 0) H5Oclose(obj);
         free(o);
     }
