@@ -35,6 +35,17 @@ bool ft_stopped(const ft_t *f)
     return false;
 }
 
+/* Updates one rollout makes at most under config c: actor updates (actor), else critic steps (PPO: value
+ * steps). */
+static int64_t updates_per_rollout(const ft_t *f, const rldt_config_t *c, bool actor)
+{
+    if (f->algo == FT_PPO) {
+        int64_t rows = (int64_t)f->n_envs * f->T, samples = actor ? rows * f->K : rows;
+        return c->ppo_epochs * ((samples + c->ppo_minibatch - 1) / c->ppo_minibatch);
+    }
+    return c->ft_q_repeat * (actor ? c->ft_actor_steps : c->ft_critic_steps);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // buffers
 
@@ -85,7 +96,7 @@ static rldt_status_t alloc_all(ft_t *f)
     f->slots = rldt_xmalloc(sizeof(int) * n);
     f->bad = rldt_xmalloc(n);
     f->rewards = rldt_xmalloc(sizeof(float) * n * (size_t)f->T);
-    size_t logged = (size_t)f->cfg->ft_q_repeat * (size_t)f->cfg->ft_actor_steps; /* per iteration, at most */
+    size_t logged = (size_t)updates_per_rollout(f, f->cfg, true); /* per iteration, at most */
     f->sg_norm = rldt_xmalloc(sizeof(double) * logged * K);
     f->sg_update = rldt_xmalloc(sizeof(long) * logged);
     return RLDT_OK;
@@ -132,6 +143,7 @@ static void free_all(ft_t *f)
     if (f->pol.ws) rldt_policy_free(&f->pol);
     if (f->buf.obs) rldt_replay_free(&f->buf);
     rldt_vecenv_destroy(f->venv);
+    ft_ppo_free(f);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -173,6 +185,12 @@ static int pieces(ft_t *f, piece_t *t)
     t[n++] = (piece_t){"rollout/seen_success", f->seen_success, envs, HOST_BYTES};
     t[n++] = (piece_t){"rollout/episode_return", f->ep_ret, envs, HOST_FLOATS};
     t[n++] = (piece_t){"rollout/previous_reward", f->prev_raw, envs, HOST_FLOATS};
+    if (f->algo == FT_PPO) {
+        size_t nv = f->value.n;
+        t[n++] = (piece_t){"ppo/value", f->value.p, nv, ON_DEVICE};
+        t[n++] = (piece_t){"ppo/value_m", f->value.m, nv, ON_DEVICE};
+        t[n++] = (piece_t){"ppo/value_v", f->value.v, nv, ON_DEVICE};
+    }
     return n;
 }
 
@@ -190,20 +208,22 @@ typedef struct {
 static int counters(ft_t *f, counter_t *t, int64_t rollouts, const rldt_config_t *was)
 {
     const rldt_config_t *cfg = f->cfg;
-    int64_t rounds = rollouts * (cfg->ft_q_repeat > was->ft_q_repeat ? cfg->ft_q_repeat : was->ft_q_repeat);
-    int64_t actor = rounds * (cfg->ft_actor_steps > was->ft_actor_steps ? cfg->ft_actor_steps : was->ft_actor_steps);
-    int64_t critic = rounds * (cfg->ft_critic_steps > was->ft_critic_steps ? cfg->ft_critic_steps : was->ft_critic_steps);
+    int64_t actor = rollouts * (updates_per_rollout(f, cfg, true) > updates_per_rollout(f, was, true) ? updates_per_rollout(f, cfg, true)
+                                                                                                      : updates_per_rollout(f, was, true));
+    int64_t critic = rollouts * (updates_per_rollout(f, cfg, false) > updates_per_rollout(f, was, false) ? updates_per_rollout(f, cfg, false)
+                                                                                                         : updates_per_rollout(f, was, false));
     int64_t segments = rollouts * f->n_envs;
     int n = 0;
     t[n++] = (counter_t){"actor_updates", &f->actor_updates, actor};
     t[n++] = (counter_t){"actor_adam_step", &f->actor.step, actor};
-    t[n++] = (counter_t){"critic_adam_step", &f->critic.online.step, critic};
+    t[n++] = (counter_t){"critic_adam_step", &f->critic.online.step, f->algo == FT_PPO ? 0 : critic};
     t[n++] = (counter_t){"env_steps", &f->env_steps, segments * f->T * f->pol.spec.chunk};
     t[n++] = (counter_t){"reward_updates", &f->scaler.updates, rollouts};
     t[n++] = (counter_t){"skipped", &f->skipped, segments + actor + critic};
     t[n++] = (counter_t){"critic_skips_in_a_row", &f->run_of_skips[FT_CRITIC], critic};
     t[n++] = (counter_t){"actor_skips_in_a_row", &f->run_of_skips[FT_ACTOR], actor};
     t[n++] = (counter_t){"rollout_skips_in_a_row", &f->run_of_skips[FT_ROLLOUT], rollouts};
+    if (f->algo == FT_PPO) t[n++] = (counter_t){"value_adam_step", &f->value.step, critic};
     return n;
 }
 
@@ -344,8 +364,10 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
     f->n_envs = (int)cfg->env_n_envs;
     f->T = (int)cfg->ft_n_steps;
     f->sparse = spec->reward_kind == RLDT_REWARD_SPARSE;
+    f->algo = strcmp(cfg->ft_algo, "ppo") == 0 ? FT_PPO : strcmp(cfg->ft_algo, "bptt") == 0 ? FT_BPTT : FT_RLDT;
     int actor_rows = (int)cfg->actor_states * f->P;
     f->max_batch = 1024;
+    if (f->algo == FT_PPO && cfg->ppo_minibatch > f->max_batch) f->max_batch = (int)cfg->ppo_minibatch;
     if (actor_rows > f->max_batch) f->max_batch = actor_rows;
     if (cfg->critic_batch > f->max_batch) f->max_batch = (int)cfg->critic_batch;
     if (f->n_envs > f->max_batch) f->max_batch = f->n_envs;
@@ -379,7 +401,7 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
         st = rldt_critic_init(&f->critic, f->od, f->D, (int)cfg->critic_width, (int)cfg->critic_depth, (int)cfg->critic_members,
                               f->max_batch, be, &rng);
     int capacity = cfg->ft_buffer > 0 ? (int)cfg->ft_buffer : 20 * f->n_envs;
-    if (capacity < f->n_envs) capacity = f->n_envs;
+    if (capacity < f->n_envs || f->algo == FT_PPO) capacity = f->n_envs; /* PPO learns from the last rollout only */
     f->round_segs_max = cfg->ft_batch_segments > 0 ? (int)cfg->ft_batch_segments : f->n_envs; /* as ft_round takes them */
     if (f->round_segs_max > capacity) f->round_segs_max = capacity;
     if (!st) {
@@ -388,6 +410,7 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
     }
     rldt_reward_scaler_init(&f->scaler);
     if (!st) st = alloc_all(f);
+    if (!st && f->algo == FT_PPO) st = ft_ppo_init(f);
     if (!st) {
         be->copy(f->vref, f->actor.p, sizeof(float) * f->actor.n);
         be->copy(f->pretrained, f->actor.p, sizeof(float) * f->actor.n);
@@ -583,9 +606,14 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     if (!st) st = rldt_mkdirs(dir);
     if (!st) st = metrics_open(&metrics, dir, f.itr, cfg.ft_step_grad_freq > 0);
     if (st) goto done;
-    rldt_info("finetune %s from %s: algo %s, %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, "
-              "K=%d, kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, cfg.ft_algo, f.actor.n,
-              f.critic.members, f.critic.member_params, f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name);
+    if (f.algo == FT_PPO)
+        rldt_info("finetune %s from %s: algo ppo, %zu policy params, %zu value params, %d envs x %d chunk-steps, K=%d, sigma %g, "
+                  "clip %g, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, f.actor.n, f.value.n, f.n_envs,
+                  f.T, f.K, cfg.ppo_sigma, cfg.ppo_clip, be->name);
+    else
+        rldt_info("finetune %s from %s: algo %s, %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, "
+                  "K=%d, kernel %s, backend %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, cfg.ft_algo, f.actor.n,
+                  f.critic.members, f.critic.member_params, f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name);
     double t_run = rldt_now();
     bool first_eval = true;
     for (; f.itr < cfg.ft_iterations; f.itr++) {
@@ -605,12 +633,20 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             long steps0 = f.env_steps;
             int fresh = ft_rollout(&f, &s);
             double t1 = rldt_now();
-            for (int r = 0; r < cfg.ft_q_repeat && !ft_stopped(&f); r++) ft_round(&f, fresh, r, &s);
+            if (f.algo == FT_PPO)
+                ft_ppo_update(&f, &s);
+            else
+                for (int r = 0; r < cfg.ft_q_repeat && !ft_stopped(&f); r++) ft_round(&f, fresh, r, &s);
             if (!cfg.ft_anchor) be->copy(f.vref, f.actor.p, sizeof(float) * f.actor.n);
             double t2 = rldt_now(), sps = (double)(f.env_steps - steps0) / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
             if ((st = write_metrics(&metrics, &f, &s, NULL, sps, t2 - t1)) || (st = write_step_grads(&metrics, &f))) goto done;
             double an = s.actor_n ? s.actor_n : 1;
-            rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
+            if (f.algo == FT_PPO)
+                rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | V loss %.4g | surrogate %.4g | KL %.3g | clipped %.3g%s",
+                          f.itr + 1, cfg.ft_iterations, f.env_steps, sps, t2 - t1, s.critic_n ? s.critic_loss / s.critic_n : NAN,
+                          s.transport / an, s.phi_norm / an, s.alpha / an, s.skipped ? " | skipped updates" : "");
+            else
+                rldt_info("itr %ld/%ld | env steps %ld (%.0f/s) | update %.1fs | Q loss %.4g | L_T %.4g L_C %.4g L_R %.4g | "
                       "|phi| %.3g h %.3g alpha %.3g%s",
                       f.itr + 1, cfg.ft_iterations, f.env_steps, sps, t2 - t1, s.critic_n ? s.critic_loss / s.critic_n : NAN,
                       s.transport / an, s.consist / an, s.reg / an, s.phi_norm / an, s.bandwidth / an, s.alpha / an,

@@ -34,6 +34,7 @@ typedef struct {
     long itr, actor_updates, env_steps, skipped;
     long run_of_skips[3]; /* consecutive skips of each kind (FT_CRITIC, FT_ACTOR, FT_ROLLOUT) */
     bool delta_kernel;    /* svgd.kernel == delta */
+    int algo;             /* finetune.algo: FT_RLDT, FT_BPTT or FT_PPO */
 
     /* rollout (n_envs rows) */
     float *r_obs, *r_chain, *r_xk, *r_t, *r_at, *r_noise, *r_exec; /* device */
@@ -69,7 +70,20 @@ typedef struct {
     int *slots;     /* host: the buffer slots of a rollout's segments */
     uint8_t *bad;   /* host: per env, the segment being recorded saw a non-finite value */
     float *rewards; /* host: a rollout's rewards, for the reward scale */
+
+    /* the PPO baseline (finetune.algo=ppo, finetune_ppo.c) */
+    rldt_mlp_t v_net;        /* the value network V(s) */
+    rldt_trainable_t value;  /* its parameters, gradients, moments */
+    float *ppo_chain;        /* host [T][K+1][n_envs][D]: the rollout's noisy chains */
+    float *ppo_logp;         /* host [T][K][n_envs]: log π of each noisy step when it was drawn */
+    float *ppo_adv;          /* host [4][T * n_envs]: advantages, value targets, V(s), V(s') (row t * n_envs + env) */
+    float *ppo_seg;          /* host [5][T]: one env's segment while computing advantages */
+    uint8_t *ppo_flags;      /* host [2][T]: its terminal and ended flags */
+    float *ppo_stage;        /* host: a minibatch's inputs and outputs */
+    int *ppo_order;          /* host [T * n_envs * K]: a shuffled order of the rollout's rows or samples */
 } ft_t;
+
+enum { FT_RLDT = 0, FT_BPTT = 1, FT_PPO = 2 }; /* finetune.algo, in the order of its choices */
 
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
  * number of fresh segments pushed. */
@@ -93,6 +107,14 @@ double ft_actor_regulariser(ft_t *f, const float *a, int N, rldt_rng_t *rng);
 bool ft_actor_apply(ft_t *f, ft_stats_t *st, bool finite);
 /* finetune_bptt.c: one actor update of the BPTT baseline (finetune.algo=bptt). */
 void ft_bptt_step(ft_t *f, int nseg, ft_stats_t *st);
+/* finetune_ppo.c: the PPO baseline. ft_ppo_init builds the value network and the rollout's stores (after
+ * the shared buffers); ft_ppo_free frees what it built (safe on a partial init). ft_ppo_act replaces RLDT's
+ * exploration at chunk-step t of a rollout: noisy chains for f->h_obs, executed chunks to f->h_exec and
+ * f->h_act. ft_ppo_update learns from the rollout just done (its segments are f->slots). */
+rldt_status_t ft_ppo_init(ft_t *f);
+void ft_ppo_free(ft_t *f);
+void ft_ppo_act(ft_t *f, rldt_rng_t *rng, int t);
+void ft_ppo_update(ft_t *f, ft_stats_t *st);
 enum { FT_CRITIC = 0, FT_ACTOR = 1, FT_ROLLOUT = 2 }; /* FT_ROLLOUT: every segment of a rollout dropped */
 /* Records a skipped update of `kind`; returns false once finetune.max_skips consecutive skips of that
  * kind have happened. */

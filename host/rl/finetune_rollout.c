@@ -56,7 +56,10 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
     for (int t = 0; t < T; t++) {
         rldt_policy_observe(&f->pol, rldt_vecenv_obs(f->venv), f->h_obs, n);
-        explore(f, &rng);
+        if (f->algo == FT_PPO)
+            ft_ppo_act(f, &rng, t);
+        else
+            explore(f, &rng);
         rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &f->out);
         for (int i = 0; i < n; i++) {
             int s = slot[i];

@@ -268,7 +268,7 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st)
     rldt_replay_sample(&f->buf, fresh, nseg, cfg->ft_new_fraction, &rng, f->round_segs);
     draw_bootstrap_actions(f, nseg, &rng);
     critic_steps(f, nseg, &rng, st);
-    void (*step)(ft_t *, int, ft_stats_t *) = strcmp(cfg->ft_algo, "bptt") == 0 ? ft_bptt_step : actor_step;
+    void (*step)(ft_t *, int, ft_stats_t *) = f->algo == FT_BPTT ? ft_bptt_step : actor_step;
     if (f->itr > cfg->ft_critic_warmup)
         for (int i = 0; i < cfg->ft_actor_steps; i++) step(f, nseg, st);
 }
