@@ -1,6 +1,6 @@
 /* test_device.c — RLDT fine-tuning end to end on the device backend (a GPU in `make test-gpu`, the kernel
- * emulator in `make test`): the same run on the CPU and on the device moves the actor and the critics the
- * same way, a device run repeats bit for bit and resumes bit for bit, and a short bandit2d fine-tune on the
+ * emulator in `make test`): the same run on the CPU and on the device moves the actor and the critics (the
+ * PPO baseline: the value network) the same way, a device run repeats bit for bit and resumes bit for bit, and a short bandit2d fine-tune on the
  * device learns. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -52,22 +52,21 @@ static double update_mismatch(const float *a, const float *b, const float *a0, s
     return sqrt(diff / moved);
 }
 
-/* Two iterations (rollouts, critic rounds, actor steps with the SVGD field) on the CPU and on the device
- * from the same pretrained policy and seeds: the device's updates of the actor and of the critics agree
- * with the CPU's to 2% (float rounding differs between backends and the rollouts' env states follow the
- * sampled actions, so the runs are close, not equal). */
-Test(device, finetune_updates_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
+/* Two iterations of `cfg` on the CPU and on the device from the same pretrained policy and seeds: the device's
+ * updates of the actor and of `critic` (the critics' or the value network's tensor) agree with the CPU's to
+ * 2% (float rounding differs between backends and the rollouts' env states follow the sampled actions, so
+ * the runs are close, not equal). */
+static void updates_match_the_cpu(rldt_config_t cfg, const char *critic)
 {
     const rldt_backend_t *dev = parity_backend();
-    rldt_config_t cfg = tiny_pendulum();
     rldt_finetune_result_t a = run(&cfg, "cpu", rldt_backend_cpu()), b = run(&cfg, "dev", dev);
-    const char *pairs[][2] = {{RLDT_POLICY_WEIGHTS, "policy/pretrained"}, {"critic/online", NULL}};
+    const char *pairs[][2] = {{RLDT_POLICY_WEIGHTS, "policy/pretrained"}, {critic, NULL}};
     size_t n, n0;
     for (int p = 0; p < 2; p++) {
         float *x = tensor(a.ckpt_path, pairs[p][0], &n), *y = tensor(b.ckpt_path, pairs[p][0], &n0);
         cr_assert_eq(n, n0);
-        /* the critics start from their initialisation: the first half of critic/m is zero there, so use the
-         * CPU run's own pretrained/initial copy where one exists, else the initial critic of a 0-step run */
+        /* the policy's start is in the checkpoint; the critic's (or value network's) is its initialisation:
+         * the tensor of a run that does not change it (learning rate 0) */
         float *x0;
         if (pairs[p][1]) {
             x0 = tensor(a.ckpt_path, pairs[p][1], &n0);
@@ -78,13 +77,28 @@ Test(device, finetune_updates_match_the_cpu, .init = training_setup, .fini = tra
             c0.ft_iterations = 1;
             c0.critic_lr = 0;
             rldt_finetune_result_t z = run(&c0, "init", rldt_backend_cpu());
-            x0 = tensor(z.ckpt_path, "critic/online", &n0);
+            x0 = tensor(z.ckpt_path, critic, &n0);
         }
         double e = update_mismatch(x, y, x0, n);
         cr_log_info("%s: device update differs from the CPU's by %.3g (relative)", pairs[p][0], e);
         cr_assert_lt(e, 0.02, "%s: device update differs from the CPU's by %.3g", pairs[p][0], e);
         free(x), free(y), free(x0);
     }
+}
+
+/* RLDT: rollouts, critic rounds, actor steps with the SVGD field. */
+Test(device, finetune_updates_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
+{
+    updates_match_the_cpu(tiny_pendulum(), "critic/online");
+}
+
+/* The PPO baseline: noisy-chain rollouts, value and surrogate steps. */
+Test(device, ppo_updates_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
+{
+    rldt_config_t cfg = tiny_pendulum();
+    snprintf(cfg.ft_algo, sizeof cfg.ft_algo, "ppo");
+    cfg.ppo_minibatch = 64;
+    updates_match_the_cpu(cfg, "ppo/value");
 }
 
 /* The same run twice on the device gives identical bits (no float atomics, fixed reduction orders), and a
