@@ -200,47 +200,78 @@ static int column(const table_t *t, const char *name)
     return -1;
 }
 
-/* One panel at (px, py) of size (w, h): title, axes, min/max labels (the x axis named xname) and the finite
- * points of column yc. */
+// ------------------------------------------------------------------------------------------------------
+// Axes and curves
+
+/* A plot area on the canvas (pixels) and the data ranges it shows (empty until frame_fit). */
+typedef struct {
+    int left, right, top, bottom;
+    double xmin, xmax, ymin, ymax;
+} frame_t;
+
+/* The plot area of a panel at (px, py) of size (w, h), room left for the title and range labels. */
+static frame_t frame_at(int px, int py, int w, int h)
+{
+    return (frame_t){px + 78, px + w - 12, py + 28, py + h - 26, INFINITY, -INFINITY, INFINITY, -INFINITY};
+}
+
+/* Widens the ranges to hold (x, y); non-finite points are left out. */
+static void frame_fit(frame_t *fr, double x, double y)
+{
+    if (!isfinite(x) || !isfinite(y)) return;
+    fr->xmin = fmin(fr->xmin, x), fr->xmax = fmax(fr->xmax, x), fr->ymin = fmin(fr->ymin, y), fr->ymax = fmax(fr->ymax, y);
+}
+
+static int frame_x(const frame_t *fr, double x) { return fr->left + (int)lround((x - fr->xmin) / (fr->xmax - fr->xmin) * (fr->right - fr->left)); }
+static int frame_y(const frame_t *fr, double y) { return fr->bottom - (int)lround((y - fr->ymin) / (fr->ymax - fr->ymin) * (fr->bottom - fr->top)); }
+
+/* Title, axes and the min/max labels of both ranges (the x axis named xname). False, with "no data" drawn,
+ * when nothing was fitted; an empty range is widened so that frame_x and frame_y are defined. */
+static bool frame_draw(rldt_canvas_t *cv, frame_t *fr, const char *title, const char *xname)
+{
+    const uint32_t ink = 0x202020, axis = 0x909090;
+    rldt_canvas_text(cv, fr->left, fr->top - 20, 2, title, ink);
+    rldt_canvas_line(cv, fr->left, fr->bottom, fr->right, fr->bottom, axis);
+    rldt_canvas_line(cv, fr->left, fr->top, fr->left, fr->bottom, axis);
+    if (!isfinite(fr->ymin)) {
+        rldt_canvas_text(cv, fr->left + 20, (fr->top + fr->bottom) / 2, 1, "no data", axis);
+        return false;
+    }
+    if (fr->ymax - fr->ymin < 1e-12) fr->ymin -= 0.5, fr->ymax += 0.5;
+    if (fr->xmax - fr->xmin < 1e-12) fr->xmax = fr->xmin + 1;
+    char label[96];
+    snprintf(label, sizeof label, "%.4g", fr->ymax);
+    rldt_canvas_text(cv, fr->left - 74, fr->top - 3, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g", fr->ymin);
+    rldt_canvas_text(cv, fr->left - 74, fr->bottom - 7, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g", fr->xmin);
+    rldt_canvas_text(cv, fr->left, fr->bottom + 6, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g %s", fr->xmax, xname);
+    rldt_canvas_text(cv, fr->right - 6 * (int)strlen(label), fr->bottom + 6, 1, label, ink);
+    return true;
+}
+
+/* The finite points (x[i * stride], y[i * stride]), i < n, as dots joined by lines. */
+static void curve(rldt_canvas_t *cv, const frame_t *fr, const double *x, const double *y, int n, int stride, uint32_t colour)
+{
+    int have = 0, lx = 0, ly = 0;
+    for (int i = 0; i < n; i++) {
+        double xi = x[(size_t)i * stride], yi = y[(size_t)i * stride];
+        if (!isfinite(xi) || !isfinite(yi)) continue;
+        int sx = frame_x(fr, xi), sy = frame_y(fr, yi);
+        if (have) rldt_canvas_line(cv, lx, ly, sx, sy, colour);
+        for (int d = -1; d <= 1; d++) rldt_canvas_line(cv, sx - 1, sy + d, sx + 1, sy + d, colour); /* a dot */
+        lx = sx, ly = sy, have = 1;
+    }
+}
+
+/* One panel at (px, py) of size (w, h): column yc of the table against column xc. */
 static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const char *title, const char *xname, int px, int py, int w,
                   int h)
 {
-    const uint32_t ink = 0x202020, axis = 0x909090, line = 0x1f77b4;
-    int left = px + 78, right = px + w - 12, top = py + 28, bottom = py + h - 26;
-    rldt_canvas_text(cv, px + 78, py + 8, 2, title, ink);
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-    for (int r = 0; r < t->nrows; r++) {
-        double x = t->v[(size_t)r * t->ncols + xc], y = t->v[(size_t)r * t->ncols + yc];
-        if (!isfinite(x) || !isfinite(y)) continue;
-        xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
-    }
-    rldt_canvas_line(cv, left, bottom, right, bottom, axis);
-    rldt_canvas_line(cv, left, top, left, bottom, axis);
-    if (!isfinite(ymin)) {
-        rldt_canvas_text(cv, left + 20, (top + bottom) / 2, 1, "no data", axis);
-        return;
-    }
-    if (ymax - ymin < 1e-12) ymin -= 0.5, ymax += 0.5;
-    if (xmax - xmin < 1e-12) xmax = xmin + 1;
-    char label[32];
-    snprintf(label, sizeof label, "%.4g", ymax);
-    rldt_canvas_text(cv, px + 4, top - 3, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g", ymin);
-    rldt_canvas_text(cv, px + 4, bottom - 7, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g", xmin);
-    rldt_canvas_text(cv, left, bottom + 6, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g %s", xmax, xname);
-    rldt_canvas_text(cv, right - 6 * (int)strlen(label), bottom + 6, 1, label, ink);
-    int have = 0, lx = 0, ly = 0;
-    for (int r = 0; r < t->nrows; r++) {
-        double x = t->v[(size_t)r * t->ncols + xc], y = t->v[(size_t)r * t->ncols + yc];
-        if (!isfinite(x) || !isfinite(y)) continue;
-        int sx = left + (int)lround((x - xmin) / (xmax - xmin) * (right - left));
-        int sy = bottom - (int)lround((y - ymin) / (ymax - ymin) * (bottom - top));
-        if (have) rldt_canvas_line(cv, lx, ly, sx, sy, line);
-        for (int d = -1; d <= 1; d++) rldt_canvas_line(cv, sx - 1, sy + d, sx + 1, sy + d, line); /* a dot */
-        lx = sx, ly = sy, have = 1;
-    }
+    frame_t fr = frame_at(px, py, w, h);
+    for (int r = 0; r < t->nrows; r++) frame_fit(&fr, t->v[(size_t)r * t->ncols + xc], t->v[(size_t)r * t->ncols + yc]);
+    if (frame_draw(cv, &fr, title, xname)) curve(cv, &fr, t->v + xc, t->v + yc, t->nrows, t->ncols, 0x1f77b4);
 }
 
 /* <run_dir>/step_grads.csv, when the run has one, as step_grads.png beside out_png: against k, the log10 of
