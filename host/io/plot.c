@@ -1,5 +1,5 @@
 /* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG, and its step_grads.csv in
- * another (see rldt/plot.h). */
+ * another; `rldt plot compare`: labelled groups of runs overlaid as mean lines and bands (see rldt/plot.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "durable.h"
 #include "rldt/path.h"
 #include "rldt/plot.h"
 
@@ -343,5 +344,220 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     free(t.v);
     if (!st) st = plot_step_grads(run_dir, path, out_png);
     free(path);
+    return st;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Several runs overlaid: per label, the mean over its seeds as a line and their spread as a band
+
+#define MAX_SERIES 10
+#define MAX_LABEL 24
+#define BAND_ALPHA 0.25 /* a band is its line's colour at this opacity */
+
+/* tab10 (matplotlib's default cycle): colours told apart on white, also by most colour-blind readers */
+static const uint32_t palette[MAX_SERIES] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
+                                             0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
+
+/* One run's evaluations: the (x, y) of its rows where the metric is finite, x never decreasing. */
+typedef struct {
+    int n;
+    double *x, *y;
+} evals_t;
+
+/* One label on its grid: n x values, and at each the mean and band [lo, hi] over its seeds. */
+typedef struct {
+    int n, seeds;
+    double *x, *mean, *lo, *hi; /* one allocation, at x */
+} band_t;
+
+static rldt_status_t read_evals(const char *label, const char *path, const char *metric, const char *xname, evals_t *e)
+{
+    table_t t;
+    rldt_status_t st = read_csv(path, &metrics_csv, &t);
+    if (st) return rldt_error_set(st, "label '%s': %s", label, rldt_error_message());
+    int xc = column(&t, xname), yc = column(&t, metric);
+    if (yc >= 0) {
+        e->x = rldt_xmalloc(2 * sizeof(double) * (size_t)t.nrows), e->y = e->x + t.nrows;
+        for (int r = 0; r < t.nrows; r++)
+            if (isfinite(t.v[(size_t)r * t.ncols + yc]))
+                e->x[e->n] = t.v[(size_t)r * t.ncols + xc], e->y[e->n++] = t.v[(size_t)r * t.ncols + yc];
+    }
+    free(t.v);
+    if (yc < 0) return rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s has no %s column", label, path, metric);
+    if (e->n == 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s has no evaluation rows (no finite %s): has the run evaluated yet?", label,
+                              path, metric);
+    return RLDT_OK;
+}
+
+/* Run e's metric at an x inside its range: its evaluation there, or the straight line between the
+ * evaluations before and after x. */
+static double evals_at(const evals_t *e, double x)
+{
+    int i = 0;
+    while (e->x[i] < x) i++;
+    if (e->x[i] == x) return e->y[i];
+    return e->y[i - 1] + (x - e->x[i - 1]) / (e->x[i] - e->x[i - 1]) * (e->y[i] - e->y[i - 1]);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A label's seeds e[0 .. s->n_runs) on the union of their x values inside the range they all cover. */
+static rldt_status_t band_of(const rldt_plot_series_t *s, const evals_t *e, const char *xname, bool std, band_t *b)
+{
+    double from = -INFINITY, to = INFINITY;
+    int total = 0, seeds = s->n_runs;
+    for (int r = 0; r < seeds; r++) from = fmax(from, e[r].x[0]), to = fmin(to, e[r].x[e[r].n - 1]), total += e[r].n;
+    if (from > to)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%s': its runs share no %s range (one ends at %g, another starts at %g)", s->label,
+                              xname, to, from);
+    *b = (band_t){.seeds = seeds, .x = rldt_xmalloc(4 * sizeof(double) * (size_t)total)};
+    b->mean = b->x + total, b->lo = b->mean + total, b->hi = b->lo + total;
+    for (int r = 0; r < seeds; r++)
+        for (int i = 0; i < e[r].n; i++)
+            if (e[r].x[i] >= from && e[r].x[i] <= to) b->x[b->n++] = e[r].x[i];
+    qsort(b->x, (size_t)b->n, sizeof(double), cmp_double);
+    int unique = 0;
+    for (int i = 0; i < b->n; i++)
+        if (!unique || b->x[i] != b->x[unique - 1]) b->x[unique++] = b->x[i];
+    b->n = unique;
+    double *v = rldt_xmalloc(sizeof(double) * (size_t)seeds);
+    for (int g = 0; g < b->n; g++) {
+        double sum = 0, ss = 0, lo = INFINITY, hi = -INFINITY;
+        for (int r = 0; r < seeds; r++) v[r] = evals_at(&e[r], b->x[g]), sum += v[r], lo = fmin(lo, v[r]), hi = fmax(hi, v[r]);
+        double mean = sum / seeds;
+        for (int r = 0; r < seeds; r++) ss += (v[r] - mean) * (v[r] - mean);
+        double sd = seeds > 1 ? sqrt(ss / (seeds - 1)) : 0;
+        b->mean[g] = mean, b->lo[g] = std ? mean - sd : lo, b->hi[g] = std ? mean + sd : hi;
+    }
+    free(v);
+    return RLDT_OK;
+}
+
+/* The band as translucent columns, each pixel column once (a second blend would darken it): the columns
+ * from grid point i up to, not including, point i + 1 take lo and hi on the straight line between them. */
+static void draw_band(rldt_canvas_t *cv, const frame_t *fr, const band_t *b, uint32_t colour)
+{
+    for (int i = 0; i < b->n; i++) {
+        int j = i + 1 < b->n ? i + 1 : i, x0 = frame_x(fr, b->x[i]), x1 = j > i ? frame_x(fr, b->x[j]) : x0 + 1;
+        for (int px = x0; px < x1; px++) {
+            double w = j > i ? (double)(px - x0) / (x1 - x0) : 0;
+            double lo = b->lo[i] + w * (b->lo[j] - b->lo[i]), hi = b->hi[i] + w * (b->hi[j] - b->hi[i]);
+            rldt_canvas_blend_column(cv, px, frame_y(fr, hi), frame_y(fr, lo), colour, BAND_ALPHA);
+        }
+    }
+}
+
+/* One row per label from (x, y): a swatch (band tint, line across) and "LABEL (N seeds)". */
+static void legend(rldt_canvas_t *cv, int x, int y, const rldt_plot_series_t *s, int n)
+{
+    for (int i = 0; i < n; i++, y += 20) {
+        for (int px = x; px < x + 24; px++) rldt_canvas_blend_column(cv, px, y, y + 10, palette[i], BAND_ALPHA);
+        for (int d = 4; d <= 6; d++) rldt_canvas_line(cv, x, y + d, x + 23, y + d, palette[i]);
+        char text[64];
+        snprintf(text, sizeof text, "%s (%d seed%s)", s[i].label, s[i].n_runs, s[i].n_runs == 1 ? "" : "s");
+        rldt_canvas_text(cv, x + 32, y + 2, 1, text, 0x202020);
+    }
+}
+
+/* label,x,mean,lo,hi,n_seeds: the numbers drawn, one row per label and x. */
+static rldt_status_t write_table(const char *path, const rldt_plot_series_t *s, const band_t *b, int n)
+{
+    char *tmp = rldt_tmp_path(path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fputs("label,x,mean,lo,hi,n_seeds\n", f) >= 0;
+    for (int i = 0; ok && i < n; i++)
+        for (int g = 0; ok && g < b[i].n; g++)
+            ok = fprintf(f, "%s,%.15g,%.10g,%.10g,%.10g,%d\n", s[i].label, b[i].x[g], b[i].mean[g], b[i].lo[g], b[i].hi[g], b[i].seeds) > 0;
+    int err = errno;
+    if (f && fclose(f) != 0 && ok) ok = false, err = errno;
+    rldt_status_t st = ok ? rldt_commit_tmp(tmp, path, "table") : rldt_error_set(RLDT_ERR, "cannot write %s: %s", path, strerror(err));
+    if (!ok && f) remove(tmp);
+    free(tmp);
+    return st;
+}
+
+/* Series i's label: allowed characters, not used before, at least one run. */
+static rldt_status_t check_series(const rldt_plot_series_t *s, int i)
+{
+    static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-";
+    const char *l = s[i].label ? s[i].label : "";
+    size_t len = strlen(l);
+    if (len < 1 || len > MAX_LABEL || strspn(l, allowed) != len)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%.40s': expected 1 to %d of A-Z a-z 0-9 . _ + -", l, MAX_LABEL);
+    for (int j = 0; j < i; j++)
+        if (strcmp(s[j].label, l) == 0)
+            return rldt_error_set(RLDT_ERR_USAGE, "label '%s' is given twice (list all its runs after one %s=, separated by commas)", l, l);
+    if (s[i].n_runs < 1) return rldt_error_set(RLDT_ERR_USAGE, "label '%s' has no runs", l);
+    return RLDT_OK;
+}
+
+/* The arguments that are not runs: known names, an out= ending in .png, its table's name into csv. */
+static rldt_status_t check_options(const char *metric, const char *x, const char *band, const char *out_png, char *csv, int n)
+{
+    if (strcmp(metric, "eval_return") != 0 && strcmp(metric, "eval_success") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "metric=%s: expected eval_return or eval_success", metric);
+    if (strcmp(x, "env_steps") != 0 && strcmp(x, "itr") != 0) return rldt_error_set(RLDT_ERR_USAGE, "x=%s: expected env_steps or itr", x);
+    if (strcmp(band, "minmax") != 0 && strcmp(band, "std") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "band=%s: expected minmax or std", band);
+    if (n < 1 || n > MAX_SERIES) return rldt_error_set(RLDT_ERR_USAGE, "%d labels: expected 1 to %d", n, MAX_SERIES);
+    size_t len = strlen(out_png);
+    if (len < 5 || strcmp(out_png + len - 4, ".png") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "out=%s: expected a file name ending in .png (its numbers go beside it as .csv)", out_png);
+    return rldt_path_format(csv, RLDT_PATH_MAX + 1, "%.*s.csv", (int)(len - 4), out_png);
+}
+
+rldt_status_t rldt_plot_compare(const rldt_plot_series_t *series, int n, const char *metric, const char *x, const char *band,
+                                const char *out_png)
+{
+    metric = metric ? metric : "eval_return", x = x ? x : "env_steps", band = band ? band : "minmax";
+    char csv[RLDT_PATH_MAX + 1];
+    rldt_status_t st = check_options(metric, x, band, out_png, csv, n);
+    int total = 0;
+    for (int i = 0; !st && i < n; i++) st = check_series(series, i), total += series[i].n_runs;
+    if (st) return st;
+    rldt_path_input_t *in = rldt_xcalloc((size_t)total, sizeof *in);
+    evals_t *e = rldt_xcalloc((size_t)total, sizeof *e);
+    struct stat *id = rldt_xcalloc((size_t)total, sizeof *id);
+    band_t *b = rldt_xcalloc((size_t)n, sizeof *b);
+    for (int i = 0, k = 0; !st && i < n; i++)
+        for (int r = 0; !st && r < series[i].n_runs; r++, k++)
+            if (!(in[k] = (rldt_path_input_t){rldt_path_join(series[i].runs[r], "metrics.csv"), "metrics file"}).path) st = RLDT_ERR_USAGE;
+    if (!st) st = rldt_path_check_output(out_png, "out=", in, total, true);
+    if (!st) st = rldt_path_check_output(csv, "out= table (.csv)", in, total, true);
+    for (int i = 0, k = 0; !st && i < n; k += series[i++].n_runs) {
+        for (int r = 0; !st && r < series[i].n_runs; r++) {
+            st = read_evals(series[i].label, in[k + r].path, metric, x, &e[k + r]);
+            if (!st && stat(in[k + r].path, &id[k + r]) != 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s", in[k + r].path, strerror(errno));
+            for (int j = 0; !st && j < k + r; j++)
+                if (id[j].st_dev == id[k + r].st_dev && id[j].st_ino == id[k + r].st_ino)
+                    st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", series[i].label, in[k + r].path,
+                                        in[j].path);
+        }
+        if (!st) st = band_of(&series[i], &e[k], x, strcmp(band, "std") == 0, &b[i]);
+    }
+    if (!st) {
+        rldt_canvas_t cv;
+        rldt_canvas_init(&cv, 1060, 560);
+        frame_t fr = frame_at(0, 0, 800, 560);
+        for (int i = 0; i < n; i++)
+            for (int g = 0; g < b[i].n; g++) frame_fit(&fr, b[i].x[g], b[i].lo[g]), frame_fit(&fr, b[i].x[g], b[i].hi[g]);
+        char title[96];
+        snprintf(title, sizeof title, "%s: mean of seeds (band: %s)", metric, strcmp(band, "std") == 0 ? "+-1 std" : "min..max");
+        frame_draw(&cv, &fr, title, x);
+        for (int i = 0; i < n; i++) draw_band(&cv, &fr, &b[i], palette[i]);
+        for (int i = 0; i < n; i++) curve(&cv, &fr, b[i].x, b[i].mean, b[i].n, 1, palette[i]);
+        legend(&cv, 820, 40, series, n);
+        st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
+        rldt_canvas_free(&cv);
+    }
+    if (!st) st = write_table(csv, series, b, n);
+    for (int k = 0; k < total; k++) free((char *)in[k].path), free(e[k].x);
+    for (int i = 0; i < n; i++) free(b[i].x);
+    free(in), free(e), free(id), free(b);
     return st;
 }
