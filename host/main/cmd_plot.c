@@ -42,16 +42,16 @@ static int plot_compare(int argc, char **argv)
         else st = split_runs(argv[a], eq, &series[n++]);
     }
     if (!st && !opt[0]) st = rldt_error_set(RLDT_ERR_USAGE, "out=FILE.png is required");
-    if (!st) st = rldt_plot_compare(series, n, opt[1], opt[2], opt[3], opt[0]);
-    if (!st) printf("wrote %s and its numbers beside it (.csv)\n", opt[0]);
+    if (!st && n > 0) st = rldt_plot_compare(series, n, opt[1], opt[2], opt[3], opt[0]);
+    if (!st && n > 0) printf("wrote %s and its numbers beside it (.csv)\n", opt[0]);
     for (int i = 0; i < n; i++) free((void *)series[i].runs);
     free(series);
-    return st ? rldt_cli_fail(st) : 0;
+    return st ? rldt_cli_fail(st) : n == 0 ? rldt_cli_usage("plot") : 0;
 }
 
 int rldt_cmd_plot(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "compare") == 0) return argc < 4 ? rldt_cli_usage("plot") : plot_compare(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0) return plot_compare(argc, argv);
     if (argc < 2 || argc > 3) return rldt_cli_usage("plot");
     if (argc == 3 && strncmp(argv[2], "out=", 4) != 0) {
         rldt_error_set(RLDT_ERR_USAGE, "unknown argument '%s' (expected out=FILE.png)", argv[2]);
