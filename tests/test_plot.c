@@ -245,43 +245,46 @@ static void refused(const rldt_plot_series_t *s, int n, const char *metric, cons
 
 Test(plot, compare_refuses_bad_inputs)
 {
-    char dir[128], a0[160], a1[160], b0[160], bad[160], noeval[160], late[160], out[192], metrics[192];
+    char dir[128], p[7][160], out[192], metrics[192];
     test_tmpdir(dir, sizeof dir);
     write_runs(dir);
     static const double none[3] = {N, N, N}, late_ev[9] = {N, N, N, N, N, N, N, N, 0.5};
     write_run(dir, "noeval", none, 3), write_run(dir, "late", late_ev, 9);
-    snprintf(a0, sizeof a0, "%s/a0", dir), snprintf(a1, sizeof a1, "%s/a1", dir), snprintf(b0, sizeof b0, "%s/b0", dir);
-    snprintf(noeval, sizeof noeval, "%s/noeval", dir);
-    snprintf(late, sizeof late, "%s/late", dir), snprintf(bad, sizeof bad, "%s/bad", dir), snprintf(out, sizeof out, "%s/o.png", dir);
-    cr_assert_eq(mkdir(bad, 0755), 0);
-    snprintf(metrics, sizeof metrics, "%s/metrics.csv", bad);
+    static const char *const names[7] = {"a0", "a1", "b0", "noeval", "late", "bad", "/nonexistent_run"};
+    for (int i = 0; i < 7; i++) snprintf(p[i], sizeof p[i], "%s%s%s", i < 6 ? dir : "", i < 6 ? "/" : "", names[i]);
+    cr_assert_eq(mkdir(p[5], 0755), 0);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", p[5]);
     FILE *f = fopen(metrics, "w");
     fputs(METRICS_HEADER "0,100,5000,1.0,10,0.5,5", f); /* cut short */
     fclose(f);
-    const char *ok[2] = {a0, a1}, *missing[1] = {"/nonexistent_run"}, *damaged[1] = {bad}, *empty[1] = {noeval}, *twice[2] = {a0, a0},
-               *apart[2] = {late, b0};
-    rldt_plot_series_t s[2] = {{"A", ok, 2}, {"B", missing, 1}};
-    refused(s, 2, NULL, out, "label 'B'", "/nonexistent_run/metrics.csv");
-    s[1] = (rldt_plot_series_t){"B", damaged, 1};
-    refused(s, 2, NULL, out, "label 'B'", "bad/metrics.csv: line 2 is cut short");
-    s[1] = (rldt_plot_series_t){"B", empty, 1};
-    refused(s, 2, NULL, out, "label 'B'", "no evaluation rows");
-    s[1] = (rldt_plot_series_t){"A", empty, 1};
-    refused(s, 2, NULL, out, "label 'A' is given twice", "");
-    s[1] = (rldt_plot_series_t){"B", twice, 2};
-    refused(s, 2, NULL, out, "label 'B'", "is the same run as");
-    s[1] = (rldt_plot_series_t){"B", apart, 2};
-    refused(s, 2, NULL, out, "label 'B': its runs share no env_steps range", "");
-    s[1] = (rldt_plot_series_t){"B c", ok, 2};
-    refused(s, 2, NULL, out, "label 'B c'", "expected 1 to 24 of");
-    refused(s, 1, "critic_loss", out, "metric=critic_loss", "expected eval_return or eval_success");
+    /* label A holds a0 and a1; the second label (runs by index into p) or the metric is what is wrong */
+    static const struct {
+        const char *label;
+        int runs[2], n;
+        const char *metric, *want1, *want2;
+    } cases[] = {{"B", {6}, 1, NULL, "label 'B'", "/nonexistent_run/metrics.csv"},
+                 {"B", {5}, 1, NULL, "label 'B'", "bad/metrics.csv: line 2 is cut short"},
+                 {"B", {3}, 1, NULL, "label 'B'", "no evaluation rows"},
+                 {"A", {3}, 1, NULL, "label 'A' is given twice", ""},
+                 {"B", {0, 0}, 2, NULL, "label 'B'", "is the same run as"},
+                 {"B", {4, 2}, 2, NULL, "label 'B': its runs share no env_steps range", ""},
+                 {"B c", {2}, 1, NULL, "label 'B c'", "expected 1 to 24 of"},
+                 {"B", {2}, 1, "critic_loss", "metric=critic_loss", "expected eval_return or eval_success"}};
+    const char *ok[2] = {p[0], p[1]};
+    snprintf(out, sizeof out, "%s/o.png", dir);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *runs[2] = {p[cases[c].runs[0]], p[cases[c].runs[1]]};
+        rldt_plot_series_t s[2] = {{"A", ok, 2}, {cases[c].label, runs, cases[c].n}};
+        refused(s, 2, cases[c].metric, out, cases[c].want1, cases[c].want2);
+    }
+    rldt_plot_series_t s[1] = {{"A", ok, 2}};
     snprintf(out, sizeof out, "%s/o.csv", dir);
     refused(s, 1, NULL, out, "out=", "ending in .png");
     /* out= beside a run's metrics file whose table (.csv) would replace it, and out= a link to one */
-    snprintf(out, sizeof out, "%s/metrics.png", a0);
+    snprintf(out, sizeof out, "%s/metrics.png", p[0]);
     refused(s, 1, NULL, out, "metrics.csv", "metrics file");
     snprintf(out, sizeof out, "%s/link.png", dir);
-    snprintf(metrics, sizeof metrics, "%s/metrics.csv", a1);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", p[1]);
     cr_assert_eq(symlink(metrics, out), 0);
     cr_assert_eq(rldt_plot_compare(s, 1, NULL, NULL, NULL, out), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "metrics file"), "%s", rldt_error_message());
