@@ -511,6 +511,42 @@ static rldt_status_t check_options(const char *metric, const char *x, const char
     return rldt_path_format(csv, RLDT_PATH_MAX + 1, "%.*s.csv", (int)(len - 4), out_png);
 }
 
+/* Series s's runs, whose metrics files are in[k ..], into e[k ..]; their file ids id[k ..] tell a run given
+ * twice from those of the series before (id[0 .. k)). */
+static rldt_status_t read_series(const rldt_plot_series_t *s, const rldt_path_input_t *in, evals_t *e, struct stat *id, int k,
+                                 const char *metric, const char *x)
+{
+    rldt_status_t st = RLDT_OK;
+    for (int r = k; !st && r < k + s->n_runs; r++) {
+        st = read_evals(s->label, in[r].path, metric, x, &e[r]);
+        if (!st && stat(in[r].path, &id[r]) != 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s", in[r].path, strerror(errno));
+        for (int j = 0; !st && j < r; j++)
+            if (id[j].st_dev == id[r].st_dev && id[j].st_ino == id[r].st_ino)
+                st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", s->label, in[r].path, in[j].path);
+    }
+    return st;
+}
+
+/* The comparison PNG: every band under every mean line, the legend right of the plot area. */
+static rldt_status_t draw_compare(const rldt_plot_series_t *series, const band_t *b, int n, const char *metric, const char *x, bool std,
+                                  const char *out_png)
+{
+    rldt_canvas_t cv;
+    rldt_canvas_init(&cv, 1060, 560);
+    frame_t fr = frame_at(0, 0, 800, 560);
+    for (int i = 0; i < n; i++)
+        for (int g = 0; g < b[i].n; g++) frame_fit(&fr, b[i].x[g], b[i].lo[g]), frame_fit(&fr, b[i].x[g], b[i].hi[g]);
+    char title[96];
+    snprintf(title, sizeof title, "%s: mean of seeds (band: %s)", metric, std ? "+-1 std" : "min..max");
+    frame_draw(&cv, &fr, title, x);
+    for (int i = 0; i < n; i++) draw_band(&cv, &fr, &b[i], palette[i]);
+    for (int i = 0; i < n; i++) curve(&cv, &fr, b[i].x, b[i].mean, b[i].n, 1, palette[i]);
+    legend(&cv, 820, 40, series, n);
+    rldt_status_t st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
+    rldt_canvas_free(&cv);
+    return st;
+}
+
 rldt_status_t rldt_plot_compare(const rldt_plot_series_t *series, int n, const char *metric, const char *x, const char *band,
                                 const char *out_png)
 {
@@ -520,41 +556,23 @@ rldt_status_t rldt_plot_compare(const rldt_plot_series_t *series, int n, const c
     int total = 0;
     for (int i = 0; !st && i < n; i++) st = check_series(series, i), total += series[i].n_runs;
     if (st) return st;
+    bool std = strcmp(band, "std") == 0;
     rldt_path_input_t *in = rldt_xcalloc((size_t)total, sizeof *in);
     evals_t *e = rldt_xcalloc((size_t)total, sizeof *e);
     struct stat *id = rldt_xcalloc((size_t)total, sizeof *id);
     band_t *b = rldt_xcalloc((size_t)n, sizeof *b);
     for (int i = 0, k = 0; !st && i < n; i++)
-        for (int r = 0; !st && r < series[i].n_runs; r++, k++)
-            if (!(in[k] = (rldt_path_input_t){rldt_path_join(series[i].runs[r], "metrics.csv"), "metrics file"}).path) st = RLDT_ERR_USAGE;
+        for (int r = 0; !st && r < series[i].n_runs; r++, k++) {
+            in[k] = (rldt_path_input_t){rldt_path_join(series[i].runs[r], "metrics.csv"), "metrics file"};
+            if (!in[k].path) st = RLDT_ERR_USAGE;
+        }
     if (!st) st = rldt_path_check_output(out_png, "out=", in, total, true);
     if (!st) st = rldt_path_check_output(csv, "out= table (.csv)", in, total, true);
     for (int i = 0, k = 0; !st && i < n; k += series[i++].n_runs) {
-        for (int r = 0; !st && r < series[i].n_runs; r++) {
-            st = read_evals(series[i].label, in[k + r].path, metric, x, &e[k + r]);
-            if (!st && stat(in[k + r].path, &id[k + r]) != 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s", in[k + r].path, strerror(errno));
-            for (int j = 0; !st && j < k + r; j++)
-                if (id[j].st_dev == id[k + r].st_dev && id[j].st_ino == id[k + r].st_ino)
-                    st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", series[i].label, in[k + r].path,
-                                        in[j].path);
-        }
-        if (!st) st = band_of(&series[i], &e[k], x, strcmp(band, "std") == 0, &b[i]);
+        st = read_series(&series[i], in, e, id, k, metric, x);
+        if (!st) st = band_of(&series[i], &e[k], x, std, &b[i]);
     }
-    if (!st) {
-        rldt_canvas_t cv;
-        rldt_canvas_init(&cv, 1060, 560);
-        frame_t fr = frame_at(0, 0, 800, 560);
-        for (int i = 0; i < n; i++)
-            for (int g = 0; g < b[i].n; g++) frame_fit(&fr, b[i].x[g], b[i].lo[g]), frame_fit(&fr, b[i].x[g], b[i].hi[g]);
-        char title[96];
-        snprintf(title, sizeof title, "%s: mean of seeds (band: %s)", metric, strcmp(band, "std") == 0 ? "+-1 std" : "min..max");
-        frame_draw(&cv, &fr, title, x);
-        for (int i = 0; i < n; i++) draw_band(&cv, &fr, &b[i], palette[i]);
-        for (int i = 0; i < n; i++) curve(&cv, &fr, b[i].x, b[i].mean, b[i].n, 1, palette[i]);
-        legend(&cv, 820, 40, series, n);
-        st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
-        rldt_canvas_free(&cv);
-    }
+    if (!st) st = draw_compare(series, b, n, metric, x, std, out_png);
     if (!st) st = write_table(csv, series, b, n);
     for (int k = 0; k < total; k++) free((char *)in[k].path), free(e[k].x);
     for (int i = 0; i < n; i++) free(b[i].x);
