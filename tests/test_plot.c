@@ -219,7 +219,8 @@ Test(plot, compare_means_bands_and_pixels)
     /* the plot area (x 78..788, y 28..534) holds each label's line and band tint; the legend (x >= 800) its swatches */
     const uint32_t colour[2] = {0x1f77b4, 0xff7f0e}, look[4] = {colour[0], colour[1], tint(colour[0]), tint(colour[1])};
     for (int i = 0; i < 4; i++)
-        cr_assert_gt(count(rgb, w, 78, 789, 28, 535, look[i], &top[i], &bottom[i]), i < 2 ? 200 : 20000, "colour %06x in the plot", look[i]);
+        cr_assert_gt(count(rgb, w, 78, 789, 28, 535, look[i], &top[i], &bottom[i]), i < 2 ? 200 : 20000, "colour %06x in the plot",
+                     look[i]);
     for (int i = 0; i < 2; i++) cr_assert_gt(count(rgb, w, 800, w, 0, h, colour[i], &t, &b), 50, "legend swatch %06x", colour[i]);
     /* bptt's band (success 0.7..1) lies wholly above rldt's (0..0.5), and the latter reaches the x axis (0) */
     cr_assert_lt(bottom[3], top[2], "bands overlap: bptt rows %d..%d, rldt rows %d..%d", top[3], bottom[3], top[2], bottom[2]);

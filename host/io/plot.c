@@ -223,8 +223,16 @@ static void frame_fit(frame_t *fr, double x, double y)
     fr->xmin = fmin(fr->xmin, x), fr->xmax = fmax(fr->xmax, x), fr->ymin = fmin(fr->ymin, y), fr->ymax = fmax(fr->ymax, y);
 }
 
-static int frame_x(const frame_t *fr, double x) { return fr->left + (int)lround((x - fr->xmin) / (fr->xmax - fr->xmin) * (fr->right - fr->left)); }
-static int frame_y(const frame_t *fr, double y) { return fr->bottom - (int)lround((y - fr->ymin) / (fr->ymax - fr->ymin) * (fr->bottom - fr->top)); }
+/* The pixel column of x and row of y. */
+static int frame_x(const frame_t *fr, double x)
+{
+    return fr->left + (int)lround((x - fr->xmin) / (fr->xmax - fr->xmin) * (fr->right - fr->left));
+}
+
+static int frame_y(const frame_t *fr, double y)
+{
+    return fr->bottom - (int)lround((y - fr->ymin) / (fr->ymax - fr->ymin) * (fr->bottom - fr->top));
+}
 
 /* Title, axes and the min/max labels of both ranges (the x axis named xname). False, with "no data" drawn,
  * when nothing was fitted; an empty range is widened so that frame_x and frame_y are defined. */
@@ -522,7 +530,8 @@ static rldt_status_t read_series(const rldt_plot_series_t *s, const rldt_path_in
         if (!st && stat(in[r].path, &id[r]) != 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s", in[r].path, strerror(errno));
         for (int j = 0; !st && j < r; j++)
             if (id[j].st_dev == id[r].st_dev && id[j].st_ino == id[r].st_ino)
-                st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", s->label, in[r].path, in[j].path);
+                st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", s->label, in[r].path,
+                                    in[j].path);
     }
     return st;
 }

@@ -19,7 +19,8 @@ static int split_runs(char *arg, char *eq, rldt_plot_series_t *s)
     for (char *run = eq + 1, *next; run; run = next) {
         next = strchr(run, ',');
         if (next) *next++ = '\0';
-        if (!*run) return rldt_error_set(RLDT_ERR_USAGE, "%s=: an empty run directory in its list (expected %s=RUN_DIR[,RUN_DIR...])", arg, arg);
+        if (!*run)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s=: an empty run directory in its list (expected %s=RUN_DIR[,RUN_DIR...])", arg, arg);
         runs[s->n_runs++] = run;
     }
     return 0;
