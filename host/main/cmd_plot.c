@@ -52,7 +52,7 @@ static int plot_compare(int argc, char **argv)
 
 int rldt_cmd_plot(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "compare") == 0) return plot_compare(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0) return argc < 3 ? rldt_cli_usage("plot") : plot_compare(argc, argv);
     if (argc < 2 || argc > 3) return rldt_cli_usage("plot");
     if (argc == 3 && strncmp(argv[2], "out=", 4) != 0) {
         rldt_error_set(RLDT_ERR_USAGE, "unknown argument '%s' (expected out=FILE.png)", argv[2]);
