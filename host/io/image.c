@@ -1,6 +1,7 @@
 /* image.c — an RGB canvas with lines, discs and a 5x7 bitmap font, and a minimal PNG writer (see
  * rldt/image.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,18 @@ void rldt_canvas_line(rldt_canvas_t *c, int x0, int y0, int x1, int y1, uint32_t
         if (e2 >= dy) err += dy, x0 += sx;
         if (e2 <= dx) err += dx, y0 += sy;
     }
+}
+
+void rldt_canvas_blend_column(rldt_canvas_t *c, int x, int y0, int y1, uint32_t rgb, double alpha)
+{
+    if (x < 0 || x >= c->w) return;
+    int lo = y0 < y1 ? y0 : y1, hi = y0 < y1 ? y1 : y0;
+    for (int y = lo < 0 ? 0 : lo; y <= hi && y < c->h; y++)
+        for (int ch = 0; ch < 3; ch++) {
+            uint8_t *p = c->rgb + ((size_t)y * c->w + x) * 3 + ch;
+            int want = (int)(rgb >> (16 - 8 * ch)) & 255;
+            *p = (uint8_t)lround(*p + alpha * (want - *p));
+        }
 }
 
 void rldt_canvas_disc(rldt_canvas_t *c, int x, int y, int r, uint32_t rgb)

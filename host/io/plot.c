@@ -1,5 +1,5 @@
 /* plot.c — `rldt plot`: a run's metrics.csv drawn as learning curves in one PNG, and its step_grads.csv in
- * another (see rldt/plot.h). */
+ * another; `rldt plot compare`: labelled groups of runs overlaid as mean lines and bands (see rldt/plot.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "durable.h"
 #include "rldt/path.h"
 #include "rldt/plot.h"
 
@@ -200,47 +201,86 @@ static int column(const table_t *t, const char *name)
     return -1;
 }
 
-/* One panel at (px, py) of size (w, h): title, axes, min/max labels (the x axis named xname) and the finite
- * points of column yc. */
+// ------------------------------------------------------------------------------------------------------
+// Axes and curves
+
+/* A plot area on the canvas (pixels) and the data ranges it shows (empty until frame_fit). */
+typedef struct {
+    int left, right, top, bottom;
+    double xmin, xmax, ymin, ymax;
+} frame_t;
+
+/* The plot area of a panel at (px, py) of size (w, h), room left for the title and range labels. */
+static frame_t frame_at(int px, int py, int w, int h)
+{
+    return (frame_t){px + 78, px + w - 12, py + 28, py + h - 26, INFINITY, -INFINITY, INFINITY, -INFINITY};
+}
+
+/* Widens the ranges to hold (x, y); non-finite points are left out. */
+static void frame_fit(frame_t *fr, double x, double y)
+{
+    if (!isfinite(x) || !isfinite(y)) return;
+    fr->xmin = fmin(fr->xmin, x), fr->xmax = fmax(fr->xmax, x), fr->ymin = fmin(fr->ymin, y), fr->ymax = fmax(fr->ymax, y);
+}
+
+/* The pixel column of x and row of y. */
+static int frame_x(const frame_t *fr, double x)
+{
+    return fr->left + (int)lround((x - fr->xmin) / (fr->xmax - fr->xmin) * (fr->right - fr->left));
+}
+
+static int frame_y(const frame_t *fr, double y)
+{
+    return fr->bottom - (int)lround((y - fr->ymin) / (fr->ymax - fr->ymin) * (fr->bottom - fr->top));
+}
+
+/* Title, axes and the min/max labels of both ranges (the x axis named xname). False, with "no data" drawn,
+ * when nothing was fitted; an empty range is widened so that frame_x and frame_y are defined. */
+static bool frame_draw(rldt_canvas_t *cv, frame_t *fr, const char *title, const char *xname)
+{
+    const uint32_t ink = 0x202020, axis = 0x909090;
+    rldt_canvas_text(cv, fr->left, fr->top - 20, 2, title, ink);
+    rldt_canvas_line(cv, fr->left, fr->bottom, fr->right, fr->bottom, axis);
+    rldt_canvas_line(cv, fr->left, fr->top, fr->left, fr->bottom, axis);
+    if (!isfinite(fr->ymin)) {
+        rldt_canvas_text(cv, fr->left + 20, (fr->top + fr->bottom) / 2, 1, "no data", axis);
+        return false;
+    }
+    if (fr->ymax - fr->ymin < 1e-12) fr->ymin -= 0.5, fr->ymax += 0.5;
+    if (fr->xmax - fr->xmin < 1e-12) fr->xmax = fr->xmin + 1;
+    char label[96];
+    snprintf(label, sizeof label, "%.4g", fr->ymax);
+    rldt_canvas_text(cv, fr->left - 74, fr->top - 3, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g", fr->ymin);
+    rldt_canvas_text(cv, fr->left - 74, fr->bottom - 7, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g", fr->xmin);
+    rldt_canvas_text(cv, fr->left, fr->bottom + 6, 1, label, ink);
+    snprintf(label, sizeof label, "%.4g %s", fr->xmax, xname);
+    rldt_canvas_text(cv, fr->right - 6 * (int)strlen(label), fr->bottom + 6, 1, label, ink);
+    return true;
+}
+
+/* The finite points (x[i * stride], y[i * stride]), i < n, as dots joined by lines. */
+static void curve(rldt_canvas_t *cv, const frame_t *fr, const double *x, const double *y, int n, int stride, uint32_t colour)
+{
+    int have = 0, lx = 0, ly = 0;
+    for (int i = 0; i < n; i++) {
+        double xi = x[(size_t)i * stride], yi = y[(size_t)i * stride];
+        if (!isfinite(xi) || !isfinite(yi)) continue;
+        int sx = frame_x(fr, xi), sy = frame_y(fr, yi);
+        if (have) rldt_canvas_line(cv, lx, ly, sx, sy, colour);
+        for (int d = -1; d <= 1; d++) rldt_canvas_line(cv, sx - 1, sy + d, sx + 1, sy + d, colour); /* a dot */
+        lx = sx, ly = sy, have = 1;
+    }
+}
+
+/* One panel at (px, py) of size (w, h): column yc of the table against column xc. */
 static void panel(rldt_canvas_t *cv, const table_t *t, int xc, int yc, const char *title, const char *xname, int px, int py, int w,
                   int h)
 {
-    const uint32_t ink = 0x202020, axis = 0x909090, line = 0x1f77b4;
-    int left = px + 78, right = px + w - 12, top = py + 28, bottom = py + h - 26;
-    rldt_canvas_text(cv, px + 78, py + 8, 2, title, ink);
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-    for (int r = 0; r < t->nrows; r++) {
-        double x = t->v[(size_t)r * t->ncols + xc], y = t->v[(size_t)r * t->ncols + yc];
-        if (!isfinite(x) || !isfinite(y)) continue;
-        xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
-    }
-    rldt_canvas_line(cv, left, bottom, right, bottom, axis);
-    rldt_canvas_line(cv, left, top, left, bottom, axis);
-    if (!isfinite(ymin)) {
-        rldt_canvas_text(cv, left + 20, (top + bottom) / 2, 1, "no data", axis);
-        return;
-    }
-    if (ymax - ymin < 1e-12) ymin -= 0.5, ymax += 0.5;
-    if (xmax - xmin < 1e-12) xmax = xmin + 1;
-    char label[32];
-    snprintf(label, sizeof label, "%.4g", ymax);
-    rldt_canvas_text(cv, px + 4, top - 3, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g", ymin);
-    rldt_canvas_text(cv, px + 4, bottom - 7, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g", xmin);
-    rldt_canvas_text(cv, left, bottom + 6, 1, label, ink);
-    snprintf(label, sizeof label, "%.4g %s", xmax, xname);
-    rldt_canvas_text(cv, right - 6 * (int)strlen(label), bottom + 6, 1, label, ink);
-    int have = 0, lx = 0, ly = 0;
-    for (int r = 0; r < t->nrows; r++) {
-        double x = t->v[(size_t)r * t->ncols + xc], y = t->v[(size_t)r * t->ncols + yc];
-        if (!isfinite(x) || !isfinite(y)) continue;
-        int sx = left + (int)lround((x - xmin) / (xmax - xmin) * (right - left));
-        int sy = bottom - (int)lround((y - ymin) / (ymax - ymin) * (bottom - top));
-        if (have) rldt_canvas_line(cv, lx, ly, sx, sy, line);
-        for (int d = -1; d <= 1; d++) rldt_canvas_line(cv, sx - 1, sy + d, sx + 1, sy + d, line); /* a dot */
-        lx = sx, ly = sy, have = 1;
-    }
+    frame_t fr = frame_at(px, py, w, h);
+    for (int r = 0; r < t->nrows; r++) frame_fit(&fr, t->v[(size_t)r * t->ncols + xc], t->v[(size_t)r * t->ncols + yc]);
+    if (frame_draw(cv, &fr, title, xname)) curve(cv, &fr, t->v + xc, t->v + yc, t->nrows, t->ncols, 0x1f77b4);
 }
 
 /* <run_dir>/step_grads.csv, when the run has one, as step_grads.png beside out_png: against k, the log10 of
@@ -312,5 +352,239 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
     free(t.v);
     if (!st) st = plot_step_grads(run_dir, path, out_png);
     free(path);
+    return st;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Several runs overlaid: per label, the mean over its seeds as a line and their spread as a band
+
+#define MAX_SERIES 10
+#define MAX_LABEL 24
+#define BAND_ALPHA 0.25 /* a band is its line's colour at this opacity */
+
+/* tab10 (matplotlib's default cycle): colours told apart on white, also by most colour-blind readers */
+static const uint32_t palette[MAX_SERIES] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
+                                             0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
+
+/* One run's evaluations: the (x, y) of its rows where the metric is finite, x never decreasing. */
+typedef struct {
+    int n;
+    double *x, *y;
+} evals_t;
+
+/* One label on its grid: n x values, and at each the mean and band [lo, hi] over its seeds. */
+typedef struct {
+    int n, seeds;
+    double *x, *mean, *lo, *hi; /* one allocation, at x */
+} band_t;
+
+static rldt_status_t read_evals(const char *label, const char *path, const char *metric, const char *xname, evals_t *e)
+{
+    table_t t;
+    rldt_status_t st = read_csv(path, &metrics_csv, &t);
+    if (st) return rldt_error_set(st, "label '%s': %s", label, rldt_error_message());
+    int xc = column(&t, xname), yc = column(&t, metric);
+    if (yc >= 0) {
+        e->x = rldt_xmalloc(2 * sizeof(double) * (size_t)t.nrows), e->y = e->x + t.nrows;
+        for (int r = 0; r < t.nrows; r++)
+            if (isfinite(t.v[(size_t)r * t.ncols + yc]))
+                e->x[e->n] = t.v[(size_t)r * t.ncols + xc], e->y[e->n++] = t.v[(size_t)r * t.ncols + yc];
+    }
+    free(t.v);
+    if (yc < 0) return rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s has no %s column", label, path, metric);
+    if (e->n == 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s has no evaluation rows (no finite %s): has the run evaluated yet?", label,
+                              path, metric);
+    return RLDT_OK;
+}
+
+/* Run e's metric at an x inside its range: its evaluation there, or the straight line between the
+ * evaluations before and after x. */
+static double evals_at(const evals_t *e, double x)
+{
+    int i = 0;
+    while (e->x[i] < x) i++;
+    if (e->x[i] == x) return e->y[i];
+    return e->y[i - 1] + (x - e->x[i - 1]) / (e->x[i] - e->x[i - 1]) * (e->y[i] - e->y[i - 1]);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A label's seeds e[0 .. s->n_runs) on the union of their x values inside the range they all cover. */
+static rldt_status_t band_of(const rldt_plot_series_t *s, const evals_t *e, const char *xname, bool std, band_t *b)
+{
+    double from = -INFINITY, to = INFINITY;
+    int total = 0, seeds = s->n_runs;
+    for (int r = 0; r < seeds; r++) from = fmax(from, e[r].x[0]), to = fmin(to, e[r].x[e[r].n - 1]), total += e[r].n;
+    if (from > to)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%s': its runs share no %s range (one ends at %g, another starts at %g)", s->label,
+                              xname, to, from);
+    *b = (band_t){.seeds = seeds, .x = rldt_xmalloc(4 * sizeof(double) * (size_t)total)};
+    b->mean = b->x + total, b->lo = b->mean + total, b->hi = b->lo + total;
+    for (int r = 0; r < seeds; r++)
+        for (int i = 0; i < e[r].n; i++)
+            if (e[r].x[i] >= from && e[r].x[i] <= to) b->x[b->n++] = e[r].x[i];
+    qsort(b->x, (size_t)b->n, sizeof(double), cmp_double);
+    int unique = 0;
+    for (int i = 0; i < b->n; i++)
+        if (!unique || b->x[i] != b->x[unique - 1]) b->x[unique++] = b->x[i];
+    b->n = unique;
+    double *v = rldt_xmalloc(sizeof(double) * (size_t)seeds);
+    for (int g = 0; g < b->n; g++) {
+        double sum = 0, ss = 0, lo = INFINITY, hi = -INFINITY;
+        for (int r = 0; r < seeds; r++) v[r] = evals_at(&e[r], b->x[g]), sum += v[r], lo = fmin(lo, v[r]), hi = fmax(hi, v[r]);
+        double mean = sum / seeds;
+        for (int r = 0; r < seeds; r++) ss += (v[r] - mean) * (v[r] - mean);
+        double sd = seeds > 1 ? sqrt(ss / (seeds - 1)) : 0;
+        b->mean[g] = mean, b->lo[g] = std ? mean - sd : lo, b->hi[g] = std ? mean + sd : hi;
+    }
+    free(v);
+    return RLDT_OK;
+}
+
+/* The band as translucent columns, each pixel column once (a second blend would darken it): the columns
+ * from grid point i up to, not including, point i + 1 take lo and hi on the straight line between them. */
+static void draw_band(rldt_canvas_t *cv, const frame_t *fr, const band_t *b, uint32_t colour)
+{
+    for (int i = 0; i < b->n; i++) {
+        int j = i + 1 < b->n ? i + 1 : i, x0 = frame_x(fr, b->x[i]), x1 = j > i ? frame_x(fr, b->x[j]) : x0 + 1;
+        for (int px = x0; px < x1; px++) {
+            double w = j > i ? (double)(px - x0) / (x1 - x0) : 0;
+            double lo = b->lo[i] + w * (b->lo[j] - b->lo[i]), hi = b->hi[i] + w * (b->hi[j] - b->hi[i]);
+            rldt_canvas_blend_column(cv, px, frame_y(fr, hi), frame_y(fr, lo), colour, BAND_ALPHA);
+        }
+    }
+}
+
+/* One row per label from (x, y): a swatch (band tint, line across) and "LABEL (N seeds)". */
+static void legend(rldt_canvas_t *cv, int x, int y, const rldt_plot_series_t *s, int n)
+{
+    for (int i = 0; i < n; i++, y += 20) {
+        for (int px = x; px < x + 24; px++) rldt_canvas_blend_column(cv, px, y, y + 10, palette[i], BAND_ALPHA);
+        for (int d = 4; d <= 6; d++) rldt_canvas_line(cv, x, y + d, x + 23, y + d, palette[i]);
+        char text[64];
+        snprintf(text, sizeof text, "%s (%d seed%s)", s[i].label, s[i].n_runs, s[i].n_runs == 1 ? "" : "s");
+        rldt_canvas_text(cv, x + 32, y + 2, 1, text, 0x202020);
+    }
+}
+
+/* label,x,mean,lo,hi,n_seeds: the numbers drawn, one row per label and x. */
+static rldt_status_t write_table(const char *path, const rldt_plot_series_t *s, const band_t *b, int n)
+{
+    char *tmp = rldt_tmp_path(path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fputs("label,x,mean,lo,hi,n_seeds\n", f) >= 0;
+    for (int i = 0; ok && i < n; i++)
+        for (int g = 0; ok && g < b[i].n; g++)
+            ok = fprintf(f, "%s,%.15g,%.10g,%.10g,%.10g,%d\n", s[i].label, b[i].x[g], b[i].mean[g], b[i].lo[g], b[i].hi[g], b[i].seeds) > 0;
+    int err = errno;
+    if (f && fclose(f) != 0 && ok) ok = false, err = errno;
+    rldt_status_t st = ok ? rldt_commit_tmp(tmp, path, "table") : rldt_error_set(RLDT_ERR, "cannot write %s: %s", path, strerror(err));
+    if (!ok && f) remove(tmp);
+    free(tmp);
+    return st;
+}
+
+/* Series i's label: allowed characters, not used before, at least one run. */
+static rldt_status_t check_series(const rldt_plot_series_t *s, int i)
+{
+    static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-";
+    const char *l = s[i].label ? s[i].label : "";
+    size_t len = strlen(l);
+    if (len < 1 || len > MAX_LABEL || strspn(l, allowed) != len)
+        return rldt_error_set(RLDT_ERR_USAGE, "label '%.40s': expected 1 to %d of A-Z a-z 0-9 . _ + -", l, MAX_LABEL);
+    for (int j = 0; j < i; j++)
+        if (strcmp(s[j].label, l) == 0)
+            return rldt_error_set(RLDT_ERR_USAGE, "label '%s' is given twice (list all its runs after one %s=, separated by commas)", l, l);
+    if (s[i].n_runs < 1) return rldt_error_set(RLDT_ERR_USAGE, "label '%s' has no runs", l);
+    return RLDT_OK;
+}
+
+/* The arguments that are not runs: known names, an out= ending in .png, its table's name into csv. */
+static rldt_status_t check_options(const char *metric, const char *x, const char *band, const char *out_png, char *csv, int n)
+{
+    if (strcmp(metric, "eval_return") != 0 && strcmp(metric, "eval_success") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "metric=%s: expected eval_return or eval_success", metric);
+    if (strcmp(x, "env_steps") != 0 && strcmp(x, "itr") != 0) return rldt_error_set(RLDT_ERR_USAGE, "x=%s: expected env_steps or itr", x);
+    if (strcmp(band, "minmax") != 0 && strcmp(band, "std") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "band=%s: expected minmax or std", band);
+    if (n < 1 || n > MAX_SERIES) return rldt_error_set(RLDT_ERR_USAGE, "%d labels: expected 1 to %d", n, MAX_SERIES);
+    size_t len = strlen(out_png);
+    if (len < 5 || strcmp(out_png + len - 4, ".png") != 0)
+        return rldt_error_set(RLDT_ERR_USAGE, "out=%s: expected a file name ending in .png (its numbers go beside it as .csv)", out_png);
+    return rldt_path_format(csv, RLDT_PATH_MAX + 1, "%.*s.csv", (int)(len - 4), out_png);
+}
+
+/* Series s's runs, whose metrics files are in[k ..], into e[k ..]; their file ids id[k ..] tell a run given
+ * twice from those of the series before (id[0 .. k)). */
+static rldt_status_t read_series(const rldt_plot_series_t *s, const rldt_path_input_t *in, evals_t *e, struct stat *id, int k,
+                                 const char *metric, const char *x)
+{
+    rldt_status_t st = RLDT_OK;
+    for (int r = k; !st && r < k + s->n_runs; r++) {
+        st = read_evals(s->label, in[r].path, metric, x, &e[r]);
+        if (!st && stat(in[r].path, &id[r]) != 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: %s", in[r].path, strerror(errno));
+        for (int j = 0; !st && j < r; j++)
+            if (id[j].st_dev == id[r].st_dev && id[j].st_ino == id[r].st_ino)
+                st = rldt_error_set(RLDT_ERR_USAGE, "label '%s': %s is the same run as %s (each run once)", s->label, in[r].path,
+                                    in[j].path);
+    }
+    return st;
+}
+
+/* The comparison PNG: every band under every mean line, the legend right of the plot area. */
+static rldt_status_t draw_compare(const rldt_plot_series_t *series, const band_t *b, int n, const char *metric, const char *x, bool std,
+                                  const char *out_png)
+{
+    rldt_canvas_t cv;
+    rldt_canvas_init(&cv, 1060, 560);
+    frame_t fr = frame_at(0, 0, 800, 560);
+    for (int i = 0; i < n; i++)
+        for (int g = 0; g < b[i].n; g++) frame_fit(&fr, b[i].x[g], b[i].lo[g]), frame_fit(&fr, b[i].x[g], b[i].hi[g]);
+    char title[96];
+    snprintf(title, sizeof title, "%s: mean of seeds (band: %s)", metric, std ? "+-1 std" : "min..max");
+    frame_draw(&cv, &fr, title, x);
+    for (int i = 0; i < n; i++) draw_band(&cv, &fr, &b[i], palette[i]);
+    for (int i = 0; i < n; i++) curve(&cv, &fr, b[i].x, b[i].mean, b[i].n, 1, palette[i]);
+    legend(&cv, 820, 40, series, n);
+    rldt_status_t st = rldt_png_write(out_png, cv.rgb, cv.w, cv.h);
+    rldt_canvas_free(&cv);
+    return st;
+}
+
+rldt_status_t rldt_plot_compare(const rldt_plot_series_t *series, int n, const char *metric, const char *x, const char *band,
+                                const char *out_png)
+{
+    metric = metric ? metric : "eval_return", x = x ? x : "env_steps", band = band ? band : "minmax";
+    char csv[RLDT_PATH_MAX + 1];
+    rldt_status_t st = check_options(metric, x, band, out_png, csv, n);
+    int total = 0;
+    for (int i = 0; !st && i < n; i++) st = check_series(series, i), total += series[i].n_runs;
+    if (st) return st;
+    bool std = strcmp(band, "std") == 0;
+    rldt_path_input_t *in = rldt_xcalloc((size_t)total, sizeof *in);
+    evals_t *e = rldt_xcalloc((size_t)total, sizeof *e);
+    struct stat *id = rldt_xcalloc((size_t)total, sizeof *id);
+    band_t *b = rldt_xcalloc((size_t)n, sizeof *b);
+    for (int i = 0, k = 0; !st && i < n; i++)
+        for (int r = 0; !st && r < series[i].n_runs; r++, k++) {
+            in[k] = (rldt_path_input_t){rldt_path_join(series[i].runs[r], "metrics.csv"), "metrics file"};
+            if (!in[k].path) st = RLDT_ERR_USAGE;
+        }
+    if (!st) st = rldt_path_check_output(out_png, "out=", in, total, true);
+    if (!st) st = rldt_path_check_output(csv, "out= table (.csv)", in, total, true);
+    for (int i = 0, k = 0; !st && i < n; k += series[i++].n_runs) {
+        st = read_series(&series[i], in, e, id, k, metric, x);
+        if (!st) st = band_of(&series[i], &e[k], x, std, &b[i]);
+    }
+    if (!st) st = draw_compare(series, b, n, metric, x, std, out_png);
+    if (!st) st = write_table(csv, series, b, n);
+    for (int k = 0; k < total; k++) free((char *)in[k].path), free(e[k].x);
+    for (int i = 0; i < n; i++) free(b[i].x);
+    free(in), free(e), free(id), free(b);
     return st;
 }
