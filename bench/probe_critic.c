@@ -3,11 +3,16 @@
  * transitions grouped by how many chunk-steps before a success they are (within their segment and episode),
  * next to γ^n, the value of a policy that surely succeeds n steps later, and the mean Q of the transitions
  * whose episode does not succeed inside the segment.
+ * On reach2d, whose observation holds everything its scripted expert needs, it also asks whether the critic's
+ * action gradient (the direction RLDT's actor follows) points where the expert would go: the mean cosine
+ * between ∇_a Q (averaged over members) and a_expert − a at the stored transitions (a_expert: the expert's
+ * action toward the current goal from the chunk's first observation, for every step of the chunk).
  *
  * usage: probe_critic FINETUNE.ckpt */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rldt/checkpoint.h"
 #include "rldt/config.h"
@@ -79,6 +84,34 @@ int main(int argc, char **argv)
             printf("%2d%s chunk-steps before success %10ld %10.4f %10.4f\n", g, g == MAX_AHEAD - 1 ? "+" : " ", n[g],
                    sum[g] / n[g], pow(cfg.critic_gamma, g));
     printf("%-28s %10ld %10.4f\n", "no success ahead (segment)", n[MAX_AHEAD], n[MAX_AHEAD] ? sum[MAX_AHEAD] / n[MAX_AHEAD] : NAN);
+    if (strcmp(cfg.env_name, "reach2d") == 0 && od == 7 && D % 2 == 0) {
+        float *g = malloc(sizeof(float) * steps * D), mean[7], sd[7];
+        rldt_ckpt_t *c2;
+        if (rldt_ckpt_open(&c2, argv[1], "finetune") || rldt_ckpt_read(c2, "norm/obs_mean", mean, 7) ||
+            rldt_ckpt_read(c2, "norm/obs_std", sd, 7))
+            return fail(rldt_error_message());
+        rldt_ckpt_close(c2);
+        rldt_critic_action_grad(&q, obs, act, (int)steps, g);
+        double cos_sum = 0;
+        long used = 0;
+        for (size_t i = 0; i < steps; i++) {
+            if (!mask[i]) continue;
+            float raw[7];
+            for (int j = 0; j < 7; j++) raw[j] = obs[i * od + j] * fmaxf(sd[j], 1e-3f) + mean[j];
+            const float *goal = raw[6] < 0.5f ? raw + 2 : raw + 4; /* phase 0: goal A, else goal B */
+            double dot = 0, gg = 0, ee = 0;
+            for (int d = 0; d < D; d++) {
+                float e = fminf(fmaxf(20.0f * (goal[d % 2] - raw[d % 2]), -1.0f), 1.0f) - act[i * D + d];
+                dot += (double)g[i * D + d] * e, gg += (double)g[i * D + d] * g[i * D + d], ee += (double)e * e;
+            }
+            if (ee < 0.01 || gg == 0) continue; /* the stored chunk is already the expert's */
+            cos_sum += dot / sqrt(gg * ee);
+            used++;
+        }
+        printf("reach2d: mean cosine of grad_a Q with (expert action - stored action) over %ld transitions: %.4f\n", used,
+               used ? cos_sum / used : NAN);
+        free(g);
+    }
     free(obs), free(act), free(success), free(ended), free(mask), free(Q);
     rldt_critic_free(&q);
     return 0;
