@@ -210,15 +210,11 @@ static size_t elem_size(const piece_t *p) { return p->place == HOST_BYTES ? 1 : 
 
 /* Copies rank r's share of a rank-owned piece between `mine` (this rank's layout, p->n elements) and
  * `world` (the checkpoint's, W times as many): blocks of env.n_envs units, block k of rank r at block
- * k * W + r of the world. */
+ * k * W + r of the world. (On one rank the layouts are the same: no copy is made.) */
 static void world_layout(const ft_t *f, const piece_t *p, uint8_t *world, uint8_t *mine, int r, bool to_world)
 {
     int W = rldt_comm_world()->size;
     size_t bytes = p->n * elem_size(p);
-    if (W == 1) { /* the identity (also for a buffer that is not a whole number of rollouts) */
-        memcpy(to_world ? world : mine, to_world ? mine : world, bytes);
-        return;
-    }
     size_t chunk = bytes / p->units * (size_t)f->n_envs, blocks = bytes / chunk;
     for (size_t k = 0; k < blocks; k++) {
         uint8_t *w = world + (k * (size_t)W + (size_t)r) * chunk, *m = mine + k * chunk;
@@ -279,7 +275,7 @@ static rldt_status_t save(ft_t *f, const char *path)
             if (w->rank != 0) continue; /* the same on every rank */
             copies[i] = rldt_xmalloc(bytes ? bytes : 1);
             be->download(copies[i], p[i].ptr, bytes);
-        } else { /* the ranks' own, gathered (rank 0 holds them all, in rank order) and laid out as the world's */
+        } else if (W > 1) { /* the ranks' own, gathered (rank 0 holds them all, in rank order) and laid out as the world's */
             uint8_t *all = w->rank == 0 ? rldt_xmalloc(bytes * W + 1) : NULL;
             rldt_comm_gather(p[i].ptr, all, bytes);
             if (w->rank == 0) {
@@ -288,7 +284,8 @@ static rldt_status_t save(ft_t *f, const char *path)
             }
             free(all);
         }
-        t[i] = (rldt_ckpt_tensor_t){p[i].name, copies[i], p[i].place == ON_DEVICE ? p[i].n : p[i].n * W, p[i].place == HOST_BYTES};
+        const void *data = W == 1 && p[i].place != ON_DEVICE ? p[i].ptr : copies[i];
+        t[i] = (rldt_ckpt_tensor_t){p[i].name, data, p[i].place == ON_DEVICE ? p[i].n : p[i].n * W, p[i].place == HOST_BYTES};
     }
     int nt = np + rldt_policy_norm_tensors(&f->pol, t + np);
     size_t env_bytes = rldt_vecenv_snapshot_size(f->venv);
@@ -400,7 +397,8 @@ static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
     if (!st) st = restore_counters(f, c, was);
     for (int i = 0; i < np && !st; i++) {
         size_t n = p[i].place == ON_DEVICE ? p[i].n : p[i].n * w->size, bytes = n * elem_size(&p[i]);
-        uint8_t *h = rldt_xmalloc(bytes ? bytes : 1);
+        bool direct = p[i].place != ON_DEVICE && w->size == 1; /* this rank's layout is the checkpoint's */
+        uint8_t *h = direct ? p[i].ptr : rldt_xmalloc(bytes ? bytes : 1);
         if (p[i].place == HOST_BYTES) {
             st = rldt_ckpt_read_bytes(c, p[i].name, h, n);
             for (size_t j = 0; j < n && !st; j++)
@@ -411,8 +409,8 @@ static rldt_status_t restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
             st = rldt_ckpt_read(c, p[i].name, (float *)h, n);
         }
         if (!st && p[i].place == ON_DEVICE) be->upload(p[i].ptr, h, bytes);
-        if (!st && p[i].place != ON_DEVICE) world_layout(f, &p[i], h, p[i].ptr, w->rank, false);
-        free(h);
+        if (!st && p[i].place != ON_DEVICE && !direct) world_layout(f, &p[i], h, p[i].ptr, w->rank, false);
+        if (!direct) free(h);
     }
     if (!st) {
         size_t env_bytes = rldt_ckpt_length(c, "rollout/envs");
