@@ -138,12 +138,13 @@ Test(comm, the_reward_scale_is_the_worlds, .timeout = 60)
 // ---------------------------------------------------------------------------------------------------
 // data-parallel fine-tuning through the CLI
 
-/* Tensors of a finetune checkpoint that must match bit for bit between two runs that did the same work. */
-static void same_state(const char *a, const char *b)
+/* Tensors of a finetune checkpoint (of finetune.algo=ppo: `ppo`) that must match bit for bit between two
+ * runs that did the same work. */
+static void same_state(const char *a, const char *b, bool ppo)
 {
-    static const char *const floats[] = {"policy/weights", "actor/m", "actor/v", "critic/online", "critic/target",
-                                         "critic/m", "critic/v", "replay/obs", "replay/act", "replay/rew",
-                                         "rollout/episode_return"};
+    const char *const floats[] = {"policy/weights", "actor/m", "actor/v", ppo ? "ppo/value" : "critic/online",
+                                  ppo ? "ppo/value_m" : "critic/target", "critic/m", "critic/v", "replay/obs",
+                                  "replay/act", "replay/rew", "rollout/episode_return"};
     static const char *const bytes[] = {"replay/mask", "rollout/envs"};
     rldt_ckpt_t *x, *y;
     cr_assert_eq(rldt_ckpt_open(&x, a, "finetune"), RLDT_OK, "%s", rldt_error_message());
@@ -175,7 +176,7 @@ static long summary_env_steps(void)
 /* Two ranks of 2 envs each fine-tune as one world: the header names it, rank 0 alone prints and writes, the
  * env steps are the world's (those of one rank with 4 envs), the ranks' parameters agree every iteration
  * (the run would stop otherwise), and its checkpoint resumes bit for bit on two ranks and, with the envs
- * of the world on one rank, on one (without them: refused, naming the setting). */
+ * of the world on one rank, on one (without them: refused, naming the setting). The same for PPO on two. */
 Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
 {
     const char *bin = test_bin();
@@ -206,13 +207,22 @@ Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/two/finetune.ckpt", dir);
     snprintf(b, sizeof b, "%s/two_again/finetune.ckpt", dir);
-    same_state(a, b);
+    same_state(a, b, false);
     cr_assert_neq(test_run("%s finetune %s env.n_envs=2 resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=alone", bin, ft, dir, dir),
                   0);
     cr_assert(strstr(test_err, "holds 4 envs; 1 rank(s) x env.n_envs 2 are 2: resume with env.n_envs=4"), "%s", test_err);
     cr_assert_eq(test_run("%s finetune %s env.n_envs=4 resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=alone", bin, ft, dir, dir),
                  0, "%s", test_err);
     cr_assert(strstr(test_out, "fine-tuned pendulum: 4 iterations"), "%s", test_out);
+
+    /* the PPO baseline too: its minibatch steps pair up across the ranks, and it resumes bit for bit */
+    for (int resumed = 0; resumed < 2; resumed++)
+        cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s finetune.algo=ppo env.n_envs=2 %s=%s/%s run.out_dir=%s run.name=ppo%d", bin, ft,
+                              resumed ? "resume" : "init", dir, resumed ? "ppo0/finetune_2.ckpt" : "bc/pretrain.ckpt", dir, resumed),
+                     0, "%s", test_err);
+    snprintf(a, sizeof a, "%s/ppo0/finetune.ckpt", dir);
+    snprintf(b, sizeof b, "%s/ppo1/finetune.ckpt", dir);
+    same_state(a, b, true);
     test_rmtree(dir);
 }
 

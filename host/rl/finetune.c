@@ -484,8 +484,6 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
     if (!st && world->size > 1 && capacity % f->n_envs) /* checkpoints lay the ranks' buffers out by whole rollouts */
         st = rldt_error_set(RLDT_ERR_USAGE, "finetune.buffer_segments %d is not a multiple of env.n_envs %d, as it must be on several ranks",
                             capacity, f->n_envs);
-    if (!st && world->size > 1 && f->algo == FT_PPO) /* its minibatch counts and advantage statistics are each rank's */
-        st = rldt_error_set(RLDT_ERR_USAGE, "finetune.algo=ppo does not run data-parallel yet: run it as one process");
     if (!st) { /* each rank's envs: their episodes are seeded from (run.seed, rank, env) */
         rldt_replay_init(&f->buf, f->od, f->D, f->T, capacity);
         st = rldt_vecenv_create(&f->venv, spec, f->n_envs, (int)cfg->env_max_steps, (uint64_t)cfg->run_seed, (uint32_t)world->rank,
@@ -693,7 +691,8 @@ static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
 static rldt_status_t check_agree(const ft_t *f)
 {
     if (rldt_comm_agree(f->be, f->actor.p, f->actor.n) && rldt_comm_agree(f->be, f->critic.online.p, f->critic.online.n) &&
-        rldt_comm_agree(f->be, f->critic.target, f->critic.online.n))
+        rldt_comm_agree(f->be, f->critic.target, f->critic.online.n) &&
+        (f->algo != FT_PPO || rldt_comm_agree(f->be, f->value.p, f->value.n)))
         return RLDT_OK;
     return rldt_error_set(RLDT_ERR, "iteration %ld: the ranks' parameters differ (a rank diverged, or the ranks started from "
                           "different files): stopped", f->itr);
