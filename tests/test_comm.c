@@ -60,14 +60,22 @@ Test(comm, a_lone_process_is_one_rank_without_mpi)
     cr_assert(rldt_comm_agree(rldt_backend_cpu(), x, 3));
 }
 
-Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120)
+/* Runs `comm_check MODE OUT` alone and as two ranks: the floats each wrote, in *a and *b. */
+static void alone_and_as_two(const char *mode, float **a, size_t *n1, float **b, size_t *n2)
 {
     const char *prog = rank_program();
     char *one = test_temp_path("comm1"), *two = test_temp_path("comm2");
-    cr_assert_eq(test_run("%s train %s", prog, one), 0, "%s", test_err);
-    cr_assert_eq(test_run(MPIRUN " 2 %s train %s", prog, two), 0, "%s%s", test_out, test_err);
+    cr_assert_eq(test_run("%s %s %s", prog, mode, one), 0, "%s", test_err);
+    cr_assert_eq(test_run(MPIRUN " 2 %s %s %s", prog, mode, two), 0, "%s%s", test_out, test_err);
+    *a = read_floats(one, n1), *b = read_floats(two, n2);
+    remove(one), remove(two);
+}
+
+Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120)
+{
     size_t n1, n2;
-    float *a = read_floats(one, &n1), *b = read_floats(two, &n2);
+    float *a, *b;
+    alone_and_as_two("train", &a, &n1, &b, &n2);
     cr_assert_eq(n1, n2);
     cr_assert_gt(n1, 100);
     double worst = 0;
@@ -77,7 +85,6 @@ Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120
     cr_assert_lt(worst, 1e-4, "largest relative difference %g", worst);
     cr_assert_gt(moved, 0, "bit-identical: the two-rank run did not use its half batches");
     free(a), free(b);
-    remove(one), remove(two);
 }
 
 Test(comm, a_failing_rank_ends_the_job, .timeout = 60)
@@ -122,17 +129,13 @@ Test(comm, a_rank_that_skips_makes_every_rank_skip, .timeout = 60)
 
 Test(comm, the_reward_scale_is_the_worlds, .timeout = 60)
 {
-    const char *prog = rank_program();
-    char *one = test_temp_path("scale1"), *two = test_temp_path("scale2");
-    cr_assert_eq(test_run("%s scale %s", prog, one), 0, "%s", test_err);
-    cr_assert_eq(test_run(MPIRUN " 2 %s scale %s", prog, two), 0, "%s%s", test_out, test_err);
     size_t n1, n2;
-    float *a = read_floats(one, &n1), *b = read_floats(two, &n2); /* one double each */
+    float *a, *b; /* one double each */
+    alone_and_as_two("scale", &a, &n1, &b, &n2);
     double x, y;
     memcpy(&x, a, sizeof x), memcpy(&y, b, sizeof y);
     cr_assert(n1 == 2 && n2 == 2 && test_rel_err(x, y, 1e-12) < 1e-12, "one rank %.17g, two ranks %.17g", x, y);
     free(a), free(b);
-    remove(one), remove(two);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -165,6 +168,19 @@ static void same_state(const char *a, const char *b, bool ppo)
     rldt_ckpt_close(y);
 }
 
+/* A fresh directory into dir with pendulum demos and `n` small policies pretrained on them (run.seed 0 ..
+ * n-1) in dir/bc0 .. */
+static void pretrained(const char *bin, char *dir, size_t len, int n)
+{
+    test_tmpdir(dir, len);
+    cr_assert_eq(test_run("%s collect env=pendulum demos=10 out=%s/d.h5", bin, dir), 0, "%s", test_err);
+    for (int seed = 0; seed < n; seed++)
+        cr_assert_eq(test_run("%s pretrain ../configs/pendulum.yaml run.threads=1 pretrain.steps=20 pretrain.batch=16 policy.width=16 "
+                              "eval.episodes=1 run.seed=%d data.path=%s/d.h5 run.out_dir=%s run.name=bc%d",
+                              bin, seed, dir, dir, seed),
+                     0, "%s", test_err);
+}
+
 /* The env steps a run's summary reports. */
 static long summary_env_steps(void)
 {
@@ -182,21 +198,16 @@ Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
     const char *bin = test_bin();
     rank_program();
     char dir[256];
-    test_tmpdir(dir, sizeof dir);
+    pretrained(bin, dir, sizeof dir, 1);
     const char *ft = "../configs/pendulum.yaml run.threads=1 run.blas_threads=1 eval.episodes=2 finetune.n_steps=4 critic.width=16 "
                      "finetune.val_freq=2 finetune.ckpt_every=2 finetune.iterations=4";
-    cr_assert_eq(test_run("%s collect env=pendulum demos=10 out=%s/d.h5", bin, dir), 0, "%s", test_err);
-    cr_assert_eq(test_run("%s pretrain ../configs/pendulum.yaml run.threads=1 pretrain.steps=20 pretrain.batch=16 policy.width=16 "
-                          "eval.episodes=1 data.path=%s/d.h5 run.out_dir=%s run.name=bc",
-                          bin, dir, dir),
-                 0, "%s", test_err);
-    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s env.n_envs=2 init=%s/bc/pretrain.ckpt run.out_dir=%s run.name=two", bin, ft, dir, dir),
+    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s env.n_envs=2 init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=two", bin, ft, dir, dir),
                  0, "%s", test_err);
     cr_assert_eq(count_lines(test_out, "fine-tuned pendulum: 4 iterations"), 1, "%s", test_out);
     cr_assert(strstr(test_err, "2 ranks, 2 per node (mpi)"), "%s", test_err);
     cr_assert(!strstr(test_err, "INFO  [rank 1]"), "rank 1 printed progress: %s", test_err);
     long two = summary_env_steps();
-    cr_assert_eq(test_run("%s finetune %s env.n_envs=4 init=%s/bc/pretrain.ckpt run.out_dir=%s run.name=one", bin, ft, dir, dir), 0,
+    cr_assert_eq(test_run("%s finetune %s env.n_envs=4 init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=one", bin, ft, dir, dir), 0,
                  "%s", test_err);
     cr_assert_eq(summary_env_steps(), two, "2 ranks x 2 envs stepped %ld times, 1 rank x 4 envs %ld", two, summary_env_steps());
     cr_assert(strstr(test_err, "1 rank (single)"), "%s", test_err);
@@ -218,7 +229,7 @@ Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
     /* the PPO baseline too: its minibatch steps pair up across the ranks, and it resumes bit for bit */
     for (int resumed = 0; resumed < 2; resumed++)
         cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s finetune.algo=ppo env.n_envs=2 %s=%s/%s run.out_dir=%s run.name=ppo%d", bin, ft,
-                              resumed ? "resume" : "init", dir, resumed ? "ppo0/finetune_2.ckpt" : "bc/pretrain.ckpt", dir, resumed),
+                              resumed ? "resume" : "init", dir, resumed ? "ppo0/finetune_2.ckpt" : "bc0/pretrain.ckpt", dir, resumed),
                      0, "%s", test_err);
     snprintf(a, sizeof a, "%s/ppo0/finetune.ckpt", dir);
     snprintf(b, sizeof b, "%s/ppo1/finetune.ckpt", dir);
@@ -234,14 +245,8 @@ Test(comm, finetune_stops_on_diverged_or_failing_ranks, .timeout = 240)
     const char *bin = test_bin();
     rank_program();
     char dir[256];
-    test_tmpdir(dir, sizeof dir);
+    pretrained(bin, dir, sizeof dir, 2);
     const char *ft = "../configs/pendulum.yaml run.threads=1 finetune.n_steps=4 critic.width=16 finetune.iterations=2 env.n_envs=2";
-    cr_assert_eq(test_run("%s collect env=pendulum demos=10 out=%s/d.h5", bin, dir), 0, "%s", test_err);
-    for (int seed = 0; seed < 2; seed++)
-        cr_assert_eq(test_run("%s pretrain ../configs/pendulum.yaml run.threads=1 pretrain.steps=10 pretrain.batch=16 policy.width=16 "
-                              "eval.episodes=1 run.seed=%d data.path=%s/d.h5 run.out_dir=%s run.name=bc%d",
-                              bin, seed, dir, dir, seed),
-                     0, "%s", test_err);
     cr_assert_neq(test_run(MPIRUN " 1 %s finetune %s init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=ft : "
                            "-np 1 %s finetune %s init=%s/bc1/pretrain.ckpt run.out_dir=%s run.name=ft",
                            bin, ft, dir, dir, bin, ft, dir, dir),
