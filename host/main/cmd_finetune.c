@@ -1,4 +1,5 @@
-/* cmd_finetune.c — `rldt finetune CONFIG init=CKPT [key=value ...]`: RLDT online fine-tuning.
+/* cmd_finetune.c — `rldt finetune CONFIG init=CKPT [key=value ...]`: RLDT online fine-tuning, on one
+ * process or, under mpirun/srun, on every rank of a data-parallel world (rank 0 prints the summary).
  * `init=` and `resume=` are short for finetune.init= and finetune.resume=. */
 #include <stdio.h>
 #include <stdlib.h>
