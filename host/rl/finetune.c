@@ -155,7 +155,7 @@ static void free_all(ft_t *f)
 // and buffers, laid out as one rank with all the envs would hold them: env e = rank * env.n_envs + i, and in
 // the buffer, rollout block b (env.n_envs segments per rank) holds the ranks' segments of that rollout in
 // rank order (so a one-rank checkpoint is what it always was). Any world size whose ranks split the envs and
-// the buffer evenly resumes it (W x env.n_envs and W x finetune.buffer as when it was written); on the
+// the buffer evenly resumes it (W x env.n_envs and W x finetune.buffer_segments as when it was written); on the
 // world size that wrote it, bit for bit.
 
 /* One piece of the training state as it goes into a checkpoint. */
@@ -230,9 +230,10 @@ typedef struct {
 } counter_t;
 
 /* The counters that follow from the rollouts done (env_steps and skipped count the world's): itr,
- * replay_pushed and replay_count (the world's too) are stored beside them and checked first. The bounds (for restore) hold after `rollouts` rollouts under the larger of the
- * run's config and `was`, the config the checkpoint was written with (a resumed run may change q_repeat
- * or the step counts); pass rollouts = 0 and was = cfg when only the names and values are needed. */
+ * replay_pushed and replay_count (the world's too) are stored beside them and checked first. The bounds (for
+ * restore) hold after `rollouts` rollouts under the larger of the run's config and `was`, the config the
+ * checkpoint was written with (a resumed run may change q_repeat or the step counts); pass rollouts = 0 and
+ * was = cfg when only the names and values are needed. */
 static int counters(ft_t *f, counter_t *t, int64_t rollouts, const rldt_config_t *was)
 {
     const rldt_config_t *cfg = f->cfg;
