@@ -2,13 +2,17 @@
  * two ranks on half a batch each take the same steps as one rank on the whole batch (to float rounding: the
  * mean of two half-batch means against one full-batch mean), every rank holds the same bits, a failing rank
  * ends the job instead of leaving the others waiting, and a process no launcher started is a single rank
- * that makes no MPI call. */
+ * that makes no MPI call. A NaN on one rank skips the step on all, and the reward scale is the world's. Through
+ * the CLI: pretraining and fine-tuning as two ranks, and a fine-tuning checkpoint of two ranks resumed on two
+ * (bit for bit) and on one. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "helpers.h"
+#include "rldt/checkpoint.h"
 #include "rldt/comm.h"
 
 /* Under the sanitizers, LeakSanitizer would report what Open MPI's run-time plugins keep allocated at exit
@@ -56,14 +60,22 @@ Test(comm, a_lone_process_is_one_rank_without_mpi)
     cr_assert(rldt_comm_agree(rldt_backend_cpu(), x, 3));
 }
 
-Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120)
+/* Runs `comm_check MODE OUT` alone and as two ranks: the floats each wrote, in *a and *b. */
+static void alone_and_as_two(const char *mode, float **a, size_t *n1, float **b, size_t *n2)
 {
     const char *prog = rank_program();
     char *one = test_temp_path("comm1"), *two = test_temp_path("comm2");
-    cr_assert_eq(test_run("%s train %s", prog, one), 0, "%s", test_err);
-    cr_assert_eq(test_run(MPIRUN " 2 %s train %s", prog, two), 0, "%s%s", test_out, test_err);
+    cr_assert_eq(test_run("%s %s %s", prog, mode, one), 0, "%s", test_err);
+    cr_assert_eq(test_run(MPIRUN " 2 %s %s %s", prog, mode, two), 0, "%s%s", test_out, test_err);
+    *a = read_floats(one, n1), *b = read_floats(two, n2);
+    remove(one), remove(two);
+}
+
+Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120)
+{
     size_t n1, n2;
-    float *a = read_floats(one, &n1), *b = read_floats(two, &n2);
+    float *a, *b;
+    alone_and_as_two("train", &a, &n1, &b, &n2);
     cr_assert_eq(n1, n2);
     cr_assert_gt(n1, 100);
     double worst = 0;
@@ -73,7 +85,6 @@ Test(comm, two_ranks_on_half_batches_match_one_rank_on_the_whole, .timeout = 120
     cr_assert_lt(worst, 1e-4, "largest relative difference %g", worst);
     cr_assert_gt(moved, 0, "bit-identical: the two-rank run did not use its half batches");
     free(a), free(b);
-    remove(one), remove(two);
 }
 
 Test(comm, a_failing_rank_ends_the_job, .timeout = 60)
@@ -87,8 +98,7 @@ Test(comm, a_failing_rank_ends_the_job, .timeout = 60)
 }
 
 /* The CLI under mpirun: two ranks pretrain together (rank 0 alone writes the checkpoint and prints the
- * summary), the checkpoint resumes on one rank, and finetune, not data-parallel yet, refuses to run as
- * several ranks. */
+ * summary), and the checkpoint resumes on one rank. */
 Test(comm, the_cli_pretrains_as_two_ranks, .timeout = 240)
 {
     const char *bin = test_bin();
@@ -108,7 +118,146 @@ Test(comm, the_cli_pretrains_as_two_ranks, .timeout = 240)
                           bin, tiny, dir, dir, dir),
                  0, "%s", test_err);
     cr_assert(strstr(test_out, "pretrained bandit2d: 60 steps"), "%s", test_out);
-    cr_assert_neq(test_run(MPIRUN " 2 %s finetune %s init=%s/dp/pretrain.ckpt run.out_dir=%s run.name=ft", bin, tiny, dir, dir), 0);
-    cr_assert(strstr(test_err, "finetune does not run data-parallel yet"), "%s", test_err);
+    test_rmtree(dir);
+}
+
+Test(comm, a_rank_that_skips_makes_every_rank_skip, .timeout = 60)
+{
+    const char *prog = rank_program();
+    cr_assert_eq(test_run(MPIRUN " 2 %s skip", prog), 0, "%s%s", test_out, test_err);
+}
+
+Test(comm, the_reward_scale_is_the_worlds, .timeout = 60)
+{
+    size_t n1, n2;
+    float *a, *b; /* one double each */
+    alone_and_as_two("scale", &a, &n1, &b, &n2);
+    double x, y;
+    memcpy(&x, a, sizeof x), memcpy(&y, b, sizeof y);
+    cr_assert(n1 == 2 && n2 == 2 && test_rel_err(x, y, 1e-12) < 1e-12, "one rank %.17g, two ranks %.17g", x, y);
+    free(a), free(b);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// data-parallel fine-tuning through the CLI
+
+/* Tensors of a finetune checkpoint (of finetune.algo=ppo: `ppo`) that must match bit for bit between two
+ * runs that did the same work. */
+static void same_state(const char *a, const char *b, bool ppo)
+{
+    const char *const floats[] = {"policy/weights", "actor/m", "actor/v", ppo ? "ppo/value" : "critic/online",
+                                  ppo ? "ppo/value_m" : "critic/target", "critic/m", "critic/v", "replay/obs",
+                                  "replay/act", "replay/rew", "rollout/episode_return"};
+    static const char *const bytes[] = {"replay/mask", "rollout/envs"};
+    rldt_ckpt_t *x, *y;
+    cr_assert_eq(rldt_ckpt_open(&x, a, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_ckpt_open(&y, b, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    for (int i = 0; i < 13; i++) {
+        const char *name = i < 11 ? floats[i] : bytes[i - 11];
+        size_t n = rldt_ckpt_length(x, name), size = i < 11 ? sizeof(float) : 1;
+        cr_assert(n > 0 && n == rldt_ckpt_length(y, name), "%s: %zu vs %zu", name, n, rldt_ckpt_length(y, name));
+        void *p = malloc(n * size), *q = malloc(n * size);
+        if (i < 11)
+            cr_assert(!rldt_ckpt_read(x, name, p, n) && !rldt_ckpt_read(y, name, q, n), "%s", rldt_error_message());
+        else
+            cr_assert(!rldt_ckpt_read_bytes(x, name, p, n) && !rldt_ckpt_read_bytes(y, name, q, n), "%s", rldt_error_message());
+        cr_assert(memcmp(p, q, n * size) == 0, "%s differs between %s and %s", name, a, b);
+        free(p), free(q);
+    }
+    rldt_ckpt_close(x);
+    rldt_ckpt_close(y);
+}
+
+/* A fresh directory into dir with pendulum demos and `n` small policies pretrained on them (run.seed 0 ..
+ * n-1) in dir/bc0 .. */
+static void pretrained(const char *bin, char *dir, size_t len, int n)
+{
+    test_tmpdir(dir, len);
+    cr_assert_eq(test_run("%s collect env=pendulum demos=10 out=%s/d.h5", bin, dir), 0, "%s", test_err);
+    for (int seed = 0; seed < n; seed++)
+        cr_assert_eq(test_run("%s pretrain ../configs/pendulum.yaml run.threads=1 pretrain.steps=20 pretrain.batch=16 policy.width=16 "
+                              "eval.episodes=1 run.seed=%d data.path=%s/d.h5 run.out_dir=%s run.name=bc%d",
+                              bin, seed, dir, dir, seed),
+                     0, "%s", test_err);
+}
+
+/* The env steps a run's summary reports. */
+static long summary_env_steps(void)
+{
+    const char *p = strstr(test_out, "iterations, ");
+    cr_assert_not_null(p, "%s", test_out);
+    return atol(p + strlen("iterations, "));
+}
+
+/* Two ranks of 2 envs each fine-tune as one world: the header names it, rank 0 alone prints and writes, the
+ * env steps are the world's (those of one rank with 4 envs), the ranks' parameters agree every iteration
+ * (the run would stop otherwise), and its checkpoint resumes bit for bit on two ranks and, with the envs
+ * of the world on one rank, on one (without them: refused, naming the setting). The same for PPO on two. */
+Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
+{
+    const char *bin = test_bin();
+    rank_program();
+    char dir[256];
+    pretrained(bin, dir, sizeof dir, 1);
+    const char *ft = "../configs/pendulum.yaml run.threads=1 run.blas_threads=1 eval.episodes=2 finetune.n_steps=4 critic.width=16 "
+                     "finetune.val_freq=2 finetune.ckpt_every=2 finetune.iterations=4";
+    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s env.n_envs=2 init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=two", bin, ft, dir, dir),
+                 0, "%s", test_err);
+    cr_assert_eq(count_lines(test_out, "fine-tuned pendulum: 4 iterations"), 1, "%s", test_out);
+    cr_assert(strstr(test_err, "2 ranks, 2 per node (mpi)"), "%s", test_err);
+    cr_assert(!strstr(test_err, "INFO  [rank 1]"), "rank 1 printed progress: %s", test_err);
+    long two = summary_env_steps();
+    cr_assert_eq(test_run("%s finetune %s env.n_envs=4 init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=one", bin, ft, dir, dir), 0,
+                 "%s", test_err);
+    cr_assert_eq(summary_env_steps(), two, "2 ranks x 2 envs stepped %ld times, 1 rank x 4 envs %ld", two, summary_env_steps());
+    cr_assert(strstr(test_err, "1 rank (single)"), "%s", test_err);
+
+    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s env.n_envs=2 resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=two_again", bin,
+                          ft, dir, dir),
+                 0, "%s", test_err);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/two/finetune.ckpt", dir);
+    snprintf(b, sizeof b, "%s/two_again/finetune.ckpt", dir);
+    same_state(a, b, false);
+    cr_assert_neq(test_run("%s finetune %s env.n_envs=2 resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=alone", bin, ft, dir, dir),
+                  0);
+    cr_assert(strstr(test_err, "holds 4 envs; 1 rank(s) x env.n_envs 2 are 2: resume with env.n_envs=4"), "%s", test_err);
+    cr_assert_eq(test_run("%s finetune %s env.n_envs=4 resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=alone", bin, ft, dir, dir),
+                 0, "%s", test_err);
+    cr_assert(strstr(test_out, "fine-tuned pendulum: 4 iterations"), "%s", test_out);
+
+    /* the PPO baseline too: its minibatch steps pair up across the ranks, and it resumes bit for bit */
+    for (int resumed = 0; resumed < 2; resumed++)
+        cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s finetune.algo=ppo env.n_envs=2 %s=%s/%s run.out_dir=%s run.name=ppo%d", bin, ft,
+                              resumed ? "resume" : "init", dir, resumed ? "ppo0/finetune_2.ckpt" : "bc0/pretrain.ckpt", dir, resumed),
+                     0, "%s", test_err);
+    snprintf(a, sizeof a, "%s/ppo0/finetune.ckpt", dir);
+    snprintf(b, sizeof b, "%s/ppo1/finetune.ckpt", dir);
+    same_state(a, b, true);
+    test_rmtree(dir);
+}
+
+/* Ranks started from different files disagree on their parameters: the checksum stops the job on every
+ * rank. A rank that fails (here: its init= does not exist) ends the job within seconds, while the other
+ * waits for it in a collective. (mpirun's MPMD form gives the two ranks different arguments.) */
+Test(comm, finetune_stops_on_diverged_or_failing_ranks, .timeout = 240)
+{
+    const char *bin = test_bin();
+    rank_program();
+    char dir[256];
+    pretrained(bin, dir, sizeof dir, 2);
+    const char *ft = "../configs/pendulum.yaml run.threads=1 finetune.n_steps=4 critic.width=16 finetune.iterations=2 env.n_envs=2";
+    cr_assert_neq(test_run(MPIRUN " 1 %s finetune %s init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=ft : "
+                           "-np 1 %s finetune %s init=%s/bc1/pretrain.ckpt run.out_dir=%s run.name=ft",
+                           bin, ft, dir, dir, bin, ft, dir, dir),
+                  0, "ranks with different weights ran on");
+    cr_assert(strstr(test_err, "the ranks' parameters differ"), "%s", test_err);
+    time_t t0 = time(NULL);
+    cr_assert_neq(test_run(MPIRUN " 1 %s finetune %s init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=ft : "
+                           "-np 1 %s finetune %s init=%s/missing.ckpt run.out_dir=%s run.name=ft",
+                           bin, ft, dir, dir, bin, ft, dir, dir),
+                  0);
+    cr_assert(strstr(test_err, "rank 1 of 2: the command failed on this rank"), "%s", test_err);
+    cr_assert_lt(difftime(time(NULL), t0), 30, "the job took %g s to end", difftime(time(NULL), t0));
     test_rmtree(dir);
 }

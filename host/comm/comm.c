@@ -39,6 +39,16 @@ rldt_status_t rldt_comm_init(void)
 
 const rldt_comm_t *rldt_comm_world(void) { return &world; }
 
+const char *rldt_comm_describe(void)
+{
+    static char text[96];
+    if (world.size == 1)
+        snprintf(text, sizeof text, "1 rank (%s)", world.engine == RLDT_COMM_MPI ? "mpi" : "single");
+    else
+        snprintf(text, sizeof text, "%d ranks, %d per node (mpi)", world.size, world.local_size);
+    return text;
+}
+
 uint64_t rldt_comm_seed(uint64_t seed) { return seed + (uint64_t)world.rank * 0x9E3779B97F4A7C15ull; }
 
 void rldt_comm_finalize(void)
@@ -62,14 +72,14 @@ _Noreturn void rldt_comm_abort(int code, const char *why)
 
 #define PIECE ((size_t)1 << 30)
 
-/* x[0..n) <- the sum over ranks, reduced to rank 0 (in MPI's fixed order for this world size) and broadcast,
+/* x[0..n) <- the sum (or op) over ranks, reduced to rank 0 (in MPI's fixed order for this world size) and broadcast,
  * so every rank holds the same bits; `scale` then multiplies it (floats) on rank 0 before the broadcast. */
-static void reduce_broadcast(void *x, size_t n, MPI_Datatype type, size_t elem, float scale)
+static void reduce_broadcast(void *x, size_t n, MPI_Datatype type, MPI_Op op, size_t elem, float scale)
 {
     for (size_t at = 0; at < n; at += PIECE) {
         int k = (int)(n - at < PIECE ? n - at : PIECE);
         char *p = (char *)x + at * elem;
-        MPI_Reduce(world.rank == 0 ? MPI_IN_PLACE : p, p, k, type, MPI_SUM, 0, MPI_COMM_WORLD);
+        MPI_Reduce(world.rank == 0 ? MPI_IN_PLACE : p, p, k, type, op, 0, MPI_COMM_WORLD);
         if (world.rank == 0 && scale != 1.0f)
             for (int i = 0; i < k; i++) ((float *)p)[i] *= scale;
         MPI_Bcast(p, k, type, 0, MPI_COMM_WORLD);
@@ -99,13 +109,33 @@ void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n)
     if (world.size == 1) return;
     bool copy;
     float *h = get_host(be, buf, n, &copy);
-    reduce_broadcast(h, n, MPI_FLOAT, sizeof(float), 1.0f / (float)world.size);
+    reduce_broadcast(h, n, MPI_FLOAT, MPI_SUM, sizeof(float), 1.0f / (float)world.size);
     put_host(be, buf, h, n, copy, true);
 }
 
 void rldt_comm_sum(double *v, int n)
 {
-    if (world.size > 1) reduce_broadcast(v, (size_t)n, MPI_DOUBLE, sizeof(double), 1.0f);
+    if (world.size > 1) reduce_broadcast(v, (size_t)n, MPI_DOUBLE, MPI_SUM, sizeof(double), 1.0f);
+}
+
+void rldt_comm_max(double *v, int n)
+{
+    if (world.size > 1) reduce_broadcast(v, (size_t)n, MPI_DOUBLE, MPI_MAX, sizeof(double), 1.0f);
+}
+
+void rldt_comm_gather(const void *mine, void *all, size_t bytes)
+{
+    if (world.rank == 0) memcpy(all, mine, bytes);
+    if (world.size == 1) return;
+    /* point to point in pieces: the offsets in `all` may pass INT_MAX, which MPI_Gatherv's cannot */
+    for (size_t at = 0; at < bytes; at += PIECE) {
+        int k = (int)(bytes - at < PIECE ? bytes - at : PIECE);
+        if (world.rank != 0)
+            MPI_Send((const char *)mine + at, k, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+        else
+            for (int r = 1; r < world.size; r++)
+                MPI_Recv((char *)all + (size_t)r * bytes + at, k, MPI_BYTE, r, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
 }
 
 void rldt_comm_broadcast(const rldt_backend_t *be, float *buf, size_t n)

@@ -212,28 +212,32 @@ static void field(uint8_t **cursor, void *value, size_t bytes, bool save)
     *cursor += bytes;
 }
 
+/* Env i's record: its fields between v and the buffer cursor. */
+static void transfer_env(rldt_vecenv_t *v, int i, uint8_t **c, bool save)
+{
+    size_t od = (size_t)v->spec->obs_dim;
+    rldt_env_t *e = &v->envs[i];
+    int32_t t = e->t, nbuf = e->rng.nbuf;
+    field(c, &t, sizeof t, save);
+    field(c, &e->rng.seed, sizeof e->rng.seed, save);
+    field(c, &e->rng.stream, sizeof e->rng.stream, save);
+    field(c, &e->rng.counter, sizeof e->rng.counter, save);
+    field(c, e->rng.buf, sizeof e->rng.buf, save);
+    field(c, &nbuf, sizeof nbuf, save);
+    field(c, &v->episodes[i], sizeof v->episodes[i], save);
+    field(c, v->obs + (size_t)i * od, od * sizeof(float), save);
+    field(c, e->state, v->spec->ops->state_size, save);
+    if (!save) e->t = t, e->rng.nbuf = nbuf;
+}
+
 static void transfer(rldt_vecenv_t *v, uint8_t *buf, bool save)
 {
     uint8_t *c = buf + sizeof(snapshot_header_t);
-    size_t od = (size_t)v->spec->obs_dim;
     uint64_t rank = v->rank;
     field(&c, &v->seed, sizeof v->seed, save);
     field(&c, &rank, sizeof rank, save);
     if (!save) v->rank = (uint32_t)rank;
-    for (int i = 0; i < v->n; i++) {
-        rldt_env_t *e = &v->envs[i];
-        int32_t t = e->t, nbuf = e->rng.nbuf;
-        field(&c, &t, sizeof t, save);
-        field(&c, &e->rng.seed, sizeof e->rng.seed, save);
-        field(&c, &e->rng.stream, sizeof e->rng.stream, save);
-        field(&c, &e->rng.counter, sizeof e->rng.counter, save);
-        field(&c, e->rng.buf, sizeof e->rng.buf, save);
-        field(&c, &nbuf, sizeof nbuf, save);
-        field(&c, &v->episodes[i], sizeof v->episodes[i], save);
-        field(&c, v->obs + (size_t)i * od, od * sizeof(float), save);
-        field(&c, e->state, v->spec->ops->state_size, save);
-        if (!save) e->t = t, e->rng.nbuf = nbuf;
-    }
+    for (int i = 0; i < v->n; i++) transfer_env(v, i, &c, save);
 }
 
 void rldt_vecenv_snapshot(const rldt_vecenv_t *v, uint8_t *out)
@@ -251,5 +255,38 @@ rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t by
         return rldt_error_set(RLDT_ERR_USAGE, "env snapshot (%zu bytes) is not one of %d %s envs (%zu bytes)", bytes, v->n,
                               v->spec->name, rldt_vecenv_snapshot_size(v));
     transfer(v, (uint8_t *)in, false); /* restoring only reads the buffer */
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size_t bytes, int first)
+{
+    snapshot_header_t want = header_of(v), got;
+    size_t rec = env_record_size(v), at = 0;
+    long total = 0;
+    while (at < bytes) { /* every snapshot's header first, and the envs they hold */
+        if (bytes - at >= sizeof got) memcpy(&got, in + at, sizeof got);
+        want.n = got.n;
+        if (bytes - at < SNAPSHOT_PREFIX || memcmp(&want, &got, sizeof want) != 0 || got.n < 0 ||
+            (bytes - at - SNAPSHOT_PREFIX) / rec < (size_t)got.n)
+            return rldt_error_set(RLDT_ERR_USAGE, "env snapshots (%zu bytes): the one at byte %zu is not one of %s envs", bytes, at,
+                                  v->spec->name);
+        at += SNAPSHOT_PREFIX + (size_t)got.n * rec;
+        total += got.n;
+    }
+    if (first < 0 || first + (long)v->n > total)
+        return rldt_error_set(RLDT_ERR_USAGE, "env snapshots hold %ld %s envs: envs %d to %d do not exist", total, v->spec->name,
+                              first, first + v->n - 1);
+    memcpy(&v->seed, in + sizeof(snapshot_header_t), sizeof v->seed);
+    long index = 0;
+    for (at = 0; at < bytes;) {
+        memcpy(&got, in + at, sizeof got);
+        uint8_t *c = (uint8_t *)in + at + SNAPSHOT_PREFIX; /* restoring only reads the buffer */
+        for (int i = 0; i < got.n; i++, index++)
+            if (index >= first && index < first + v->n)
+                transfer_env(v, (int)(index - first), &c, false);
+            else
+                c += rec;
+        at += SNAPSHOT_PREFIX + (size_t)got.n * rec;
+    }
     return RLDT_OK;
 }

@@ -1,4 +1,5 @@
-/* cmd_finetune.c — `rldt finetune CONFIG init=CKPT [key=value ...]`: RLDT online fine-tuning.
+/* cmd_finetune.c — `rldt finetune CONFIG init=CKPT [key=value ...]`: RLDT online fine-tuning, on one
+ * process or, under mpirun/srun, on every rank of a data-parallel world (rank 0 prints the summary).
  * `init=` and `resume=` are short for finetune.init= and finetune.resume=. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,6 @@ static rldt_status_t check_run(const rldt_config_t *cfg, const rldt_env_spec_t *
 int rldt_cmd_finetune(int argc, char **argv)
 {
     if (argc < 2) return rldt_cli_usage("finetune");
-    if (rldt_comm_world()->size > 1) {
-        fprintf(stderr, "rldt: finetune does not run data-parallel yet (launched as %d ranks): run it as one process\n",
-                rldt_comm_world()->size);
-        return RLDT_ERR_USAGE;
-    }
     char **args = rldt_xmalloc(sizeof(char *) * (size_t)argc);
     char **owned = rldt_xcalloc((size_t)argc, sizeof(char *));
     for (int i = 0; i < argc; i++) {
@@ -75,9 +71,10 @@ int rldt_cmd_finetune(int argc, char **argv)
     if ((st = check_run(&cfg, spec, be))) return rldt_cli_fail(st);
     rldt_finetune_result_t res;
     if ((st = rldt_finetune(&cfg, spec, be, &res))) return rldt_cli_fail(st);
-    printf("fine-tuned %s: %d iterations, %ld env steps, %.0fs; eval success %.1f%% -> %.1f%%, return %.2f -> %.2f; "
-           "%ld skipped updates\ncheckpoint: %s\n",
-           cfg.env_name, res.iterations, res.env_steps, res.seconds, 100 * res.eval_first.success_rate,
-           100 * res.eval_last.success_rate, res.eval_first.return_mean, res.eval_last.return_mean, res.skipped, res.ckpt_path);
+    if (rldt_comm_world()->rank == 0) /* rank 0 evaluated and wrote the checkpoint */
+        printf("fine-tuned %s: %d iterations, %ld env steps, %.0fs; eval success %.1f%% -> %.1f%%, return %.2f -> %.2f; "
+               "%ld skipped updates\ncheckpoint: %s\n",
+               cfg.env_name, res.iterations, res.env_steps, res.seconds, 100 * res.eval_first.success_rate,
+               100 * res.eval_last.success_rate, res.eval_first.return_mean, res.eval_last.return_mean, res.skipped, res.ckpt_path);
     return 0;
 }

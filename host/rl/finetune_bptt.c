@@ -16,7 +16,7 @@ void ft_bptt_step(ft_t *f, int nseg, ft_stats_t *st)
     int members = f->critic.members;
     rldt_rng_t rng;
     double *norms;
-    int N = ft_actor_begin(f, nseg, &rng, &norms);
+    int N = ft_actor_begin(f, nseg, st, &rng, &norms);
     if (N == 0) return;
     size_t nx = (size_t)N * f->D;
     const float *a = f->u_chain + (size_t)f->K * nx;

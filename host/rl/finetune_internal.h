@@ -96,14 +96,17 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st);
 /* finetune_update.c: the parts of an actor update that every finetune.algo shares. ft_actor_begin starts
  * update f->actor_updates (and advances the counter): its states (RLDT.md §4) in f->u_obs, each once per
  * particle, P particle chains per state from noise (x_0..x_K, [K+1][N][D], in f->u_chain) and the actor's
- * gradient zeroed. It returns the particle count N (0: no states, nothing else done) and sets *norms to where
- * the update's K per-step gradient norms go when finetune.step_grad_freq logs it, else to NULL. */
-int ft_actor_begin(ft_t *f, int nseg, rldt_rng_t *rng, double **norms);
+ * gradient zeroed. It returns the particle count N (0: no states here, nothing else to do: with data
+ * parallelism, when other ranks have states, this rank's zero gradient has joined their step already) and
+ * sets *norms to where the update's K per-step gradient norms go when finetune.step_grad_freq logs it, else
+ * to NULL. */
+int ft_actor_begin(ft_t *f, int nseg, ft_stats_t *st, rldt_rng_t *rng, double **norms);
 /* Adds the gradient of the regulariser toward v_ref at the particles' actions a [N][D] (RLDT.md §4) and
  * returns L_reg. Uses the policy's workspace and f->u_t, u_x, u_at, u_ref, u_tmp, u_dv. */
 double ft_actor_regulariser(ft_t *f, const float *a, int N, rldt_rng_t *rng);
-/* One Adam step (lr warm-up over actor.warmup updates) on the actor's gradient, or a counted skip when
- * `finite` is false or the gradient is not finite; returns whether the update went through. */
+/* One Adam step (lr warm-up over actor.warmup updates) on the ranks' mean of the actor's gradient, or a
+ * counted skip when `finite` is false on any rank or the gradient is not finite; returns whether the update
+ * went through (the same on every rank). */
 bool ft_actor_apply(ft_t *f, ft_stats_t *st, bool finite);
 /* finetune_bptt.c: one actor update of the BPTT baseline (finetune.algo=bptt). */
 void ft_bptt_step(ft_t *f, int nseg, ft_stats_t *st);

@@ -14,12 +14,17 @@
  * The per-sample surrogate and the advantages are computed on the host from the downloaded velocities (a
  * baseline, not a hot path); the networks' forward and backward run on the backend. Metrics: loss_transport
  * holds the surrogate loss, critic_loss the value loss, phi_norm the approximate KL (mean log π_old − log π)
- * and alpha the fraction of clipped samples. */
+ * and alpha the fraction of clipped samples.
+ *
+ * With data parallelism each rank learns from its own rollout: the advantages are normalised by the world's
+ * mean and deviation, and every rank takes as many minibatch steps as the rank with the most masked steps
+ * (a rank that has run out joins the rest with a zero gradient), so that the ranks' steps pair up. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "finetune_internal.h"
+#include "rldt/comm.h"
 #include "rldt/log.h"
 #include "rldt/ppo.h"
 
@@ -156,8 +161,8 @@ static void values(ft_t *f, bool next, float *out)
     }
 }
 
-/* Advantages (normalised over the masked steps) and value targets of the rollout; returns the number of
- * masked steps. */
+/* Advantages (normalised over the masked steps, every rank's) and value targets of the rollout; returns the
+ * number of masked steps of the world. */
 static int advantages(ft_t *f)
 {
     const rldt_config_t *cfg = f->cfg;
@@ -180,10 +185,12 @@ static int advantages(ft_t *f)
         rldt_gae(sa, sr, r, sv, svn, term, ended, T, (float)cfg->critic_gamma, (float)cfg->ppo_gae_lambda, r_div);
         for (int t = 0; t < T; t++) adv[t * n + i] = sa[t], ret[t * n + i] = sr[t];
     }
-    double s = 0, s2 = 0;
-    int m = 0;
+    double world[3] = {0, 0, 0}; /* sum, sum of squares, count */
     for (int ri = 0; ri < rows; ri++)
-        if (f->buf.mask[buf_row(f, ri)]) s += adv[ri], s2 += (double)adv[ri] * adv[ri], m++;
+        if (f->buf.mask[buf_row(f, ri)]) world[0] += adv[ri], world[1] += (double)adv[ri] * adv[ri], world[2]++;
+    rldt_comm_sum(world, 3);
+    double s = world[0], s2 = world[1];
+    int m = (int)world[2];
     double mean = m ? s / m : 0, sd = m > 1 ? sqrt(fmax(s2 / m - mean * mean, 0) * m / (m - 1)) : 1;
     for (int ri = 0; ri < rows; ri++) adv[ri] = (float)((adv[ri] - mean) / (sd + 1e-8));
     return m;
@@ -199,31 +206,38 @@ static void shuffle(int *order, int n, rldt_rng_t *rng)
     }
 }
 
-/* One value step on the rollout rows rows[0..B). */
+/* One value step on the rollout rows rows[0..B) (B <= 0: this rank's zero gradient in the ranks' step). */
 static void value_step(ft_t *f, const int *rows, int B, ft_stats_t *st)
 {
     const rldt_backend_t *be = f->be;
     int od = f->od, nrows = f->T * f->n_envs;
     float *obs = stage(f, ST_OBS), *tgt = stage(f, ST_TGT), *ret = f->ppo_adv + nrows;
-    for (int b = 0; b < B; b++) {
-        memcpy(obs + (size_t)b * od, f->buf.obs + buf_row(f, rows[b]) * od, sizeof(float) * od);
-        tgt[b] = ret[rows[b]];
-    }
-    be->upload(f->u_obs, obs, sizeof(float) * (size_t)B * od);
-    be->upload(f->u_tgt, tgt, sizeof(float) * (size_t)B);
     rldt_trainable_zero_grad(&f->value);
-    const float *pred = rldt_mlp_forward(&f->v_net, f->value.p, f->u_obs, B);
-    double loss = be->mse(pred, f->u_tgt, f->u_h, (size_t)B);
-    rldt_mlp_backward(&f->v_net, f->value.p, f->value.g, f->u_h, NULL);
+    double loss = 0;
+    if (B > 0) {
+        for (int b = 0; b < B; b++) {
+            memcpy(obs + (size_t)b * od, f->buf.obs + buf_row(f, rows[b]) * od, sizeof(float) * od);
+            tgt[b] = ret[rows[b]];
+        }
+        be->upload(f->u_obs, obs, sizeof(float) * (size_t)B * od);
+        be->upload(f->u_tgt, tgt, sizeof(float) * (size_t)B);
+        const float *pred = rldt_mlp_forward(&f->v_net, f->value.p, f->u_obs, B);
+        loss = be->mse(pred, f->u_tgt, f->u_h, (size_t)B);
+        rldt_mlp_backward(&f->v_net, f->value.p, f->value.g, f->u_h, NULL);
+    }
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
-    float norm = isfinite(loss) ? rldt_trainable_step(&f->value, &opt, (float)f->cfg->critic_lr, 0.0f) : NAN;
+    /* a non-finite loss makes the gradient NaN: the ranks' mean is then NaN on every rank, and all skip */
+    if (!isfinite(loss)) be->fill(f->value.g, NAN, f->value.n);
+    float norm = rldt_trainable_step(&f->value, &opt, (float)f->cfg->critic_lr, 0.0f);
     if (!isfinite(norm)) {
         ft_skip(f, st, FT_CRITIC);
         return;
     }
     ft_ok(f, FT_CRITIC);
-    st->critic_loss += loss;
-    st->critic_n++;
+    if (B > 0) {
+        st->critic_loss += loss;
+        st->critic_n++;
+    }
 }
 
 /* Per-step norms of a minibatch's surrogate gradient (finetune.step_grad_freq): for each k, the gradient of
@@ -240,7 +254,8 @@ static void surrogate_step_norms(ft_t *f, const int *samples, int B, double *nor
     }
 }
 
-/* One actor step on the samples samples[0..B) (sample j: rollout row j / K, denoising step j % K). */
+/* One actor step on the samples samples[0..B) (sample j: rollout row j / K, denoising step j % K; B <= 0:
+ * this rank's zero gradient in the ranks' step). */
 static void actor_step(ft_t *f, const int *samples, int B, ft_stats_t *st)
 {
     const rldt_backend_t *be = f->be;
@@ -256,6 +271,11 @@ static void actor_step(ft_t *f, const int *samples, int B, ft_stats_t *st)
         memcpy(obs + (size_t)b * od, f->buf.obs + buf_row(f, ri) * od, sizeof(float) * od);
     }
     long u = f->actor_updates++;
+    if (B <= 0) {
+        rldt_trainable_zero_grad(&f->actor);
+        ft_actor_apply(f, st, true);
+        return;
+    }
     double *norms = NULL;
     if (cfg->ft_step_grad_freq > 0 && u % cfg->ft_step_grad_freq == 0) {
         f->sg_update[f->sg_n] = u;
@@ -293,7 +313,7 @@ void ft_ppo_update(ft_t *f, ft_stats_t *st)
     const rldt_config_t *cfg = f->cfg;
     int K = f->K, rows = f->T * f->n_envs, mb = (int)cfg->ppo_minibatch;
     rldt_rng_t rng;
-    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 4, (uint32_t)f->itr));
+    rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 4, (uint32_t)f->itr));
     if (advantages(f) == 0) return;
     int *order = f->ppo_order, nrows = 0, nsamples;
     bool actor = f->itr > cfg->ft_critic_warmup;
@@ -302,13 +322,18 @@ void ft_ppo_update(ft_t *f, ft_stats_t *st)
         for (int ri = 0; ri < rows; ri++)
             if (f->buf.mask[buf_row(f, ri)]) order[nrows++] = ri;
         shuffle(order, nrows, &rng);
-        for (int s = 0; s < nrows && !ft_stopped(f); s += mb) value_step(f, order + s, nrows - s < mb ? nrows - s : mb, st);
+        double most = nrows; /* the ranks step together: as many steps as the rank with the most rows */
+        rldt_comm_max(&most, 1);
+        for (int s = 0; s < (int)most && !ft_stopped(f); s += mb) value_step(f, order + s, nrows - s < mb ? nrows - s : mb, st);
         if (!actor) continue;
         nsamples = 0;
         for (int ri = 0; ri < rows; ri++)
             if (f->buf.mask[buf_row(f, ri)])
                 for (int k = 0; k < K; k++) order[nsamples++] = ri * K + k;
         shuffle(order, nsamples, &rng);
-        for (int s = 0; s < nsamples && !ft_stopped(f); s += mb) actor_step(f, order + s, nsamples - s < mb ? nsamples - s : mb, st);
+        most = nsamples;
+        rldt_comm_max(&most, 1);
+        for (int s = 0; s < (int)most && !ft_stopped(f); s += mb)
+            actor_step(f, order + s, nsamples - s < mb ? nsamples - s : mb, st);
     }
 }

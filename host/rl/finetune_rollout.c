@@ -5,12 +5,14 @@
  * keeps the executed chunk in normalised units and each step's transition (rldt_transition): sparse tasks
  * store one-time reward increments (divided by max(1, the rollout's largest raw reward)) and count every
  * step from an episode's first success on as terminal; with reward.mask_after_success, steps after the
- * first success get mask 0. */
+ * first success get mask 0. With data parallelism each rank steps its own envs (seeded from its rank) with
+ * its own exploration noise; the reward scales and the counts are the world's. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "finetune_internal.h"
+#include "rldt/comm.h"
 #include "rldt/log.h"
 
 /* Normalised, clipped chunks to execute for the current observations (f->h_obs standardised), written to
@@ -48,11 +50,12 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     const rldt_config_t *cfg = f->cfg;
     int n = f->n_envs, od = f->od, D = f->D, T = f->T;
     rldt_rng_t rng;
-    rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 1, (uint32_t)f->itr));
+    rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 1, (uint32_t)f->itr));
     int *slot = f->slots;
     uint8_t *bad = f->bad;
     memset(bad, 0, (size_t)n);
     float max_raw = 1.0f; /* sparse increments are divided by max(1, the rollout's largest raw reward) */
+    long steps = 0;
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
     for (int t = 0; t < T; t++) {
         rldt_policy_observe(&f->pol, rldt_vecenv_obs(f->venv), f->h_obs, n);
@@ -86,10 +89,13 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
                 bad[i] = 1;
             if (ended) f->ep_ret[i] = 0;
         }
-        for (int i = 0; i < n; i++) f->env_steps += f->out.steps[i];
+        for (int i = 0; i < n; i++) steps += f->out.steps[i];
     }
     /* a segment with a non-finite observation, reward or policy action is dropped: zeroed (its actions too:
      * they came from the bad observation), with mask 0 everywhere */
+    double world_max = max_raw; /* the largest over the ranks' rollouts, so that all divide alike */
+    rldt_comm_max(&world_max, 1);
+    max_raw = (float)world_max;
     float *rewards = f->rewards;
     size_t nr = 0;
     int dropped = 0;
@@ -109,12 +115,15 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             nr += (size_t)T;
         }
     }
-    if (dropped) {
-        st->skipped += dropped;
-        f->skipped += dropped;
-        rldt_warn("iteration %ld: %d segment(s) with non-finite observations, rewards or actions dropped", f->itr, dropped);
-    }
-    if (dropped == n)
+    if (dropped) rldt_warn("iteration %ld: %d segment(s) with non-finite observations, rewards or actions dropped", f->itr, dropped);
+    /* the counts are the world's (with data parallelism): every rank counts the same, and the rollout is
+     * skipped everywhere or nowhere */
+    double world[2] = {(double)steps, (double)dropped};
+    rldt_comm_sum(world, 2);
+    f->env_steps += (long)world[0];
+    st->skipped += (long)world[1];
+    f->skipped += (long)world[1];
+    if (world[1] == (double)n * rldt_comm_world()->size)
         ft_skip(f, st, FT_ROLLOUT);
     else
         ft_ok(f, FT_ROLLOUT);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "finetune_internal.h"
+#include "rldt/comm.h"
 #include "rldt/log.h"
 
 // ---------------------------------------------------------------------------------------------------
@@ -86,13 +87,21 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
         at += count[m];
     }
     be->upload(f->d_rows, f->rows, sizeof(int) * (size_t)at);
+    /* the members in use are those with rows on any rank (data parallelism: a rank without rows for one adds
+     * a zero gradient to the mean); every rank then takes the same steps */
+    double world[RLDT_MAX_MEMBERS];
+    int members_used = 0;
+    for (int m = 0; m < M; m++) world[m] = count[m];
+    rldt_comm_sum(world, M);
+    for (int m = 0; m < M; m++) members_used += world[m] > 0;
+    if (!members_used) return;
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, true};
     bool every_step = strcmp(cfg->critic_target_refresh, "step") == 0;
     for (int step = 0; step < cfg->ft_critic_steps; step++) {
         if (every_step || step == 0) targets(f, nseg);
         rldt_trainable_zero_grad(&f->critic.online);
         double loss = 0;
-        int members_used = 0;
+        int mine = 0; /* members with rows on this rank */
         for (int m = 0; m < M; m++) {
             if (!count[m]) continue;
             /* B rows drawn uniformly (with replacement) from the member's, gathered on the backend */
@@ -102,18 +111,21 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
             be->gather_rows(f->u_act, f->d_act, f->u_idx, B, D, 1);
             be->gather_rows(f->u_tgt, f->d_G, f->u_idx, B, 1, 1);
             loss += rldt_critic_accumulate(&f->critic, m, f->u_obs, f->u_act, f->u_tgt, B);
-            members_used++;
+            mine++;
         }
-        if (!members_used) break;
-        float norm = isfinite(loss) ? rldt_trainable_step(&f->critic.online, &opt, (float)cfg->critic_lr, 0.0f) : NAN;
+        /* a non-finite loss makes the gradient NaN: the ranks' mean is then NaN on every rank, and all skip */
+        if (!isfinite(loss)) be->fill(f->critic.online.g, NAN, f->critic.online.n);
+        float norm = rldt_trainable_step(&f->critic.online, &opt, (float)cfg->critic_lr, 0.0f);
         if (!isfinite(norm)) { /* rldt_trainable_step does not step on a non-finite gradient */
             if (!ft_skip(f, st, FT_CRITIC)) break;
             continue;
         }
         ft_ok(f, FT_CRITIC);
         rldt_critic_polyak(&f->critic, (float)cfg->critic_polyak);
-        st->critic_loss += loss / members_used;
-        st->critic_n++;
+        if (mine) {
+            st->critic_loss += loss / mine;
+            st->critic_n++;
+        }
     }
 }
 
@@ -143,15 +155,25 @@ static int actor_states(ft_t *f, int nseg, long u, rldt_rng_t *rng)
     return S;
 }
 
-int ft_actor_begin(ft_t *f, int nseg, rldt_rng_t *rng, double **norms)
+int ft_actor_begin(ft_t *f, int nseg, ft_stats_t *st, rldt_rng_t *rng, double **norms)
 {
     const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
     long u = f->actor_updates++; /* the offset rotates even when a step is empty */
-    rldt_rng_init(rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_TRAIN, 3, (uint32_t)u));
+    rldt_rng_init(rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 3, (uint32_t)u));
     int N = actor_states(f, nseg, u, rng) * f->P;
     *norms = NULL;
-    if (N == 0) return 0;
+    double world = N;
+    rldt_comm_sum(&world, 1);
+    if (N == 0) {
+        /* no states here: with data parallelism, a zero gradient joins the ranks' step when another rank has
+         * some (the counters and the skip decision stay the same everywhere) */
+        if (world > 0) {
+            rldt_trainable_zero_grad(&f->actor);
+            ft_actor_apply(f, st, true);
+        }
+        return 0;
+    }
     if (cfg->ft_step_grad_freq > 0 && u % cfg->ft_step_grad_freq == 0) {
         f->sg_update[f->sg_n] = u;
         *norms = f->sg_norm + (size_t)f->sg_n++ * f->K;
@@ -188,7 +210,9 @@ bool ft_actor_apply(ft_t *f, ft_stats_t *st, bool finite)
     const rldt_config_t *cfg = f->cfg;
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, 0.0f, false};
     float warm = cfg->actor_warmup > 0 && f->actor_updates < cfg->actor_warmup ? (float)(f->actor_updates + 1) / (float)cfg->actor_warmup : 1.0f;
-    float norm = finite ? rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f) : NAN;
+    /* a non-finite loss makes the gradient NaN: the ranks' mean is then NaN on every rank, and all skip */
+    if (!finite) f->be->fill(f->actor.g, NAN, f->actor.n);
+    float norm = rldt_trainable_step(&f->actor, &opt, (float)cfg->actor_lr * warm, 0.0f);
     if (!isfinite(norm)) {
         ft_skip(f, st, FT_ACTOR);
         return false;
@@ -223,7 +247,7 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     int P = f->P, K = f->K, D = f->D;
     rldt_rng_t rng;
     double *norms;
-    int N = ft_actor_begin(f, nseg, &rng, &norms), S = N / P;
+    int N = ft_actor_begin(f, nseg, st, &rng, &norms), S = N / P;
     if (N == 0) return;
     size_t nx = (size_t)N * D;
     const float *a = f->u_chain + (size_t)K * nx;
@@ -262,7 +286,7 @@ void ft_round(ft_t *f, int fresh, int round, ft_stats_t *st)
 {
     const rldt_config_t *cfg = f->cfg;
     rldt_rng_t rng;
-    rldt_rng_init(&rng, (uint64_t)cfg->run_seed,
+    rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed),
                   rldt_rng_stream_id(RLDT_STREAM_TRAIN, 2, (uint32_t)(f->itr * cfg->ft_q_repeat + round)));
     int nseg = f->round_segs_max < f->buf.count ? f->round_segs_max : f->buf.count;
     rldt_replay_sample(&f->buf, fresh, nseg, cfg->ft_new_fraction, &rng, f->round_segs);

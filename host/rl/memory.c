@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "rldt/comm.h"
 #include "rldt/critic.h"
 #include "rldt/dataset.h"
 #include "rldt/log.h"
@@ -112,7 +113,11 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     add(e, "rollout and update buffers, network workspaces", envs * (od + 2 * D + 2) * F, dev * F);
     add(e, "environments", 2 * snapshot + envs * (od * 3 + 8) * F, 0);
     add(e, "checkpoint copies while saving", (5 * na + 4 * nc) * F + snapshot, 0);
-    e->disk = (5 * na + 4 * nc) * F + steps * step_bytes + snapshot;
+    /* data parallelism (W ranks): rank 0 gathers the world's buffers and envs and lays them out (two copies),
+     * and the checkpoint holds them all */
+    double W = rldt_comm_world()->size, world = W * (steps * step_bytes + envs * (2 * F + 1) + snapshot);
+    if (W > 1) add(e, "the world's buffers and envs while saving (rank 0)", 2 * world, 0);
+    e->disk = (5 * na + 4 * nc) * F + (W > 1 ? world : steps * step_bytes + snapshot);
     e->disk_what = "checkpoint";
 }
 

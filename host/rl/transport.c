@@ -1,6 +1,7 @@
 /* transport.c — CPU references for the RLDT math (see rldt/transport.h): the SVGD field and the actor-loss
  * gradient loop over the shared per-query/per-element helpers; the running reward scale is host only. */
 #include "rldt/transport.h"
+#include "rldt/comm.h"
 
 #include <math.h>
 
@@ -52,10 +53,11 @@ void rldt_reward_scaler_init(rldt_reward_scaler_t *s)
 
 void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n)
 {
-    if (n == 0) return;
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m += fabs((double)r[i]);
-    m /= (double)n;
+    double sum[2] = {0.0, (double)n}; /* sum |r| and the count, then over the ranks */
+    for (size_t i = 0; i < n; i++) sum[0] += fabs((double)r[i]);
+    rldt_comm_sum(sum, 2);
+    if (sum[1] == 0) return;
+    double m = sum[0] / sum[1];
     if (!(m >= RLDT_REWARD_MIN_BATCH_MEAN) || !isfinite(m)) return; /* an all-zero (or broken) batch says nothing about the scale */
     s->mean_abs = s->updates ? (1.0 - RLDT_REWARD_EMA_RATE) * s->mean_abs + RLDT_REWARD_EMA_RATE * m : m;
     s->updates++;

@@ -40,6 +40,8 @@ bool rldt_comm_launched(void);
 rldt_status_t rldt_comm_init(void);
 /* The world (single, rank 0 of 1, before rldt_comm_init). */
 const rldt_comm_t *rldt_comm_world(void);
+/* The world in words for run headers: "1 rank (single)", "4 ranks, 2 per node (mpi)". */
+const char *rldt_comm_describe(void);
 /* Leaves the world (MPI_Finalize when it was joined). */
 void rldt_comm_finalize(void);
 /* Ends every rank of the job with `code` after printing `why` on this one (MPI_Abort; exit on a single
@@ -56,6 +58,11 @@ uint64_t rldt_comm_seed(uint64_t seed);
 void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n);
 /* v[0..n) <- the sums over ranks (metrics, counts), the same bits on every rank. */
 void rldt_comm_sum(double *v, int n);
+/* v[0..n) <- the maxima over ranks, the same bits on every rank. */
+void rldt_comm_max(double *v, int n);
+/* Rank 0 receives every rank's `bytes` bytes of host memory `mine` into all[0 .. size * bytes), in rank
+ * order; `all` is unused on the other ranks (NULL there is fine). A plain copy on one rank. */
+void rldt_comm_gather(const void *mine, void *all, size_t bytes);
 /* Copies rank 0's n floats (memory of backend be) to every rank. */
 void rldt_comm_broadcast(const rldt_backend_t *be, float *buf, size_t n);
 /* Whether buf[0..n) (memory of backend be) holds the same bits on every rank: a 64-bit hash of rank 0's

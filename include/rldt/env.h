@@ -221,6 +221,12 @@ void rldt_vecenv_snapshot(const rldt_vecenv_t *v, uint8_t *out);
  * rank, so later episodes continue the same sequence). A snapshot of another task, env count or size:
  * RLDT_ERR_USAGE, v unchanged. */
 rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t bytes);
+/* Puts v's n envs where envs first .. first+n-1 of `in` left off: `in` holds one or more snapshots of the
+ * same task back to back (the ranks' of a data-parallel run, in rank order), their envs counted in order
+ * across them. v takes the first snapshot's seed and keeps its own rank (an env taken from another rank
+ * or index finishes its episode, and its later episodes are seeded as v's env). Snapshots of another task,
+ * or too few envs: RLDT_ERR_USAGE, v possibly changed. */
+rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size_t bytes, int first);
 /* Allocates every array of `out` for v's n envs (record NULL: set it to capture steps). */
 void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out);
 /* Frees the arrays rldt_vecenv_out_alloc made (not the record) and zeroes out. */

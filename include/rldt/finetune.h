@@ -15,7 +15,15 @@
  * from a stream keyed by (run.seed, purpose, counter), and checkpoints hold the whole state (actor, v_ref,
  * critics, optimiser moments, the buffer, the reward scale, the envs): a resumed run continues bit-for-bit
  * on the same backend. Non-finite observations, rewards, losses or gradients skip the affected data or
- * update and are counted; finetune.max_skips consecutive skips stop the run with a checkpoint. */
+ * update and are counted; finetune.max_skips consecutive skips stop the run with a checkpoint.
+ *
+ * Data parallel (rldt/comm.h): every rank of the world calls rldt_finetune with the same config. Each steps
+ * its own env.n_envs envs and samples its own batches (streams from rldt_comm_seed; rank 0's are the
+ * single-process ones); gradients are averaged in every optimiser step and every decision that changes the
+ * control flow is taken over the world, so the ranks stay bit-identical (checked every iteration; a
+ * difference is an error). Rank 0 evaluates and writes the outputs; a checkpoint holds the world's envs and
+ * buffers and resumes on any world size that splits them evenly (see finetune.c). Only rank 0's *res holds
+ * the evaluations. */
 #ifndef RLDT_FINETUNE_H
 #define RLDT_FINETUNE_H
 

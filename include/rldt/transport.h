@@ -248,7 +248,9 @@ void rldt_reward_scaler_init(rldt_reward_scaler_t *s);
 /* Folds a batch of n rewards into the running mean, one EMA step per call whatever n is: with
  * m = mean_i |r_i| (in double), the first batch sets mean_abs = m (no bias toward the initial value);
  * later ones set mean_abs <- (1 − 0.01)·mean_abs + 0.01·m. n = 0, and a batch with m < 1e-8
- * (RLDT_REWARD_MIN_BATCH_MEAN) or m not finite, change nothing (`updates` counts only the batches taken). */
+ * (RLDT_REWARD_MIN_BATCH_MEAN) or m not finite, change nothing (`updates` counts only the batches taken).
+ * With data parallelism the batch is every rank's: each rank passes its own rewards, m is the mean over all
+ * of them, and every rank takes the same step (a collective: every rank calls it, n = 0 included). */
 void rldt_reward_scaler_update(rldt_reward_scaler_t *s, const float *r, size_t n);
 /* The divisor of the rewards (the r_div of rldt_td_lambda): max(mean_abs, 1e-8). */
 double rldt_reward_scaler_divisor(const rldt_reward_scaler_t *s);
