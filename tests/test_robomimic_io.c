@@ -1,11 +1,16 @@
-/* test_robomimic_io.c — robomimic's own files read by rldt: files written by tests/make_robomimic_files.py
- * in robomimic's layout and dtypes (float64 low-dim keys, uint8 images, int64 dones, robosuite env_args,
- * masks), loaded through rldt_dataset_load_opts (keys concatenated in order, values converted exactly,
- * masks honoured) and through the CLI (`dataset info`, `pretrain data.obs_keys=`); bad inputs are named
- * and exit 2 with nothing written. */
+/* test_robomimic_io.c — robomimic datasets in and out.
+ * In: files written by tests/make_robomimic_files.py in robomimic's layout and dtypes (float64 low-dim keys,
+ * uint8 images, int64 dones, robosuite env_args, masks), loaded through rldt_dataset_load_opts (keys
+ * concatenated in order, values converted exactly, masks honoured) and through the CLI (`dataset info`,
+ * `pretrain data.obs_keys=`); bad inputs are named and exit 2 with nothing written.
+ * Out: files rldt collects and exports pass robomimic 0.3's own get_dataset_info.py, load in its
+ * SequenceDataset and train with its train.py (tests/check_robomimic_tools.py, in the venv `make deps` makes;
+ * skipped without it). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -171,5 +176,68 @@ Test(robomimic_io, pretrain_reads_obs_keys_and_honours_masks, .timeout = 180)
                  0, "%s", test_err);
     cr_assert(strstr(test_err, "train samples in 20 demos"), "no masks: every demo: %s", test_err);
     remove(rldt_file), remove(rm), remove(nomask);
+    test_rmtree(dir);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* robomimic's own scripts on the files rldt writes (the venv of scripts/install-robomimic.sh). */
+
+static const char *robomimic_python(void)
+{
+    const char *python = getenv("RLDT_ROBOMIMIC_PYTHON");
+    if (!python || access(python, X_OK) != 0)
+        cr_skip_test("skipped: no robomimic venv at %s (run make deps)", python ? python : "(unset)");
+    return python;
+}
+
+static void robomimic_accepts(const char *python, const char *path, const char *dir, bool train)
+{
+    cr_assert_eq(test_run("'%s' check_robomimic_tools.py %s %s%s", python, path, dir, train ? " --train" : ""), 0, "%s: %s%s", path,
+                 test_out, test_err);
+    cr_assert(strstr(test_out, "check_robomimic_tools:") && strstr(test_out, " ok"), "%s", test_out);
+}
+
+Test(robomimic_tools, collected_files_pass_get_dataset_info_sequence_dataset_and_train, .timeout = 300)
+{
+    const char *python = robomimic_python();
+    char dir[256];
+    test_tmpdir(dir, sizeof dir);
+    static const struct {
+        const char *env;
+        int demos;
+        bool train;
+    } cases[] = {{"pendulum", 20, true}, {"reach2d", 3, false}, {"bandit2d", 1, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = test_temp_path(cases[i].env);
+        cr_assert_eq(test_run("%s collect env=%s demos=%d seed=1 out=%s", test_bin(), cases[i].env, cases[i].demos, path), 0, "%s",
+                     test_err);
+        robomimic_accepts(python, path, dir, cases[i].train);
+        remove(path);
+    }
+    test_rmtree(dir);
+}
+
+Test(robomimic_tools, eval_exports_of_a_few_episodes_pass_robomimic, .timeout = 300)
+{
+    const char *python = robomimic_python();
+    char dir[256], ckpt[512], out[512];
+    test_tmpdir(dir, sizeof dir);
+    const char *data = test_temp_path("rm_eval_data.h5");
+    cr_assert_eq(test_run("%s collect env=pendulum demos=10 seed=1 out=%s", test_bin(), data), 0, "%s", test_err);
+    cr_assert_eq(test_run("%s pretrain ../configs/pendulum.yaml data.path=%s run.out_dir=%s run.name=p pretrain.steps=4 "
+                          "pretrain.batch=32 eval.episodes=1 env.n_envs=1 policy.width=32",
+                          test_bin(), data, dir),
+                 0, "%s", test_err);
+    snprintf(ckpt, sizeof ckpt, "%s/p/pretrain.ckpt", dir);
+    snprintf(out, sizeof out, "%s/rollouts.h5", dir);
+    cr_assert_eq(test_run("%s eval %s episodes=3 n_envs=3 export=%s", test_bin(), ckpt, out), 0, "%s", test_err);
+    robomimic_accepts(python, out, dir, true);
+    /* rldt reads its export back in the task's units: the normalised actions map back into [-2, 2] */
+    rldt_dataset_t d;
+    cr_assert_eq(rldt_dataset_load(&d, out, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert(d.n_demos == 3 && d.n_valid == 1 && d.meta.actions_normalized);
+    for (size_t i = 0; i < d.n_samples; i++) cr_assert(d.actions[i] >= -2.0f && d.actions[i] <= 2.0f);
+    rldt_dataset_free(&d);
+    remove(data);
     test_rmtree(dir);
 }
