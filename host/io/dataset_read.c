@@ -393,23 +393,44 @@ static rldt_status_t split_keys(const char *list, const char *what, char names[]
     return RLDT_OK;
 }
 
-/* The rank and dims of <g>/<name> (rank -1: not a dataset), its type class and size, into the outputs. */
-static int set_shape(hid_t g, const char *name, hsize_t dims[4], H5T_class_t *cls, size_t *size, bool *is_unsigned)
+/* A dataset's shape and element type, as found. */
+typedef struct {
+    int rank; /* -1: not a dataset; 5: more dimensions than any key has (refused as a wrong shape) */
+    hsize_t dims[4];
+    H5T_class_t cls;
+    size_t size;
+    bool is_unsigned;
+} found_t;
+
+static found_t set_shape(hid_t g, const char *name)
 {
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t set = H5Dopen2(g, name, H5P_DEFAULT);
-    if (set < 0) return -1;
+    found_t f = {.rank = -1};
+    hid_t set = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+    if (set < 0) return f;
     hid_t type = H5Dget_type(set), space = H5Dget_space(set);
-    int rank = H5Sget_simple_extent_ndims(space);
-    if (rank >= 0 && rank <= 4) H5Sget_simple_extent_dims(space, dims, NULL);
-    else rank = 5; /* more dimensions than any key has: refused as a wrong shape */
-    *cls = H5Tget_class(type);
-    *size = H5Tget_size(type);
-    *is_unsigned = H5Tget_sign(type) == H5T_SGN_NONE;
+    f.rank = H5Sget_simple_extent_ndims(space);
+    if (f.rank >= 0 && f.rank <= 4) H5Sget_simple_extent_dims(space, f.dims, NULL);
+    else f.rank = 5;
+    f.cls = H5Tget_class(type);
+    f.size = H5Tget_size(type);
+    f.is_unsigned = H5Tget_sign(type) == H5T_SGN_NONE;
     H5Sclose(space);
     H5Tclose(type);
     H5Dclose(set);
-    return rank;
+    return f;
+}
+
+/* obs/<key> of the lowest demo into *f (its path into name); a missing one is an error naming `what` (the
+ * setting that named it) and the keys obs/ holds. */
+static rldt_status_t find_key(const reader_t *r, hid_t demo, const char *demo_name, const char *key, const char *what,
+                              char name[RLDT_DATASET_NAME_MAX + 8], found_t *f)
+{
+    snprintf(name, RLDT_DATASET_NAME_MAX + 8, "obs/%s", key);
+    *f = set_shape(demo, name);
+    if (f->rank >= 0) return RLDT_OK;
+    char listed[LISTED_MAX];
+    obs_names(demo, listed);
+    return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing (%s; obs/ holds %s)", r->path, demo_name, name, what, listed);
 }
 
 /* Low-dim keys: float [T, d]; their widths give obs_dim (which an rldt spec must equal). */
@@ -432,25 +453,17 @@ static rldt_status_t resolve_obs_keys(const reader_t *r, hid_t demo, const char 
     long sum = 0;
     for (int k = 0; k < m->n_obs_keys; k++) {
         char name[RLDT_DATASET_NAME_MAX + 8];
-        snprintf(name, sizeof name, "obs/%s", m->obs_keys[k]);
-        hsize_t dims[4];
-        H5T_class_t cls;
-        size_t size;
-        bool uns;
-        int rank = set_shape(demo, name, dims, &cls, &size, &uns);
-        if (rank < 0) {
-            obs_names(demo, listed);
-            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing (data.obs_keys; obs/ holds %s)", r->path, demo_name, name,
-                                  listed);
-        }
-        if (cls != H5T_FLOAT)
+        found_t f;
+        if ((st = find_key(r, demo, demo_name, m->obs_keys[k], "data.obs_keys", name, &f))) return st;
+        if (f.cls != H5T_FLOAT)
             return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not floating point: low-dim observation keys are float [T, d]%s",
-                                  r->path, demo_name, name, cls == H5T_INTEGER ? " (an image key?)" : "");
-        if (rank != 2 || dims[1] < 1 || dims[1] > RLDT_DATASET_OBS_DIM_MAX)
+                                  r->path, demo_name, name, f.cls == H5T_INTEGER ? " (an image key?)" : "");
+        if (f.rank != 2 || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_OBS_DIM_MAX)
             return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has %d dimensions (width %llu): low-dim observation keys are [T, d], d in [1, %d]",
-                                  r->path, demo_name, name, rank, rank >= 2 ? (unsigned long long)dims[1] : 0ULL, RLDT_DATASET_OBS_DIM_MAX);
-        m->obs_key_dims[k] = (int)dims[1];
-        sum += (long)dims[1];
+                                  r->path, demo_name, name, f.rank, f.rank >= 2 ? (unsigned long long)f.dims[1] : 0ULL,
+                                  RLDT_DATASET_OBS_DIM_MAX);
+        m->obs_key_dims[k] = (int)f.dims[1];
+        sum += (long)f.dims[1];
     }
     if (sum > RLDT_DATASET_OBS_DIM_MAX)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: data.obs_keys add up to %ld observation dims (at most %d)", r->path, sum,
@@ -475,22 +488,14 @@ static rldt_status_t resolve_image_keys(const reader_t *r, hid_t demo, const cha
     }
     for (int k = 0; k < m->n_image_keys; k++) {
         rldt_dataset_image_key_t *im = &m->image_keys[k];
-        char name[RLDT_DATASET_NAME_MAX + 8], listed[LISTED_MAX];
-        snprintf(name, sizeof name, "obs/%s", names[k]);
-        hsize_t dims[4];
-        H5T_class_t cls;
-        size_t size;
-        bool uns;
-        int rank = set_shape(demo, name, dims, &cls, &size, &uns);
-        if (rank < 0) {
-            obs_names(demo, listed);
-            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing (image keys; obs/ holds %s)", r->path, demo_name, name, listed);
-        }
-        if (cls != H5T_INTEGER || size != 1 || !uns || rank != 4 || dims[1] < 1 || dims[1] > RLDT_DATASET_IMAGE_MAX || dims[2] < 1 ||
-            dims[2] > RLDT_DATASET_IMAGE_MAX || dims[3] < 1 || dims[3] > 4)
+        char name[RLDT_DATASET_NAME_MAX + 8];
+        found_t f;
+        if ((st = find_key(r, demo, demo_name, names[k], "image keys", name, &f))) return st;
+        if (f.cls != H5T_INTEGER || f.size != 1 || !f.is_unsigned || f.rank != 4 || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_IMAGE_MAX ||
+            f.dims[2] < 1 || f.dims[2] > RLDT_DATASET_IMAGE_MAX || f.dims[3] < 1 || f.dims[3] > 4)
             return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not an image: image keys are uint8 [T, h, w, c] with h, w in [1, %d], c in [1, 4]",
                                   r->path, demo_name, name, RLDT_DATASET_IMAGE_MAX);
-        *im = (rldt_dataset_image_key_t){"", (int)dims[1], (int)dims[2], (int)dims[3]};
+        *im = (rldt_dataset_image_key_t){"", (int)f.dims[1], (int)f.dims[2], (int)f.dims[3]};
         snprintf(im->name, sizeof im->name, "%s", names[k]);
         if (m->rldt_spec && !strcmp(im->name, RLDT_DATASET_IMAGE_KEY) && m->image_h &&
             (im->h != m->image_h || im->w != m->image_w || im->c != m->image_c))
@@ -505,21 +510,17 @@ static rldt_status_t resolve_image_keys(const reader_t *r, hid_t demo, const cha
 static rldt_status_t infer_spec(const reader_t *r, hid_t demo, const char *demo_name)
 {
     rldt_dataset_meta_t *m = r->meta;
-    hsize_t dims[4];
-    H5T_class_t cls;
-    size_t size;
-    bool uns;
-    int rank = set_shape(demo, "actions", dims, &cls, &size, &uns);
-    if (rank != 2 || cls != H5T_FLOAT || dims[1] < 1 || dims[1] > RLDT_ENV_MAX_ACT)
+    found_t f = set_shape(demo, "actions");
+    if (f.rank != 2 || f.cls != H5T_FLOAT || f.dims[1] < 1 || f.dims[1] > RLDT_ENV_MAX_ACT)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/actions is %s: expected float [T, act_dim], act_dim in [1, %d]", r->path,
-                              demo_name, rank < 0 ? "missing" : "not that", RLDT_ENV_MAX_ACT);
-    m->act_dim = (int)dims[1];
+                              demo_name, f.rank < 0 ? "missing" : "not that", RLDT_ENV_MAX_ACT);
+    m->act_dim = (int)f.dims[1];
     for (int j = 0; j < m->act_dim; j++) m->act_low[j] = -1.0f, m->act_high[j] = 1.0f;
-    rank = set_shape(demo, "states", dims, &cls, &size, &uns);
-    if (rank >= 0 && (rank != 2 || cls != H5T_FLOAT || dims[1] < 1 || dims[1] > RLDT_DATASET_OBS_DIM_MAX))
+    f = set_shape(demo, "states");
+    if (f.rank >= 0 && (f.rank != 2 || f.cls != H5T_FLOAT || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_OBS_DIM_MAX))
         return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/states is not float [T, state_dim], state_dim in [1, %d]", r->path, demo_name,
                               RLDT_DATASET_OBS_DIM_MAX);
-    m->state_dim = rank < 0 ? 0 : (int)dims[1];
+    m->state_dim = f.rank < 0 ? 0 : (int)f.dims[1];
     m->has_next_obs = true;
     for (int k = 0; k < m->n_obs_keys + m->n_image_keys; k++) {
         char name[RLDT_DATASET_NAME_MAX + 16];
