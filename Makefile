@@ -6,7 +6,7 @@
 #   make test-gpu        the device tests on a real GPU (bench/gpu_check.sh runs them with the benchmarks)
 #   make test-mutants    deliberately broken kernels must fail the emulated (cuda-emu) tests
 #   make fuzz            the libFuzzer targets, FUZZ_SECONDS each (clang; build/fuzz/)
-#   make deps            install the system packages (Debian/Ubuntu, apt-get), then MuJoCo and the test venv (.deps/)
+#   make deps            install the system packages (Debian/Ubuntu, apt-get), then MuJoCo and the test venvs (.deps/)
 #   make run             the main job: a small end-to-end run on whatever device is present
 #   make bench           kernel and environment microbenchmarks
 #   make clean
@@ -42,6 +42,8 @@ $(BUILD)/host/nn/cpu_%.o: CFLAGS += $(CPU_MATH_CFLAGS)
 # $(BUILD)/mujoco.flags records the choice, so installing or removing MuJoCo rebuilds what depends on it.
 MUJOCO_DIR    ?= $(CURDIR)/.deps/mujoco
 MUJOCO_VENV   ?= $(CURDIR)/.deps/venv
+# robomimic's own scripts for the dataset compatibility tests (scripts/install-robomimic.sh; they skip without it)
+ROBOMIMIC_VENV ?= $(CURDIR)/.deps/robomimic-venv
 MUJOCO_LIB    := $(firstword $(wildcard $(MUJOCO_DIR)/lib/libmujoco.so.*))
 MUJOCO        ?= $(if $(and $(MUJOCO_LIB),$(wildcard $(MUJOCO_DIR)/include/mujoco/mujoco.h)),1,0)
 MUJOCO_ASSETS := $(firstword $(wildcard $(MUJOCO_VENV)/lib/python3*/site-packages/gymnasium/envs/mujoco/assets))
@@ -158,6 +160,7 @@ test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so $(BUILD)/
 	  RLDT_COMM_CHECK=$(CURDIR)/$(BUILD)/tests/comm_check \
 	  RLDT_CUDA_EMU_LIB=$(CURDIR)/$(BUILD)/librldt_cuda_emu.so RLDT_EMU_TEST_LIB=$(CURDIR)/$(BUILD)/tests/librldt_emu_test.so \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp RLDT_MUJOCO_PYTHON=$(MUJOCO_VENV)/bin/python \
+	  RLDT_ROBOMIMIC_PYTHON=$(ROBOMIMIC_VENV)/bin/python \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
 
 # The tests that exercise the device: every parity test and the device fine-tunes, on the real GPU (they skip
@@ -187,8 +190,9 @@ bench: all $(BENCH_BIN)
 	./bench/run.sh $(BUILD)
 
 deps:
-	bash scripts/install-deps.sh
+	bash scripts/install-deps.sh --robomimic
 	bash scripts/install-mujoco.sh
+	bash scripts/install-robomimic.sh
 
 run: all
 	bash scripts/main-job.sh

@@ -140,11 +140,11 @@ Test(hardening_inputs, values_that_cannot_be_normalised_are_refused, .init = set
 {
     const char *bad = hostile("actions_1e30");
     expect_refused(test_run("%s dataset info %s", test_bin(), bad),
-                   "/data/demo_0/actions element 0 (step 0, dim 0) is 1e+30, outside the env_args action range [-2, 2]");
+                   "/data/demo_0/actions element 0 (step 0, dim 0) is 1e+30, outside the action range [-1, 1] of normalised actions");
     /* pretraining on it stops before training: no checkpoint */
     expect_refused(test_run("%s pretrain env.name=pendulum data.path=%s run.out_dir=%s run.name=x", test_bin(), bad, dir), "1e+30");
     cr_assert(!exists(in_dir("x/pretrain.ckpt")));
-    expect_refused(test_run("%s dataset info %s", test_bin(), hostile("obs_1e31")), "/data/demo_0/obs/state element 0 is 1e+31");
+    expect_refused(test_run("%s dataset info %s", test_bin(), hostile("obs_1e31")), "/data/demo_0/obs/state at step 0, dim 0 is 1e+31");
     expect_refused(test_run("%s dataset info %s", test_bin(), hostile("act_range")), "env_kwargs.act_low[0] = -2 is not below act_high[0]");
 }
 

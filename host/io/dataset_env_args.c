@@ -31,6 +31,7 @@ char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps)
     cJSON_AddNumberToObject(kw, "success_threshold", spec->success_threshold);
     cJSON_AddStringToObject(kw, "success", spec->success);
     cJSON_AddStringToObject(kw, "obs_key", spec->obs_key);
+    cJSON_AddBoolToObject(kw, "actions_normalized", 1);
     cJSON_AddStringToObject(root, "rldt_version", RLDT_VERSION);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -82,6 +83,20 @@ static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char
     if ((st = get_str(root, "env_name", m->env_name, origin, ""))) return st;
     const cJSON *kw = cJSON_GetObjectItemCaseSensitive(root, "env_kwargs");
     if (!cJSON_IsObject(kw)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args has no env_kwargs object", origin);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    m->env_type = ROBOMIMIC_GYM_TYPE;
+    m->rldt_spec = cJSON_HasObjectItem(kw, "obs_dim") || cJSON_HasObjectItem(kw, "obs_key");
+    if (!m->rldt_spec) { /* robomimic's own files: the spec comes from the data (dataset_read.c) */
+        if (!cJSON_IsNumber(type) || type->valuedouble != floor(type->valuedouble) || !(fabs(type->valuedouble) <= 1000))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args.type must be an integer (robomimic's EnvType)", origin);
+        m->env_type = (int)type->valuedouble;
+        m->reward_kind = RLDT_REWARD_SPARSE;
+        return RLDT_OK;
+    }
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(kw, "actions_normalized");
+    if (norm && !cJSON_IsBool(norm))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: env_kwargs.actions_normalized must be true or false", origin);
+    m->actions_normalized = cJSON_IsTrue(norm);
     if ((st = get_int(kw, "obs_dim", 1, 1 << 20, &m->obs_dim, origin))) return st;
     if ((st = get_int(kw, "act_dim", 1, RLDT_ENV_MAX_ACT, &m->act_dim, origin))) return st;
     if ((st = get_int(kw, "state_dim", 1, 1 << 20, &m->state_dim, origin))) return st;

@@ -131,34 +131,42 @@ static void format_dims(char *buf, size_t len, int rank, const hsize_t *dims)
     if (n < (int)len) snprintf(buf + n, len - (size_t)n, "]");
 }
 
-/* One dataset of a demo as the spec says it must be. */
+/* One dataset of a demo as the spec and the resolved keys say it must be. */
+typedef enum { SET_OBS, SET_NEXT_OBS, SET_IMAGE, SET_NEXT_IMAGE, SET_ACTIONS, SET_REWARDS, SET_DONES, SET_STATES } set_kind_t;
 typedef struct {
     char name[2 * RLDT_DATASET_NAME_MAX + 2]; /* relative to the demo group */
+    set_kind_t kind;
+    int key; /* SET_OBS/SET_IMAGE (and next): the index in meta's key list */
     H5T_class_t cls;
     hid_t mem_type;
     int rank;
     hsize_t dims[4];
 } set_spec_t;
 
-enum { SET_OBS, SET_NEXT_OBS, SET_ACTIONS, SET_REWARDS, SET_DONES, SET_STATES, SET_IMAGE, SET_NEXT_IMAGE, N_SETS };
+#define MAX_SETS (4 * RLDT_DATASET_KEYS_MAX + 4)
 
-/* The datasets of a demo of T steps (the two image ones only when the spec has images); returns how many. */
+/* The datasets of a demo of T steps; returns how many. */
 static int demo_sets(const rldt_dataset_meta_t *m, hsize_t T, set_spec_t *s)
 {
-    hsize_t od = (hsize_t)m->obs_dim, ad = (hsize_t)m->act_dim, sd = (hsize_t)m->state_dim;
-    const char *group[2] = {"obs", "next_obs"};
-    for (int k = 0; k < 2; k++) {
-        s[SET_OBS + k] = (set_spec_t){"", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, od}};
-        snprintf(s[SET_OBS + k].name, sizeof s[0].name, "%s/%s", group[k], m->obs_key); /* fits: obs_key < 64 bytes */
-        s[SET_IMAGE + k] = (set_spec_t){"", H5T_INTEGER, H5T_NATIVE_UINT8, 4,
-                                        {T, (hsize_t)m->image_h, (hsize_t)m->image_w, (hsize_t)m->image_c}};
-        snprintf(s[SET_IMAGE + k].name, sizeof s[0].name, "%s/%s", group[k], RLDT_DATASET_IMAGE_KEY);
+    int n = 0;
+    for (int next = 0; next < 1 + m->has_next_obs; next++) {
+        const char *group = next ? "next_obs" : "obs";
+        for (int k = 0; k < m->n_obs_keys; k++, n++) {
+            s[n] = (set_spec_t){"", next ? SET_NEXT_OBS : SET_OBS, k, H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, (hsize_t)m->obs_key_dims[k]}};
+            snprintf(s[n].name, sizeof s[n].name, "%s/%s", group, m->obs_keys[k]); /* fits: keys < 64 bytes */
+        }
+        for (int k = 0; k < m->n_image_keys; k++, n++) {
+            const rldt_dataset_image_key_t *im = &m->image_keys[k];
+            s[n] = (set_spec_t){"", next ? SET_NEXT_IMAGE : SET_IMAGE, k, H5T_INTEGER, H5T_NATIVE_UINT8, 4,
+                                {T, (hsize_t)im->h, (hsize_t)im->w, (hsize_t)im->c}};
+            snprintf(s[n].name, sizeof s[n].name, "%s/%s", group, im->name);
+        }
     }
-    s[SET_ACTIONS] = (set_spec_t){"actions", H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, ad}};
-    s[SET_REWARDS] = (set_spec_t){"rewards", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, {T}};
-    s[SET_DONES] = (set_spec_t){"dones", H5T_INTEGER, H5T_NATIVE_UINT8, 1, {T}};
-    s[SET_STATES] = (set_spec_t){"states", H5T_FLOAT, H5T_NATIVE_DOUBLE, 2, {T, sd}};
-    return m->image_h ? N_SETS : SET_IMAGE;
+    s[n++] = (set_spec_t){"actions", SET_ACTIONS, 0, H5T_FLOAT, H5T_NATIVE_FLOAT, 2, {T, (hsize_t)m->act_dim}};
+    s[n++] = (set_spec_t){"rewards", SET_REWARDS, 0, H5T_FLOAT, H5T_NATIVE_FLOAT, 1, {T}};
+    s[n++] = (set_spec_t){"dones", SET_DONES, 0, H5T_INTEGER, H5T_NATIVE_UINT8, 1, {T}};
+    if (m->state_dim) s[n++] = (set_spec_t){"states", SET_STATES, 0, H5T_FLOAT, H5T_NATIVE_DOUBLE, 2, {T, (hsize_t)m->state_dim}};
+    return n;
 }
 
 /* Opens <demo>/<s->name> into *out after checking its type class and shape against s. */
@@ -175,15 +183,18 @@ static rldt_status_t open_set(const reader_t *r, hid_t demo, const char *demo_na
     bool shape_ok = got == s->rank;
     if (got >= 0 && got <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
     for (int i = 0; shape_ok && i < s->rank; i++) shape_ok = dims[i] == s->dims[i];
+    /* images are bytes: a wider integer would be converted with clipping, not refused */
+    bool image = s->kind == SET_IMAGE || s->kind == SET_NEXT_IMAGE;
+    bool bytes = !image || (H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE);
     rldt_status_t st = RLDT_OK;
-    if (H5Tget_class(type) != s->cls) {
+    if (H5Tget_class(type) != s->cls || !bytes) {
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has the wrong type (expected %s)", r->path, demo_name, s->name,
-                            s->cls == H5T_FLOAT ? "floating point" : "integer");
+                            s->cls == H5T_FLOAT ? "floating point" : bytes ? "integer" : "uint8");
     } else if (!shape_ok) {
         char have[128] = "?", expect[128];
         if (got >= 0 && got <= 8) format_dims(have, sizeof have, got, dims);
         format_dims(expect, sizeof expect, s->rank, s->dims);
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has shape %s, expected %s (num_samples and env_args spec)",
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has shape %s, expected %s (num_samples, the env_args spec and the lowest demo)",
                             r->path, demo_name, s->name, have, expect);
     }
     H5Sclose(space);
@@ -197,7 +208,7 @@ static rldt_status_t open_set(const reader_t *r, hid_t demo, const char *demo_na
  * allocated, so a size in the file that disagrees with the data is refused first. */
 static rldt_status_t check_demo(const reader_t *r, hid_t g, const char *name, hsize_t T)
 {
-    set_spec_t sets[N_SETS];
+    set_spec_t sets[MAX_SETS];
     int n = demo_sets(r->meta, T, sets);
     rldt_status_t st = RLDT_OK;
     for (int i = 0; i < n && !st; i++) {
@@ -207,36 +218,63 @@ static rldt_status_t check_demo(const reader_t *r, hid_t g, const char *name, hs
     return st;
 }
 
-/* Finite, and small enough that sums, squares and standardised values stay finite in float32. */
-static rldt_status_t check_values(const reader_t *r, const char *demo_name, const char *name, const float *x, size_t n)
+/* Finite, and small enough that sums, squares and standardised values stay finite in float32. x holds
+ * rows of `width` floats; with m, they are observation rows and a bad element is named by its key. */
+static rldt_status_t check_values(const reader_t *r, const char *demo_name, const char *group, const rldt_dataset_meta_t *m,
+                                  const float *x, size_t n, int width)
 {
     for (size_t i = 0; i < n; i++) {
+        if (isfinite(x[i]) && fabsf(x[i]) <= RLDT_DATASET_VALUE_MAX) continue;
+        char name[2 * RLDT_DATASET_NAME_MAX + 2];
+        size_t row = i / (size_t)width, col = i % (size_t)width;
+        if (m) { /* an observation row: find the key of this column */
+            int k = 0;
+            while (k + 1 < m->n_obs_keys && col >= (size_t)m->obs_key_dims[k]) col -= (size_t)m->obs_key_dims[k++];
+            snprintf(name, sizeof name, "%s/%s", group, m->obs_keys[k]);
+        } else {
+            snprintf(name, sizeof name, "%s", group);
+        }
         if (!isfinite(x[i]))
-            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has a non-finite value at element %zu", r->path, demo_name,
-                                  name, i);
-        if (fabsf(x[i]) > RLDT_DATASET_VALUE_MAX)
-            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s element %zu is %g: values must be at most %g in magnitude",
-                                  r->path, demo_name, name, i, (double)x[i], (double)RLDT_DATASET_VALUE_MAX);
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has a non-finite value at step %zu, dim %zu", r->path, demo_name,
+                                  name, row, col);
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s at step %zu, dim %zu is %g: values must be at most %g in magnitude",
+                              r->path, demo_name, name, row, col, (double)x[i], (double)RLDT_DATASET_VALUE_MAX);
     }
     return RLDT_OK;
 }
 
-/* Actions are normalised to [-1, 1] by the env_args range: each must lie in [act_low, act_high], give or
- * take RLDT_DATASET_ACTION_SLACK of the range. */
+/* Actions are normalised to [-1, 1] by the env_args range: each must lie in [act_low, act_high] (or in
+ * [-1, 1] when the file stores them normalised), give or take RLDT_DATASET_ACTION_SLACK of the range. */
 static rldt_status_t check_actions(const reader_t *r, const char *demo_name, const float *a, size_t T)
 {
     const rldt_dataset_meta_t *m = r->meta;
     for (size_t i = 0; i < T * (size_t)m->act_dim; i++) {
         int j = (int)(i % (size_t)m->act_dim);
-        float lo = m->act_low[j], hi = m->act_high[j], slack = RLDT_DATASET_ACTION_SLACK * (hi - lo);
+        float lo = m->actions_normalized ? -1.0f : m->act_low[j], hi = m->actions_normalized ? 1.0f : m->act_high[j];
+        float slack = RLDT_DATASET_ACTION_SLACK * (hi - lo);
         if (!(a[i] >= lo - slack && a[i] <= hi + slack))
             return rldt_error_set(RLDT_ERR_USAGE,
-                                  "%s: /data/%s/actions element %zu (step %zu, dim %d) is %g, outside the env_args action range "
-                                  "[%g, %g] that normalises it to [-1, 1] (at most %g%% of the range beyond is accepted)",
+                                  "%s: /data/%s/actions element %zu (step %zu, dim %d) is %g, outside the action range "
+                                  "[%g, %g] %s (at most %g%% of the range beyond is accepted)",
                                   r->path, demo_name, i, i / (size_t)m->act_dim, j, (double)a[i], (double)lo, (double)hi,
+                                  m->actions_normalized ? "of normalised actions" : m->rldt_spec ? "of env_args" : "of robomimic's actions",
                                   100.0 * RLDT_DATASET_ACTION_SLACK);
     }
     return RLDT_OK;
+}
+
+/* Reads one dataset into its rows: an observation key into its columns of the obs rows, anything else whole. */
+static herr_t read_set(hid_t set, const set_spec_t *s, const rldt_dataset_meta_t *m, void *dst)
+{
+    if (s->kind != SET_OBS && s->kind != SET_NEXT_OBS) return H5Dread(set, s->mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    hsize_t col = 0;
+    for (int k = 0; k < s->key; k++) col += (hsize_t)m->obs_key_dims[k];
+    hsize_t rows[2] = {s->dims[0], (hsize_t)m->obs_dim}, start[2] = {0, col};
+    hid_t mem = H5Screate_simple(2, rows, NULL);
+    herr_t rc = H5Sselect_hyperslab(mem, H5S_SELECT_SET, start, NULL, s->dims, NULL);
+    if (rc >= 0) rc = H5Dread(set, H5T_NATIVE_FLOAT, mem, H5S_ALL, H5P_DEFAULT, dst);
+    H5Sclose(mem);
+    return rc;
 }
 
 /* Reads demo e (demo_<d->demo_ids[e]>) into its rows. */
@@ -247,28 +285,38 @@ static rldt_status_t read_demo(const reader_t *r, rldt_dataset_t *d, int e)
     snprintf(name, sizeof name, "demo_%d", d->demo_ids[e]);
     size_t at = d->ep_start[e], T = d->ep_start[e + 1] - at;
     size_t od = (size_t)m->obs_dim, ad = (size_t)m->act_dim, sd = (size_t)m->state_dim;
-    size_t img = (size_t)m->image_h * (size_t)m->image_w * (size_t)m->image_c;
-    set_spec_t sets[N_SETS];
+    set_spec_t sets[MAX_SETS];
     int n = demo_sets(m, (hsize_t)T, sets);
-    void *dst[N_SETS] = {d->obs + at * od, d->next_obs + at * od, d->actions + at * ad, d->rewards + at, d->dones + at,
-                         d->states + at * sd, d->image ? d->image + at * img : NULL, d->image ? d->next_image + at * img : NULL};
     hid_t g = H5Gopen2(r->data, name, H5P_DEFAULT);
     int64_t success = 0;
-    rldt_status_t st = read_i64_attr(r, g, name, "success", &success);
+    rldt_status_t st = RLDT_OK;
+    bool has_success = m->rldt_spec || H5Aexists(g, "success") != 0; /* required in rldt's files */
+    if (has_success) st = read_i64_attr(r, g, name, "success", &success);
     if (!st && success != 0 && success != 1)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s attribute 'success' is %lld, expected 0 or 1", r->path, name,
                             (long long)success);
     for (int i = 0; i < n && !st; i++) {
+        const set_spec_t *s = &sets[i];
+        size_t img = s->kind == SET_IMAGE || s->kind == SET_NEXT_IMAGE ? (size_t)(s->dims[1] * s->dims[2] * s->dims[3]) : 0;
+        void *dst = s->kind == SET_OBS        ? (void *)(d->obs + at * od)
+                    : s->kind == SET_NEXT_OBS ? (void *)(d->next_obs + at * od)
+                    : s->kind == SET_IMAGE    ? (void *)(d->images[s->key] + at * img)
+                    : s->kind == SET_NEXT_IMAGE ? (void *)(d->next_images[s->key] + at * img)
+                    : s->kind == SET_ACTIONS  ? (void *)(d->actions + at * ad)
+                    : s->kind == SET_REWARDS  ? (void *)(d->rewards + at)
+                    : s->kind == SET_DONES    ? (void *)(d->dones + at)
+                                              : (void *)(d->states + at * sd);
         hid_t set;
-        if ((st = open_set(r, g, name, &sets[i], &set))) break;
-        if (H5Dread(set, sets[i].mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst[i]) < 0)
-            st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read /data/%s/%s (file damaged?)", r->path, name, sets[i].name);
+        if ((st = open_set(r, g, name, s, &set))) break;
+        if (read_set(set, s, m, dst) < 0)
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read /data/%s/%s (file damaged?)", r->path, name, s->name);
         H5Dclose(set);
     }
-    for (int k = 0; k < 2 && !st; k++) st = check_values(r, name, sets[SET_OBS + k].name, dst[SET_OBS + k], T * od);
-    if (!st) st = check_values(r, name, "actions", d->actions + at * ad, T * ad);
+    if (!st) st = check_values(r, name, "obs", m, d->obs + at * od, T * od, (int)od);
+    if (!st && d->next_obs) st = check_values(r, name, "next_obs", m, d->next_obs + at * od, T * od, (int)od);
+    if (!st) st = check_values(r, name, "actions", NULL, d->actions + at * ad, T * ad, (int)ad);
     if (!st) st = check_actions(r, name, d->actions + at * ad, T);
-    if (!st) st = check_values(r, name, "rewards", d->rewards + at, T);
+    if (!st) st = check_values(r, name, "rewards", NULL, d->rewards + at, T, 1);
     for (size_t i = 0; !st && i < T; i++)
         if (d->dones[at + i] > 1)
             st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/dones element %zu is %d, expected 0 or 1", r->path, name, i,
@@ -277,12 +325,223 @@ static rldt_status_t read_demo(const reader_t *r, rldt_dataset_t *d, int e)
         if (!isfinite(d->states[at * sd + i]))
             st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/states has a non-finite value at element %zu", r->path, name, i);
     H5Gclose(g);
-    d->ep_success[e] = success != 0;
+    if (!st && m->actions_normalized) /* back to the task's units (rldt/dataset.h) */
+        for (size_t i = 0; i < T * ad; i++) {
+            int j = (int)(i % ad);
+            float mid = 0.5f * (m->act_low[j] + m->act_high[j]), half = 0.5f * (m->act_high[j] - m->act_low[j]);
+            d->actions[at * ad + i] = d->actions[at * ad + i] * half + mid;
+        }
     d->ep_return[e] = 0.0f;
+    bool reached = false;
     for (size_t i = 0; i < T; i++) {
         d->ep_return[e] += d->rewards[at + i];
+        reached |= d->rewards[at + i] >= 1.0f;
         d->ep_index[at + i] = e;
     }
+    d->ep_success[e] = has_success ? success != 0 : reached;
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Observation keys: the names asked for, resolved against the lowest demo (widths, image shapes), and for
+ * a file without rldt's spec the rest of the spec from the same demo. */
+
+#define LISTED_MAX 512 /* bytes of obs/ key names quoted in a message */
+
+static herr_t list_name(hid_t group, const char *name, const H5L_info_t *info, void *op)
+{
+    char *buf = op;
+    size_t n = strlen(buf);
+    if (n + strlen(name) + 3 < LISTED_MAX) snprintf(buf + n, LISTED_MAX - n, "%s%s", n ? ", " : "", name);
+    return 0;
+}
+
+/* The names under <demo>/obs, for messages. */
+static void obs_names(hid_t demo, char *buf)
+{
+    buf[0] = 0;
+    hid_t g = H5Lexists(demo, "obs", H5P_DEFAULT) > 0 ? H5Gopen2(demo, "obs", H5P_DEFAULT) : -1;
+    if (g >= 0) {
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_name, buf);
+        H5Gclose(g);
+    }
+    if (!buf[0]) snprintf(buf, LISTED_MAX, "nothing");
+}
+
+/* Splits a comma-separated key list (spaces around names dropped) into names; `what` names the setting. */
+static rldt_status_t split_keys(const char *list, const char *what, char names[][RLDT_DATASET_NAME_MAX], int *n)
+{
+    *n = 0;
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+        if (!len) return rldt_error_set(RLDT_ERR_USAGE, "%s '%s' has an empty key name", what, list);
+        if (len >= RLDT_DATASET_NAME_MAX || memchr(p, '/', len))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: '%.*s' is not a key of obs/ (no '/', shorter than %d bytes)", what,
+                                  (int)(len < 80 ? len : 80), p, RLDT_DATASET_NAME_MAX);
+        if (*n == RLDT_DATASET_KEYS_MAX) return rldt_error_set(RLDT_ERR_USAGE, "%s names more than %d keys", what, RLDT_DATASET_KEYS_MAX);
+        memcpy(names[*n], p, len);
+        names[*n][len] = 0;
+        for (int k = 0; k < *n; k++)
+            if (!strcmp(names[k], names[*n])) return rldt_error_set(RLDT_ERR_USAGE, "%s names '%s' twice", what, names[k]);
+        (*n)++;
+        p = end ? end + 1 : p + len;
+        if (end && !end[1]) return rldt_error_set(RLDT_ERR_USAGE, "%s '%s' has an empty key name", what, list);
+    }
+    return RLDT_OK;
+}
+
+/* A dataset's shape and element type, as found. */
+typedef struct {
+    int rank; /* -1: not a dataset; 5: more dimensions than any key has (refused as a wrong shape) */
+    hsize_t dims[4];
+    H5T_class_t cls;
+    size_t size;
+    bool is_unsigned;
+} found_t;
+
+static found_t set_shape(hid_t g, const char *name)
+{
+    found_t f = {.rank = -1};
+    hid_t set = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+    if (set < 0) return f;
+    hid_t type = H5Dget_type(set), space = H5Dget_space(set);
+    f.rank = H5Sget_simple_extent_ndims(space);
+    if (f.rank >= 0 && f.rank <= 4) H5Sget_simple_extent_dims(space, f.dims, NULL);
+    else f.rank = 5;
+    f.cls = H5Tget_class(type);
+    f.size = H5Tget_size(type);
+    f.is_unsigned = H5Tget_sign(type) == H5T_SGN_NONE;
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Dclose(set);
+    return f;
+}
+
+/* obs/<key> of the lowest demo into *f (its path into name); a missing one is an error naming `what` (the
+ * setting that named it) and the keys obs/ holds. */
+static rldt_status_t find_key(const reader_t *r, hid_t demo, const char *demo_name, const char *key, const char *what,
+                              char name[RLDT_DATASET_NAME_MAX + 8], found_t *f)
+{
+    snprintf(name, RLDT_DATASET_NAME_MAX + 8, "obs/%s", key);
+    *f = set_shape(demo, name);
+    if (f->rank >= 0) return RLDT_OK;
+    char listed[LISTED_MAX];
+    obs_names(demo, listed);
+    return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is missing (%s; obs/ holds %s)", r->path, demo_name, name, what, listed);
+}
+
+/* Low-dim keys: float [T, d]; their widths give obs_dim (which an rldt spec must equal). */
+static rldt_status_t resolve_obs_keys(const reader_t *r, hid_t demo, const char *demo_name, const char *list)
+{
+    rldt_dataset_meta_t *m = r->meta;
+    char listed[LISTED_MAX];
+    rldt_status_t st = split_keys(list, "data.obs_keys", m->obs_keys, &m->n_obs_keys);
+    if (st) return st;
+    if (!m->n_obs_keys) {
+        if (!m->rldt_spec) {
+            obs_names(demo, listed);
+            return rldt_error_set(RLDT_ERR_USAGE,
+                                  "%s: env_args has no rldt spec (a robomimic file): name the low-dim observation keys to use with "
+                                  "data.obs_keys (/data/%s/obs holds %s)", r->path, demo_name, listed);
+        }
+        snprintf(m->obs_keys[0], sizeof m->obs_keys[0], "%s", m->obs_key);
+        m->n_obs_keys = 1;
+    }
+    long sum = 0;
+    for (int k = 0; k < m->n_obs_keys; k++) {
+        char name[RLDT_DATASET_NAME_MAX + 8];
+        found_t f;
+        if ((st = find_key(r, demo, demo_name, m->obs_keys[k], "data.obs_keys", name, &f))) return st;
+        if (f.cls != H5T_FLOAT)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not floating point: low-dim observation keys are float [T, d]%s",
+                                  r->path, demo_name, name, f.cls == H5T_INTEGER ? " (an image key?)" : "");
+        if (f.rank != 2 || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_OBS_DIM_MAX)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s has %d dimensions (width %llu): low-dim observation keys are [T, d], d in [1, %d]",
+                                  r->path, demo_name, name, f.rank, f.rank >= 2 ? (unsigned long long)f.dims[1] : 0ULL,
+                                  RLDT_DATASET_OBS_DIM_MAX);
+        m->obs_key_dims[k] = (int)f.dims[1];
+        sum += (long)f.dims[1];
+    }
+    if (sum > RLDT_DATASET_OBS_DIM_MAX)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: data.obs_keys add up to %ld observation dims (at most %d)", r->path, sum,
+                              RLDT_DATASET_OBS_DIM_MAX);
+    if (m->rldt_spec && sum != m->obs_dim)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: data.obs_keys add up to %ld observation dims but env_args obs_dim is %d", r->path, sum,
+                              m->obs_dim);
+    m->obs_dim = (int)sum;
+    return RLDT_OK;
+}
+
+/* Image keys: uint8 [T, h, w, c]; an rldt spec's image key must have the spec's shape. */
+static rldt_status_t resolve_image_keys(const reader_t *r, hid_t demo, const char *demo_name, const char *list)
+{
+    rldt_dataset_meta_t *m = r->meta;
+    char names[RLDT_DATASET_KEYS_MAX][RLDT_DATASET_NAME_MAX];
+    rldt_status_t st = split_keys(list, "image_keys", names, &m->n_image_keys);
+    if (st) return st;
+    if (!m->n_image_keys && m->rldt_spec && m->image_h) {
+        snprintf(names[0], sizeof names[0], "%s", RLDT_DATASET_IMAGE_KEY);
+        m->n_image_keys = 1;
+    }
+    for (int k = 0; k < m->n_image_keys; k++) {
+        rldt_dataset_image_key_t *im = &m->image_keys[k];
+        char name[RLDT_DATASET_NAME_MAX + 8];
+        found_t f;
+        if ((st = find_key(r, demo, demo_name, names[k], "image keys", name, &f))) return st;
+        if (f.cls != H5T_INTEGER || f.size != 1 || !f.is_unsigned || f.rank != 4 || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_IMAGE_MAX ||
+            f.dims[2] < 1 || f.dims[2] > RLDT_DATASET_IMAGE_MAX || f.dims[3] < 1 || f.dims[3] > 4)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is not an image: image keys are uint8 [T, h, w, c] with h, w in [1, %d], c in [1, 4]",
+                                  r->path, demo_name, name, RLDT_DATASET_IMAGE_MAX);
+        *im = (rldt_dataset_image_key_t){"", (int)f.dims[1], (int)f.dims[2], (int)f.dims[3]};
+        snprintf(im->name, sizeof im->name, "%s", names[k]);
+        if (m->rldt_spec && !strcmp(im->name, RLDT_DATASET_IMAGE_KEY) && m->image_h &&
+            (im->h != m->image_h || im->w != m->image_w || im->c != m->image_c))
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/%s is %d x %d x %d but env_args image_shape is [%d, %d, %d]", r->path,
+                                  demo_name, name, im->h, im->w, im->c, m->image_h, m->image_w, m->image_c);
+    }
+    return RLDT_OK;
+}
+
+/* The spec of a file without rldt's: act_dim and state_dim from the lowest demo's actions and states,
+ * actions in [-1, 1], next_obs when every key has one there. */
+static rldt_status_t infer_spec(const reader_t *r, hid_t demo, const char *demo_name)
+{
+    rldt_dataset_meta_t *m = r->meta;
+    found_t f = set_shape(demo, "actions");
+    if (f.rank != 2 || f.cls != H5T_FLOAT || f.dims[1] < 1 || f.dims[1] > RLDT_ENV_MAX_ACT)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/actions is %s: expected float [T, act_dim], act_dim in [1, %d]", r->path,
+                              demo_name, f.rank < 0 ? "missing" : "not that", RLDT_ENV_MAX_ACT);
+    m->act_dim = (int)f.dims[1];
+    for (int j = 0; j < m->act_dim; j++) m->act_low[j] = -1.0f, m->act_high[j] = 1.0f;
+    f = set_shape(demo, "states");
+    if (f.rank >= 0 && (f.rank != 2 || f.cls != H5T_FLOAT || f.dims[1] < 1 || f.dims[1] > RLDT_DATASET_OBS_DIM_MAX))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s/states is not float [T, state_dim], state_dim in [1, %d]", r->path, demo_name,
+                              RLDT_DATASET_OBS_DIM_MAX);
+    m->state_dim = f.rank < 0 ? 0 : (int)f.dims[1];
+    m->has_next_obs = true;
+    for (int k = 0; k < m->n_obs_keys + m->n_image_keys; k++) {
+        char name[RLDT_DATASET_NAME_MAX + 16];
+        snprintf(name, sizeof name, "next_obs/%s", k < m->n_obs_keys ? m->obs_keys[k] : m->image_keys[k - m->n_obs_keys].name);
+        m->has_next_obs &= H5Lexists(demo, "next_obs", H5P_DEFAULT) > 0 && H5Lexists(demo, name, H5P_DEFAULT) > 0;
+    }
+    return RLDT_OK;
+}
+
+/* Resolves the keys of o on demo_<first> (the lowest demo). */
+static rldt_status_t resolve_keys(const reader_t *r, const rldt_dataset_opts_t *o, int first)
+{
+    char name[32];
+    snprintf(name, sizeof name, "demo_%d", first);
+    hid_t g = H5Gopen2(r->data, name, H5P_DEFAULT);
+    if (g < 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s is not a group", r->path, name);
+    r->meta->has_next_obs = r->meta->rldt_spec;
+    rldt_status_t st = resolve_obs_keys(r, g, name, o ? o->obs_keys : NULL);
+    if (!st) st = resolve_image_keys(r, g, name, o ? o->image_keys : NULL);
+    if (!st && !r->meta->rldt_spec) st = infer_spec(r, g, name);
+    H5Gclose(g);
     return st;
 }
 
@@ -414,7 +673,8 @@ static void compute_stats(rldt_dataset_t *d)
 
 double rldt_dataset_sample_bytes(const rldt_dataset_meta_t *m)
 {
-    double img = (double)m->image_h * m->image_w * m->image_c;
+    double img = 0;
+    for (int k = 0; k < m->n_image_keys; k++) img += (double)m->image_keys[k].h * m->image_keys[k].w * m->image_keys[k].c;
     return 2.0 * m->obs_dim * sizeof(float) + 2.0 * img + (double)m->act_dim * sizeof(float) + sizeof(float) /* reward */ +
            1.0 /* done */ + (double)m->state_dim * sizeof(double) + sizeof(int) /* ep_index */;
 }
@@ -428,18 +688,19 @@ static double dataset_bytes(const rldt_dataset_meta_t *m, double n, int n_demos)
 static void allocate(rldt_dataset_t *d)
 {
     const rldt_dataset_meta_t *m = &d->meta;
-    size_t n = d->n_samples, img = (size_t)m->image_h * (size_t)m->image_w * (size_t)m->image_c;
+    size_t n = d->n_samples;
     d->ep_index = rldt_xmalloc(n * sizeof *d->ep_index);
     d->obs = rldt_xmalloc(n * (size_t)m->obs_dim * sizeof *d->obs);
-    d->next_obs = rldt_xmalloc(n * (size_t)m->obs_dim * sizeof *d->next_obs);
-    if (img) {
-        d->image = rldt_xmalloc(n * img);
-        d->next_image = rldt_xmalloc(n * img);
+    if (m->has_next_obs) d->next_obs = rldt_xmalloc(n * (size_t)m->obs_dim * sizeof *d->next_obs);
+    for (int k = 0; k < m->n_image_keys; k++) {
+        size_t img = (size_t)m->image_keys[k].h * (size_t)m->image_keys[k].w * (size_t)m->image_keys[k].c;
+        d->images[k] = rldt_xmalloc(n * img);
+        if (m->has_next_obs) d->next_images[k] = rldt_xmalloc(n * img);
     }
     d->actions = rldt_xmalloc(n * (size_t)m->act_dim * sizeof *d->actions);
     d->rewards = rldt_xmalloc(n * sizeof *d->rewards);
     d->dones = rldt_xmalloc(n * sizeof *d->dones);
-    d->states = rldt_xmalloc(n * (size_t)m->state_dim * sizeof *d->states);
+    if (m->state_dim) d->states = rldt_xmalloc(n * (size_t)m->state_dim * sizeof *d->states);
     d->ep_return = rldt_xmalloc((size_t)d->n_demos * sizeof *d->ep_return);
     d->ep_success = rldt_xmalloc((size_t)d->n_demos * sizeof *d->ep_success);
     d->obs_mean = rldt_xmalloc((size_t)m->obs_dim * sizeof *d->obs_mean);
@@ -468,7 +729,19 @@ static rldt_status_t read_header(reader_t *r, int64_t *total)
     return st;
 }
 
-static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
+/* The demos under /data, sorted (at least one). */
+static rldt_status_t list_demos(const reader_t *r, demo_list_t *all)
+{
+    herr_t listed = H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, all);
+    rldt_status_t st = RLDT_OK;
+    if (all->bad[0]) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s is not named demo_<i>", r->path, all->bad);
+    else if (listed < 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot list the demos in /data (file damaged?)", r->path);
+    else if (all->n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data holds no demos", r->path);
+    sort_ids(all->ids, all->n);
+    return st;
+}
+
+static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const rldt_dataset_opts_t *o)
 {
     int64_t total = 0;
     rldt_status_t st = read_header(r, &total);
@@ -480,15 +753,12 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: /data attribute 'collect_args' cannot be read as text (file damaged?)", r->path);
 
     demo_list_t all = {0};
-    herr_t listed = H5Literate(r->data, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_demo, &all);
-    if (all.bad[0]) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data/%s is not named demo_<i>", r->path, all.bad);
-    else if (listed < 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot list the demos in /data (file damaged?)", r->path);
-    else if (all.n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data holds no demos", r->path);
-    sort_ids(all.ids, all.n);
+    st = list_demos(r, &all);
+    if (!st) st = resolve_keys(r, o, all.ids[0]);
     d->file_demos = all.n;
     /* every size the file states (num_samples, total, env_args) is checked against the datasets themselves
      * and against the machine's memory before anything is allocated for it */
-    int64_t *lengths = rldt_xcalloc((size_t)(all.n ? all.n : 1), sizeof *lengths), sum = 0;
+    int64_t *lengths = rldt_xcalloc((size_t)(all.n ? all.n : 1), sizeof *lengths), sum = 0, longest = 0;
     for (int i = 0; !st && i < all.n; i++) {
         char name[32];
         snprintf(name, sizeof name, "demo_%d", all.ids[i]);
@@ -504,12 +774,14 @@ static rldt_status_t load_file(reader_t *r, rldt_dataset_t *d, const char *mask)
         if (!st) st = check_demo(r, g, name, (hsize_t)lengths[i]);
         H5Gclose(g);
         if (!st) sum += lengths[i];
+        if (!st && lengths[i] > longest) longest = lengths[i];
     }
     if (!st && sum != total)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: /data total is %lld but the demos hold %lld samples", r->path, (long long)total,
                             (long long)sum);
+    if (!st && !d->meta.rldt_spec) d->meta.max_steps = longest > INT_MAX ? INT_MAX : (int)longest;
     int *sel = NULL, n_sel = all.n;
-    if (!st) st = read_masks(r, d, &all, mask, &sel, &n_sel);
+    if (!st) st = read_masks(r, d, &all, o ? o->mask : NULL, &sel, &n_sel);
     if (!st) {
         d->n_demos = n_sel;
         d->demo_ids = rldt_xmalloc((size_t)n_sel * sizeof *d->demo_ids);
@@ -557,25 +829,46 @@ static void close_reader(reader_t *r)
     if (r->file >= 0) H5Fclose(r->file);
 }
 
-rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask)
+rldt_status_t rldt_dataset_load_opts(rldt_dataset_t *d, const char *path, const rldt_dataset_opts_t *o)
 {
     memset(d, 0, sizeof *d);
     reader_t r;
     rldt_status_t st = open_reader(&r, path, &d->meta);
-    if (!st) st = load_file(&r, d, mask);
+    if (!st) st = load_file(&r, d, o);
     close_reader(&r);
     if (st) rldt_dataset_free(d);
     return st;
 }
 
-rldt_status_t rldt_dataset_peek(const char *path, rldt_dataset_meta_t *meta, size_t *samples)
+rldt_status_t rldt_dataset_load(rldt_dataset_t *d, const char *path, const char *mask)
+{
+    rldt_dataset_opts_t o = {NULL, NULL, mask};
+    return rldt_dataset_load_opts(d, path, &o);
+}
+
+rldt_status_t rldt_dataset_has_mask(const char *path, const char *name, bool *has)
+{
+    rldt_dataset_meta_t meta;
+    reader_t r;
+    *has = false;
+    rldt_status_t st = open_reader(&r, path, &meta);
+    if (!st) st = has_mask(&r, name, has);
+    close_reader(&r);
+    return st;
+}
+
+rldt_status_t rldt_dataset_peek(const char *path, const rldt_dataset_opts_t *o, rldt_dataset_meta_t *meta, size_t *samples)
 {
     memset(meta, 0, sizeof *meta);
     *samples = 0;
     reader_t r;
     int64_t total = 0;
+    demo_list_t all = {0};
     rldt_status_t st = open_reader(&r, path, meta);
     if (!st) st = read_header(&r, &total);
+    if (!st) st = list_demos(&r, &all);
+    if (!st) st = resolve_keys(&r, o, all.ids[0]);
+    free(all.ids);
     close_reader(&r);
     if (!st) *samples = (size_t)total;
     return st;
@@ -583,9 +876,9 @@ rldt_status_t rldt_dataset_peek(const char *path, rldt_dataset_meta_t *meta, siz
 
 void rldt_dataset_free(rldt_dataset_t *d)
 {
-    void *arrays[] = {d->demo_ids, d->ep_start, d->ep_index, d->obs, d->next_obs, d->image, d->next_image,
-                      d->actions, d->rewards, d->dones, d->states, d->ep_return, d->ep_success, d->obs_mean,
-                      d->obs_std, d->act_min, d->act_max, d->collect_args};
+    void *arrays[] = {d->demo_ids, d->ep_start, d->ep_index, d->obs, d->next_obs, d->actions, d->rewards, d->dones,
+                      d->states, d->ep_return, d->ep_success, d->obs_mean, d->obs_std, d->act_min, d->act_max, d->collect_args};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) free(arrays[i]);
+    for (int k = 0; k < RLDT_DATASET_KEYS_MAX; k++) free(d->images[k]), free(d->next_images[k]);
     memset(d, 0, sizeof *d);
 }

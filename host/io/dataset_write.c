@@ -4,6 +4,7 @@
  * Fletcher-32 checksum (h5py and robomimic read it transparently). */
 #define _POSIX_C_SOURCE 200809L
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ struct rldt_dataset_writer {
     rldt_h5_io_t io;
     int demos;
     size_t samples;
+    float *actions; /* a demo's actions normalised to [-1, 1], grown as demos need */
+    size_t actions_cap;
 };
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -85,6 +88,7 @@ static void writer_free(rldt_dataset_writer_t *w)
 {
     free(w->path);
     free(w->tmp);
+    free(w->actions);
     free(w);
 }
 
@@ -139,6 +143,25 @@ static herr_t write_obs_group(rldt_dataset_writer_t *w, hid_t demo, const char *
     return rc;
 }
 
+/* The actions of a demo of T steps normalised to [-1, 1] by the spec's range (rldt/dataset.h), into
+ * w->actions. The executed actions lie in the range; the clamp only absorbs float rounding at its ends. */
+static const float *normalised_actions(rldt_dataset_writer_t *w, const float *a, int T)
+{
+    const rldt_env_spec_t *sp = w->spec;
+    size_t n = (size_t)T * (size_t)sp->act_dim;
+    if (n > w->actions_cap) {
+        free(w->actions);
+        w->actions = rldt_xmalloc(n * sizeof *w->actions);
+        w->actions_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int j = (int)(i % (size_t)sp->act_dim);
+        float mid = 0.5f * (sp->act_low[j] + sp->act_high[j]), half = 0.5f * (sp->act_high[j] - sp->act_low[j]);
+        w->actions[i] = fminf(fmaxf((a[i] - mid) / half, -1.0f), 1.0f);
+    }
+    return w->actions;
+}
+
 rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_t *d)
 {
     const rldt_env_spec_t *sp = w->spec;
@@ -153,7 +176,7 @@ rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_
     if (rc >= 0) rc = write_obs_group(w, g, "obs", d->obs, d->image, T);
     if (rc >= 0) rc = write_obs_group(w, g, "next_obs", d->next_obs, d->next_image, T);
     hsize_t adims[2] = {T, (hsize_t)sp->act_dim}, sdims[2] = {T, (hsize_t)sp->state_dim};
-    if (rc >= 0) rc = write_dataset(g, "actions", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, adims, d->actions, 0);
+    if (rc >= 0) rc = write_dataset(g, "actions", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, adims, normalised_actions(w, d->actions, d->T), 0);
     if (rc >= 0) rc = write_dataset(g, "rewards", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &T, d->rewards, 0);
     if (rc >= 0) rc = write_dataset(g, "dones", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &T, d->dones, 0);
     if (rc >= 0) rc = write_dataset(g, "states", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, sdims, d->states, 0);
@@ -167,10 +190,13 @@ rldt_status_t rldt_dataset_writer_add(rldt_dataset_writer_t *w, const rldt_demo_
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
-/* /mask/train and /mask/valid: a seeded Fisher-Yates permutation; its first floor(n/10) demos are valid. */
+int rldt_dataset_valid_count(int n) { return n < 2 ? 0 : n < 20 ? 1 : n / 10; }
+
+/* /mask/train and /mask/valid: a seeded Fisher-Yates permutation; its first rldt_dataset_valid_count(n)
+ * demos are valid. A file of one demo names it in both masks: robomimic's tools fail on an empty mask. */
 static herr_t write_masks(rldt_dataset_writer_t *w, uint64_t split_seed)
 {
-    int n = w->demos, n_valid = n / 10;
+    int n = w->demos, n_valid = rldt_dataset_valid_count(n);
     int *perm = rldt_xmalloc((size_t)(n ? n : 1) * sizeof *perm);
     for (int i = 0; i < n; i++) perm[i] = i;
     rldt_rng_t rng;
@@ -184,7 +210,7 @@ static herr_t write_masks(rldt_dataset_writer_t *w, uint64_t split_seed)
     qsort(perm, (size_t)n_valid, sizeof *perm, cmp_int);
     qsort(perm + n_valid, (size_t)(n - n_valid), sizeof *perm, cmp_int);
     hid_t mask = H5Gcreate2(w->file, "mask", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = mask < 0 ? -1 : write_names(mask, "valid", perm, n_valid);
+    herr_t rc = mask < 0 ? -1 : write_names(mask, "valid", perm, n == 1 ? 1 : n_valid);
     if (rc >= 0) rc = write_names(mask, "train", perm + n_valid, n - n_valid);
     if (mask >= 0) H5Gclose(mask);
     free(perm);

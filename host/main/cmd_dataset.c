@@ -1,5 +1,6 @@
-/* cmd_dataset.c — `rldt dataset info FILE.h5`: validate a robomimic-layout demonstration file and summarize
- * it (env, demos, samples, shapes, action range, returns, success, masks, observation statistics). */
+/* cmd_dataset.c — `rldt dataset info FILE.h5 [obs_keys=K1,K2] [image_keys=K] [mask=NAME]`: validate a
+ * robomimic-layout demonstration file (rldt's or robomimic's own) and summarize it (env, demos, samples,
+ * observation keys and shapes, action range, returns, success, masks, observation statistics). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +21,8 @@ static void print_summary(const char *path, const rldt_dataset_t *d)
 {
     const rldt_dataset_meta_t *m = &d->meta;
     printf("file          %s (valid)\n", path);
-    printf("env           %s (%s reward, max %d steps)\n", m->env_name,
-           m->reward_kind == RLDT_REWARD_SPARSE ? "sparse" : "dense", m->max_steps);
+    printf("env           %s (%s reward, max %d steps)%s\n", m->env_name, m->reward_kind == RLDT_REWARD_SPARSE ? "sparse" : "dense",
+           m->max_steps, m->rldt_spec ? "" : " (robomimic file: spec read from the data)");
     if (d->collect_args) printf("collected     %s\n", d->collect_args);
     printf("demos         %d (mask train %d, valid %d)\n", d->n_demos, d->n_train, d->n_valid);
     size_t min_len = d->n_samples, max_len = 0;
@@ -41,13 +42,14 @@ static void print_summary(const char *path, const rldt_dataset_t *d)
     double mean = ret_sum / d->n_demos;
     printf("samples       %zu (episode length min %zu, mean %.1f, max %zu)\n", d->n_samples, min_len,
            (double)d->n_samples / d->n_demos, max_len);
-    printf("obs           obs/%s float32 [T, %d], next_obs/%s float32 [T, %d]\n", m->obs_key, m->obs_dim, m->obs_key,
-           m->obs_dim);
-    if (m->image_h)
-        printf("images        obs/%s uint8 [T, %d, %d, %d] (and next_obs)\n", RLDT_DATASET_IMAGE_KEY, m->image_h, m->image_w,
-               m->image_c);
-    printf("actions       float32 [T, %d]\n", m->act_dim);
-    printf("states        float64 [T, %d]\n", m->state_dim);
+    printf("obs           [T, %d] =", m->obs_dim);
+    for (int k = 0; k < m->n_obs_keys; k++) printf("%s obs/%s [T, %d]", k ? " +" : "", m->obs_keys[k], m->obs_key_dims[k]);
+    printf("%s\n", m->has_next_obs ? " (and next_obs)" : " (no next_obs)");
+    for (int k = 0; k < m->n_image_keys; k++)
+        printf("image         obs/%s uint8 [T, %d, %d, %d]%s\n", m->image_keys[k].name, m->image_keys[k].h, m->image_keys[k].w,
+               m->image_keys[k].c, m->has_next_obs ? " (and next_obs)" : "");
+    printf("actions       [T, %d]%s\n", m->act_dim, m->actions_normalized ? " normalised to [-1, 1] on disk" : "");
+    if (m->state_dim) printf("states        float64 [T, %d]\n", m->state_dim);
     print_vector("action min", d->act_min, m->act_dim);
     print_vector("action max", d->act_max, m->act_dim);
     print_vector("action low", m->act_low, m->act_dim);
@@ -59,11 +61,22 @@ static void print_summary(const char *path, const rldt_dataset_t *d)
     printf("success       %d/%d (%.1f%%)\n", successes, d->n_demos, 100.0 * successes / d->n_demos);
 }
 
+enum { ARG_OBS_KEYS, ARG_IMAGE_KEYS, ARG_MASK, N_ARGS };
+static const rldt_cli_arg_t ARGS[N_ARGS] = {
+    {"obs_keys", RLDT_ARG_TEXT, "", 0, 0, "low-dim keys of obs/ to concatenate (as data.obs_keys; \"\" = the file's own)"},
+    {"image_keys", RLDT_ARG_TEXT, "", 0, 0, "uint8 image keys of obs/ to load and check"},
+    {"mask", RLDT_ARG_TEXT, "", 0, 0, "only the demos of /mask/<mask> (\"\" = all)"},
+};
+
 int rldt_cmd_dataset(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "info") != 0) return rldt_cli_usage("dataset");
+    if (argc < 3 || strcmp(argv[1], "info") != 0 || strchr(argv[2], '=')) return rldt_cli_usage("dataset");
+    const char *text[N_ARGS];
+    double num[N_ARGS];
+    if (rldt_cli_args(ARGS, N_ARGS, argc, argv, 3, text, num)) return RLDT_ERR_USAGE;
     rldt_dataset_t d;
-    rldt_status_t st = rldt_dataset_load(&d, argv[2], NULL);
+    rldt_dataset_opts_t o = {text[ARG_OBS_KEYS], text[ARG_IMAGE_KEYS], text[ARG_MASK][0] ? text[ARG_MASK] : NULL};
+    rldt_status_t st = rldt_dataset_load_opts(&d, argv[2], &o);
     if (st) return rldt_cli_fail(st);
     print_summary(argv[2], &d);
     rldt_dataset_free(&d);

@@ -16,7 +16,8 @@ static rldt_status_t check_size(const rldt_config_t *cfg, const rldt_backend_t *
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
     rldt_dataset_meta_t meta;
     size_t samples;
-    rldt_status_t st = rldt_dataset_peek(cfg->data_path, &meta, &samples);
+    rldt_dataset_opts_t o = {cfg->data_obs_keys, NULL, NULL};
+    rldt_status_t st = rldt_dataset_peek(cfg->data_path, &o, &meta, &samples);
     if (st) return st;
     char ckpt[512];
     if ((st = rldt_config_run_path(cfg, "pretrain.ckpt", ckpt, sizeof ckpt))) return st;

@@ -180,9 +180,19 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     if (!st) st = rldt_config_run_path(cfg, "pretrain.ckpt", res->ckpt_path, sizeof res->ckpt_path);
     if (!st) st = rldt_config_check_output(cfg, res->ckpt_path, "checkpoint", true);
     if (st) return st;
+    /* train on /mask/train and validate on /mask/valid. A robomimic file without masks trains and validates
+     * on all its demos; rldt's own files always carry the split, and one without it is refused as damaged. */
     rldt_dataset_t train = {0}, valid = {0};
-    st = rldt_dataset_load(&train, cfg->data_path, "train");
-    if (!st && train.n_valid > 0) st = rldt_dataset_load(&valid, cfg->data_path, "valid");
+    rldt_dataset_meta_t meta;
+    size_t total;
+    bool masked = false;
+    rldt_dataset_opts_t o = {cfg->data_obs_keys, NULL, NULL};
+    st = rldt_dataset_peek(cfg->data_path, &o, &meta, &total);
+    if (!st) st = rldt_dataset_has_mask(cfg->data_path, "train", &masked);
+    o.mask = masked || meta.rldt_spec ? "train" : NULL;
+    if (!st) st = rldt_dataset_load_opts(&train, cfg->data_path, &o);
+    o.mask = "valid";
+    if (!st && train.n_valid > 0) st = rldt_dataset_load_opts(&valid, cfg->data_path, &o);
     if (!st && train.n_samples > UINT32_MAX)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: %zu samples; at most 2^32 are supported", cfg->data_path, train.n_samples);
     if (st) {

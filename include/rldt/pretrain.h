@@ -1,7 +1,8 @@
 /* rldt/pretrain.h — behaviour-cloning pretraining of a flow-matching policy (RLDT.md §1).
  *
  * Minimises E_{t~U[0,1], z~N(0,I)} || v(x_t, t | s) - (a - z) ||^2 with x_t = (1 - t) z + t a over the
- * demonstration chunks of an HDF5 dataset (mask/train; validation loss on mask/valid), with AdamW,
+ * demonstration chunks of an HDF5 dataset (mask/train; validation loss on mask/valid; a robomimic file
+ * without masks: all its demos for both; the observation is data.obs_keys side by side), with AdamW,
  * warm-up + cosine learning rate and an EMA of the weights (the EMA weights are evaluated and saved as
  * policy/weights). A chunk starts at any sample and takes the next `chunk` actions of its episode, repeating
  * the episode's last action past its end.

@@ -30,6 +30,8 @@ if [ ! -e "$seeds/done" ] || [ ! -d "$seeds/metrics" ] || [ "$rldt" -nt "$seeds/
     "$rldt" collect env=bandit2d demos=3 seed=1 out="$seeds/dataset/bandit2d.h5" >/dev/null 2>&1
     "$rldt" collect env=reach2d demos=2 seed=1 out="$seeds/dataset/reach2d.h5" >/dev/null 2>&1
     "$rldt" collect env=pendulum demos=1 seed=1 out="$seeds/dataset/pendulum.h5" >/dev/null 2>&1
+    # and one in robomimic's own layout (float64 keys, images, robosuite env_args)
+    /usr/bin/python3 tests/make_robomimic_files.py lift "$seeds/dataset/lift.h5"
     # checkpoints: a tiny pretrain and a tiny finetune of bandit2d
     "$rldt" pretrain env.name=bandit2d data.path="$seeds/dataset/bandit2d.h5" run.out_dir="$work" run.name=p pretrain.steps=2 \
         pretrain.batch=2 policy.width=4 policy.time_dim=2 policy.chunk=1 policy.denoise_steps=2 eval.episodes=1 env.n_envs=1 $quiet >/dev/null
@@ -48,7 +50,7 @@ if [ ! -e "$seeds/done" ] || [ ! -d "$seeds/metrics" ] || [ "$rldt" -nt "$seeds/
     # programs, and the first ones pick each seed file unedited
     for t in dataset checkpoint; do
         mkdir -p "$seeds/$t-edits"
-        for k in 0 1 2; do printf "\\$k" >"$seeds/$t-edits/seed$k"; done
+        for k in 0 1 2 3; do printf "\\$k" >"$seeds/$t-edits/seed$k"; done
     done
     touch "$seeds/done"
     rm -rf "$work"
