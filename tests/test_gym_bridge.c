@@ -1,9 +1,10 @@
 /* test_gym_bridge.c — Gymnasium envs through the bridge (host/envs/bridge/): Pendulum-v1 equal to the native
  * pendulum step for step (auto-reset, chunks cut by the step limit, per-step capture), Dict observations
  * flattened by env.obs_keys, a worker killed mid-run and a worker that raises (an error within seconds
- * naming the env, never a hang), and bad input (unknown id, non-Box actions, image observations, bad
- * kwargs JSON, a missing interpreter) refused by name through the CLI. The test envs are in
- * tests/gym_test_envs.py. Every test skips without the test venv (make deps). */
+ * naming the env, never a hang), bad input (unknown id, non-Box actions, image observations, bad kwargs
+ * JSON, a missing interpreter) refused by name through the CLI, and fine-tune, eval (with export) and
+ * pretraining (from that export) on Pendulum-v1. The test envs are in tests/gym_test_envs.py. Every test
+ * skips without the test venv (make deps). */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -15,7 +16,11 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "rldt/backend.h"
 #include "rldt/env.h"
+#include "rldt/finetune.h"
+#include "rldt/pretrain.h"
+#include "training.h"
 
 #define TEST_ENVS "gym:gym_test_envs:rldt_test/"
 
@@ -306,4 +311,48 @@ Test(gym, cli_envstep_and_bad_input, .timeout = 120)
     rc = test_run("'%s' collect env=gym:Pendulum-v1 demos=1 out=%s", bin, test_temp_path("gym_collect.h5"));
     cr_assert_eq(rc, 2, "%s", test_err);
     cr_assert(strstr(test_err, "no scripted expert"), "%s", test_err);
+}
+
+// ------------------------------------------------------------------------------------------------
+// training on a Gymnasium env
+
+/* A tiny fine-tune on Pendulum-v1 (2 workers) from a native-pendulum BC policy; its resume is refused;
+ * `rldt eval` runs it and exports the rollouts (states of width 0), from which pretraining on gym:Pendulum-v1
+ * runs. */
+Test(gym, finetune_eval_pretrain, .init = training_setup, .fini = training_teardown, .timeout = 300)
+{
+    const char *python = need_gym();
+    rldt_config_t cfg = training_tiny_pendulum();
+    cfg.ft_iterations = 1;
+    snprintf(cfg.env_name, sizeof cfg.env_name, "gym:Pendulum-v1");
+    snprintf(cfg.env_python, sizeof cfg.env_python, "%s", python);
+    cfg.env_workers = 2;
+    const rldt_env_spec_t *sp = rldt_env_from_config(&cfg);
+    cr_assert_not_null(sp, "%s", rldt_error_message());
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&cfg, sp, rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_gt(res.env_steps, 0);
+    snprintf(cfg.ft_resume, sizeof cfg.ft_resume, "%s", res.ckpt_path);
+    cr_assert_eq(rldt_finetune(&cfg, sp, rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "cannot resume"), "%s", rldt_error_message());
+
+    char export[512];
+    snprintf(export, sizeof export, "%s/rollouts.h5", training_dir);
+    int rc = test_run("'%s' eval '%s' episodes=2 n_envs=2 export='%s'", test_bin(), cfg.ft_resume, export);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    cr_assert(strstr(test_out, "gym:Pendulum-v1: 2 episodes"), "%s", test_out);
+    rc = test_run("'%s' dataset info '%s'", test_bin(), export);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    cr_assert(strstr(test_out, "float64 [T, 0]"), "%s", test_out);
+
+    rldt_config_t pre = training_config("gym:Pendulum-v1", export, "bc_gym");
+    snprintf(pre.env_python, sizeof pre.env_python, "%s", python);
+    pre.env_n_envs = 2;
+    pre.policy_width = 32;
+    pre.policy_chunk = 2;
+    pre.pre_steps = 20;
+    pre.pre_log_every = 20;
+    pre.eval_episodes = 1;
+    rldt_pretrain_result_t pres;
+    cr_assert_eq(rldt_pretrain(&pre, rldt_backend_cpu(), &pres), RLDT_OK, "%s", rldt_error_message());
 }

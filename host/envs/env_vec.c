@@ -54,7 +54,7 @@ static void record_before(rldt_vecenv_t *v, int i, int k)
     if (!rec) return;
     size_t od = (size_t)v->spec->obs_dim, row = (size_t)i * (size_t)v->chunk + (size_t)k;
     if (rec->obs) memcpy(rec->obs + row * od, v->obs + (size_t)i * od, od * sizeof(float));
-    if (rec->states) rldt_env_get_state(&v->envs[i], rec->states + row * (size_t)v->spec->state_dim);
+    if (rec->states && v->spec->state_dim) rldt_env_get_state(&v->envs[i], rec->states + row * (size_t)v->spec->state_dim);
 }
 
 /* Capture of row (i, k) after its step, whose observation is `next`; adds the reward to the chunk's. */
@@ -342,6 +342,7 @@ static snapshot_header_t header_of(const rldt_vecenv_t *v)
  * One field list (transfer) serves both directions, so they cannot drift apart. */
 static void field(uint8_t **cursor, void *value, size_t bytes, bool save)
 {
+    if (!bytes) return; /* a Gymnasium env has no state here (value NULL) */
     if (save)
         memcpy(*cursor, value, bytes);
     else
