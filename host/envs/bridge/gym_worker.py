@@ -55,7 +55,8 @@ def block_type(h):
 
 
 def observation_layout(space, obs_keys, np, spaces):
-    """[(key or None, start, end, shape)] of the flattened observation; refuses what the bridge cannot pass."""
+    """[(key or None, start, end, shape)] of the flattened observation, and its size; refuses what the bridge
+    cannot pass."""
     def flat_size(sp, what):
         if not isinstance(sp, spaces.Box):
             raise Refused("%s is %s: the bridge takes Box observations (or a Dict of them with env.obs_keys)" % (what, sp))
@@ -71,13 +72,13 @@ def observation_layout(space, obs_keys, np, spaces):
             if k not in space.spaces:
                 raise Refused("env.obs_keys: no key '%s' in the observation (keys: %s)" % (k, ", ".join(space.spaces)))
             size = flat_size(space.spaces[k], "observation key '%s'" % k)
-            layout.append((k, start, start + size))
+            layout.append((k, start, start + size, space.spaces[k].shape))
             start += size
         return layout, start
     if obs_keys:
         raise Refused("env.obs_keys is set but the observation space is %s, not a Dict" % space)
     size = flat_size(space, "the observation space")
-    return [(None, 0, size)], size
+    return [(None, 0, size, space.shape)], size
 
 
 def main():
@@ -165,15 +166,22 @@ def main():
                 terminated, truncated = arr(h.terminated, np.uint8, n), arr(h.truncated, np.uint8, n)
                 success = arr(h.success, np.uint8, n)
                 obs, final_obs = arr(h.obs, np.float32, (n, obs_dim)), arr(h.final_obs, np.float32, (n, obs_dim))
+                # views made once: each own env's action in the space's shape, and where each part of its
+                # observations goes
+                acts = [action[first + j].reshape(asp.shape) for j in range(count)]
                 whole = layout[0][0] is None
-                ashape, adtype = asp.shape, asp.dtype
 
-                def put(row, ob):
+                def parts(row):
+                    return [(key, row[s:e].reshape(shape)) for key, s, e, shape in layout]
+                obs_parts = [parts(obs[first + j]) for j in range(count)]
+                final_parts = [parts(final_obs[first + j]) for j in range(count)]
+
+                def put(dst, ob):
                     if whole:
-                        row[:] = np.reshape(ob, -1)
+                        dst[0][1][...] = ob
                     else:
-                        for key, s, e in layout:
-                            row[s:e] = np.reshape(ob[key], -1)
+                        for key, view in dst:
+                            view[...] = ob[key]
             elif cmd == CMD_RUN:
                 for j in range(count):
                     i = first + j
@@ -184,13 +192,13 @@ def main():
                     if o == OP_RESET:
                         ob, _ = env.reset(seed=int(seed[i]))
                     else:
-                        ob, r, te, tr, info = env.step(np.array(action[i], dtype=adtype).reshape(ashape))
+                        ob, r, te, tr, info = env.step(acts[j].astype(asp.dtype))
                         reward[i], terminated[i], truncated[i] = r, te, tr
                         success[i] = bool(info.get("is_success", info.get("success", False)))
                         if te or tr or limit_flag[i]:
-                            put(final_obs[i], ob)
+                            put(final_parts[j], ob)
                             ob, _ = env.reset(seed=int(seed[i]))
-                    put(obs[i], ob)
+                    put(obs_parts[j], ob)
                     op[i] = 0
             blk.status = STATUS_OK
             sem_post(done)
