@@ -222,6 +222,7 @@ Test(gym, dict_observation_flattened_by_obs_keys, .timeout = 60)
  * worker's env and the signal; destroying the vector env does not hang either. */
 Test(gym, killed_worker_ends_the_step_with_an_error, .timeout = 60)
 {
+    need_gym();
     char dir[256];
     test_tmpdir(dir, sizeof dir);
     char kwargs[320];

@@ -92,7 +92,7 @@ static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt
     v->gym = (rldt_gym_t){.id = copy_text(gym->id), .kwargs = copy_text(gym->kwargs), .python = copy_text(gym->python),
                           .obs_keys = copy_text(gym->obs_keys), .workers = gym->workers};
     char summary[320];
-    snprintf(summary, sizeof summary, "Gymnasium %s through the bridge (%d workers)", gym->id, gym->workers);
+    snprintf(summary, sizeof summary, "Gymnasium's %s in worker processes (the bridge)", gym->id);
     v->spec = (rldt_env_spec_t){
         .name = copy_text(name), .summary = copy_text(summary), .obs_dim = s.obs_dim, .act_dim = s.act_dim,
         .max_steps = s.max_steps ? s.max_steps : (int)cfg->env_max_steps,

@@ -31,7 +31,8 @@
 #define RLDT_GYM_PYTHON ""
 #endif
 
-#define WORKER_TIMEOUT_S 60.0 /* a worker that neither answers nor dies for this long is killed */
+#define START_TIMEOUT_S 300.0 /* a worker that does not report its spec (imports, makes its envs) in this long */
+#define WORKER_TIMEOUT_S 60.0 /* or does not answer a command in this long is killed */
 #define SLICE_S 0.02          /* liveness checks while waiting */
 #define QUIT_GRACE_S 2.0      /* a worker asked to quit is killed after this */
 #define ERROR_BYTES 16384     /* a worker's error text (the tail of its traceback) */
@@ -195,8 +196,9 @@ static rldt_status_t died(rldt_bridge_t *b, int w, pid_t pid, int status)
                           b->name, where, w, (long)pid, how);
 }
 
-/* Waits for worker w's answer to the command posted to it, checking every SLICE_S that it lives. */
-static rldt_status_t wait_done(rldt_bridge_t *b, int w)
+/* Waits up to `timeout` seconds for worker w's answer to the command posted to it, checking every SLICE_S
+ * that it lives. */
+static rldt_status_t wait_done(rldt_bridge_t *b, int w, double timeout)
 {
     block_t *blk = block(b, w);
     double t0 = rldt_now();
@@ -213,11 +215,11 @@ static rldt_status_t wait_done(rldt_bridge_t *b, int w)
             if (sem_trywait(&blk->done) == 0 && blk->status != STATUS_OK) return reported(b, w); /* it answered, then ended */
             return died(b, w, pid, status);
         }
-        if (rldt_now() - t0 > WORKER_TIMEOUT_S) {
+        if (rldt_now() - t0 > timeout) {
             char where[48];
             envs_of(b, w, where, sizeof where);
             return rldt_error_set(RLDT_ERR, "%s %s: Gymnasium worker %d (pid %ld) did not answer within %.0f s; stopped", b->name, where,
-                                  w, (long)pid, WORKER_TIMEOUT_S);
+                                  w, (long)pid, timeout);
         }
     }
 }
@@ -234,7 +236,7 @@ static rldt_status_t command(rldt_bridge_t *b, uint32_t cmd)
         }
     rldt_status_t st = RLDT_OK;
     for (int w = 0; w < b->workers && !st; w++)
-        if (b->posted[w]) st = wait_done(b, w);
+        if (b->posted[w]) st = wait_done(b, w, WORKER_TIMEOUT_S);
     if (st) {
         b->broken = true;
         stop_workers(b, false);
@@ -354,7 +356,7 @@ rldt_status_t rldt_bridge_open(rldt_bridge_t **out, const char *name, const rldt
     }
     for (int w = 0; !st && w < workers; w++) st = spawn_worker(b, gym, w, max_steps);
     /* each worker makes its envs and reports their spec unasked */
-    for (int w = 0; !st && w < workers; w++) st = wait_done(b, w);
+    for (int w = 0; !st && w < workers; w++) st = wait_done(b, w, START_TIMEOUT_S);
     for (int w = 0; !st && w < workers; w++) st = check_spec(b, w, spec);
     if (!st) st = map_arrays(b, spec);
     for (int w = 0; w < workers; w++) b->posted[w] = true;
