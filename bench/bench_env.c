@@ -38,7 +38,7 @@
 #define GYM_ENVS 16
 #define GYM_SECONDS "2"
 #define GYM_SCRIPT "tests/check_gym_mujoco.py"
-#define BRIDGE_ROUNDS 3
+#define BRIDGE_ROUNDS 5
 
 static int cmp_double(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
 

@@ -192,7 +192,7 @@ static rldt_status_t died(rldt_bridge_t *b, int w, pid_t pid, int status)
     envs_of(b, w, where, sizeof where);
     if (WIFSIGNALED(status)) snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else snprintf(how, sizeof how, "exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return rldt_error_set(RLDT_ERR, "%s %s: its Gymnasium worker %d (pid %ld) %s without an answer (its stderr above says why)",
+    return rldt_error_set(RLDT_ERR, "%s %s: its Gymnasium worker %d (pid %ld) %s without an answer (its stderr may say more)",
                           b->name, where, w, (long)pid, how);
 }
 
