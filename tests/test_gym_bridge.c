@@ -74,7 +74,7 @@ static double max_diff(const float *a, const float *b, size_t n)
 /* Pendulum-v1 (Gymnasium's class, started from the states the native pendulum resets to) and rldt's
  * pendulum, 3 envs in 2 workers, 10-step episodes (the host's limit, below Pendulum-v1's 200) in chunks of
  * 3 (so chunks are cut), actions beyond the bounds (clipped): every output and every captured step agree. */
-Test(gym, pendulum_equals_native, .timeout = 120)
+Test(gym, pendulum_equals_native, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     need_gym();
     enum { N = 3, CHUNK = 3, ITERS = 30, EPISODES = 12, LIMIT = 10 };
@@ -82,7 +82,7 @@ Test(gym, pendulum_equals_native, .timeout = 120)
     const rldt_env_spec_t *native = rldt_env_find("pendulum");
     /* the native episodes' start states, by reset seed */
     char starts[256];
-    snprintf(starts, sizeof starts, "%s", test_temp_path("pendulum_starts.json"));
+    snprintf(starts, sizeof starts, "%s/pendulum_starts.json", training_dir);
     FILE *f = fopen(starts, "w");
     cr_assert_not_null(f);
     fprintf(f, "{");
@@ -161,7 +161,6 @@ Test(gym, pendulum_equals_native, .timeout = 120)
     rldt_vecenv_out_free(&og), rldt_vecenv_out_free(&on);
     rldt_vecenv_destroy(vg);
     rldt_vecenv_destroy(vn);
-    unlink(starts);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -220,11 +219,9 @@ Test(gym, dict_observation_flattened_by_obs_keys, .timeout = 60)
 
 /* One of two workers killed with SIGKILL between steps: the next step fails within seconds naming the
  * worker's env and the signal; destroying the vector env does not hang either. */
-Test(gym, killed_worker_ends_the_step_with_an_error, .timeout = 60)
+Test(gym, killed_worker_ends_the_step_with_an_error, .init = training_setup, .fini = training_teardown, .timeout = 60)
 {
-    need_gym();
-    char dir[256];
-    test_tmpdir(dir, sizeof dir);
+    const char *dir = training_dir;
     char kwargs[320];
     snprintf(kwargs, sizeof kwargs, "{\"pid_dir\": \"%s\"}", dir);
     const rldt_env_spec_t *sp = gym_spec(TEST_ENVS "DictPoint-v0", kwargs, "pos", 2);
@@ -258,7 +255,6 @@ Test(gym, killed_worker_ends_the_step_with_an_error, .timeout = 60)
     rldt_vecenv_out_free(&out);
     rldt_vecenv_destroy(v);
     cr_assert_lt(rldt_now() - t0, 3.0);
-    test_rmtree(dir);
 }
 
 /* env 2's action makes its Python step raise: the error names env 2 and carries the exception's text. */
