@@ -82,6 +82,15 @@ void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *o
     }
 }
 
+/* rldt_env_count_step's rule, inlined into rldt_env_step (the hot path of the native tasks). */
+static inline void count_step(rldt_env_t *env, rldt_step_t *s)
+{
+    /* t counts up to the limit and stays there: a restored snapshot may carry any int (INT_MAX must not
+     * overflow, a negative count must not make an endless episode) */
+    env->t = env->t >= 0 && env->t < env->max_steps ? env->t + 1 : env->max_steps;
+    s->truncated = !s->terminated && (s->truncated || env->t >= env->max_steps);
+}
+
 rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, float *executed)
 {
     float a[RLDT_ENV_MAX_ACT];
@@ -89,17 +98,11 @@ rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, floa
     if (executed)
         for (int j = 0; j < env->spec->act_dim; j++) executed[j] = a[j];
     rldt_step_t s = env->spec->ops->step(env->state, a, obs);
-    rldt_env_count_step(env, &s);
+    count_step(env, &s);
     return s;
 }
 
-void rldt_env_count_step(rldt_env_t *env, rldt_step_t *s)
-{
-    /* t counts up to the limit and stays there: a restored snapshot may carry any int (INT_MAX must not
-     * overflow, a negative count must not make an endless episode) */
-    env->t = env->t >= 0 && env->t < env->max_steps ? env->t + 1 : env->max_steps;
-    s->truncated = !s->terminated && (s->truncated || env->t >= env->max_steps);
-}
+void rldt_env_count_step(rldt_env_t *env, rldt_step_t *s) { count_step(env, s); }
 
 void rldt_env_get_state(const rldt_env_t *env, double *out) { env->spec->ops->get_state(env->state, out); }
 

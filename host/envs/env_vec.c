@@ -57,11 +57,10 @@ static void record_before(rldt_vecenv_t *v, int i, int k)
     if (rec->states && v->spec->state_dim) rldt_env_get_state(&v->envs[i], rec->states + row * (size_t)v->spec->state_dim);
 }
 
-/* Capture of row (i, k) after its step, whose observation is `next`; adds the reward to the chunk's. */
+/* Capture of row (i, k) after its step, whose observation is `next`. */
 static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const float *next)
 {
     rldt_vec_record_t *rec = v->out->record;
-    v->out->reward[i] += s.reward;
     if (!rec) return;
     size_t od = (size_t)v->spec->obs_dim, row = (size_t)i * (size_t)v->chunk + (size_t)k;
     if (rec->rewards) rec->rewards[row] = s.reward;
@@ -70,12 +69,13 @@ static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const fl
     if (rec->successes) rec->successes[row] = s.success;
 }
 
-/* Env i's chunk results after `steps` steps, the last one `s`; `last` is the observation it ended on
- * (final_obs when the episode ended). */
-static void finish_chunk(rldt_vecenv_t *v, int i, int steps, rldt_step_t s, const float *last)
+/* Env i's chunk results after `steps` steps summing to `reward`, the last one `s`; `last` is the
+ * observation it ended on (final_obs when the episode ended). */
+static void finish_chunk(rldt_vecenv_t *v, int i, int steps, float reward, rldt_step_t s, const float *last)
 {
     size_t od = (size_t)v->spec->obs_dim;
     rldt_vec_out_t *out = v->out;
+    out->reward[i] = reward;
     out->steps[i] = steps;
     out->terminated[i] = s.terminated;
     out->truncated[i] = s.truncated;
@@ -93,16 +93,17 @@ static void step_env(rldt_vecenv_t *v, int i)
     rldt_vec_record_t *rec = v->out->record;
     float *obs = v->obs + (size_t)i * od;
     rldt_step_t s = {0};
+    float reward = 0.0f;
     int k = 0;
-    v->out->reward[i] = 0.0f;
     while (k < v->chunk) {
         size_t row = (size_t)i * (size_t)v->chunk + (size_t)k;
         record_before(v, i, k);
         s = rldt_env_step(&v->envs[i], v->actions + row * ad, obs, rec && rec->actions ? rec->actions + row * ad : NULL);
+        reward += s.reward;
         record_after(v, i, k++, s, obs);
         if (s.terminated || s.truncated) break;
     }
-    finish_chunk(v, i, k, s, obs);
+    finish_chunk(v, i, k, reward, s, obs);
     if (s.terminated || s.truncated) reset_env(v, i);
     memcpy(v->out->obs + (size_t)i * od, obs, od * sizeof *obs);
 }
@@ -147,9 +148,10 @@ static rldt_status_t bridge_step(rldt_vecenv_t *v)
             rldt_env_count_step(&v->envs[i], &s);
             bool done = s.terminated || s.truncated;
             const float *next = done ? io->final_obs + (size_t)i * od : io->obs + (size_t)i * od;
+            out->reward[i] += s.reward;
             record_after(v, i, k, s, next);
             memcpy(v->obs + (size_t)i * od, io->obs + (size_t)i * od, od * sizeof(float));
-            if (done || k + 1 == v->chunk) finish_chunk(v, i, k + 1, s, next);
+            if (done || k + 1 == v->chunk) finish_chunk(v, i, k + 1, out->reward[i], s, next);
             if (done) rldt_env_begin(&v->envs[i], next_seed(v, i)), v->episodes[i]++;
             active |= !done;
         }

@@ -10,7 +10,8 @@
  * worker: the host posts the worker's `go` semaphore, the worker does it and posts `done`. The host waits
  * in short slices and checks between them that the worker is still alive, so a worker that raises (it
  * reports the traceback and its env index, then exits), dies, or stops answering (60 s for a command, 300 s
- * to start) ends the call with an error instead of a hang; the workers die with the host (PR_SET_PDEATHSIG).
+ * to start) ends the call with an error instead of a hang. The workers die with the host thread that
+ * started them (PR_SET_PDEATHSIG), so open the bridge from a thread that outlives it (rldt: the main one).
  *
  * The spec a worker reports (observation size, action size and bounds, step limit) is checked before it
  * sizes anything: sizes within limits, finite bounds with low < high, the same from every worker. */
