@@ -58,10 +58,15 @@ $(shell mkdir -p $(BUILD) && { echo '$(MUJOCO_CFLAGS) $(MUJOCO_LIB)' | cmp -s - 
 $(BUILD)/host/envs/mujoco/%.o: CFLAGS += $(MUJOCO_CFLAGS)
 $(BUILD)/host/envs/mujoco/%.o: $(MUJOCO_STAMP)
 
+# The Gymnasium bridge starts host/envs/bridge/gym_worker.py from this tree, by default with the venv's
+# interpreter when it exists at run time (else python3 from PATH).
+$(BUILD)/host/envs/bridge/%.o: CFLAGS += -DRLDT_GYM_WORKER='"$(CURDIR)/host/envs/bridge/gym_worker.py"' \
+                                          -DRLDT_GYM_PYTHON='"$(MUJOCO_VENV)/bin/python"'
+
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
 
-LIB_SRC  := $(wildcard host/core/*.c host/comm/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/envs/mujoco/*.c host/io/*.c)
+LIB_SRC  := $(wildcard host/core/*.c host/comm/*.c host/nn/*.c host/rl/*.c host/envs/*.c host/envs/mujoco/*.c host/envs/bridge/*.c host/io/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard host/main/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)

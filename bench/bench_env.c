@@ -10,9 +10,16 @@
  *    AsyncVectorEnv (a process per env) stepped by tests/check_gym_mujoco.py --bench with the test venv's
  *    Python (RLDT_MUJOCO_PYTHON, default .deps/venv/bin/python; run from the repository root); the ratios
  *    are rldt at 1 thread over sync and rldt at 2 threads over async.
- * 3. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
+ * 3. Gymnasium envs through rldt's bridge (env.name=gym:<id>, host/envs/bridge/) beside Gymnasium's own
+ *    AsyncVectorEnv, with as many worker processes as it has (one per env): Pendulum-v1 (cheap: the
+ *    per-step overhead dominates) and Hopper-v5 (MuJoCo), 4 and 16 envs, chunk 1; then the bridge with 16
+ *    envs in 2 workers. Each number is the median over BRIDGE_ROUNDS rounds, the two alternating so both
+ *    see the same machine load (a bridge round is itself the median of 5 repeats; an AsyncVectorEnv round
+ *    the median of 5 windows of 0.2 s).
+ * 4. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
  *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
- * Usage: bench_env [output directory for the temporary file, default /tmp] */
+ * Usage: bench_env [output directory for the temporary file, default /tmp]
+ *        bench_env --bridge   (section 3 only) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +38,7 @@
 #define GYM_ENVS 16
 #define GYM_SECONDS "2"
 #define GYM_SCRIPT "tests/check_gym_mujoco.py"
+#define BRIDGE_ROUNDS 5
 
 static int cmp_double(const void *a, const void *b) { return (*(const double *)a > *(const double *)b) - (*(const double *)a < *(const double *)b); }
 
@@ -88,16 +96,21 @@ static double env_steps_per_second(const rldt_env_spec_t *sp, int n, int chunk, 
 // ------------------------------------------------------------------------------------------------
 // MuJoCo tasks beside Gymnasium's vector envs
 
-/* Gymnasium's env steps/s for `task` (sync, async) from the venv's Python; false when it cannot run. */
-static bool gym_steps_per_second(const char *task, double *sync, double *async)
+static const char *venv_python(void) { return getenv("RLDT_MUJOCO_PYTHON") ? getenv("RLDT_MUJOCO_PYTHON") : ".deps/venv/bin/python"; }
+
+/* Gymnasium's env steps/s for `task` (an rldt task or a Gymnasium id) with n envs from the venv's Python:
+ * `args` picks the modes and windows; *sync and *async get the modes asked for (sync NULL: async only).
+ * False when it cannot run. */
+static bool gym_steps_per_second(const char *task, int n, const char *args, double *sync, double *async)
 {
-    const char *python = getenv("RLDT_MUJOCO_PYTHON") ? getenv("RLDT_MUJOCO_PYTHON") : ".deps/venv/bin/python";
+    const char *python = venv_python();
     if (access(python, X_OK) != 0 || access(GYM_SCRIPT, R_OK) != 0) return false;
     char cmd[1024], line[256] = "";
-    snprintf(cmd, sizeof cmd, "'%s' " GYM_SCRIPT " --bench %s --envs %d --seconds " GYM_SECONDS, python, task, GYM_ENVS);
+    snprintf(cmd, sizeof cmd, "'%s' " GYM_SCRIPT " --bench %s --envs %d %s", python, task, n, args);
     FILE *p = popen(cmd, "r");
     if (!p) return false;
-    bool got = fgets(line, sizeof line, p) && sscanf(line, "sync=%lf async=%lf", sync, async) == 2;
+    bool got = fgets(line, sizeof line, p) &&
+               (sync ? sscanf(line, "sync=%lf async=%lf", sync, async) == 2 : sscanf(line, "async=%lf", async) == 1);
     return pclose(p) == 0 && got;
 }
 
@@ -116,11 +129,60 @@ static void mujoco_vs_gymnasium(void)
         }
         printf("%-12s %12.0f %12.0f", sp->name, one, two);
         fflush(stdout);
-        if (gym_steps_per_second(sp->name, &sync, &async))
+        if (gym_steps_per_second(sp->name, GYM_ENVS, "--seconds " GYM_SECONDS, &sync, &async))
             printf(" %12.0f %12.0f %9.1fx %9.1fx\n", sync, async, one / sync, two / async);
         else
             printf("   Gymnasium skipped (no venv: make deps)\n");
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Gymnasium envs through the bridge beside Gymnasium's AsyncVectorEnv
+
+/* The spec of gym:<id> with `workers` worker processes and the venv's interpreter; NULL (message set) when
+ * it cannot start. */
+static const rldt_env_spec_t *bridge_spec(const char *id, int workers)
+{
+    rldt_config_t cfg;
+    rldt_config_defaults(&cfg);
+    char name[128], w[16];
+    snprintf(name, sizeof name, "gym:%s", id);
+    snprintf(w, sizeof w, "%d", workers);
+    if (rldt_config_set(&cfg, "env.name", name, "bench", 0) || rldt_config_set(&cfg, "env.workers", w, "bench", 0) ||
+        (access(venv_python(), X_OK) == 0 && rldt_config_set(&cfg, "env.python", venv_python(), "bench", 0)))
+        return NULL;
+    return rldt_env_from_config(&cfg);
+}
+
+static void bridge_vs_async(void)
+{
+    static const char *const ids[] = {"Pendulum-v1", "Hopper-v5"};
+    static const int sizes[][2] = {{4, 4}, {16, 16}, {16, 2}}; /* envs, bridge workers */
+    printf("\nGymnasium envs: rldt's bridge beside Gymnasium's AsyncVectorEnv (one process per env), chunk 1, env steps/s,\n"
+           "median of %d alternating rounds; ratio = bridge / async\n", BRIDGE_ROUNDS);
+    printf("%-12s %5s %8s %12s %12s %8s\n", "env", "envs", "workers", "bridge", "async", "ratio");
+    for (size_t e = 0; e < sizeof ids / sizeof ids[0]; e++)
+        for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+            int n = sizes[c][0], workers = sizes[c][1];
+            const rldt_env_spec_t *sp = bridge_spec(ids[e], workers);
+            if (!sp) {
+                printf("%-12s skipped: %s\n", ids[e], rldt_error_message());
+                break;
+            }
+            double bridge[BRIDGE_ROUNDS], async[BRIDGE_ROUNDS];
+            bool ok = true;
+            for (int r = 0; r < BRIDGE_ROUNDS && ok; r++) {
+                bridge[r] = env_steps_per_second(sp, n, 1, 0);
+                ok = bridge[r] >= 0 && gym_steps_per_second(ids[e], n, "--modes async --seconds 0.2 --repeats 5", NULL, &async[r]);
+            }
+            if (!ok) {
+                printf("%-12s skipped: %s\n", ids[e], bridge[0] < 0 ? rldt_error_message() : "AsyncVectorEnv did not run");
+                break;
+            }
+            double b = median(bridge, BRIDGE_ROUNDS), a = median(async, BRIDGE_ROUNDS);
+            printf("%-12s %5d %8d %12.0f %12.0f %7.2fx\n", ids[e], n, workers, b, a, b / a);
+            fflush(stdout);
+        }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -178,6 +240,10 @@ static void write_rate(const char *dir)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--bridge") == 0) {
+        bridge_vs_async();
+        return 0;
+    }
     printf("bench_env: vector env, %d envs, median of %d repeats, env steps/s\n", N_ENVS, REPEATS);
     printf("%-12s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
     for (int i = 0; i < rldt_env_count(); i++) {
@@ -195,6 +261,7 @@ int main(int argc, char **argv)
         printf("\n");
     }
     mujoco_vs_gymnasium();
+    bridge_vs_async();
     write_rate(argc > 1 ? argv[1] : "/tmp");
     return 0;
 }

@@ -10,10 +10,11 @@ for bit the same). rldt never sets truncated together with terminated (Gymnasium
 truncated is compared where Gymnasium did not terminate.
 
 Bench (--bench TASK): Gymnasium's own vector envs (SyncVectorEnv, AsyncVectorEnv) stepping N envs of TASK
-with random actions, printed as env steps/s; bench/bench_env.c runs this beside its own numbers.
+(an rldt task, or any Gymnasium id) with random actions, printed as env steps/s (the median of --repeats
+timed windows); bench/bench_env.c runs this beside its own numbers.
 
 Usage: python check_gym_mujoco.py --rldt PATH_TO_rldt [--tasks hopper,ant] [--episodes 6] [--tol 1e-5]
-       python check_gym_mujoco.py --bench hopper [--envs 64] [--seconds 1]
+       python check_gym_mujoco.py --bench hopper|Pendulum-v1 [--envs 64] [--seconds 1] [--repeats 1] [--modes sync,async]
 Exit status: 0 parity holds, 1 it does not (each difference is printed), 2 bad usage."""
 import argparse
 import subprocess
@@ -118,22 +119,26 @@ def parity(task, rldt, episodes, tol):
     return ok
 
 
-def bench(task, n_envs, seconds):
-    """Env steps/s of Gymnasium's vector envs on TASK: SyncVectorEnv (the envs in turn, one process) and
-    AsyncVectorEnv (one worker process per env, shared memory), each stepping random actions for `seconds`
-    after a short warm-up; one line "sync=RATE async=RATE" (bench/bench_env.c reads it)."""
+def bench(task, n_envs, seconds, repeats, modes):
+    """Env steps/s of Gymnasium's vector envs on TASK (an rldt task or a Gymnasium id): SyncVectorEnv (the
+    envs in turn, one process) and AsyncVectorEnv (one worker process per env, shared memory), each stepping
+    random actions in `repeats` windows of `seconds` after a short warm-up; one line "sync=RATE async=RATE"
+    of the modes asked for, each the median over the windows (bench/bench_env.c reads it)."""
     rates = []
-    for mode in ("sync", "async"):
-        envs = gym.make_vec(GYM_IDS[task], num_envs=n_envs, vectorization_mode=mode)
+    for mode in modes:
+        envs = gym.make_vec(GYM_IDS.get(task, task), num_envs=n_envs, vectorization_mode=mode)
         envs.reset(seed=0)
         acts = np.random.default_rng(0).uniform(-1, 1, size=(16,) + envs.action_space.shape).astype(np.float32)
         for i in range(5):
             envs.step(acts[i])
-        steps, i, t0 = 0, 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            envs.step(acts[i % 16])
-            steps, i = steps + n_envs, i + 1
-        rates.append(f"{mode}={steps / (time.perf_counter() - t0):.0f}")
+        windows, i = [], 0
+        for _ in range(repeats):
+            steps, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                envs.step(acts[i % 16])
+                steps, i = steps + n_envs, i + 1
+            windows.append(steps / (time.perf_counter() - t0))
+        rates.append(f"{mode}={float(np.median(windows)):.0f}")
         envs.close()
     print(" ".join(rates))
 
@@ -147,9 +152,11 @@ def main():
     ap.add_argument("--bench", metavar="TASK")
     ap.add_argument("--envs", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--modes", default="sync,async")
     args = ap.parse_args()
     if args.bench:
-        bench(args.bench, args.envs, args.seconds)
+        bench(args.bench, args.envs, args.seconds, args.repeats, args.modes.split(","))
         return 0
     if not args.rldt:
         ap.error("--rldt is required for the parity check")

@@ -21,6 +21,7 @@ rldt_status_t rldt_env_open(rldt_env_t *env, const rldt_env_spec_t *spec, int ma
 {
     const rldt_env_ops_t *ops = spec->ops;
     *env = (rldt_env_t){.spec = spec, .max_steps = max_steps > 0 ? max_steps : spec->max_steps};
+    if (spec->gym) return rldt_error_set(RLDT_ERR_USAGE, "%s: a Gymnasium env runs in worker processes and exists only inside a vector env", spec->name);
     env->state = rldt_xcalloc(1, ops->state_size + ops->runtime_size);
     rldt_rng_init(&env->rng, 0, 0);
     rldt_status_t st = ops->attach ? ops->attach(env->state, model) : RLDT_OK;
@@ -54,10 +55,15 @@ void rldt_env_free(rldt_env_t *env)
     env->owned = NULL;
 }
 
-void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs)
+void rldt_env_begin(rldt_env_t *env, uint64_t seed)
 {
     rldt_rng_init(&env->rng, seed, rldt_rng_stream_id(RLDT_STREAM_ENV, 0, 0));
     env->t = 0;
+}
+
+void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs)
+{
+    rldt_env_begin(env, seed);
     env->spec->ops->reset(env->state, &env->rng, obs);
 }
 
@@ -76,6 +82,15 @@ void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *o
     }
 }
 
+/* rldt_env_count_step's rule, inlined into rldt_env_step (the hot path of the native tasks). */
+static inline void count_step(rldt_env_t *env, rldt_step_t *s)
+{
+    /* t counts up to the limit and stays there: a restored snapshot may carry any int (INT_MAX must not
+     * overflow, a negative count must not make an endless episode) */
+    env->t = env->t >= 0 && env->t < env->max_steps ? env->t + 1 : env->max_steps;
+    s->truncated = !s->terminated && (s->truncated || env->t >= env->max_steps);
+}
+
 rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, float *executed)
 {
     float a[RLDT_ENV_MAX_ACT];
@@ -83,12 +98,11 @@ rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, floa
     if (executed)
         for (int j = 0; j < env->spec->act_dim; j++) executed[j] = a[j];
     rldt_step_t s = env->spec->ops->step(env->state, a, obs);
-    /* t counts up to the limit and stays there: a restored snapshot may carry any int (INT_MAX must not
-     * overflow, a negative count must not make an endless episode) */
-    env->t = env->t >= 0 && env->t < env->max_steps ? env->t + 1 : env->max_steps;
-    s.truncated = !s.terminated && env->t >= env->max_steps;
+    count_step(env, &s);
     return s;
 }
+
+void rldt_env_count_step(rldt_env_t *env, rldt_step_t *s) { count_step(env, s); }
 
 void rldt_env_get_state(const rldt_env_t *env, double *out) { env->spec->ops->get_state(env->state, out); }
 

@@ -1,11 +1,14 @@
 /* env_vec.c — the vector env: n envs stepped in lock step over a persistent worker pool, chunked actions,
  * gymnasium-style auto-reset, optional per-step capture, and snapshots for resume (see rldt/env.h). A
- * simulator task's model is loaded once here and shared by the n envs. */
+ * simulator task's model is loaded once here and shared by the n envs. A Gymnasium env's envs are stepped
+ * by the bridge's worker processes instead (host/envs/bridge/), all envs' step k in one exchange; both
+ * ways share the per-step bookkeeping (step limit, capture, chunk results, episode seeds). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/bridge.h"
 #include "env_pool.h"
 #include "rldt/env.h"
 
@@ -18,16 +21,21 @@ struct rldt_vecenv {
     rldt_env_model_t *model; /* simulator tasks: the shared model, else NULL */
     uint64_t *episodes; /* [n] episodes started */
     float *obs;         /* [n][obs_dim] current observations */
-    rldt_env_pool_t *pool;
+    rldt_env_pool_t *pool;   /* native tasks */
+    rldt_bridge_t *bridge;   /* Gymnasium envs */
     /* the job of the current rldt_vecenv_step */
     const float *actions;
     int chunk;
     rldt_vec_out_t *out;
 };
 
+/* The seed of env i's next episode. */
+static uint64_t next_seed(const rldt_vecenv_t *v, int i) { return rldt_env_episode_seed(v->seed, v->rank, (uint32_t)i, v->episodes[i]); }
+
 static void reset_env(rldt_vecenv_t *v, int i)
 {
-    uint64_t s = rldt_env_episode_seed(v->seed, v->rank, (uint32_t)i, v->episodes[i]++);
+    uint64_t s = next_seed(v, i);
+    v->episodes[i]++;
     rldt_env_reset(&v->envs[i], s, v->obs + (size_t)i * (size_t)v->spec->obs_dim);
 }
 
@@ -36,47 +44,155 @@ static void reset_range(void *ctx, int begin, int end)
     for (int i = begin; i < end; i++) reset_env(ctx, i);
 }
 
-/* Runs env i's chunk; rows of the capture are at (i, k). */
-static void step_env(rldt_vecenv_t *v, int i)
+// ------------------------------------------------------------------------------------------------
+// per-step bookkeeping, shared by both ways of stepping
+
+/* Capture of row (i, k) before its step: the observation and the simulator state. */
+static void record_before(rldt_vecenv_t *v, int i, int k)
 {
-    const rldt_env_spec_t *sp = v->spec;
-    size_t od = (size_t)sp->obs_dim, ad = (size_t)sp->act_dim, sd = (size_t)sp->state_dim;
-    rldt_env_t *env = &v->envs[i];
+    rldt_vec_record_t *rec = v->out->record;
+    if (!rec) return;
+    size_t od = (size_t)v->spec->obs_dim, row = (size_t)i * (size_t)v->chunk + (size_t)k;
+    if (rec->obs) memcpy(rec->obs + row * od, v->obs + (size_t)i * od, od * sizeof(float));
+    if (rec->states && v->spec->state_dim) rldt_env_get_state(&v->envs[i], rec->states + row * (size_t)v->spec->state_dim);
+}
+
+/* Capture of row (i, k) after its step, whose observation is `next`. */
+static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const float *next)
+{
+    rldt_vec_record_t *rec = v->out->record;
+    if (!rec) return;
+    size_t od = (size_t)v->spec->obs_dim, row = (size_t)i * (size_t)v->chunk + (size_t)k;
+    if (rec->rewards) rec->rewards[row] = s.reward;
+    if (rec->next_obs) memcpy(rec->next_obs + row * od, next, od * sizeof(float));
+    if (rec->dones) rec->dones[row] = s.terminated || s.truncated;
+    if (rec->successes) rec->successes[row] = s.success;
+}
+
+/* Env i's chunk results after `steps` steps summing to `reward`, the last one `s`; `last` is the
+ * observation it ended on (final_obs when the episode ended). */
+static void finish_chunk(rldt_vecenv_t *v, int i, int steps, float reward, rldt_step_t s, const float *last)
+{
+    size_t od = (size_t)v->spec->obs_dim;
     rldt_vec_out_t *out = v->out;
-    rldt_vec_record_t *rec = out->record;
-    float *obs = v->obs + (size_t)i * od;
-    float reward = 0.0f;
-    rldt_step_t s = {0};
-    int k = 0;
-    while (k < v->chunk) {
-        size_t row = (size_t)i * (size_t)v->chunk + (size_t)k;
-        if (rec && rec->obs) memcpy(rec->obs + row * od, obs, od * sizeof *obs);
-        if (rec && rec->states) rldt_env_get_state(env, rec->states + row * sd);
-        s = rldt_env_step(env, v->actions + row * ad, obs, rec && rec->actions ? rec->actions + row * ad : NULL);
-        reward += s.reward;
-        k++;
-        bool done = s.terminated || s.truncated;
-        if (rec && rec->rewards) rec->rewards[row] = s.reward;
-        if (rec && rec->next_obs) memcpy(rec->next_obs + row * od, obs, od * sizeof *obs);
-        if (rec && rec->dones) rec->dones[row] = done;
-        if (rec && rec->successes) rec->successes[row] = s.success;
-        if (done) break;
-    }
     out->reward[i] = reward;
-    out->steps[i] = k;
+    out->steps[i] = steps;
     out->terminated[i] = s.terminated;
     out->truncated[i] = s.truncated;
     out->success[i] = s.success;
-    if (s.terminated || s.truncated) {
-        memcpy(out->final_obs + (size_t)i * od, obs, od * sizeof *obs);
-        reset_env(v, i);
+    if (s.terminated || s.truncated) memcpy(out->final_obs + (size_t)i * od, last, od * sizeof(float));
+}
+
+// ------------------------------------------------------------------------------------------------
+// native tasks: each env's whole chunk on a pool thread
+
+/* Runs env i's chunk; rows of the capture are at (i, k). */
+static void step_env(rldt_vecenv_t *v, int i)
+{
+    size_t od = (size_t)v->spec->obs_dim, ad = (size_t)v->spec->act_dim;
+    rldt_vec_record_t *rec = v->out->record;
+    float *obs = v->obs + (size_t)i * od;
+    rldt_step_t s = {0};
+    float reward = 0.0f;
+    int k = 0;
+    while (k < v->chunk) {
+        size_t row = (size_t)i * (size_t)v->chunk + (size_t)k;
+        record_before(v, i, k);
+        s = rldt_env_step(&v->envs[i], v->actions + row * ad, obs, rec && rec->actions ? rec->actions + row * ad : NULL);
+        reward += s.reward;
+        record_after(v, i, k++, s, obs);
+        if (s.terminated || s.truncated) break;
     }
-    memcpy(out->obs + (size_t)i * od, obs, od * sizeof *obs);
+    finish_chunk(v, i, k, reward, s, obs);
+    if (s.terminated || s.truncated) reset_env(v, i);
+    memcpy(v->out->obs + (size_t)i * od, obs, od * sizeof *obs);
 }
 
 static void step_range(void *ctx, int begin, int end)
 {
     for (int i = begin; i < end; i++) step_env(ctx, i);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Gymnasium envs: step k of every env still in its chunk in one exchange with the workers, which reset an
+// ended episode at once with the seed given beside the action
+
+static rldt_status_t bridge_step(rldt_vecenv_t *v)
+{
+    const rldt_env_spec_t *sp = v->spec;
+    size_t od = (size_t)sp->obs_dim, ad = (size_t)sp->act_dim;
+    rldt_bridge_io_t *io = rldt_bridge_io(v->bridge);
+    rldt_vec_out_t *out = v->out;
+    rldt_vec_record_t *rec = out->record;
+    memset(out->terminated, 0, (size_t)v->n), memset(out->truncated, 0, (size_t)v->n); /* set by an env's end */
+    for (int i = 0; i < v->n; i++) out->reward[i] = 0.0f;
+    bool active = true;
+    for (int k = 0; k < v->chunk && active; k++) {
+        for (int i = 0; i < v->n; i++) {
+            if (out->terminated[i] || out->truncated[i]) continue; /* its episode ended earlier in the chunk */
+            size_t row = (size_t)i * (size_t)v->chunk + (size_t)k;
+            rldt_env_t *env = &v->envs[i];
+            record_before(v, i, k);
+            rldt_env_clip_action(sp, v->actions + row * ad, io->action + (size_t)i * ad);
+            if (rec && rec->actions) memcpy(rec->actions + row * ad, io->action + (size_t)i * ad, ad * sizeof(float));
+            io->limit[i] = env->t + 1 >= env->max_steps;
+            io->seed[i] = next_seed(v, i);
+            io->op[i] = RLDT_BRIDGE_STEP;
+        }
+        rldt_status_t st = rldt_bridge_exchange(v->bridge);
+        if (st) return st;
+        active = false;
+        for (int i = 0; i < v->n; i++) {
+            if (out->terminated[i] || out->truncated[i]) continue;
+            rldt_step_t s = {.reward = io->reward[i], .terminated = io->terminated[i], .truncated = io->truncated[i], .success = io->success[i]};
+            rldt_env_count_step(&v->envs[i], &s);
+            bool done = s.terminated || s.truncated;
+            const float *next = done ? io->final_obs + (size_t)i * od : io->obs + (size_t)i * od;
+            out->reward[i] += s.reward;
+            record_after(v, i, k, s, next);
+            memcpy(v->obs + (size_t)i * od, io->obs + (size_t)i * od, od * sizeof(float));
+            if (done || k + 1 == v->chunk) finish_chunk(v, i, k + 1, out->reward[i], s, next);
+            if (done) rldt_env_begin(&v->envs[i], next_seed(v, i)), v->episodes[i]++;
+            active |= !done;
+        }
+    }
+    memcpy(v->out->obs, v->obs, (size_t)v->n * od * sizeof(float));
+    return RLDT_OK;
+}
+
+/* Resets envs [begin, end) through the workers with their next episode seeds (or `seed` if one env). */
+static rldt_status_t bridge_reset(rldt_vecenv_t *v, int begin, int end, const uint64_t *seed)
+{
+    rldt_bridge_io_t *io = rldt_bridge_io(v->bridge);
+    for (int i = begin; i < end; i++) {
+        io->seed[i] = seed ? *seed : next_seed(v, i);
+        io->op[i] = RLDT_BRIDGE_RESET;
+    }
+    rldt_status_t st = rldt_bridge_exchange(v->bridge);
+    if (st) return st;
+    size_t od = (size_t)v->spec->obs_dim;
+    for (int i = begin; i < end; i++) {
+        rldt_env_begin(&v->envs[i], io->seed[i]);
+        if (!seed) v->episodes[i]++;
+    }
+    memcpy(v->obs + (size_t)begin * od, io->obs + (size_t)begin * od, (size_t)(end - begin) * od * sizeof(float));
+    return RLDT_OK;
+}
+
+/* The bridge's workers and the envs' bookkeeping (rldt_env_open refuses Gymnasium envs). */
+static rldt_status_t bridge_open(rldt_vecenv_t *v, int max_steps)
+{
+    const rldt_env_spec_t *sp = v->spec;
+    rldt_bridge_spec_t got;
+    rldt_status_t st = rldt_bridge_open(&v->bridge, sp->name, sp->gym, v->n, max_steps, &got);
+    if (st) return st;
+    bool same = got.obs_dim == sp->obs_dim && got.act_dim == sp->act_dim;
+    for (int j = 0; same && j < sp->act_dim; j++) same = got.act_low[j] == sp->act_low[j] && got.act_high[j] == sp->act_high[j];
+    if (!same)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: the workers report %d observation and %d action numbers (or other action bounds) "
+                              "where the task's spec has %d and %d", sp->name, got.obs_dim, got.act_dim, sp->obs_dim, sp->act_dim);
+    for (int i = 0; i < v->n; i++) v->envs[i] = (rldt_env_t){.spec = sp, .max_steps = max_steps > 0 ? max_steps : sp->max_steps};
+    return RLDT_OK;
 }
 
 rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
@@ -96,13 +212,14 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
     v->envs = rldt_xcalloc((size_t)n, sizeof *v->envs);
     v->episodes = rldt_xcalloc((size_t)n, sizeof *v->episodes);
     v->obs = rldt_xcalloc((size_t)n * (size_t)spec->obs_dim, sizeof *v->obs);
-    for (int i = 0; !st && i < n; i++) st = rldt_env_open(&v->envs[i], spec, max_steps, model);
-    if (!st) st = rldt_env_pool_create(&v->pool, threads);
+    if (spec->gym) st = bridge_open(v, max_steps);
+    for (int i = 0; !spec->gym && !st && i < n; i++) st = rldt_env_open(&v->envs[i], spec, max_steps, model);
+    if (!st && !spec->gym) st = rldt_env_pool_create(&v->pool, threads);
+    if (!st) st = rldt_vecenv_reset(v, NULL);
     if (st) {
         rldt_vecenv_destroy(v);
         return st;
     }
-    rldt_vecenv_reset(v, NULL);
     *out = v;
     return RLDT_OK;
 }
@@ -111,6 +228,7 @@ void rldt_vecenv_destroy(rldt_vecenv_t *v)
 {
     if (!v) return;
     rldt_env_pool_destroy(v->pool);
+    rldt_bridge_close(v->bridge);
     for (int i = 0; i < v->n; i++) rldt_env_free(&v->envs[i]);
     rldt_env_model_free(v->spec, v->model);
     free(v->envs);
@@ -121,7 +239,7 @@ void rldt_vecenv_destroy(rldt_vecenv_t *v)
 
 int rldt_vecenv_size(const rldt_vecenv_t *v) { return v->n; }
 
-int rldt_vecenv_threads(const rldt_vecenv_t *v) { return rldt_env_pool_threads(v->pool); }
+int rldt_vecenv_threads(const rldt_vecenv_t *v) { return v->bridge ? rldt_bridge_workers(v->bridge) : rldt_env_pool_threads(v->pool); }
 
 const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i) { return &v->envs[i]; }
 
@@ -129,18 +247,39 @@ const float *rldt_vecenv_obs(const rldt_vecenv_t *v) { return v->obs; }
 
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i) { return v->episodes[i]; }
 
-void rldt_vecenv_reset(rldt_vecenv_t *v, float *obs)
+rldt_status_t rldt_vecenv_reset(rldt_vecenv_t *v, float *obs)
 {
-    rldt_env_pool_run(v->pool, reset_range, v, v->n);
+    if (v->bridge) {
+        rldt_status_t st = bridge_reset(v, 0, v->n, NULL);
+        if (st) return st;
+    } else {
+        rldt_env_pool_run(v->pool, reset_range, v, v->n);
+    }
     if (obs) memcpy(obs, v->obs, (size_t)v->n * (size_t)v->spec->obs_dim * sizeof *obs);
+    return RLDT_OK;
 }
 
-void rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk, rldt_vec_out_t *out)
+rldt_status_t rldt_vecenv_reset_env(rldt_vecenv_t *v, int i, uint64_t seed, float *obs)
+{
+    size_t od = (size_t)v->spec->obs_dim;
+    if (v->bridge) {
+        rldt_status_t st = bridge_reset(v, i, i + 1, &seed);
+        if (st) return st;
+    } else {
+        rldt_env_reset(&v->envs[i], seed, v->obs + (size_t)i * od);
+    }
+    memcpy(obs, v->obs + (size_t)i * od, od * sizeof *obs);
+    return RLDT_OK;
+}
+
+rldt_status_t rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk, rldt_vec_out_t *out)
 {
     v->actions = actions;
     v->chunk = chunk;
     v->out = out;
+    if (v->bridge) return bridge_step(v);
     rldt_env_pool_run(v->pool, step_range, v, v->n);
+    return RLDT_OK;
 }
 
 void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out)
@@ -205,6 +344,7 @@ static snapshot_header_t header_of(const rldt_vecenv_t *v)
  * One field list (transfer) serves both directions, so they cannot drift apart. */
 static void field(uint8_t **cursor, void *value, size_t bytes, bool save)
 {
+    if (!bytes) return; /* a Gymnasium env has no state here (value NULL) */
     if (save)
         memcpy(*cursor, value, bytes);
     else
@@ -249,6 +389,9 @@ void rldt_vecenv_snapshot(const rldt_vecenv_t *v, uint8_t *out)
 
 rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t bytes)
 {
+    if (v->bridge)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: a Gymnasium env's state lives in its worker processes, which rldt cannot save or "
+                              "restore, so a run on it cannot resume from a checkpoint", v->spec->name);
     snapshot_header_t want = header_of(v), got;
     if (bytes >= sizeof got) memcpy(&got, in, sizeof got);
     if (bytes != rldt_vecenv_snapshot_size(v) || memcmp(&want, &got, sizeof want) != 0)

@@ -52,7 +52,7 @@ rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *o)
     double t0 = rldt_now(), last_log = t0;
     while (!st && written < o->demos) {
         for (int i = 0; i < n; i++) rldt_env_expert(rldt_vecenv_env(v, i), &rngs[i], (float)o->noise, actions + (size_t)i * ad);
-        rldt_vecenv_step(v, actions, 1, &out);
+        if ((st = rldt_vecenv_step(v, actions, 1, &out))) break;
         for (int i = 0; !st && i < n && written < o->demos; i++) {
             st = rldt_recorder_push(rec, i, out.steps[i], w);
             if (out.terminated[i] || out.truncated[i]) {

@@ -99,7 +99,7 @@ static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char
     m->actions_normalized = cJSON_IsTrue(norm);
     if ((st = get_int(kw, "obs_dim", 1, 1 << 20, &m->obs_dim, origin))) return st;
     if ((st = get_int(kw, "act_dim", 1, RLDT_ENV_MAX_ACT, &m->act_dim, origin))) return st;
-    if ((st = get_int(kw, "state_dim", 1, 1 << 20, &m->state_dim, origin))) return st;
+    if ((st = get_int(kw, "state_dim", 0, 1 << 20, &m->state_dim, origin))) return st; /* 0: Gymnasium envs */
     if ((st = get_int(kw, "max_steps", 1, 1 << 30, &m->max_steps, origin))) return st;
     if ((st = get_floats(kw, "act_low", m->act_dim, m->act_low, origin))) return st;
     if ((st = get_floats(kw, "act_high", m->act_dim, m->act_high, origin))) return st;

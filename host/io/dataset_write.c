@@ -41,12 +41,14 @@ static herr_t write_dataset(hid_t group, const char *name, hid_t file_type, hid_
         chunk[r] = dims[r];
         row_bytes *= dims[r];
     }
-    hsize_t rows = CHUNK_BYTES / row_bytes;
-    chunk[0] = rows < 1 ? 1 : rows > dims[0] ? dims[0] : rows;
     hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(plist, rank, chunk);
-    if (gzip) H5Pset_deflate(plist, IMAGE_GZIP_LEVEL);
-    H5Pset_fletcher32(plist);
+    if (row_bytes) { /* an empty row (the states of an env without any: Gymnasium's) has nothing to chunk or check */
+        hsize_t rows = CHUNK_BYTES / row_bytes;
+        chunk[0] = rows < 1 ? 1 : rows > dims[0] ? dims[0] : rows;
+        H5Pset_chunk(plist, rank, chunk);
+        if (gzip) H5Pset_deflate(plist, IMAGE_GZIP_LEVEL);
+        H5Pset_fletcher32(plist);
+    }
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t set = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
     herr_t rc = set < 0 ? -1 : H5Dwrite(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);

@@ -9,7 +9,11 @@
  *   state           -> state S_1 ... S_k                      (rldt_env_get_state)
  *
  * Floats are printed with 9 significant digits and doubles with 17 (both exact). A malformed line stops the
- * command with exit code 2 and a message naming the line. */
+ * command with exit code 2 and a message naming the line.
+ *
+ * A Gymnasium env (env.name=gym:<id>) runs as a vector env of one env (one worker): `reset SEED` resets it
+ * with that seed, `step` prints the episode's last observation when it ends and the next step starts the
+ * next episode (auto-reset, seeded from run.seed), `set` is refused and `state` is empty (state_dim 0). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +47,18 @@ int rldt_cmd_envstep(int argc, char **argv)
     rldt_config_t cfg;
     int st = rldt_cli_load_config(&cfg, argc, argv, NULL);
     if (st) return st;
-    const rldt_env_spec_t *spec = rldt_env_find_model(cfg.env_name, cfg.env_model);
+    const rldt_env_spec_t *spec = rldt_env_from_config(&cfg);
     if (!spec) return rldt_cli_fail(RLDT_ERR_USAGE);
-    rldt_env_t env;
-    if ((st = rldt_env_init(&env, spec, (int)cfg.env_max_steps))) return rldt_cli_fail(st);
+    rldt_env_t env = {0};
+    rldt_vecenv_t *venv = NULL;
+    rldt_vec_out_t out = {0};
+    if (spec->gym) {
+        st = rldt_vecenv_create(&venv, spec, 1, (int)cfg.env_max_steps, (uint64_t)cfg.run_seed, 0, 1);
+        if (!st) rldt_vecenv_out_alloc(venv, &out);
+    } else {
+        st = rldt_env_init(&env, spec, (int)cfg.env_max_steps);
+    }
+    if (st) return rldt_cli_fail(st);
     int od = spec->obs_dim, ad = spec->act_dim, sd = spec->state_dim;
     float *obs = rldt_xcalloc((size_t)od, sizeof *obs), act[RLDT_ENV_MAX_ACT];
     double *num = rldt_xcalloc((size_t)(sd > ad ? sd : ad), sizeof *num), *state = rldt_xcalloc((size_t)sd, sizeof *state);
@@ -61,13 +73,15 @@ int rldt_cmd_envstep(int argc, char **argv)
             char *end;
             unsigned long long seed = strtoull(args, &end, 10);
             if (end == args || !parse_numbers(end, num, 0)) bad = true;
-            else {
-                rldt_env_reset(&env, (uint64_t)seed, obs);
+            else if (!venv || (st = rldt_vecenv_reset_env(venv, 0, (uint64_t)seed, obs)) == RLDT_OK) {
+                if (!venv) rldt_env_reset(&env, (uint64_t)seed, obs);
                 printf("obs");
                 print_floats(obs, od);
             }
         } else if (len == 3 && strncmp(line, "set", 3) == 0) {
             if (!parse_numbers(args, num, sd)) bad = true;
+            else if (venv)
+                st = rldt_error_set(RLDT_ERR_USAGE, "%s: a Gymnasium env cannot start from a given state", spec->name);
             else if ((st = rldt_env_set_state(&env, num, obs)) == RLDT_OK) {
                 printf("obs");
                 print_floats(obs, od);
@@ -76,12 +90,20 @@ int rldt_cmd_envstep(int argc, char **argv)
             if (!parse_numbers(args, num, ad)) bad = true;
             else {
                 for (int j = 0; j < ad; j++) act[j] = (float)num[j];
-                rldt_step_t s = rldt_env_step(&env, act, obs, NULL);
-                printf("step %.9g %d %d %d", (double)s.reward, s.terminated, s.truncated, s.success);
-                print_floats(obs, od);
+                rldt_step_t s;
+                if (venv && (st = rldt_vecenv_step(venv, act, 1, &out)) == RLDT_OK) {
+                    s = (rldt_step_t){.reward = out.reward[0], .terminated = out.terminated[0], .truncated = out.truncated[0], .success = out.success[0]};
+                    memcpy(obs, s.terminated || s.truncated ? out.final_obs : out.obs, (size_t)od * sizeof *obs);
+                } else if (!venv) {
+                    s = rldt_env_step(&env, act, obs, NULL);
+                }
+                if (!st) {
+                    printf("step %.9g %d %d %d", (double)s.reward, s.terminated, s.truncated, s.success);
+                    print_floats(obs, od);
+                }
             }
         } else if (len == 5 && strncmp(line, "state", 5) == 0 && parse_numbers(args, num, 0)) {
-            rldt_env_get_state(&env, state);
+            if (!venv) rldt_env_get_state(&env, state);
             printf("state");
             for (int i = 0; i < sd; i++) printf(" %.17g", state[i]);
             printf("\n");
@@ -94,6 +116,8 @@ int rldt_cmd_envstep(int argc, char **argv)
         fflush(stdout);
     }
     free(line), free(num), free(state), free(obs);
-    rldt_env_free(&env);
+    if (!venv) rldt_env_free(&env);
+    rldt_vecenv_out_free(&out);
+    rldt_vecenv_destroy(venv);
     return st ? rldt_cli_fail(st) : 0;
 }

@@ -63,7 +63,7 @@ int rldt_cmd_eval(int argc, char **argv)
     float *host = rldt_xmalloc(sizeof(float) * p.nparams), *params = be->alloc(sizeof(float) * p.nparams);
     st = rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, p.nparams);
     rldt_ckpt_close(c);
-    const rldt_env_spec_t *spec = rldt_env_find_model(cfg.env_name, cfg.env_model);
+    const rldt_env_spec_t *spec = rldt_env_from_config(&cfg);
     if (!st && !spec) st = rldt_error_set(RLDT_ERR_USAGE, "%s: the task of its config: %s", ckpt_path, rldt_error_message());
     if (!st && export_path) {
         char collect_args[256];

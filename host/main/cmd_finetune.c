@@ -61,7 +61,7 @@ int rldt_cmd_finetune(int argc, char **argv)
     for (int i = 0; i < argc; i++) free(owned[i]);
     free(owned), free(args);
     if (st) return st;
-    const rldt_env_spec_t *spec = rldt_env_find_model(cfg.env_name, cfg.env_model);
+    const rldt_env_spec_t *spec = rldt_env_from_config(&cfg);
     if (!spec) {
         rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
         return rldt_cli_fail(RLDT_ERR_USAGE);

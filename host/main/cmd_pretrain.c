@@ -12,7 +12,7 @@
  * anything is allocated; refused when it does not fit. */
 static rldt_status_t check_size(const rldt_config_t *cfg, const rldt_backend_t *be)
 {
-    const rldt_env_spec_t *spec = rldt_env_find_model(cfg->env_name, cfg->env_model);
+    const rldt_env_spec_t *spec = rldt_env_from_config(cfg);
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
     rldt_dataset_meta_t meta;
     size_t samples;

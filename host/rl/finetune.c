@@ -431,6 +431,9 @@ static rldt_status_t setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *s
 {
     const char *from = cfg->ft_resume[0] ? cfg->ft_resume : cfg->ft_init;
     if (!from[0]) return rldt_error_set(RLDT_ERR_USAGE, "finetune needs init=CHECKPOINT (or finetune.resume=CHECKPOINT)");
+    if (cfg->ft_resume[0] && spec->gym)
+        return rldt_error_set(RLDT_ERR_USAGE, "finetune.resume: %s is a Gymnasium env, whose state lives in its worker processes and "
+                              "is not in checkpoints, so its fine-tunes cannot resume (start a new one with init=CHECKPOINT)", spec->name);
     rldt_ckpt_t *c;
     rldt_status_t st = rldt_ckpt_open(&c, from, cfg->ft_resume[0] ? "finetune" : NULL);
     if (st) return st;
@@ -747,6 +750,10 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
             double t0 = rldt_now();
             long steps0 = f.env_steps;
             int fresh = ft_rollout(&f, &s);
+            if (fresh < 0) {
+                st = RLDT_ERR;
+                goto done;
+            }
             double t1 = rldt_now();
             if (f.algo == FT_PPO)
                 ft_ppo_update(&f, &s);

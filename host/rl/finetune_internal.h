@@ -86,7 +86,7 @@ typedef struct {
 enum { FT_RLDT = 0, FT_BPTT = 1, FT_PPO = 2 }; /* finetune.algo, in the order of its choices */
 
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
- * number of fresh segments pushed. */
+ * number of fresh segments pushed, or -1 when the envs failed (a Gymnasium worker; the error says why). */
 int ft_rollout(ft_t *f, ft_stats_t *st);
 /* finetune.c: copies the payload of `n` buffer slots from slot `first` on (wrapping around the end) to the
  * backend's copy (a no-op on the CPU backend, whose d_* arrays are the buffer's). */

@@ -63,7 +63,7 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             ft_ppo_act(f, &rng, t);
         else
             explore(f, &rng);
-        rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &f->out);
+        if (rldt_vecenv_step(f->venv, f->h_act, f->pol.spec.chunk, &f->out)) return -1;
         for (int i = 0; i < n; i++) {
             int s = slot[i];
             size_t row = rldt_replay_step(&f->buf, s, t);

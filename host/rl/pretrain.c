@@ -170,7 +170,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
 {
     memset(res, 0, sizeof *res);
     rldt_backend_cpu_threads((int)cfg->run_blas_threads);
-    const rldt_env_spec_t *spec = rldt_env_find_model(cfg->env_name, cfg->env_model);
+    const rldt_env_spec_t *spec = rldt_env_from_config(cfg);
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
     /* the outputs' paths first: too long or the same file as the data is refused before any work */
     char dir[sizeof res->ckpt_path], longest[64];

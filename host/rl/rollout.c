@@ -117,7 +117,7 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
                                     "finished episodes): its weights or normalisers are broken",
                                     j / ((size_t)chunk * spec->act_dim), j % (size_t)spec->act_dim, finished);
         if (st) break;
-        rldt_vecenv_step(venv, actions, chunk, &out);
+        if ((st = rldt_vecenv_step(venv, actions, chunk, &out))) break;
         for (int i = 0; i < n && !st; i++) {
             /* env i owns episodes i, i + n, ...: a fixed quota, so short episodes are not over-counted */
             int quota = o->episodes / n + (i < o->episodes % n);

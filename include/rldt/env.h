@@ -17,13 +17,18 @@
  * Simulator tasks (the MuJoCo locomotion tasks in host/envs/mujoco/) also have a model: loaded once from a
  * file (the spec's `model`, or the task's default) and shared read-only by the envs of a vector env, each
  * env holding its own simulator data. Their state is plain data too (snapshots copy it), followed by
- * handles into the simulator that snapshots leave alone. */
+ * handles into the simulator that snapshots leave alone.
+ *
+ * Gymnasium envs (env.name=gym:<id>, host/envs/bridge/) run in Python worker processes that the vector
+ * env starts; their spec row is learned from a worker (rldt_env_from_config) and they exist only inside a
+ * vector env: rldt_env_init refuses them. */
 #ifndef RLDT_ENV_H
 #define RLDT_ENV_H
 
 #include <stdbool.h>
 
 #include "rldt/common.h"
+#include "rldt/config.h"
 #include "rldt/image.h"
 #include "rldt/rng.h"
 
@@ -77,6 +82,15 @@ typedef struct {
     void (*detach)(void *state);
 } rldt_env_ops_t;
 
+/* How the workers of a Gymnasium env start (the env.* keys of a gym:<id> name). */
+typedef struct {
+    const char *id;       /* given to gymnasium.make; "module:Id" imports module first */
+    const char *kwargs;   /* keyword arguments of gymnasium.make, a JSON object ("" = none) */
+    const char *python;   /* the interpreter */
+    const char *obs_keys; /* Dict observations: the keys flattened in order, comma-separated ("" = Box) */
+    int workers;          /* worker processes (0 = one per core), never more than the envs */
+} rldt_gym_t;
+
 /* One row of the task table. */
 typedef struct {
     const char *name;
@@ -94,6 +108,7 @@ typedef struct {
     const char *obs_key;          /* dataset key of the low-dimensional observation (obs/<key>) */
     const rldt_env_ops_t *ops;
     const char *model;            /* simulator tasks: the model file; NULL: the task's default */
+    const rldt_gym_t *gym;        /* Gymnasium envs: how to start their workers; NULL for native tasks */
 } rldt_env_spec_t;
 
 /* One environment: a spec, its state and the episode's bookkeeping. An array of these is a vector env. */
@@ -119,13 +134,19 @@ const rldt_env_spec_t *rldt_env_find(const char *name);
  * itself; otherwise a copy kept for the life of the process (the same pointer for the same pair). NULL
  * for an unknown name (as rldt_env_find) or a model file given to a task without a model. */
 const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model);
+/* The row the config's env.* keys name: rldt_env_find_model(env.name, env.model) for native tasks; for
+ * env.name=gym:<id> a row learned from one worker started with env.kwargs, env.python and env.obs_keys
+ * (observation and action sizes, action bounds, step limit; env.reward gives the reward kind), kept for
+ * the life of the process. NULL with the error message set: an unknown task, bad kwargs JSON, an
+ * interpreter that cannot start, an env the bridge cannot drive (see host/envs/bridge/bridge.h). */
+const rldt_env_spec_t *rldt_env_from_config(const rldt_config_t *cfg);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* One environment (host/envs/env.c). */
 
 /* Allocates the state of a `spec` env; max_steps 0 keeps the spec's limit. A simulator task loads its own
  * model (spec->model); if that fails (no MuJoCo, a bad model file) the status says why and env holds
- * nothing to free. Pure-C tasks cannot fail. */
+ * nothing to free. Pure-C tasks cannot fail; a Gymnasium env is RLDT_ERR_USAGE (it needs a vector env). */
 rldt_status_t rldt_env_init(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps);
 /* The same with a model loaded by rldt_env_model_load, shared: it must outlive the env. */
 rldt_status_t rldt_env_open(rldt_env_t *env, const rldt_env_spec_t *spec, int max_steps, const rldt_env_model_t *model);
@@ -142,6 +163,12 @@ void rldt_env_reset(rldt_env_t *env, uint64_t seed, float *obs);
 /* Clips `action` to the bounds (NaN goes to the middle of the range), steps once, writes the next
  * observation and applies the step limit. If `executed` is not NULL it receives the clipped action. */
 rldt_step_t rldt_env_step(rldt_env_t *env, const float *action, float *obs, float *executed);
+/* The episode bookkeeping of rldt_env_reset without the task's reset: the RNG stream of `seed`, step count
+ * 0 (for envs reset elsewhere: the Gymnasium workers). */
+void rldt_env_begin(rldt_env_t *env, uint64_t seed);
+/* The step limit of rldt_env_step applied to a step the task reported: counts it and sets truncated when
+ * the task truncated or the limit is reached, never together with terminated. */
+void rldt_env_count_step(rldt_env_t *env, rldt_step_t *s);
 /* Writes the flattened simulator state (state_dim doubles). */
 void rldt_env_get_state(const rldt_env_t *env, double *out);
 /* Starts an episode from a flattened state (state_dim doubles, rldt_env_get_state's layout) and writes its
@@ -193,16 +220,17 @@ typedef struct {
 
 /* Creates n envs of task `spec` (max_steps 0 = the spec's), seeded from (seed, rank, env index), and a
  * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). A simulator task's
- * model is loaded once and shared; each env gets its own simulator data. Resets every env, so
- * rldt_vecenv_obs is valid at once. Fails if the model cannot be loaded (see rldt_env_model_load) or a
- * thread cannot be started. */
+ * model is loaded once and shared; each env gets its own simulator data. A Gymnasium env starts
+ * spec->gym->workers worker processes instead (`threads` is not used) and checks that they report the
+ * spec's sizes and bounds. Resets every env, so rldt_vecenv_obs is valid at once. Fails if the model
+ * cannot be loaded (see rldt_env_model_load), a thread or worker cannot be started, or a worker fails. */
 rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
                                  uint32_t rank, int threads);
 /* Joins the workers and frees everything. NULL is a no-op. */
 void rldt_vecenv_destroy(rldt_vecenv_t *v);
 /* Number of envs. */
 int rldt_vecenv_size(const rldt_vecenv_t *v);
-/* Threads used (1 = inline). */
+/* Threads used (1 = inline); for a Gymnasium env, its worker processes. */
 int rldt_vecenv_threads(const rldt_vecenv_t *v);
 /* Env i (read-only: for experts and inspection). */
 const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
@@ -210,8 +238,13 @@ const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
 const float *rldt_vecenv_obs(const rldt_vecenv_t *v);
 /* Episodes started by env i so far (the next reset uses this as its episode index). */
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i);
-/* Ends every episode and starts fresh ones (next episode seeds); copies the observations to obs if not NULL. */
-void rldt_vecenv_reset(rldt_vecenv_t *v, float *obs);
+/* Ends every episode and starts fresh ones (next episode seeds); copies the observations to obs if not NULL.
+ * Native tasks cannot fail; a Gymnasium worker that raises or dies is RLDT_ERR naming the env and, when it
+ * raised, ending with the Python exception (the whole traceback goes to the log). */
+rldt_status_t rldt_vecenv_reset(rldt_vecenv_t *v, float *obs);
+/* Ends env i's episode and starts one from `seed` (the episode counter is unchanged); writes its first
+ * observation to obs (obs_dim floats). Fails as rldt_vecenv_reset. */
+rldt_status_t rldt_vecenv_reset_env(rldt_vecenv_t *v, int i, uint64_t seed, float *obs);
 /* Bytes rldt_vecenv_snapshot writes: the seed and rank, and every env's episode (state, step count, RNG
  * stream, episode counter, current observation), for bit-exact resume from a checkpoint. */
 size_t rldt_vecenv_snapshot_size(const rldt_vecenv_t *v);
@@ -219,7 +252,8 @@ size_t rldt_vecenv_snapshot_size(const rldt_vecenv_t *v);
 void rldt_vecenv_snapshot(const rldt_vecenv_t *v, uint8_t *out);
 /* Puts v back where a snapshot of a vector env of the same task and size left off (taking its seed and
  * rank, so later episodes continue the same sequence). A snapshot of another task, env count or size:
- * RLDT_ERR_USAGE, v unchanged. */
+ * RLDT_ERR_USAGE, v unchanged. Gymnasium envs: always RLDT_ERR_USAGE (their state lives in Python
+ * objects that rldt cannot save; their snapshots hold only the bookkeeping). */
 rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t bytes);
 /* Puts v's n envs where envs first .. first+n-1 of `in` left off: `in` holds one or more snapshots of the
  * same task back to back (the ranks' of a data-parallel run, in rank order), their envs counted in order
@@ -232,8 +266,9 @@ void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out);
 /* Frees the arrays rldt_vecenv_out_alloc made (not the record) and zeroes out. */
 void rldt_vecenv_out_free(rldt_vec_out_t *out);
 /* Executes up to `chunk` actions per env (actions [n][chunk][act_dim]), stopping an env's chunk when its
- * episode ends; fills `out` (see rldt_vec_out_t) and auto-resets the envs whose episode ended. */
-void rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk, rldt_vec_out_t *out);
+ * episode ends; fills `out` (see rldt_vec_out_t) and auto-resets the envs whose episode ended. Native
+ * tasks cannot fail; Gymnasium envs fail as rldt_vecenv_reset (out is then partly written). */
+rldt_status_t rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk, rldt_vec_out_t *out);
 
 #ifdef __cplusplus
 }
