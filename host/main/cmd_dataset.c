@@ -49,7 +49,7 @@ static void print_summary(const char *path, const rldt_dataset_t *d)
         printf("image         obs/%s uint8 [T, %d, %d, %d]%s\n", m->image_keys[k].name, m->image_keys[k].h, m->image_keys[k].w,
                m->image_keys[k].c, m->has_next_obs ? " (and next_obs)" : "");
     printf("actions       [T, %d]%s\n", m->act_dim, m->actions_normalized ? " normalised to [-1, 1] on disk" : "");
-    if (m->state_dim) printf("states        float64 [T, %d]\n", m->state_dim);
+    printf("states        float64 [T, %d]%s\n", m->state_dim, m->state_dim ? "" : " (none: the env exposes no simulator state)");
     print_vector("action min", d->act_min, m->act_dim);
     print_vector("action max", d->act_max, m->act_dim);
     print_vector("action low", m->act_low, m->act_dim);
