@@ -116,15 +116,17 @@ $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard include/rldt/*.h kernels/*.cuh)
 	@echo "$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@"
 	@$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2>$(@:.o=.ptxas) || { cat $(@:.o=.ptxas); exit 1; }
 
+# kernels/nccl.cu links NCCL (the data-parallel collectives) into the plugin alone: the host library and the
+# CLI reach it through the backend table, so they never link NCCL or CUDA.
 $(BUILD)/librldt_cuda.so: $(CU_OBJ)
 	scripts/kernel-resources.sh $(CU_OBJ:.o=.ptxas) >$(BUILD)/kernel-resources.txt
-	$(NVCC) -shared -o $@ $^ -lcublas
+	$(NVCC) -shared -o $@ $^ -lcublas -lnccl
 
 # The kernel emulator (cuda-emu): the same kernels/*.cu built by the host C++ compiler against kernels/emu/
 # (a block's threads as fibers, cuBLAS on OpenBLAS) into a plugin with the CUDA plugin's entry point. It needs
 # no nvcc, so it is always built, and CI runs every kernel through it. EMU_KDIR lets tests/emu_mutants.sh
 # build it from a mutated copy of kernels/. tests/emu_test_kernels.cu (the emulator's own test kernels)
-# builds into a test-only plugin.
+# builds into a test-only plugin. NCCL (kernels/nccl.cu) stays out: the emulator's ranks average over MPI.
 EMU_KDIR ?= kernels
 EMU_CXXFLAGS := -std=c++17 $(OPT) -g -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Wno-unused-parameter \
                 -Wno-unknown-pragmas -Wno-format-truncation -Werror -MMD -MP -DRLDT_CUDA_EMU -I$(EMU_KDIR)/emu/include -Iinclude -I$(EMU_KDIR)
@@ -132,7 +134,7 @@ ifeq ($(SANITIZE),1)
 EMU_CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 EMU_RT_OBJ := $(patsubst $(EMU_KDIR)/emu/%.cpp,$(BUILD)/emu/rt/%.o,$(wildcard $(EMU_KDIR)/emu/*.cpp))
-EMU_OBJ  := $(patsubst $(EMU_KDIR)/%.cu,$(BUILD)/emu/%.o,$(wildcard $(EMU_KDIR)/*.cu)) $(EMU_RT_OBJ)
+EMU_OBJ  := $(patsubst $(EMU_KDIR)/%.cu,$(BUILD)/emu/%.o,$(filter-out $(EMU_KDIR)/nccl.cu,$(wildcard $(EMU_KDIR)/*.cu))) $(EMU_RT_OBJ)
 
 $(BUILD)/emu/%.o: $(EMU_KDIR)/%.cu
 	@mkdir -p $(dir $@)

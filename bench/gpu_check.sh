@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gpu_check.sh — the one command to run on a machine with an NVIDIA GPU (or in a short slot on one): builds
-# with CUDA, runs the GPU tests (every kernel against its CPU twin on the real device, a short fine-tune),
+# with CUDA, runs the GPU tests (every kernel against its CPU twin on the real device, a short fine-tune, one
+# rank through the NCCL engine under mpirun: its all-reduce and a fine-tune),
 # the kernel benchmarks and the end-to-end step benchmark, and writes everything into one results file
 # headed by the card, driver and CUDA versions. Prints where it is as it goes; about 5 minutes on an H100.
 #
@@ -34,14 +35,14 @@ step() {
 
 if [ "${GPU_CHECK_NO_BUILD:-0}" != 1 ]; then
     step "build (CUDA plugin for sm_80/sm_90, benchmarks, tests)" \
-        make -j"$(nproc)" CUDA=1 all build/tests/rldt_tests build/bench/bench_kernels build/bench/bench_step
+        make -j"$(nproc)" CUDA=1 all build/tests/rldt_tests build/tests/comm_check build/bench/bench_kernels build/bench/bench_step
 fi
 step "device" ./build/rldt info
 if [ "${GPU_CHECK_NO_BUILD:-0}" != 1 ]; then
     step "GPU tests (make test-gpu)" make test-gpu
 else # a build made elsewhere: run the test binary as make test-gpu does, without make's rebuild checks
     step "GPU tests" env -C tests RLDT_TEST_DEVICE=cuda RLDT_BIN="$PWD/build/rldt" RLDT_CUDA_LIB="$PWD/build/librldt_cuda.so" \
-        ../build/tests/rldt_tests --jobs=4 --filter '@(parity|device)/*'
+        RLDT_COMM_CHECK="$PWD/build/tests/comm_check" ../build/tests/rldt_tests --jobs=4 --filter '@(parity|device)/*'
 fi
 step "kernel benchmarks" ./build/bench/bench_kernels cuda
 step "end-to-end: hopper shape on the GPU" ./build/bench/bench_step hopper cuda

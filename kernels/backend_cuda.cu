@@ -43,7 +43,8 @@ static double cuda_mem_free(void)
 
 static rldt_backend_t cuda_backend;
 
-extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cuda_backend_open(char *why, size_t len)
+extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cuda_backend_open(int local_rank, char *why,
+                                                                                               size_t len)
 {
     int n = 0;
     cudaError_t err = cudaGetDeviceCount(&n);
@@ -60,16 +61,23 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
         return NULL;
     }
     if (!rldt_cuda_nn_set_precision(getenv("RLDT_PRECISION"), why, len)) return NULL;
+    int dev = local_rank % n; // one GPU per rank of a node
+    err = cudaSetDevice(dev);
+    if (err != cudaSuccess) {
+        snprintf(why, len, "device %d: %s", dev, cudaGetErrorString(err));
+        return NULL;
+    }
     cudaDeviceProp prop;
-    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
     cuda_backend.abi = RLDT_BACKEND_ABI;
 #ifdef RLDT_CUDA_EMU
     cuda_backend.name = "cuda-emu"; // the same kernels run on the CPU by kernels/emu/
     snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s", prop.name);
 #else
     cuda_backend.name = "cuda";
-    snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s (sm_%d%d, %.0f GiB)", prop.name, prop.major,
-             prop.minor, prop.totalGlobalMem / 1073741824.0);
+    snprintf(cuda_backend.device, sizeof cuda_backend.device, "%s (sm_%d%d, %.0f GiB, device %d of %d)", prop.name,
+             prop.major, prop.minor, prop.totalGlobalMem / 1073741824.0, dev, n);
+    rldt_cuda_register_nccl(&cuda_backend); // the emulator has no NCCL: its ranks average over MPI
 #endif
     cuda_backend.alloc = cuda_alloc;
     cuda_backend.free = cuda_free;

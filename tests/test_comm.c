@@ -4,7 +4,8 @@
  * ends the job instead of leaving the others waiting, and a process no launcher started is a single rank
  * that makes no MPI call. A NaN on one rank skips the step on all, and the reward scale is the world's. Through
  * the CLI: pretraining and fine-tuning as two ranks, and a fine-tuning checkpoint of two ranks resumed on two
- * (bit for bit) and on one. */
+ * (bit for bit) and on one. On a GPU (suite device, `make test-gpu`; skipped without one): one rank through
+ * the NCCL engine, its all-reduce and a fine-tune iteration. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -259,5 +260,41 @@ Test(comm, finetune_stops_on_diverged_or_failing_ranks, .timeout = 240)
                   0);
     cr_assert(strstr(test_err, "rank 1 of 2: the command failed on this rank"), "%s", test_err);
     cr_assert_lt(difftime(time(NULL), t0), 30, "the job took %g s to end", difftime(time(NULL), t0));
+    test_rmtree(dir);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the NCCL engine: one rank on one GPU (make test-gpu; skipped without a device)
+
+static void need_gpu(void)
+{
+    char why[256];
+    if (!rldt_backend_cuda(why, sizeof why)) cr_skip_test("skipped: no GPU (%s)", why);
+}
+
+/* One rank under mpirun on the cuda backend: the engine is NCCL, and its average of a buffer is the buffer. */
+Test(device, nccl_average_on_one_rank_is_the_buffer, .timeout = 120)
+{
+    const char *prog = rank_program();
+    need_gpu();
+    cr_assert_eq(test_run(MPIRUN " 1 %s nccl", prog), 0, "%s%s", test_out, test_err);
+    cr_assert(strstr(test_out, "1 rank (nccl)"), "%s", test_out);
+}
+
+/* A fine-tune iteration of one rank on the GPU averages its gradients through NCCL; the header says so. */
+Test(device, finetune_runs_through_nccl_on_one_rank, .timeout = 300)
+{
+    const char *bin = test_bin();
+    rank_program();
+    need_gpu();
+    char dir[256];
+    pretrained(bin, dir, sizeof dir, 1);
+    cr_assert_eq(test_run(MPIRUN " 1 %s finetune ../configs/pendulum.yaml run.device=cuda run.threads=1 finetune.n_steps=4 "
+                          "critic.width=16 finetune.iterations=2 finetune.critic_warmup=0 env.n_envs=2 eval.episodes=1 "
+                          "init=%s/bc0/pretrain.ckpt run.out_dir=%s run.name=nccl",
+                          bin, dir, dir),
+                 0, "%s", test_err);
+    cr_assert(strstr(test_err, "1 rank (nccl)"), "%s", test_err);
+    cr_assert(strstr(test_out, "fine-tuned pendulum: 2 iterations"), "%s", test_out);
     test_rmtree(dir);
 }

@@ -1,5 +1,6 @@
 /* comm.c — the process-wide world of data-parallel ranks (see rldt/comm.h): the single-process engine
- * (no MPI call at all) and the MPI engine. */
+ * (no MPI call at all), the MPI engine, and the NCCL engine: MPI bootstraps the backend's device collectives
+ * (the GPU plugin's NCCL, kernels/nccl.cu), which then average the gradients in device memory. */
 #define _POSIX_C_SOURCE 200809L
 #include "rldt/comm.h"
 #include "rldt/log.h"
@@ -11,6 +12,8 @@
 
 static rldt_comm_t world = {RLDT_COMM_SINGLE, 0, 1, 0, 1};
 static bool joined;
+static const rldt_backend_t *device_be; /* the backend whose collectives the NCCL engine uses */
+static double timeout_s;                /* of a device collective */
 
 bool rldt_comm_launched(void)
 {
@@ -42,11 +45,43 @@ const rldt_comm_t *rldt_comm_world(void) { return &world; }
 const char *rldt_comm_describe(void)
 {
     static char text[96];
+    const char *engine = world.engine == RLDT_COMM_NCCL ? device_be->collectives->name
+                         : world.engine == RLDT_COMM_MPI ? "mpi"
+                                                         : "single";
     if (world.size == 1)
-        snprintf(text, sizeof text, "1 rank (%s)", world.engine == RLDT_COMM_MPI ? "mpi" : "single");
+        snprintf(text, sizeof text, "1 rank (%s)", engine);
     else
-        snprintf(text, sizeof text, "%d ranks, %d per node (mpi)", world.size, world.local_size);
+        snprintf(text, sizeof text, "%d ranks, %d per node (%s)", world.size, world.local_size, engine);
     return text;
+}
+
+rldt_status_t rldt_comm_use(const rldt_backend_t *be)
+{
+    if (!joined || world.engine == RLDT_COMM_NCCL) return RLDT_OK;
+    /* every rank must take the same path (a rank that fell back to the CPU would miss the broadcast below) */
+    int has = be->collectives != NULL, all, any;
+    MPI_Allreduce(&has, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&has, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (all != any)
+        return rldt_error_set(RLDT_ERR, "the ranks' backends differ (this rank's is %s; some ranks have a GPU, some not): "
+                                        "set run.device for all", be->name);
+    if (!has) return RLDT_OK;
+    const char *t = getenv("RLDT_COMM_TIMEOUT");
+    char *end = NULL;
+    timeout_s = t && t[0] ? strtod(t, &end) : 600.0;
+    if (end && (*end || !(timeout_s > 0)))
+        return rldt_error_set(RLDT_ERR_USAGE, "RLDT_COMM_TIMEOUT='%s' is not a positive number of seconds", t);
+    const rldt_backend_collectives_t *c = be->collectives;
+    char why[512] = "", id[1024];
+    if (c->id_bytes > sizeof id) return rldt_error_set(RLDT_ERR, "%s: communicator id of %zu bytes", c->name, c->id_bytes);
+    int failed = world.rank == 0 && c->make_id(id, why, sizeof why);
+    MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (failed) return rldt_error_set(RLDT_ERR, "%s on rank 0", world.rank == 0 ? why : "making the communicator id failed");
+    MPI_Bcast(id, (int)c->id_bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (c->join(id, world.rank, world.size, timeout_s, why, sizeof why)) return rldt_error_set(RLDT_ERR, "%s", why);
+    device_be = be;
+    world.engine = RLDT_COMM_NCCL;
+    return RLDT_OK;
 }
 
 uint64_t rldt_comm_seed(uint64_t seed) { return seed + (uint64_t)world.rank * 0x9E3779B97F4A7C15ull; }
@@ -54,6 +89,8 @@ uint64_t rldt_comm_seed(uint64_t seed) { return seed + (uint64_t)world.rank * 0x
 void rldt_comm_finalize(void)
 {
     if (!joined) return;
+    if (world.engine == RLDT_COMM_NCCL) device_be->collectives->leave();
+    device_be = NULL;
     MPI_Finalize();
     joined = false;
     world = (rldt_comm_t){RLDT_COMM_SINGLE, 0, 1, 0, 1};
@@ -106,6 +143,11 @@ static void put_host(const rldt_backend_t *be, float *buf, float *h, size_t n, b
 
 void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n)
 {
+    if (world.engine == RLDT_COMM_NCCL && be == device_be) {
+        char why[512];
+        if (be->collectives->average(buf, n, timeout_s, why, sizeof why)) rldt_comm_abort(RLDT_ERR, why);
+        return;
+    }
     if (world.size == 1) return;
     bool copy;
     float *h = get_host(be, buf, n, &copy);

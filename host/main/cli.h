@@ -31,8 +31,9 @@ int rldt_cli_args(const rldt_cli_arg_t *args, int n, int argc, char **argv, int 
 /* Prints the table to stderr. */
 void rldt_cli_print_args(const rldt_cli_arg_t *args, int n);
 
-/* The backend named by run.device (auto, cpu, cuda, cuda-emu) with run.precision applied, its choice logged;
- * NULL with the error message set when it is unavailable. */
+/* The backend named by run.device (auto, cpu, cuda, cuda-emu) with run.precision applied, its choice logged
+ * and handed to the ranks' world (rldt_comm_use: NCCL on the GPU); NULL with the error message set when it
+ * is unavailable or NCCL cannot start. */
 struct rldt_backend;
 const struct rldt_backend *rldt_cli_backend(const rldt_config_t *cfg);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rldt/backend.h"
+#include "rldt/comm.h"
 
 typedef struct {
     const char *file, *env; /* the plugin's file name, the variable that can name its path */
@@ -79,7 +80,7 @@ static const rldt_backend_t *probe(plugin_t *pl, char *why, size_t whylen)
         rldt_backend_open_fn open_fn = h ? (rldt_backend_open_fn)dlsym(h, RLDT_CUDA_PLUGIN_SYMBOL) : NULL;
         if (h && !open_fn) snprintf(pl->why, sizeof pl->why, "plugin lacks %s", RLDT_CUDA_PLUGIN_SYMBOL);
         if (open_fn) {
-            pl->backend = open_fn(pl->why, sizeof pl->why);
+            pl->backend = open_fn(rldt_comm_world()->local_rank, pl->why, sizeof pl->why);
             if (pl->backend && pl->backend->abi != RLDT_BACKEND_ABI) {
                 snprintf(pl->why, sizeof pl->why, "plugin ABI %d, expected %d (rebuild)", pl->backend->abi,
                          RLDT_BACKEND_ABI);

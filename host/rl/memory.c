@@ -79,6 +79,22 @@ void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     e->disk_what = "checkpoint";
 }
 
+/* One member of the critic ensemble of critic.*: Q(obs, action chunk). */
+static rldt_mlp_spec_t critic_spec(const rldt_config_t *cfg, const rldt_config_t *policy, int obs_dim, int act_dim)
+{
+    return (rldt_mlp_spec_t){obs_dim + (int)policy->policy_chunk * act_dim, 1, (int)cfg->critic_width, (int)cfg->critic_depth, false,
+                             RLDT_ACT_SILU, false, RLDT_INIT_NORMAL01};
+}
+
+void rldt_mem_param_counts(const rldt_config_t *cfg, const rldt_config_t *policy, int obs_dim, int act_dim, double *actor,
+                           double *critic)
+{
+    double ws;
+    policy_size(policy, obs_dim, act_dim, 1, actor, &ws);
+    rldt_mlp_spec_t q = critic_spec(cfg, policy, obs_dim, act_dim);
+    *critic = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members;
+}
+
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
                                 const rldt_env_spec_t *spec, const rldt_backend_t *be)
 {
@@ -92,11 +108,10 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     double cap = cfg->ft_buffer > 0 ? (double)cfg->ft_buffer : 20 * envs;
     if (cap < envs) cap = envs;
 
-    double na, pws;
+    double na, pws, nc;
     policy_size(policy, spec->obs_dim, spec->act_dim, mb, &na, &pws);
-    rldt_mlp_spec_t q = {spec->obs_dim + (int)D, 1, (int)cfg->critic_width, (int)cfg->critic_depth, false, RLDT_ACT_SILU, false,
-                         RLDT_INIT_NORMAL01};
-    double nc = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members;
+    rldt_mlp_spec_t q = critic_spec(cfg, policy, spec->obs_dim, spec->act_dim);
+    nc = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members;
     double steps = cap * T, step_bytes = (2 * od + D + 1) * F + 4; /* obs, next_obs, act, rew; 4 flag bytes */
     double snapshot = envs * (spec->ops->state_size + od * F + 64);
 

@@ -16,7 +16,24 @@
 extern "C" {
 #endif
 
-#define RLDT_BACKEND_ABI 4
+#define RLDT_BACKEND_ABI 5
+
+/* Collectives among the ranks' devices, implemented by the GPU plugin with NCCL (kernels/nccl.cu); comm.c
+ * bootstraps them over MPI and uses them for the gradient average (see rldt/comm.h). Each call returns 0, or
+ * non-zero with the reason in `why` (the communicator is then aborted: the caller ends the job). */
+typedef struct rldt_backend_collectives {
+    const char *name; /* the engine in run headers: "nccl" */
+    size_t id_bytes;  /* the size of a communicator id */
+    /* a new communicator id into id[0 .. id_bytes) (rank 0 makes it; every rank must receive its bytes) */
+    int (*make_id)(void *id, char *why, size_t len);
+    /* joins the communicator `id` of `size` ranks as `rank`, on this process's device; every rank calls it */
+    int (*join)(const void *id, int rank, int size, double timeout_s, char *why, size_t len);
+    /* buf[0..n) (device memory) <- the mean over the ranks; returns when it is done, or after timeout_s
+     * seconds without completion (a rank that died or stopped) with an error */
+    int (*average)(float *buf, size_t n, double timeout_s, char *why, size_t len);
+    /* leaves the communicator (nothing when not joined) */
+    void (*leave)(void);
+} rldt_backend_collectives_t;
 
 typedef struct rldt_backend {
     int abi;              /* RLDT_BACKEND_ABI of the build that made it */
@@ -33,6 +50,9 @@ typedef struct rldt_backend {
     /* free bytes of the backend's own memory (a GPU's), or < 0 when it computes in host memory (cpu,
      * cuda-emu): the memory check compares a run's device estimate with it */
     double (*mem_free)(void);
+    /* the devices' collectives (NCCL), or NULL where the backend has none (cpu; cuda-emu, whose "device" is
+     * this process's host memory): comm.c then reduces host memory over MPI */
+    const rldt_backend_collectives_t *collectives;
 
     /* RNG: x[i] = element i of the Philox fill (seed, stream, counter) (see rldt/philox.h) */
     void (*fill_normal)(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
@@ -144,8 +164,10 @@ const rldt_backend_t *rldt_backend_cuda_emu(char *why, size_t whylen);
  * e.g. "CUDA: unavailable (insufficient driver) — using CPU". */
 const rldt_backend_t *rldt_backend_select(const char *want, char *note, size_t notelen);
 
-/* The symbol the plugin exports: fills `why` and returns NULL when no device is usable. */
-typedef const rldt_backend_t *(*rldt_backend_open_fn)(char *why, size_t whylen);
+/* The symbol the plugin exports: fills `why` and returns NULL when no device is usable. It makes device
+ * local_rank % (the devices visible) the process's own (one GPU per rank of a node; with one visible
+ * device, as CUDA_VISIBLE_DEVICES or srun --gpus-per-task leave it, that device). */
+typedef const rldt_backend_t *(*rldt_backend_open_fn)(int local_rank, char *why, size_t whylen);
 #define RLDT_CUDA_PLUGIN_SYMBOL "rldt_cuda_backend_open"
 
 #ifdef __cplusplus

@@ -6,10 +6,18 @@
  *
  * Engines:
  *   single  one process that no launcher started: no MPI call at all;
- *   mpi     MPI between the ranks: in place on backends that compute in host memory (cpu, cuda-emu), through
- *           a host copy on a GPU.
- * The average is a sum reduced to rank 0 in MPI's fixed order for the world size, divided by the size and
- * broadcast: every rank receives the same bits, so the ranks cannot drift apart by rounding. */
+ *   mpi     MPI between the ranks: in place on backends that compute in host memory (cpu, and cuda-emu, which
+ *           has no NCCL: its "device" memory is the host's);
+ *   nccl    ranks on the cuda backend (rldt_comm_use): the gradient average is NCCL's all-reduce of device
+ *           memory (ncclAvg), on a communicator whose id rank 0 broadcasts over MPI; the device is local rank
+ *           modulo the visible devices (rldt_backend_open_fn). Everything else (sums of metrics, parameter
+ *           broadcasts and checksums) stays on MPI, through host copies.
+ * On MPI the average is a sum reduced to rank 0 in MPI's fixed order for the world size, divided by the size
+ * and broadcast: every rank receives the same bits, so the ranks cannot drift apart by rounding. NCCL's ring
+ * and tree all-reduces also reduce each element once and copy the result to every rank; the parameter
+ * checksum of the trainers (rldt_comm_agree) stops a run whose ranks differ all the same.
+ * A device collective that does not complete within $RLDT_COMM_TIMEOUT seconds (default 600), or that NCCL
+ * reports failed (a rank died, a network error), ends the job on every rank with the reason (MPI_Abort). */
 #ifndef RLDT_COMM_H
 #define RLDT_COMM_H
 
@@ -24,7 +32,7 @@
 extern "C" {
 #endif
 
-typedef enum { RLDT_COMM_SINGLE = 0, RLDT_COMM_MPI = 1 } rldt_comm_engine_t;
+typedef enum { RLDT_COMM_SINGLE = 0, RLDT_COMM_MPI = 1, RLDT_COMM_NCCL = 2 } rldt_comm_engine_t;
 
 typedef struct {
     rldt_comm_engine_t engine;
@@ -40,8 +48,13 @@ bool rldt_comm_launched(void);
 rldt_status_t rldt_comm_init(void);
 /* The world (single, rank 0 of 1, before rldt_comm_init). */
 const rldt_comm_t *rldt_comm_world(void);
-/* The world in words for run headers: "1 rank (single)", "4 ranks, 2 per node (mpi)". */
+/* The world in words for run headers: "1 rank (single)", "4 ranks, 2 per node (mpi)", "8 ranks, 8 per node (nccl)". */
 const char *rldt_comm_describe(void);
+/* Hands the world the run's backend (every rank calls it, after rldt_comm_init): on ranks of a launcher whose
+ * backend has device collectives (cuda), joins them and makes the engine nccl; otherwise nothing. RLDT_ERR
+ * when the ranks' backends differ (some have a GPU, some not) or NCCL cannot start (the message says why);
+ * RLDT_ERR_USAGE for a bad $RLDT_COMM_TIMEOUT. */
+rldt_status_t rldt_comm_use(const rldt_backend_t *be);
 /* Leaves the world (MPI_Finalize when it was joined). */
 void rldt_comm_finalize(void);
 /* Ends every rank of the job with `code` after printing `why` on this one (MPI_Abort; exit on a single
@@ -54,7 +67,8 @@ _Noreturn void rldt_comm_abort(int code, const char *why);
 uint64_t rldt_comm_seed(uint64_t seed);
 
 /* buf[0..n) (memory of backend be) <- the mean over ranks of buf, the same bits on every rank. A no-op on
- * one rank. */
+ * one rank of mpi or single; on nccl it runs the all-reduce even on one rank. A failed or timed-out device
+ * collective ends the job (rldt_comm_abort). */
 void rldt_comm_average(const rldt_backend_t *be, float *buf, size_t n);
 /* v[0..n) <- the sums over ranks (metrics, counts), the same bits on every rank. */
 void rldt_comm_sum(double *v, int n);

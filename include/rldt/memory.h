@@ -57,6 +57,10 @@ void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg
  * resume checkpoint); everything else from cfg. */
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
                                 const rldt_env_spec_t *spec, const rldt_backend_t *be);
+/* Parameters of a fine-tune's actor (the policy of `policy`'s policy.* keys, for obs_dim/act_dim) and of its
+ * critic ensemble (cfg's critic.* keys): the floats each data-parallel gradient average moves. */
+void rldt_mem_param_counts(const rldt_config_t *cfg, const rldt_config_t *policy, int obs_dim, int act_dim, double *actor,
+                           double *critic);
 /* Collecting `demos` expert demos of `spec` (rldt collect): the dataset file, counted at max_steps steps per
  * demo (an upper bound for tasks whose episodes can end early), and the writer's memory. */
 void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *spec, double demos);

@@ -9,6 +9,9 @@
  *   comm_check scale OUT   the running reward scale of 64 rewards, each rank folding in its share; rank 0
  *                          writes mean_abs (a double) to OUT. Alone: the one-rank reference.
  *   comm_check fail        rank 1 fails while rank 0 waits in a collective: the job must end, not hang.
+ *   comm_check nccl        on the cuda backend (a GPU): the engine is NCCL, and rank r's buffer x * (r + 1)
+ *                          averages to x * (size + 1) / 2 on every rank (on one rank: x, bit for bit). Prints
+ *                          the world (rldt_comm_describe).
  * Exit status 0 when the checks hold. */
 #include <math.h>
 #include <stdbool.h>
@@ -86,6 +89,39 @@ static int scale(const char *out)
     return !f || fwrite(&s.mean_abs, sizeof s.mean_abs, 1, f) != 1 || fclose(f) ? 2 : 0;
 }
 
+static int nccl(void)
+{
+    char note[512];
+    const rldt_backend_t *be = rldt_backend_select("cuda", note, sizeof note);
+    if (!be || rldt_comm_use(be)) return fprintf(stderr, "comm_check: %s\n", rldt_error_message()), 2;
+    const rldt_comm_t *w = rldt_comm_world();
+    printf("comm_check: %s on %s\n", rldt_comm_describe(), be->device);
+    if (w->engine != RLDT_COMM_NCCL) return fprintf(stderr, "comm_check: the cuda backend's engine is not nccl\n"), 1;
+    size_t n = ((size_t)1 << 20) + 3; /* 4 MB and a ragged end */
+    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *d = be->alloc(sizeof(float) * n);
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 7, 3);
+    rldt_rng_fill_normal(&rng, x, n);
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * (float)(w->rank + 1);
+    be->upload(d, y, sizeof(float) * n);
+    rldt_comm_average(be, d, n);
+    be->download(y, d, sizeof(float) * n);
+    double worst = 0, want = (w->size + 1) / 2.0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(y[i] - x[i] * want) / fmax(fabs(x[i] * want), 1e-6));
+    int status = 0;
+    if (w->size == 1 ? memcmp(x, y, sizeof(float) * n) != 0 : worst > 1e-6) {
+        fprintf(stderr, "comm_check: rank %d: NCCL average off by %g (relative)\n", w->rank, worst);
+        status = 1;
+    }
+    if (!rldt_comm_agree(be, d, n)) {
+        fprintf(stderr, "comm_check: rank %d: the average differs from rank 0's\n", w->rank);
+        status = 1;
+    }
+    be->free(d);
+    free(x), free(y);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (rldt_comm_init()) return fprintf(stderr, "%s\n", rldt_error_message()), 2;
@@ -93,6 +129,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "train") == 0) status = train(argv[2], false);
     if (argc == 2 && strcmp(argv[1], "skip") == 0) status = train(NULL, true);
     if (argc == 3 && strcmp(argv[1], "scale") == 0) status = scale(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "nccl") == 0) status = nccl();
     if (argc == 2 && strcmp(argv[1], "fail") == 0) {
         if (rldt_comm_world()->rank == 1) rldt_comm_abort(3, "failing on purpose");
         double v = 1;
