@@ -50,6 +50,7 @@ int rldt_cmd_dataset(int argc, char **argv);
 int rldt_cmd_pretrain(int argc, char **argv);
 int rldt_cmd_eval(int argc, char **argv);
 int rldt_cmd_finetune(int argc, char **argv);
+int rldt_cmd_sac(int argc, char **argv);
 int rldt_cmd_export(int argc, char **argv);
 int rldt_cmd_plot(int argc, char **argv);
 int rldt_cmd_envstep(int argc, char **argv);

@@ -15,6 +15,7 @@ static const rldt_cli_command_t commands[] = {
     {"dataset", rldt_cmd_dataset, "info FILE.h5", "validate a demonstration file and summarize it"},
     {"pretrain", rldt_cmd_pretrain, "CONFIG [key=value ...]", "behaviour-cloning pretraining of a flow policy from demos"},
     {"finetune", rldt_cmd_finetune, "CONFIG init=CKPT [key=value ...]", "RLDT online fine-tuning of a pretrained policy"},
+    {"sac", rldt_cmd_sac, "CONFIG [key=value ...]", "Soft Actor-Critic from scratch (the baseline and dataset policy)"},
     {"plot", rldt_cmd_plot, "RUN_DIR [out=FILE.png]\n       rldt plot compare out=FILE.png [metric=eval_return|eval_success] [x=env_steps|itr] [band=minmax|std] LABEL=RUN_DIR[,RUN_DIR...] ...",
      "draw a run's learning curves (metrics.csv) to PNG, or overlay labelled groups of runs (mean, band over seeds)"},
     {"export", rldt_cmd_export, "CKPT out=FILE.safetensors [format=safetensors]", "write the policy's weights as safetensors (for PyTorch)"},

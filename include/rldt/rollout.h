@@ -56,6 +56,20 @@ typedef struct {
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res);
 
+/* Anything that acts: a flow policy (rldt_evaluate wraps one), a SAC actor (rldt/sac.h). */
+typedef struct {
+    int obs_dim, act_dim, chunk;
+    int max_batch; /* most observations per call */
+    /* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim], n <= max_batch; the
+     * same n on every call of one evaluation. */
+    void (*act)(void *ctx, const float *obs, int n, bool deterministic, float *actions);
+    void *ctx;
+} rldt_agent_t;
+
+/* rldt_evaluate for any agent. */
+rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+                                  rldt_eval_result_t *res);
+
 #ifdef __cplusplus
 }
 #endif
