@@ -11,7 +11,7 @@ static const rldt_cli_command_t commands[] = {
     {"version", rldt_cmd_version, "", "print the version"},
     {"info", rldt_cmd_info, "", "build features, devices and the backend that would be used"},
     {"config", rldt_cmd_config, "[CONFIG.yaml] [key=value ...] [--keys]", "print the resolved config as JSON (--keys: the key table)"},
-    {"collect", rldt_cmd_collect, "env=NAME out=FILE.h5 [demos=100] [noise=0.05] [seed=0] [threads=0]", "record scripted-expert demos (robomimic HDF5)"},
+    {"collect", rldt_cmd_collect, "env=NAME | policy=CKPT out=FILE.h5 [demos=100] [noise=0.05|0] [seed=0] [threads=0]", "record scripted-expert or policy demos (robomimic HDF5)"},
     {"dataset", rldt_cmd_dataset, "info FILE.h5", "validate a demonstration file and summarize it"},
     {"pretrain", rldt_cmd_pretrain, "CONFIG [key=value ...]", "behaviour-cloning pretraining of a flow policy from demos"},
     {"finetune", rldt_cmd_finetune, "CONFIG init=CKPT [key=value ...]", "RLDT online fine-tuning of a pretrained policy"},

@@ -251,16 +251,12 @@ static void agent_act(void *ctx, const float *obs, int n, bool deterministic, fl
     rldt_sac_agent_t *a = ctx;
     rldt_sac_act(a->sac, obs, n, deterministic, &a->rng, a->unit);
     rldt_sac_to_env(a->spec, a->unit, n, actions);
-    if (a->noise > 0)
-        for (size_t i = 0; i < (size_t)n * a->spec->act_dim; i++) actions[i] += a->noise * rldt_rng_normal(&a->rng);
 }
 
-void rldt_sac_agent_init(rldt_sac_agent_t *a, rldt_sac_t *s, const rldt_env_spec_t *spec, float noise, uint64_t seed,
-                         rldt_agent_t *out)
+void rldt_sac_agent_init(rldt_sac_agent_t *a, rldt_sac_t *s, const rldt_env_spec_t *spec, uint64_t seed, rldt_agent_t *out)
 {
     a->sac = s;
     a->spec = spec;
-    a->noise = noise;
     rldt_rng_init(&a->rng, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 1, 0));
     a->unit = rldt_xmalloc(sizeof(float) * (size_t)s->max_batch * s->act_dim);
     *out = (rldt_agent_t){s->obs_dim, s->act_dim, 1, s->max_batch, agent_act, a};

@@ -41,7 +41,7 @@ static rldt_status_t evaluate(sac_run_t *r, rldt_eval_result_t *res)
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, r->n, (int)cfg->run_threads, true, seed, (int)cfg->env_max_steps, NULL, NULL};
     rldt_sac_agent_t a;
     rldt_agent_t ag;
-    rldt_sac_agent_init(&a, &r->sac, r->spec, 0.0f, seed, &ag);
+    rldt_sac_agent_init(&a, &r->sac, r->spec, seed, &ag);
     rldt_status_t st = rldt_evaluate_agent(&ag, r->spec, &o, res);
     rldt_sac_agent_free(&a);
     return st;

@@ -138,17 +138,15 @@ rldt_status_t rldt_sac_save(const rldt_sac_t *s, const rldt_config_t *cfg, long 
  * are not its config's: RLDT_ERR_USAGE naming the file and the problem. */
 rldt_status_t rldt_sac_load(rldt_sac_t *s, rldt_config_t *cfg, const char *path, int acting, const rldt_backend_t *be);
 
-/* An evaluation agent (rldt/rollout.h) acting with s: tanh(mean) when deterministic, plus Gaussian noise of
- * std `noise` in the task's action units (clipped by the env); noise draws come from `rng`. */
+/* s as an agent (rldt/rollout.h): tanh(mean) when deterministic, else samples drawn from `seed`'s policy
+ * stream, in the task's action units. */
 typedef struct {
     rldt_sac_t *sac;
     const rldt_env_spec_t *spec;
-    float noise;
     rldt_rng_t rng;
     float *unit; /* [max_batch][act_dim] */
 } rldt_sac_agent_t;
-void rldt_sac_agent_init(rldt_sac_agent_t *a, rldt_sac_t *s, const rldt_env_spec_t *spec, float noise, uint64_t seed,
-                         rldt_agent_t *out);
+void rldt_sac_agent_init(rldt_sac_agent_t *a, rldt_sac_t *s, const rldt_env_spec_t *spec, uint64_t seed, rldt_agent_t *out);
 void rldt_sac_agent_free(rldt_sac_agent_t *a);
 
 // ---------------------------------------------------------------------------------------------------
