@@ -248,20 +248,20 @@ static rldt_config_t pendulum_config(long steps, int width)
     cfg.sac_width = width;
     cfg.sac_batch = 128;
     cfg.sac_log_every = 1000;
-    cfg.sac_eval_every = 500;
+    cfg.sac_eval_every = 1000;
     cfg.eval_episodes = 8;
     return cfg;
 }
 
 Test(sac, learns_the_pendulum_swing_up, .init = training_setup, .fini = training_teardown, .timeout = 240)
 {
-    rldt_config_t cfg = pendulum_config(5000, 64);
+    rldt_config_t cfg = pendulum_config(8000, 64);
     rldt_sac_result_t res;
     cr_assert_eq(rldt_sac_train(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
-    /* the first evaluation (500 steps, before any update) is the untrained policy */
+    /* the first evaluation (1000 steps, 500 updates in) comes before the policy swings the pole up */
     cr_log_info("pendulum SAC: eval return %.1f -> %.1f in %ld env steps", res.eval_first.return_mean, res.eval_last.return_mean,
                 res.env_steps);
-    cr_assert_eq(res.env_steps, 5000);
+    cr_assert_eq(res.env_steps, 8000);
     cr_assert_gt(res.eval_last.return_mean, res.eval_first.return_mean + 400, "%g -> %g", res.eval_first.return_mean,
                  res.eval_last.return_mean);
     cr_assert_gt(res.eval_last.return_mean, -500, "%g", res.eval_last.return_mean);
