@@ -80,7 +80,7 @@ int rldt_cmd_collect(int argc, char **argv)
     if (bad) return bad;
     if (text[ARG_POLICY][0]) return collect_policy(text, num, text[ARG_POLICY]);
     if (!text[ARG_ENV][0]) {
-        rldt_error_set(RLDT_ERR_USAGE, "collect needs env=NAME (the scripted expert) or policy=CHECKPOINT");
+        rldt_error_set(RLDT_ERR_USAGE, "missing argument env=NAME (the scripted expert) or policy=CHECKPOINT");
         return rldt_cli_fail(RLDT_ERR_USAGE);
     }
     const rldt_env_spec_t *spec = rldt_env_find(text[ARG_ENV]);
