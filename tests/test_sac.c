@@ -276,11 +276,12 @@ Test(sac, learns_the_pendulum_swing_up, .init = training_setup, .fini = training
     fclose(f);
 }
 
-/* A briefly trained agent saved to <training_dir>/sac/sac.ckpt; returns its path. */
-static const char *short_run(void)
+/* A briefly trained agent saved to <training_dir>/<name>/sac.ckpt; returns its path. */
+static const char *short_run_named(const char *name)
 {
     static char path[512];
     rldt_config_t cfg = pendulum_config(300, 16);
+    snprintf(cfg.run_name, sizeof cfg.run_name, "%s", name);
     cfg.sac_start_steps = cfg.sac_update_after = 100;
     cfg.sac_batch = 32;
     cfg.sac_eval_every = 0;
@@ -291,7 +292,9 @@ static const char *short_run(void)
     return path;
 }
 
-Test(sac, checkpoint_round_trips_every_tensor, .init = training_setup, .fini = training_teardown, .timeout = 120)
+static const char *short_run(void) { return short_run_named("sac"); }
+
+Test(sac, checkpoint_round_trips_and_a_seed_reproduces_the_run, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     const char *ckpt = short_run();
     rldt_sac_t s;
@@ -312,6 +315,16 @@ Test(sac, checkpoint_round_trips_every_tensor, .init = training_setup, .fini = t
     cr_assert_eq(memcmp(s.actor.v, t.actor.v, sizeof(float) * s.actor.n), 0);
     cr_assert_eq(memcmp(s.critic.target, t.critic.target, sizeof(float) * s.critic.online.n), 0);
     cr_assert_eq(s.log_alpha.p[0], t.log_alpha.p[0]);
+    rldt_sac_free(&s);
+    rldt_sac_free(&t);
+    /* the same seed trains the same agent */
+    char first[512];
+    snprintf(first, sizeof first, "%s", ckpt);
+    const char *second = short_run_named("again");
+    cr_assert_eq(rldt_sac_load(&s, &cfg, first, 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_sac_load(&t, &cfg, second, 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(memcmp(s.actor.p, t.actor.p, sizeof(float) * s.actor.n), 0, "two runs of one seed differ");
+    cr_assert_eq(memcmp(s.critic.online.p, t.critic.online.p, sizeof(float) * s.critic.online.n), 0);
     rldt_sac_free(&s);
     rldt_sac_free(&t);
 }
