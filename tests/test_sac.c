@@ -1,6 +1,6 @@
 /* test_sac.c — Soft Actor-Critic: the tanh-Gaussian log-density against a hand computation and its
  * normalisation, the head's backward and the three losses' gradients against finite differences on a tiny
- * network, the Polyak update, a short pendulum run that learns, `rldt collect policy=` writing the policy's
+ * network, the Polyak update, a short pendulum run that learns (and its curves drawn), `rldt collect policy=` writing the policy's
  * own actions, and bad input (missing or foreign checkpoints, wrong dimensions, bad keys). */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 #include "helpers.h"
 #include "rldt/checkpoint.h"
 #include "rldt/dataset.h"
+#include "rldt/plot.h"
 #include "rldt/sac.h"
 #include "training.h"
 
@@ -274,6 +275,11 @@ Test(sac, learns_the_pendulum_swing_up, .init = training_setup, .fini = training
     cr_assert_not_null(fgets(line, sizeof line, f));
     cr_assert(strncmp(line, "env_steps,updates,", 18) == 0, "%s", line);
     fclose(f);
+    /* `rldt plot` draws a SAC run's curves */
+    char dir[512], png[600];
+    snprintf(dir, sizeof dir, "%s/sac", training_dir);
+    snprintf(png, sizeof png, "%s/curves.png", dir);
+    cr_assert_eq(rldt_plot_run(dir, png), RLDT_OK, "%s", rldt_error_message());
 }
 
 /* A briefly trained agent saved to <training_dir>/<name>/sac.ckpt; returns its path. */
