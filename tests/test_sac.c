@@ -384,6 +384,10 @@ Test(sac, bad_input_is_named_and_refused, .init = training_setup, .fini = traini
     cr_assert_eq(test_run("%s sac ../configs/sac_pendulum.yaml env.name=nowhere", bin), 2);
     cr_assert(strstr(test_err, "nowhere"), "%s", test_err);
     cr_assert_eq(test_run("%s sac", bin), 2);
+    /* a replay buffer the machine cannot hold is refused before anything is allocated */
+    cr_assert_eq(test_run("RLDT_MEM_AVAILABLE=100000000 %s sac ../configs/sac_pendulum.yaml sac.buffer=100000000 sac.steps=100000000 "
+                          "run.out_dir=%s", bin, training_dir), 2);
+    cr_assert(strstr(test_err, "replay buffer"), "%s", test_err);
 
     /* a non-SAC checkpoint: refused by the SAC loader by its kind, and by collect for what it lacks */
     char foreign[600];

@@ -1,9 +1,11 @@
 /* cmd_sac.c — `rldt sac CONFIG [key=value ...]`: Soft Actor-Critic from scratch on the config's task (the
- * baseline, and the policy `rldt collect policy=` rolls out into datasets). */
+ * baseline, and the policy `rldt collect policy=` rolls out into datasets). Its memory is checked before
+ * anything is allocated (rldt/memory.h). */
 #include <stdio.h>
 
 #include "cli.h"
 #include "rldt/comm.h"
+#include "rldt/memory.h"
 #include "rldt/sac.h"
 
 int rldt_cmd_sac(int argc, char **argv)
@@ -31,6 +33,10 @@ int rldt_cmd_sac(int argc, char **argv)
     if (st) return rldt_cli_fail(st);
     const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) return rldt_cli_fail(RLDT_ERR_USAGE);
+    rldt_mem_estimate_t e;
+    rldt_mem_estimate_sac(&e, &cfg, spec);
+    rldt_config_run_path(&cfg, "sac.ckpt", path, sizeof path);
+    if ((st = rldt_mem_check(&e, "sac", be, path))) return rldt_cli_fail(st);
     rldt_sac_result_t res;
     if ((st = rldt_sac_train(&cfg, spec, be, &res))) return rldt_cli_fail(st);
     printf("sac %s: %ld env steps, %ld updates, %.0fs; eval return %.2f -> %.2f (success %.1f%%)\ncheckpoint: %s\n", cfg.env_name,

@@ -57,6 +57,9 @@ void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg
  * resume checkpoint); everything else from cfg. */
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
                                 const rldt_env_spec_t *spec, const rldt_backend_t *be);
+/* SAC (rldt sac) on task `spec`: the actor and the twin critics of sac.* with their trainers and workspaces
+ * (batches of sac.batch), the replay buffer (sac.buffer, capped at sac.steps), the envs and the checkpoint. */
+void rldt_mem_estimate_sac(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_env_spec_t *spec);
 /* Collecting `demos` expert demos of `spec` (rldt collect): the dataset file, counted at max_steps steps per
  * demo (an upper bound for tasks whose episodes can end early), and the writer's memory. */
 void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *spec, double demos);
