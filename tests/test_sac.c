@@ -419,3 +419,13 @@ Test(sac, bad_input_is_named_and_refused, .init = training_setup, .fini = traini
     cr_assert(strstr(test_err, "does not fit task reach2d"), "%s", test_err);
     cr_assert_eq(test_run("ls %s/x.h5*", training_dir), 2, "a refused collect left a file: %s", test_out);
 }
+
+Test(sac, collect_policy_reads_a_flow_checkpoint_too, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = training_pretrained("pendulum", 10, 0.05, 32, 4, 50);
+    char out[600];
+    snprintf(out, sizeof out, "%s/flow.h5", training_dir);
+    cr_assert_eq(test_run("%s collect policy=%s demos=3 noise=0.1 out=%s", test_bin(), cfg.ft_init, out), 0, "%s", test_err);
+    cr_assert_eq(test_run("%s dataset info %s", test_bin(), out), 0, "%s", test_err);
+    cr_assert(strstr(test_out, "demos         3") && strstr(test_out, "\"policy_kind\": \"flow\""), "%s", test_out);
+}
