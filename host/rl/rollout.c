@@ -118,7 +118,6 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
                             rldt_eval_result_t *res)
 {
     memset(res, 0, sizeof *res);
-    if (o->episodes < 1) return rldt_error_set(RLDT_ERR_USAGE, "evaluation needs at least one episode");
     rldt_flow_agent_t f;
     rldt_agent_t ag;
     rldt_status_t st = rldt_flow_agent_init(&f, p, params, rldt_eval_envs(o, p->max_batch), o->seed, &ag);
