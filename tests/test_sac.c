@@ -429,3 +429,29 @@ Test(sac, collect_policy_reads_a_flow_checkpoint_too, .init = training_setup, .f
     cr_assert_eq(test_run("%s dataset info %s", test_bin(), out), 0, "%s", test_err);
     cr_assert(strstr(test_out, "demos         3") && strstr(test_out, "\"policy_kind\": \"flow\""), "%s", test_out);
 }
+
+Test(sac, a_truncated_step_bootstraps_and_a_terminated_one_does_not)
+{
+    /* three envs after one step: env 0 hit the time limit, env 1 ended by the task's rules, env 2 goes on */
+    rldt_replay_t buf;
+    rldt_replay_init(&buf, 2, 1, 1, 8);
+    float obs[6] = {1, 1, 2, 2, 3, 3}, unit[3] = {0.1f, 0.2f, 0.3f};
+    float next[6] = {10, 10, 20, 20, 30, 30}, final[6] = {-10, -10, -20, -20, 99, 99}, rew[3] = {1, 2, 3};
+    int steps[3] = {1, 1, 1};
+    uint8_t term[3] = {0, 1, 0}, trunc[3] = {1, 0, 0}, succ[3] = {0};
+    rldt_vec_out_t out = {next, final, rew, steps, term, trunc, succ, NULL};
+    rldt_sac_store(&buf, obs, unit, &out, 3);
+    cr_assert_eq(buf.count, 3);
+    cr_assert_eq(buf.term[0], 0, "a truncated step must bootstrap");
+    cr_assert_eq(buf.term[1], 1);
+    cr_assert_eq(buf.term[2], 0);
+    cr_assert(buf.ended[0] && buf.ended[1] && !buf.ended[2]);
+    /* where the episode ended, the next observation is the terminal one, not the next episode's first */
+    cr_assert_eq(rldt_replay_next_obs(&buf, 0, 0)[0], -10);
+    cr_assert_eq(rldt_replay_next_obs(&buf, 1, 0)[0], -20);
+    cr_assert_eq(rldt_replay_next_obs(&buf, 2, 0)[0], 30);
+    cr_assert_eq(rldt_replay_obs(&buf, 2, 0)[1], 3);
+    cr_assert_float_eq(rldt_replay_act(&buf, 1, 0)[0], 0.2f, 0);
+    cr_assert_eq(buf.rew[2], 3);
+    rldt_replay_free(&buf);
+}

@@ -243,6 +243,21 @@ void rldt_sac_update(rldt_sac_t *s, const rldt_replay_t *buf, int B, rldt_sac_st
                           st);
 }
 
+void rldt_sac_store(rldt_replay_t *buf, const float *obs, const float *unit, const rldt_vec_out_t *out, int n)
+{
+    size_t od = (size_t)buf->obs_dim, A = (size_t)buf->D;
+    for (int i = 0; i < n; i++) {
+        bool ended = out->terminated[i] || out->truncated[i];
+        int slot = rldt_replay_push(buf);
+        memcpy(rldt_replay_obs(buf, slot, 0), obs + i * od, sizeof(float) * od);
+        memcpy(rldt_replay_act(buf, slot, 0), unit + i * A, sizeof(float) * A);
+        memcpy(rldt_replay_next_obs(buf, slot, 0), (ended ? out->final_obs : out->obs) + i * od, sizeof(float) * od);
+        buf->rew[slot] = out->reward[i];
+        buf->term[slot] = out->terminated[i];
+        buf->ended[slot] = ended;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // the evaluation agent
 

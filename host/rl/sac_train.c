@@ -47,8 +47,7 @@ static rldt_status_t evaluate(sac_run_t *r, rldt_eval_result_t *res)
     return st;
 }
 
-/* One vector step: act (random, then the policy's samples), step, store the n transitions. A truncated
- * episode's last transition keeps terminated = 0, so its target bootstraps from the final observation. */
+/* One vector step: act (random, then the policy's samples), step, store the n transitions. */
 static void collect(sac_run_t *r)
 {
     const rldt_env_spec_t *sp = r->spec;
@@ -59,17 +58,10 @@ static void collect(sac_run_t *r)
         rldt_sac_act(&r->sac, r->obs, n, false, &r->explore, r->unit);
     rldt_sac_to_env(sp, r->unit, n, r->act);
     rldt_vecenv_step(r->venv, r->act, 1, &r->out);
+    rldt_sac_store(&r->buf, r->obs, r->unit, &r->out, n);
     for (int i = 0; i < n; i++) {
-        bool ended = r->out.terminated[i] || r->out.truncated[i];
-        int slot = rldt_replay_push(&r->buf);
-        memcpy(rldt_replay_obs(&r->buf, slot, 0), r->obs + (size_t)i * od, sizeof(float) * od);
-        memcpy(rldt_replay_act(&r->buf, slot, 0), r->unit + (size_t)i * A, sizeof(float) * A);
-        memcpy(rldt_replay_next_obs(&r->buf, slot, 0), (ended ? r->out.final_obs : r->out.obs) + (size_t)i * od, sizeof(float) * od);
-        r->buf.rew[slot] = r->out.reward[i];
-        r->buf.term[slot] = r->out.terminated[i];
-        r->buf.ended[slot] = ended;
         r->ep_return[i] += r->out.reward[i];
-        if (ended) {
+        if (r->out.terminated[i] || r->out.truncated[i]) {
             r->train_return += r->ep_return[i];
             r->train_episodes++;
             r->ep_return[i] = 0;

@@ -127,6 +127,11 @@ void rldt_sac_update(rldt_sac_t *s, const rldt_replay_t *buf, int B, rldt_sac_st
 void rldt_sac_update_batch(rldt_sac_t *s, const float *obs, const float *act, const float *rew, const uint8_t *term,
                            const float *next, int B, const float *eps_next, const float *eps_now, rldt_sac_stats_t *st);
 
+/* Stores the n transitions of one vector step (chunk 1) in `buf` (T = 1): observations obs [n][obs_dim]
+ * before the step, actions unit [n][act_dim] in [-1, 1], and the step's output. The next observation is
+ * out->final_obs where the episode ended (terminated or truncated), else out->obs; only `terminated` stops
+ * the bootstrap, so a truncated step keeps terminated = 0 (ended = 1). */
+void rldt_sac_store(rldt_replay_t *buf, const float *obs, const float *unit, const rldt_vec_out_t *out, int n);
 /* Maps actions in [-1, 1] onto the task's bounds (and back). n rows of spec->act_dim. */
 void rldt_sac_to_env(const rldt_env_spec_t *spec, const float *a, int n, float *out);
 
