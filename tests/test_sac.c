@@ -5,7 +5,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "rldt/checkpoint.h"
@@ -454,4 +456,22 @@ Test(sac, a_truncated_step_bootstraps_and_a_terminated_one_does_not)
     cr_assert_float_eq(rldt_replay_act(&buf, 1, 0)[0], 0.2f, 0);
     cr_assert_eq(buf.rew[2], 3);
     rldt_replay_free(&buf);
+}
+
+Test(sac, the_command_writes_checkpoint_metrics_and_a_summary, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    cr_assert_eq(test_run("%s sac ../configs/sac_pendulum.yaml sac.steps=300 sac.start_steps=100 sac.update_after=100 sac.width=16 "
+                          "sac.batch=32 sac.eval_every=200 sac.ckpt_every=200 eval.episodes=1 run.out_dir=%s run.name=cli",
+                          test_bin(), training_dir),
+                 0, "%s", test_err);
+    cr_assert(strstr(test_out, "sac pendulum: 300 env steps, 201 updates") && strstr(test_out, "checkpoint: "), "%s", test_out);
+    const char *files[] = {"sac.ckpt", "sac_200.ckpt", "metrics.csv", "metrics.jsonl"};
+    for (int i = 0; i < 4; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/cli/%s", training_dir, files[i]);
+        cr_assert_eq(access(path, F_OK), 0, "%s missing", path);
+    }
+    /* one JSON object per row: the 200-step evaluation, the 300-step log row and the final evaluation */
+    cr_assert_eq(test_run("grep -c '^{\"env_steps\":' %s/cli/metrics.jsonl", training_dir), 0);
+    cr_assert_eq(atoi(test_out), 3, "%s", test_out);
 }
