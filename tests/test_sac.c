@@ -1,7 +1,11 @@
 /* test_sac.c — Soft Actor-Critic: the tanh-Gaussian log-density against a hand computation and its
  * normalisation, the head's backward and the three losses' gradients against finite differences on a tiny
  * network, the Polyak update, a short pendulum run that learns (and its curves drawn), `rldt collect policy=` writing the policy's
- * own actions, and bad input (missing or foreign checkpoints, wrong dimensions, bad keys). */
+ * own actions, bad input (missing or foreign checkpoints, wrong dimensions, bad keys), and the same updates
+ * on the device backend as on the CPU (suite `device`: the kernel emulator in `make test`, a GPU in
+ * `make test-gpu`). */
+#include "parity.h" /* first: it defines _DEFAULT_SOURCE */
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -474,4 +478,44 @@ Test(sac, the_command_writes_checkpoint_metrics_and_a_summary, .init = training_
     /* one JSON object per row: the 200-step evaluation, the 300-step log row and the final evaluation */
     cr_assert_eq(test_run("grep -c '^{\"env_steps\":' %s/cli/metrics.jsonl", training_dir), 0);
     cr_assert_eq(atoi(test_out), 3, "%s", test_out);
+}
+
+/* ‖(dev − a0) − (cpu − a0)‖ / ‖cpu − a0‖: how differently the two runs moved a tensor away from a0. */
+static double update_mismatch(const float *cpu, const float *dev, const float *a0, size_t n)
+{
+    double diff = 0, moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff += ((double)dev[i] - cpu[i]) * ((double)dev[i] - cpu[i]);
+        moved += ((double)cpu[i] - a0[i]) * ((double)cpu[i] - a0[i]);
+    }
+    cr_assert_gt(moved, 0.0, "the CPU run did not move the tensor");
+    return sqrt(diff / moved);
+}
+
+Test(device, sac_updates_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
+{
+    const rldt_backend_t *dev = parity_backend();
+    /* random actions throughout: both runs see the same transitions, so they differ only by the arithmetic */
+    rldt_config_t cfg = pendulum_config(300, 16);
+    cfg.sac_start_steps = 300, cfg.sac_update_after = 100, cfg.sac_batch = 32, cfg.sac_eval_every = 0, cfg.eval_episodes = 1;
+    rldt_sac_t init, a, b;
+    cr_assert_eq(rldt_sac_init(&init, &cfg, 3, 1, 1, rldt_backend_cpu()), RLDT_OK, "%s", rldt_error_message());
+    const char *names[2] = {"cpu", "dev"};
+    const rldt_backend_t *bes[2] = {rldt_backend_cpu(), dev};
+    char ckpt[2][600];
+    for (int k = 0; k < 2; k++) {
+        snprintf(cfg.run_name, sizeof cfg.run_name, "%s", names[k]);
+        rldt_sac_result_t res;
+        cr_assert_eq(rldt_sac_train(&cfg, rldt_env_find("pendulum"), bes[k], &res), RLDT_OK, "%s", rldt_error_message());
+        snprintf(ckpt[k], sizeof ckpt[k], "%s", res.ckpt_path);
+    }
+    cr_assert_eq(rldt_sac_load(&a, &cfg, ckpt[0], 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_sac_load(&b, &cfg, ckpt[1], 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    double actor = update_mismatch(a.actor.p, b.actor.p, init.actor.p, a.actor.n);
+    double critic = update_mismatch(a.critic.online.p, b.critic.online.p, init.critic.online.p, a.critic.online.n);
+    cr_log_info("SAC on %s: actor update %.2g, critic update %.2g relative to the CPU's", dev->name, actor, critic);
+    cr_assert_lt(actor, 1e-2, "actor: %g", actor); /* 1.5e-7 on the kernel emulator; a GPU rounds differently */
+    cr_assert_lt(critic, 1e-2, "critic: %g", critic);
+    cr_assert_lt(fabsf(a.log_alpha.p[0] - b.log_alpha.p[0]), 1e-3f);
+    rldt_sac_free(&init), rldt_sac_free(&a), rldt_sac_free(&b);
 }
