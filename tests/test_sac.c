@@ -480,18 +480,6 @@ Test(sac, the_command_writes_checkpoint_metrics_and_a_summary, .init = training_
     cr_assert_eq(atoi(test_out), 3, "%s", test_out);
 }
 
-/* ‖(dev − a0) − (cpu − a0)‖ / ‖cpu − a0‖: how differently the two runs moved a tensor away from a0. */
-static double update_mismatch(const float *cpu, const float *dev, const float *a0, size_t n)
-{
-    double diff = 0, moved = 0;
-    for (size_t i = 0; i < n; i++) {
-        diff += ((double)dev[i] - cpu[i]) * ((double)dev[i] - cpu[i]);
-        moved += ((double)cpu[i] - a0[i]) * ((double)cpu[i] - a0[i]);
-    }
-    cr_assert_gt(moved, 0.0, "the CPU run did not move the tensor");
-    return sqrt(diff / moved);
-}
-
 Test(device, sac_updates_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
 {
     const rldt_backend_t *dev = parity_backend();
@@ -511,8 +499,8 @@ Test(device, sac_updates_match_the_cpu, .init = training_setup, .fini = training
     }
     cr_assert_eq(rldt_sac_load(&a, &cfg, ckpt[0], 1, NULL), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(rldt_sac_load(&b, &cfg, ckpt[1], 1, NULL), RLDT_OK, "%s", rldt_error_message());
-    double actor = update_mismatch(a.actor.p, b.actor.p, init.actor.p, a.actor.n);
-    double critic = update_mismatch(a.critic.online.p, b.critic.online.p, init.critic.online.p, a.critic.online.n);
+    double actor = parity_update_mismatch(a.actor.p, b.actor.p, init.actor.p, a.actor.n);
+    double critic = parity_update_mismatch(a.critic.online.p, b.critic.online.p, init.critic.online.p, a.critic.online.n);
     cr_log_info("SAC on %s: actor update %.2g, critic update %.2g relative to the CPU's", dev->name, actor, critic);
     cr_assert_lt(actor, 1e-2, "actor: %g", actor); /* 1.5e-7 on the kernel emulator; a GPU rounds differently */
     cr_assert_lt(critic, 1e-2, "critic: %g", critic);
