@@ -91,4 +91,16 @@ static inline void expect_close_floor(const rldt_backend_t *be, const float *dev
     free(h);
 }
 
+/* ‖(b − a0) − (a − a0)‖ / ‖a − a0‖: how differently two runs moved the same tensor away from a0. */
+static inline double parity_update_mismatch(const float *a, const float *b, const float *a0, size_t n)
+{
+    double diff = 0, moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff += ((double)b[i] - a[i]) * ((double)b[i] - a[i]);
+        moved += ((double)a[i] - a0[i]) * ((double)a[i] - a0[i]);
+    }
+    cr_assert_gt(moved, 0.0, "the CPU run did not move the tensor: the comparison would be vacuous");
+    return sqrt(diff / moved);
+}
+
 #endif

@@ -40,18 +40,6 @@ static rldt_finetune_result_t run(rldt_config_t *cfg, const char *name, const rl
     return r;
 }
 
-/* ‖(b − a0) − (a − a0)‖ / ‖a − a0‖: how differently two runs moved the same tensor away from a0. */
-static double update_mismatch(const float *a, const float *b, const float *a0, size_t n)
-{
-    double diff = 0, moved = 0;
-    for (size_t i = 0; i < n; i++) {
-        diff += ((double)b[i] - a[i]) * ((double)b[i] - a[i]);
-        moved += ((double)a[i] - a0[i]) * ((double)a[i] - a0[i]);
-    }
-    cr_assert_gt(moved, 0.0, "the CPU run did not move the tensor: the comparison would be vacuous");
-    return sqrt(diff / moved);
-}
-
 /* Two iterations of `cfg` on the CPU and on the device from the same pretrained policy and seeds: the device's
  * updates of the actor and of `critic` (the critics' or the value network's tensor) agree with the CPU's to
  * 2% (float rounding differs between backends and the rollouts' env states follow the sampled actions, so
@@ -79,7 +67,7 @@ static void updates_match_the_cpu(rldt_config_t cfg, const char *critic)
             rldt_finetune_result_t z = run(&c0, "init", rldt_backend_cpu());
             x0 = tensor(z.ckpt_path, critic, &n0);
         }
-        double e = update_mismatch(x, y, x0, n);
+        double e = parity_update_mismatch(x, y, x0, n);
         cr_log_info("%s: device update differs from the CPU's by %.3g (relative)", pairs[p][0], e);
         cr_assert_lt(e, 0.02, "%s: device update differs from the CPU's by %.3g", pairs[p][0], e);
         free(x), free(y), free(x0);

@@ -23,12 +23,14 @@ typedef struct {
     double *v; /* [nrows][ncols] */
 } table_t;
 
-/* The columns fine-tuning writes (README "Fine-tuning", host/rl/finetune.c): a header naming anything else
- * is not a metrics file of this program (or a damaged one: a flipped bit in a name would otherwise just
- * hide a panel). */
+/* The columns fine-tuning (README "Fine-tuning", host/rl/finetune.c) and SAC (README "SAC",
+ * host/rl/sac_train.c) write: a header naming anything else is not a metrics file of this program (or a
+ * damaged one: a flipped bit in a name would otherwise just hide a panel). A fine-tuning file has `itr`, a
+ * SAC file has not. */
 static const char *const known_cols[] = {"itr", "env_steps", "env_steps_per_s", "update_s", "eval_episodes", "eval_success",
                                          "eval_return", "critic_loss", "loss_transport", "loss_consist", "loss_reg",
-                                         "phi_norm", "bandwidth", "alpha", "skipped"};
+                                         "phi_norm", "bandwidth", "alpha", "skipped", "updates", "train_episodes",
+                                         "train_return", "actor_loss", "alpha_loss", "entropy", "q"};
 
 static int column(const table_t *t, const char *name);
 
@@ -52,8 +54,7 @@ static rldt_status_t parse_header(const char *path, char *line, table_t *t)
         if (t->ncols == MAX_COLS) return rldt_error_set(RLDT_ERR_USAGE, "%s: more than %d columns", path, MAX_COLS);
         snprintf(t->names[t->ncols++], sizeof t->names[0], "%s", name);
     }
-    if (column(t, "itr") < 0 || column(t, "env_steps") < 0)
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: no itr or env_steps column", path);
+    if (column(t, "env_steps") < 0) return rldt_error_set(RLDT_ERR_USAGE, "%s: no env_steps column", path);
     return RLDT_OK;
 }
 
@@ -77,8 +78,8 @@ static rldt_status_t parse_row(const char *path, const char *line, table_t *t, i
     return RLDT_OK;
 }
 
-/* What fine-tuning writes holds for every row: one per iteration in order, env steps that only grow,
- * success rates in [0, 1], counts that are whole numbers. */
+/* What fine-tuning and SAC write holds for every row: env steps that only grow (and, in fine-tuning, one
+ * row per iteration in order), success rates in [0, 1], counts that are whole numbers. */
 static rldt_status_t check_row(const char *path, const table_t *t, int row)
 {
     static const struct {
@@ -86,7 +87,7 @@ static rldt_status_t check_row(const char *path, const table_t *t, int row)
         double lo, hi;
         bool whole, nan_ok;
     } rules[] = {{"itr", 0, 1e15, true, false},          {"env_steps", 0, 1e18, true, false}, {"eval_episodes", 0, 1e9, true, true},
-                 {"eval_success", 0, 1, false, true},     {"skipped", 0, 1e15, true, false}};
+                 {"eval_success", 0, 1, false, true},     {"skipped", 0, 1e15, true, false},   {"updates", 0, 1e18, true, false}};
     const double *v = t->v + (size_t)row * t->ncols;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         int c = column(t, rules[i].name);
@@ -98,7 +99,7 @@ static rldt_status_t check_row(const char *path, const table_t *t, int row)
     if (row > 0) {
         const double *prev = v - t->ncols;
         int itr = column(t, "itr"), steps = column(t, "env_steps");
-        if (v[itr] != prev[itr] + 1)
+        if (itr >= 0 && v[itr] != prev[itr] + 1)
             return rldt_error_set(RLDT_ERR_USAGE, "%s: line %d is iteration %g but follows iteration %g (one row per iteration, in order)",
                                   path, row + 2, v[itr], prev[itr]);
         if (v[steps] < prev[steps])
@@ -145,14 +146,14 @@ typedef struct {
 static const csv_kind_t metrics_csv = {"metrics file", parse_header, check_row, true};
 static const csv_kind_t step_grads_csv = {"step gradients file", step_grads_header, step_grads_check, false};
 
-/* Reads a metrics file, refusing anything fine-tuning cannot have written (every line ends with '\n': a
+/* Reads a metrics file, refusing anything fine-tuning or SAC cannot have written (every line ends with '\n': a
  * last line without one is a cut file). */
 static rldt_status_t read_csv(const char *path, const csv_kind_t *kind, table_t *t)
 {
     memset(t, 0, sizeof *t);
     struct stat s;
     if (stat(path, &s) != 0)
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s (is this a fine-tuning run directory?)", path, strerror(errno));
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s (is this a fine-tuning or SAC run directory?)", path, strerror(errno));
     if (rldt_path_check_input(path, kind->what)) return RLDT_ERR_USAGE;
     FILE *f = fopen(path, "r");
     if (!f) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
@@ -184,7 +185,7 @@ static rldt_status_t read_csv(const char *path, const csv_kind_t *kind, table_t 
     }
     if (!st && ferror(f)) st = rldt_error_set(RLDT_ERR_USAGE, "%s: cannot read: %s", path, strerror(errno));
     if (!st && n == 0) st = rldt_error_set(RLDT_ERR_USAGE, "%s: empty file", path);
-    if (!st && t->nrows == 0 && kind->rows_required) st = rldt_error_set(RLDT_ERR_USAGE, "%s: holds no iterations yet", path);
+    if (!st && t->nrows == 0 && kind->rows_required) st = rldt_error_set(RLDT_ERR_USAGE, "%s: holds no rows yet", path);
     free(line);
     fclose(f);
     if (st) {
@@ -337,9 +338,14 @@ rldt_status_t rldt_plot_run(const char *run_dir, const char *out_png)
         free(path);
         return st;
     }
-    static const char *const cols[6] = {"eval_return", "eval_success", "critic_loss", "loss_transport", "phi_norm", "env_steps_per_s"};
-    static const char *const titles[6] = {"eval return", "eval success", "critic loss", "actor transport loss",
-                                          "mean |phi|", "env steps/s"};
+    static const char *const ft_cols[6] = {"eval_return", "eval_success", "critic_loss", "loss_transport", "phi_norm", "env_steps_per_s"};
+    static const char *const ft_titles[6] = {"eval return", "eval success", "critic loss", "actor transport loss",
+                                             "mean |phi|", "env steps/s"};
+    static const char *const sac_cols[6] = {"eval_return", "train_return", "critic_loss", "actor_loss", "alpha", "entropy"};
+    static const char *const sac_titles[6] = {"eval return (mean action)", "training return", "critic loss",
+                                              "actor loss", "temperature alpha", "entropy -log pi"};
+    bool sac = column(&t, "itr") < 0;
+    const char *const *cols = sac ? sac_cols : ft_cols, *const *titles = sac ? sac_titles : ft_titles;
     int xc = column(&t, "env_steps");
     rldt_canvas_t cv;
     rldt_canvas_init(&cv, 960, 780);

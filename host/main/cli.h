@@ -4,6 +4,8 @@
 #define RLDT_CLI_H
 
 #include "rldt/config.h"
+#include "rldt/rollout.h"
+#include "rldt/sac.h"
 
 typedef struct {
     const char *name;
@@ -37,6 +39,31 @@ void rldt_cli_print_args(const rldt_cli_arg_t *args, int n);
 struct rldt_backend;
 const struct rldt_backend *rldt_cli_backend(const rldt_config_t *cfg);
 
+/* A checkpoint's acting policy (eval, collect): a flow policy (pretrain and finetune checkpoints) or a SAC
+ * actor (kind "sac"), as one agent. */
+typedef struct {
+    const struct rldt_backend *be;
+    bool is_sac, has_sac, has_pol;
+    rldt_sac_t sac;
+    rldt_sac_agent_t sac_agent;
+    rldt_policy_t pol;
+    float *params;
+    rldt_flow_agent_t flow;
+    rldt_agent_t agent; /* what acts */
+} rldt_cli_policy_t;
+/* The config stored in checkpoint `path` (any kind, checked to be a readable checkpoint) and whether it is a
+ * SAC checkpoint. */
+rldt_status_t rldt_cli_policy_config(const char *path, rldt_config_t *cfg, bool *is_sac);
+/* Loads the policy of checkpoint `path` for episodes of `spec` with options o (o->n_envs bounds its batch,
+ * o->seed seeds its sampling) on `be`. Call rldt_cli_policy_close after a failure too. */
+rldt_status_t rldt_cli_policy_open(rldt_cli_policy_t *p, const char *path, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+                                  const struct rldt_backend *be);
+void rldt_cli_policy_close(rldt_cli_policy_t *p);
+/* rldt_evaluate_agent, writing the episodes to a new dataset at export_path (NULL: none) with `collect_args`
+ * (JSON) stored in it and the train/valid split drawn from o->seed; on failure the dataset is abandoned. */
+rldt_status_t rldt_cli_run_episodes(const rldt_agent_t *ag, const rldt_env_spec_t *spec, rldt_eval_opts_t *o, const char *export_path,
+                                    const char *collect_args, rldt_eval_result_t *res);
+
 /* Prints "rldt: error: <rldt_error_message()>" to stderr and returns `status`. */
 int rldt_cli_fail(int status);
 /* Prints the usage line of the named command and returns RLDT_ERR_USAGE. */
@@ -51,6 +78,7 @@ int rldt_cmd_dataset(int argc, char **argv);
 int rldt_cmd_pretrain(int argc, char **argv);
 int rldt_cmd_eval(int argc, char **argv);
 int rldt_cmd_finetune(int argc, char **argv);
+int rldt_cmd_sac(int argc, char **argv);
 int rldt_cmd_export(int argc, char **argv);
 int rldt_cmd_plot(int argc, char **argv);
 int rldt_cmd_envstep(int argc, char **argv);

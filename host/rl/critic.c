@@ -110,6 +110,16 @@ void rldt_critic_action_grad(rldt_critic_t *c, const float *obs, const float *ac
     }
 }
 
+const float *rldt_critic_member_action_grad(rldt_critic_t *c, int m, const float *obs, const float *act, int B, float *g)
+{
+    const float *P = member_params(c, m, false);
+    pack(c, obs, act, B);
+    const float *q = rldt_mlp_forward(&c->net, P, c->in, B);
+    rldt_mlp_backward(&c->net, P, NULL, c->ones, c->din);
+    c->be->copy_cols(g, c->D, 0, c->din, c->obs_dim + c->D, c->obs_dim, c->D, B);
+    return q;
+}
+
 double rldt_critic_accumulate(rldt_critic_t *c, int m, const float *obs, const float *act, const float *targets, int B)
 {
     const float *P = member_params(c, m, false);

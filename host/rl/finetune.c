@@ -13,6 +13,7 @@
 #include "rldt/checkpoint.h"
 #include "rldt/comm.h"
 #include "rldt/log.h"
+#include "rldt/metrics.h"
 #include "rldt/path.h"
 #include "rldt/pretrain.h"
 
@@ -530,115 +531,46 @@ static void world_stats(ft_stats_t *s)
     s->critic_n = (int)v[NS], s->actor_n = (int)v[NS + 1];
 }
 
-/* metrics.jsonl and metrics.csv of a run: one row per iteration, flushed as it is written; step_grads.csv
- * (with finetune.step_grad_freq, else NULL): K rows per logged actor update. Rank 0 writes them (the other
- * ranks' files stay NULL). */
+/* A run's metrics (rldt/metrics.h: one row per iteration) and, with finetune.step_grad_freq, step_grads.csv:
+ * K rows per logged actor update. Rank 0 writes them (the other ranks' files stay closed). */
 typedef struct {
-    FILE *file[3];
-    char path[3][RLDT_PATH_MAX + 1];
+    rldt_metrics_t rows;
+    FILE *step_grads;
+    char sg_path[RLDT_PATH_MAX + 1];
 } metrics_t;
-enum { JSONL = 0, CSV = 1, STEP_GRADS = 2 };
 #define STEP_GRADS_HEADER "itr,actor_update,k,grad_norm"
 
-static rldt_status_t metrics_error(const metrics_t *m, int k)
-{
-    return rldt_error_set(RLDT_ERR, "cannot write metrics to %s: %s", m->path[k], strerror(errno ? errno : EIO));
-}
-
-/* Cuts a metrics file back to its rows of iterations before `itr` (and the CSV header), so that a resumed
- * run does not repeat the iterations it replays; a partial last row (a kill mid-write) goes too. The rows
- * kept must be whole: with `every_iteration` (metrics.csv/jsonl) exactly one row per iteration 0 .. itr-1 in
- * order, otherwise (step_grads.csv) iterations that never decrease. A damaged row or a missing iteration is
- * an error (the run's history would lose rows silently). Returns the bytes kept in *kept (0 for a file that
- * does not exist). */
-static rldt_status_t metrics_trim(const char *path, long itr, const char *header, bool every_iteration, long *kept)
-{
-    *kept = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? RLDT_OK : rldt_error_set(RLDT_ERR, "cannot read metrics %s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long next = 0, rows = 0; /* next: every_iteration: the iteration the next row must hold; else the least it may */
-    rldt_status_t st = RLDT_OK;
-    while (!st && (len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
-        if (header && *kept == 0) {
-            if (strncmp(line, header, strlen(header)) != 0 || (size_t)len != strlen(header) + 1)
-                st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s: its header is not the one this build writes; move the file away to resume here",
-                                    path);
-            *kept += len;
-            continue;
-        }
-        const char *num = header ? line : strncmp(line, "{\"itr\":", 7) == 0 ? line + 7 : NULL;
-        char *end = NULL;
-        double row = num ? strtod(num, &end) : NAN;
-        bool whole = num && end != num && (*end == ',' || *end == '}') && row >= 0 && row == (double)(long)row;
-        if (whole && row >= (double)itr) break; /* the rows the resumed run writes again */
-        if (!whole || (every_iteration ? row != (double)next : row < (double)next)) {
-            st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s: a damaged or out-of-order row after %ld good rows; move the file away "
-                                "(or repair it) to resume here", path, rows);
-            break;
-        }
-        next = every_iteration ? next + 1 : (long)row;
-        rows++;
-        *kept += len;
-    }
-    free(line);
-    fclose(f);
-    if (!st && every_iteration && next < itr)
-        st = rldt_error_set(RLDT_ERR_USAGE, "metrics %s holds %ld of the %ld iterations before the checkpoint; move the file "
-                            "away (or repair it) to resume here", path, next, itr);
-    if (!st && truncate(path, (off_t)*kept) != 0)
-        st = rldt_error_set(RLDT_ERR, "cannot cut metrics %s back to iteration %ld: %s", path, itr, strerror(errno));
-    return st;
-}
-
-/* Opens <dir>/metrics.{jsonl,csv}, and <dir>/step_grads.csv when `step_grads`, for a run starting at
- * iteration `itr`: fresh files at 0, otherwise the existing rows up to itr are kept (see metrics_trim). A
- * step_grads.csv the run does not write is cut back too on a resume, and removed on a fresh start. */
+/* Opens the metrics files for a run starting at iteration `itr` (rldt_metrics_open), and step_grads.csv
+ * when `step_grads`: cut back on a resume like the others; one the run does not write is cut back too on
+ * a resume, and removed on a fresh start. */
 static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr, bool step_grads)
 {
     if (rldt_comm_world()->rank != 0) return RLDT_OK;
-    char header[512] = "";
-    for (size_t i = 0; i < N_METRICS; i++) {
-        strcat(header, metric_names[i]);
-        if (i + 1 < N_METRICS) strcat(header, ",");
-    }
-    rldt_ignore_sigxfsz();
-    const char *names[3] = {"metrics.jsonl", "metrics.csv", "step_grads.csv"};
-    const char *headers[3] = {NULL, header, STEP_GRADS_HEADER};
-    for (int k = 0; k < 3; k++) {
-        rldt_status_t st = rldt_path_format(m->path[k], sizeof m->path[k], "%s/%s", dir, names[k]);
-        long kept = 0;
-        if (!st && itr > 0) st = metrics_trim(m->path[k], itr, headers[k], k != STEP_GRADS, &kept);
-        if (!st && itr == 0 && k == STEP_GRADS && !step_grads && unlink(m->path[k]) != 0 && errno != ENOENT)
-            st = rldt_error_set(RLDT_ERR, "cannot remove the old %s: %s", m->path[k], strerror(errno));
-        if (st) return st;
-        if (k == STEP_GRADS && !step_grads) continue;
-        errno = 0;
-        m->file[k] = fopen(m->path[k], itr > 0 ? "a" : "w");
-        if (!m->file[k]) return rldt_error_set(RLDT_ERR, "cannot open metrics %s: %s", m->path[k], strerror(errno));
-        if (headers[k] && kept == 0 && (fprintf(m->file[k], "%s\n", headers[k]) < 0 || fflush(m->file[k]) != 0))
-            return metrics_error(m, k);
-    }
+    rldt_status_t st = rldt_metrics_open(&m->rows, dir, metric_names, (int)N_METRICS, itr);
+    if (!st) st = rldt_path_format(m->sg_path, sizeof m->sg_path, "%s/step_grads.csv", dir);
+    long kept = 0;
+    if (!st && itr > 0) st = rldt_metrics_trim(m->sg_path, itr, STEP_GRADS_HEADER, "itr", false, &kept);
+    if (!st && itr == 0 && !step_grads && unlink(m->sg_path) != 0 && errno != ENOENT)
+        st = rldt_error_set(RLDT_ERR, "cannot remove the old %s: %s", m->sg_path, strerror(errno));
+    if (st || !step_grads) return st;
+    errno = 0;
+    m->step_grads = fopen(m->sg_path, itr > 0 ? "a" : "w");
+    if (!m->step_grads) return rldt_error_set(RLDT_ERR, "cannot open metrics %s: %s", m->sg_path, strerror(errno));
+    if (kept == 0 && (fprintf(m->step_grads, "%s\n", STEP_GRADS_HEADER) < 0 || fflush(m->step_grads) != 0))
+        return rldt_metrics_error(m->sg_path);
     return RLDT_OK;
 }
 
-/* Closes the files; a failure to write what was still buffered is an error. */
 static rldt_status_t metrics_close(metrics_t *m)
 {
-    rldt_status_t st = RLDT_OK;
-    for (int k = 0; k < 3; k++) {
-        errno = 0;
-        if (m->file[k] && fclose(m->file[k]) != 0 && !st) st = metrics_error(m, k);
-        m->file[k] = NULL;
-    }
+    rldt_status_t st = rldt_metrics_close(&m->rows);
+    errno = 0;
+    if (m->step_grads && fclose(m->step_grads) != 0 && !st) st = rldt_metrics_error(m->sg_path);
+    m->step_grads = NULL;
     return st;
 }
 
-/* One row of metrics.jsonl (missing values as null) and metrics.csv (missing values as nan). ev is NULL on
- * training iterations; env_sps and update_s are NaN on evaluation iterations. A row that cannot be written
- * in full (a full disk, a file-size limit) is an error: the run stops rather than go on without metrics. */
+/* One row: ev is NULL on training iterations; env_sps and update_s are NaN on evaluation iterations. */
 static rldt_status_t write_metrics(metrics_t *m, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev,
                                    double env_sps, double update_s)
 {
@@ -647,36 +579,21 @@ static rldt_status_t write_metrics(metrics_t *m, const ft_t *f, const ft_stats_t
                            mean_or_nan(s->transport, s->actor_n), mean_or_nan(s->consist, s->actor_n),
                            mean_or_nan(s->reg, s->actor_n), mean_or_nan(s->phi_norm, s->actor_n),
                            mean_or_nan(s->bandwidth, s->actor_n), mean_or_nan(s->alpha, s->actor_n), (double)s->skipped};
-    FILE *jsonl = m->file[JSONL], *csv = m->file[CSV];
-    if (!jsonl) return RLDT_OK; /* not rank 0 */
-    errno = 0;
-    fputc('{', jsonl);
-    for (size_t i = 0; i < N_METRICS; i++) {
-        fprintf(jsonl, "%s\"%s\":", i ? "," : "", metric_names[i]);
-        if (isfinite(v[i]))
-            fprintf(jsonl, "%.8g", v[i]);
-        else
-            fputs("null", jsonl);
-        fprintf(csv, "%s%.8g", i ? "," : "", v[i]);
-    }
-    fputs("}\n", jsonl);
-    fputc('\n', csv);
-    for (int k = 0; k < 2; k++)
-        if (fflush(m->file[k]) != 0 || ferror(m->file[k])) return metrics_error(m, k);
-    return RLDT_OK;
+    if (!m->rows.file[0]) return RLDT_OK; /* not rank 0 */
+    return rldt_metrics_write(&m->rows, v);
 }
 
 /* The iteration's logged per-step gradient norms into step_grads.csv (when it is open), K rows per update. */
 static rldt_status_t write_step_grads(metrics_t *m, ft_t *f)
 {
-    FILE *out = m->file[STEP_GRADS];
+    FILE *out = m->step_grads;
     int n = f->sg_n;
     f->sg_n = 0;
     if (!out) return RLDT_OK;
     errno = 0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < f->K; k++) fprintf(out, "%ld,%ld,%d,%.8g\n", f->itr, f->sg_update[i], k, f->sg_norm[(size_t)i * f->K + k]);
-    return fflush(out) != 0 || ferror(out) ? metrics_error(m, STEP_GRADS) : RLDT_OK;
+    return fflush(out) != 0 || ferror(out) ? rldt_metrics_error(m->sg_path) : RLDT_OK;
 }
 
 /* Rank 0 evaluates (the other ranks' *res is zero: nothing but the log and metrics read it). */
@@ -717,7 +634,8 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
     rldt_status_t st = setup(&f, &cfg, spec, be);
     f.delta_kernel = strcmp(cfg.svgd_kernel, "delta") == 0;
     char dir[RLDT_PATH_MAX + 1], path[RLDT_PATH_MAX + 1];
-    metrics_t metrics = {{NULL, NULL, NULL}, {"", "", ""}};
+    metrics_t metrics;
+    memset(&metrics, 0, sizeof metrics);
     if (!st) st = rldt_path_format(dir, sizeof dir, "%s/%s", cfg.run_out_dir, cfg.run_name);
     if (!st) st = rldt_path_format(res->ckpt_path, sizeof res->ckpt_path, "%s/finetune.ckpt", dir);
     if (!st && rldt_comm_world()->rank == 0) st = rldt_mkdirs(dir);

@@ -136,6 +136,26 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     e->disk_what = "checkpoint";
 }
 
+void rldt_mem_estimate_sac(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_env_spec_t *spec)
+{
+    memset(e, 0, sizeof *e);
+    double od = spec->obs_dim, A = spec->act_dim, envs = (double)cfg->env_n_envs, mb = (double)cfg->sac_batch;
+    if (envs > mb) mb = envs;
+    double cap = (double)cfg->sac_buffer < (double)cfg->sac_steps + envs ? (double)cfg->sac_buffer : (double)cfg->sac_steps + envs;
+    rldt_mlp_spec_t pi = {spec->obs_dim, 2 * spec->act_dim, (int)cfg->sac_width, (int)cfg->sac_depth, false, RLDT_ACT_RELU, false,
+                          RLDT_INIT_TORCH};
+    rldt_mlp_spec_t q = {spec->obs_dim + spec->act_dim, 1, (int)cfg->sac_width, (int)cfg->sac_depth, false, RLDT_ACT_SILU, false,
+                         RLDT_INIT_NORMAL01};
+    double na = (double)rldt_mlp_param_count(&pi), nc = 2.0 * (double)rldt_mlp_param_count(&q);
+    add(e, "actor (weights, gradients, Adam moments)", na * F, (4 * na + mlp_ws_floats(&pi, mb)) * F);
+    add(e, "twin critics (weights, gradients, Adam moments, targets)", nc * F, (5 * nc + mlp_ws_floats(&q, mb) + 2 * mb * (od + A + 2)) * F);
+    add(e, "replay buffer (obs, next obs, action, reward, flags)", cap * ((2 * od + A + 1) * F + 4) + cap * sizeof(int), 0);
+    add(e, "minibatch and head buffers", mb * (2 * od + 14 * A + 10) * F, mb * (2 * od + 5 * A + 1) * F);
+    add(e, "environments and checkpoint copies", envs * (spec->ops->state_size + od * 4 * F) + (4 * na + 4 * nc) * F, 0);
+    e->disk = (4 * na + 4 * nc) * F;
+    e->disk_what = "checkpoint";
+}
+
 /* HDF5 bookkeeping per demo of a dataset (two groups, six to eight chunked datasets and their indices),
  * measured on files rldt writes. */
 #define DEMO_OVERHEAD 20000.0

@@ -73,17 +73,68 @@ static rldt_status_t write_frames(const rldt_env_spec_t *spec, const rldt_vec_re
     return st;
 }
 
+int rldt_eval_envs(const rldt_eval_opts_t *o, int max_batch)
+{
+    int n = o->n_envs < o->episodes ? o->n_envs : o->episodes;
+    if (n > max_batch) n = max_batch;
+    return n < 1 ? 1 : n;
+}
+
+static void flow_act(void *ctx, const float *obs, int n, bool deterministic, float *actions)
+{
+    rldt_flow_agent_t *f = ctx;
+    rldt_actor_act(&f->actor, f->params, obs, deterministic, actions);
+}
+
+rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, const float *params, int n, uint64_t seed,
+                                   rldt_agent_t *out)
+{
+    f->params = params;
+    rldt_status_t st = rldt_actor_init(&f->actor, p, n, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 0, 0));
+    *out = (rldt_agent_t){p->spec.obs_dim, p->spec.act_dim, p->spec.chunk, n, flow_act, f};
+    return st;
+}
+
+void rldt_flow_agent_free(rldt_flow_agent_t *f) { rldt_actor_free(&f->actor); }
+
+static void noisy_act(void *ctx, const float *obs, int n, bool deterministic, float *actions)
+{
+    rldt_noisy_agent_t *a = ctx;
+    a->inner->act(a->inner->ctx, obs, n, deterministic, actions);
+    for (size_t i = 0; i < (size_t)n * a->inner->chunk * a->inner->act_dim; i++) actions[i] += a->noise * rldt_rng_normal(&a->rng);
+}
+
+void rldt_noisy_agent_init(rldt_noisy_agent_t *a, const rldt_agent_t *inner, float noise, uint64_t seed, rldt_agent_t *out)
+{
+    a->inner = inner;
+    a->noise = noise;
+    rldt_rng_init(&a->rng, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 3, 0));
+    *out = *inner;
+    out->act = noisy_act;
+    out->ctx = a;
+}
+
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res)
 {
     memset(res, 0, sizeof *res);
+    rldt_flow_agent_t f;
+    rldt_agent_t ag;
+    rldt_status_t st = rldt_flow_agent_init(&f, p, params, rldt_eval_envs(o, p->max_batch), o->seed, &ag);
+    if (!st) st = rldt_evaluate_agent(&ag, spec, o, res);
+    rldt_flow_agent_free(&f);
+    return st;
+}
+
+rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+                                  rldt_eval_result_t *res)
+{
+    memset(res, 0, sizeof *res);
     if (o->episodes < 1) return rldt_error_set(RLDT_ERR_USAGE, "evaluation needs at least one episode");
-    if (spec->obs_dim != p->spec.obs_dim || spec->act_dim != p->spec.act_dim)
+    if (spec->obs_dim != ag->obs_dim || spec->act_dim != ag->act_dim)
         return rldt_error_set(RLDT_ERR_USAGE, "policy (obs %d, act %d) does not fit task %s (obs %d, act %d)",
-                              p->spec.obs_dim, p->spec.act_dim, spec->name, spec->obs_dim, spec->act_dim);
-    int n = o->n_envs < o->episodes ? o->n_envs : o->episodes, chunk = p->spec.chunk;
-    if (n < 1) n = 1;
-    if (n > p->max_batch) n = p->max_batch;
+                              ag->obs_dim, ag->act_dim, spec->name, spec->obs_dim, spec->act_dim);
+    int n = rldt_eval_envs(o, ag->max_batch), chunk = ag->chunk;
     if (o->frames_dir && !spec->ops->render) return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames", spec->name);
     rldt_status_t made = o->frames_dir ? rldt_mkdirs(o->frames_dir) : RLDT_OK;
     if (made) return made;
@@ -91,12 +142,6 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     rldt_vecenv_t *venv;
     rldt_status_t st = rldt_vecenv_create(&venv, spec, n, o->max_steps, o->seed, 0, o->threads);
     if (st) return st;
-    rldt_actor_t actor;
-    st = rldt_actor_init(&actor, p, n, o->seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 0, 0));
-    if (st) {
-        rldt_vecenv_destroy(venv);
-        return st;
-    }
     float *actions = rldt_xmalloc(sizeof(float) * (size_t)n * chunk * spec->act_dim);
     float *ep_return = rldt_xcalloc((size_t)n, sizeof(float));
     int *ep_len = rldt_xcalloc((size_t)n, sizeof(int)), *done = rldt_xcalloc((size_t)n, sizeof(int));
@@ -110,7 +155,7 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     memcpy(out.obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
     size_t n_actions = (size_t)n * chunk * spec->act_dim;
     while (finished < o->episodes && !st) {
-        rldt_actor_act(&actor, params, out.obs, o->deterministic, actions);
+        ag->act(ag->ctx, out.obs, n, o->deterministic, actions);
         for (size_t j = 0; j < n_actions && !st; j++)
             if (!isfinite(actions[j]))
                 st = rldt_error_set(RLDT_ERR, "evaluation: the policy gave a non-finite action (env %zu, dimension %zu, after %d "
@@ -150,7 +195,6 @@ rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_en
     rldt_recorder_free(rec);
     rldt_vecenv_out_free(&out);
     free(actions), free(ep_return), free(ep_len), free(done);
-    rldt_actor_free(&actor);
     rldt_vecenv_destroy(venv);
     return st;
 }

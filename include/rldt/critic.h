@@ -46,6 +46,9 @@ void rldt_critic_bootstrap(rldt_critic_t *c, const float *obs, const float *acts
                            float *tmp);
 /* g[B][D] = mean over members of dQ_online/da at (obs, act): the transport field's gradient term. */
 void rldt_critic_action_grad(rldt_critic_t *c, const float *obs, const float *act, int B, float *g);
+/* g[B][D] = dQ_m/da of member m (online) at (obs, act). Returns Q_m [B] in the workspace, valid until the
+ * next call. */
+const float *rldt_critic_member_action_grad(rldt_critic_t *c, int m, const float *obs, const float *act, int B, float *g);
 /* Adds member m's MSE loss gradient on (obs, act) -> targets[B] to the online gradients; returns the loss. */
 double rldt_critic_accumulate(rldt_critic_t *c, int m, const float *obs, const float *act, const float *targets, int B);
 /* target <- target + tau (online - target) for every member. */

@@ -61,6 +61,9 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
  * critic ensemble (cfg's critic.* keys): the floats each data-parallel gradient average moves. */
 void rldt_mem_param_counts(const rldt_config_t *cfg, const rldt_config_t *policy, int obs_dim, int act_dim, double *actor,
                            double *critic);
+/* SAC (rldt sac) on task `spec`: the actor and the twin critics of sac.* with their trainers and workspaces
+ * (batches of sac.batch), the replay buffer (sac.buffer, capped at sac.steps), the envs and the checkpoint. */
+void rldt_mem_estimate_sac(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_env_spec_t *spec);
 /* Collecting `demos` expert demos of `spec` (rldt collect): the dataset file, counted at max_steps steps per
  * demo (an upper bound for tasks whose episodes can end early), and the writer's memory. */
 void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *spec, double demos);

@@ -10,8 +10,9 @@
 extern "C" {
 #endif
 
-/* Reads <run_dir>/metrics.csv and draws one panel per curve (eval return and success, critic loss, actor
- * loss terms, |phi|, env steps/s) against env steps into `out_png`. When the run has a step_grads.csv
+/* Reads <run_dir>/metrics.csv and draws one panel per curve against env steps into `out_png`: for a
+ * fine-tuning run eval return and success, critic loss, actor transport loss, |phi|, env steps/s; for a SAC
+ * run (no itr column) eval and training return, critic and actor loss, temperature and entropy. When the run has a step_grads.csv
  * (finetune.step_grad_freq), also draws step_grads.png in out_png's directory: the log10 of each denoising
  * step's mean gradient norm against k. Missing or malformed metrics file, malformed step_grads.csv:
  * RLDT_ERR_USAGE naming it. */

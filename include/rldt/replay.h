@@ -5,7 +5,8 @@
  * after the chunk (the terminal one where the episode ended), the executed action chunk in normalised
  * units, the chunk's summed reward, terminated / ended / success flags and a loss mask (0 for states the
  * losses must ignore: after a success when reward.mask_after_success is on). Capacity is counted in
- * segments; pushing into a full buffer overwrites the oldest. */
+ * segments; pushing into a full buffer overwrites the oldest. SAC (rldt/sac.h) keeps its transitions in one
+ * with T = 1: raw observations, actions in [-1, 1], one env step per segment, sampled uniformly. */
 #ifndef RLDT_REPLAY_H
 #define RLDT_REPLAY_H
 

@@ -56,6 +56,42 @@ typedef struct {
 rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res);
 
+/* Anything that acts: a flow policy (rldt_evaluate wraps one), a SAC actor (rldt/sac.h). */
+typedef struct {
+    int obs_dim, act_dim, chunk;
+    int max_batch; /* most observations per call */
+    /* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim], n <= max_batch; the
+     * same n on every call of one evaluation. */
+    void (*act)(void *ctx, const float *obs, int n, bool deterministic, float *actions);
+    void *ctx;
+} rldt_agent_t;
+
+/* rldt_evaluate for any agent. */
+rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+                                  rldt_eval_result_t *res);
+/* The envs an evaluation with options o steps side by side for an agent taking max_batch observations:
+ * o->n_envs, at most one per episode and at most max_batch, at least one. */
+int rldt_eval_envs(const rldt_eval_opts_t *o, int max_batch);
+
+/* A flow policy as an agent: an actor for n envs (rldt_actor_init with seed on the policy stream) acting with
+ * parameters `params` (backend memory, kept by pointer). */
+typedef struct {
+    rldt_actor_t actor;
+    const float *params;
+} rldt_flow_agent_t;
+rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, const float *params, int n, uint64_t seed,
+                                   rldt_agent_t *out);
+void rldt_flow_agent_free(rldt_flow_agent_t *f);
+
+/* An agent that adds Gaussian noise of std `noise` (env units, drawn from its own stream of `seed`) to the
+ * actions of `inner` (kept by pointer); the env clips the result to the task's bounds. */
+typedef struct {
+    const rldt_agent_t *inner;
+    float noise;
+    rldt_rng_t rng;
+} rldt_noisy_agent_t;
+void rldt_noisy_agent_init(rldt_noisy_agent_t *a, const rldt_agent_t *inner, float noise, uint64_t seed, rldt_agent_t *out);
+
 #ifdef __cplusplus
 }
 #endif
