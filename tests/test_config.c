@@ -553,6 +553,19 @@ Test(config, json_round_trip_is_exact)
     }
 }
 
+/* A config's bytes depend only on its values: a short string set over a longer one leaves no stale bytes
+ * behind its terminator (the fuzzer's JSON round trip compares configs with memcmp). */
+Test(config, shorter_string_leaves_no_stale_bytes)
+{
+    rldt_config_t a, b;
+    rldt_config_defaults(&a);
+    rldt_config_defaults(&b);
+    char *over[] = {"env.name=bandit2d", "env.name=reach"}, *direct[] = {"env.name=reach"};
+    cr_assert_eq(rldt_config_apply_overrides(&a, 2, over), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_config_apply_overrides(&b, 1, direct), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(memcmp(&a, &b, sizeof a), 0);
+}
+
 Test(config, json_is_nested_and_readable)
 {
     rldt_config_t cfg;

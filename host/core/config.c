@@ -194,7 +194,9 @@ static rldt_status_t set_text(char *field, const rldt_config_key_t *k, const cha
     if (n >= RLDT_CFG_STR_MAX)
         return fail(origin, line, "%s: value is %zu bytes long; at most %d are allowed", k->name, n,
                     RLDT_CFG_STR_MAX - 1);
-    memcpy(field, text, n + 1);
+    /* zero the rest too: a config's bytes depend only on its values, so that configs compare with memcmp */
+    memset(field, 0, RLDT_CFG_STR_MAX);
+    memcpy(field, text, n);
     return RLDT_OK;
 }
 
