@@ -71,6 +71,30 @@ Test(rng, bulk_fill_element_layout_and_advance)
     for (int i = 0; i < 3; i++) cr_assert_eq(y[i], rldt_philox_uniform_at(11, 5, 3, (uint64_t)i));
 }
 
+Test(rng, a_saved_state_continues_the_stream_and_a_bad_one_is_refused)
+{
+    rldt_rng_t a, b;
+    rldt_rng_init(&a, 7, 9);
+    for (int i = 0; i < 5; i++) rldt_rng_u32(&a); /* mid-block: words buffered */
+    int64_t st[RLDT_RNG_STATE];
+    rldt_rng_state(&a, st);
+    cr_assert_eq(st[1], 3, "5 words drawn: 3 of the second block left");
+    rldt_rng_init(&b, 7, 9);
+    cr_assert_eq(rldt_rng_set_state(&b, st, "test"), RLDT_OK, "%s", rldt_error_message());
+    for (int i = 0; i < 10; i++) cr_assert_eq(rldt_rng_u32(&a), rldt_rng_u32(&b), "word %d", i);
+    int64_t bad[RLDT_RNG_STATE];
+    memcpy(bad, st, sizeof bad);
+    bad[1] = 5;
+    cr_assert_eq(rldt_rng_set_state(&b, bad, "ckpt.h5"), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "ckpt.h5"), "%s", rldt_error_message());
+    memcpy(bad, st, sizeof bad);
+    bad[3] = (int64_t)1 << 40;
+    cr_assert_eq(rldt_rng_set_state(&b, bad, "ckpt.h5"), RLDT_ERR_USAGE);
+    bad[3] = st[3];
+    bad[0] = -1;
+    cr_assert_eq(rldt_rng_set_state(&b, bad, "ckpt.h5"), RLDT_ERR_USAGE);
+}
+
 Test(rng, normal_moments)
 {
     enum { N = 1 << 20 };

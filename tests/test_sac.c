@@ -320,7 +320,7 @@ Test(sac, checkpoint_round_trips_and_a_seed_reproduces_the_run, .init = training
     /* saved again, the file reads back the same values */
     char again[600];
     snprintf(again, sizeof again, "%s/again.ckpt", training_dir);
-    cr_assert_eq(rldt_sac_save(&s, &cfg, 300, again), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_sac_save(&s, &cfg, 300, NULL, again), RLDT_OK, "%s", rldt_error_message());
     rldt_sac_t t;
     cr_assert_eq(rldt_sac_load(&t, &cfg, again, 4, NULL), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(memcmp(s.actor.p, t.actor.p, sizeof(float) * s.actor.n), 0);
@@ -339,6 +339,110 @@ Test(sac, checkpoint_round_trips_and_a_seed_reproduces_the_run, .init = training
     cr_assert_eq(memcmp(s.critic.online.p, t.critic.online.p, sizeof(float) * s.critic.online.n), 0);
     rldt_sac_free(&s);
     rldt_sac_free(&t);
+}
+
+/* Reads a whole small text file into buf (NUL-terminated). */
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* metrics.csv without its env_steps_per_s column (the only one that depends on the clock). */
+static void without_speed(char *csv)
+{
+    char *out = csv;
+    for (char *line = csv; *line;) {
+        char *end = strchr(line, '\n'), *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        char *c3 = c2 ? strchr(c2 + 1, ',') : NULL;
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        if (c3 && c3 < line + len) { /* env_steps,updates,<speed>,... */
+            size_t head = (size_t)(c2 - line);
+            memmove(out, line, head), out += head;
+            memmove(out, c3, len - (size_t)(c3 - line)), out += len - (size_t)(c3 - line);
+        } else {
+            memmove(out, line, len), out += len;
+        }
+        line += len;
+    }
+    *out = '\0';
+}
+
+Test(sac, a_resumed_run_continues_bit_for_bit, .init = training_setup, .fini = training_teardown, .timeout = 180)
+{
+    /* straight: 1260 env steps over 3 envs, logs every 150 and checkpoints every 330: the one at 660 falls
+     * mid-episode (pendulum's are 200 steps; the next end at 1200) and between two logs */
+    rldt_config_t cfg = pendulum_config(1260, 16);
+    cfg.env_n_envs = 3;
+    cfg.sac_start_steps = cfg.sac_update_after = 150;
+    cfg.sac_batch = 32;
+    cfg.sac_utd = 0.5; /* a fractional number of updates owed at the checkpoint */
+    cfg.sac_log_every = 150;
+    cfg.sac_eval_every = 300;
+    cfg.sac_ckpt_every = 330;
+    cfg.eval_episodes = 2;
+    rldt_sac_result_t res;
+    snprintf(cfg.run_name, sizeof cfg.run_name, "straight");
+    cr_assert_eq(rldt_sac_train(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    /* resumed: the same run from its 660-step checkpoint, in another directory, metrics copied over first */
+    char dir[512], mid[600], a[600], b[600];
+    snprintf(dir, sizeof dir, "%s/resumed", training_dir);
+    cr_assert_eq(test_run("mkdir -p %s && cp %s/straight/metrics.csv %s/straight/metrics.jsonl %s/", dir, training_dir, training_dir, dir),
+                 0);
+    snprintf(mid, sizeof mid, "%s/straight/sac_660.ckpt", training_dir);
+    snprintf(cfg.run_name, sizeof cfg.run_name, "resumed");
+    snprintf(cfg.sac_resume, sizeof cfg.sac_resume, "%s", mid);
+    rldt_sac_result_t res2;
+    cr_assert_eq(rldt_sac_train(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res2), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(res2.env_steps, res.env_steps);
+    cr_assert_eq(res2.updates, res.updates);
+    /* the same agent, bit for bit */
+    rldt_sac_t s, t;
+    rldt_config_t c1, c2;
+    snprintf(a, sizeof a, "%s/straight/sac.ckpt", training_dir);
+    snprintf(b, sizeof b, "%s/resumed/sac.ckpt", training_dir);
+    cr_assert_eq(rldt_sac_load(&s, &c1, a, 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_sac_load(&t, &c2, b, 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_gt(s.updates, 300);
+    cr_assert_eq(memcmp(s.actor.p, t.actor.p, sizeof(float) * s.actor.n), 0, "the resumed actor differs");
+    cr_assert_eq(memcmp(s.actor.m, t.actor.m, sizeof(float) * s.actor.n), 0);
+    cr_assert_eq(memcmp(s.critic.online.p, t.critic.online.p, sizeof(float) * s.critic.online.n), 0, "the resumed critics differ");
+    cr_assert_eq(memcmp(s.critic.target, t.critic.target, sizeof(float) * s.critic.online.n), 0);
+    cr_assert_eq(s.log_alpha.p[0], t.log_alpha.p[0]);
+    rldt_sac_free(&s);
+    rldt_sac_free(&t);
+    /* the same metrics rows (the checkpoint's rows kept once, none repeated), but for the clock's column */
+    static char m1[1 << 16], m2[1 << 16];
+    snprintf(a, sizeof a, "%s/straight/metrics.csv", training_dir);
+    snprintf(b, sizeof b, "%s/resumed/metrics.csv", training_dir);
+    slurp(a, m1, sizeof m1);
+    slurp(b, m2, sizeof m2);
+    without_speed(m1);
+    without_speed(m2);
+    cr_assert_str_eq(m1, m2);
+
+    /* refused: a run of other sizes, one already at sac.steps, and a checkpoint without the run's state */
+    rldt_config_t bad = cfg;
+    bad.sac_width = 32;
+    cr_assert_eq(rldt_sac_train(&bad, rldt_env_find("pendulum"), rldt_backend_cpu(), &res2), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "sac.width"), "%s", rldt_error_message());
+    bad = cfg;
+    bad.sac_steps = 660;
+    cr_assert_eq(rldt_sac_train(&bad, rldt_env_find("pendulum"), rldt_backend_cpu(), &res2), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "sac.steps"), "%s", rldt_error_message());
+    rldt_sac_t agent;
+    rldt_config_t ac;
+    cr_assert_eq(rldt_sac_load(&agent, &ac, mid, 1, NULL), RLDT_OK, "%s", rldt_error_message());
+    snprintf(a, sizeof a, "%s/agent_only.ckpt", training_dir);
+    cr_assert_eq(rldt_sac_save(&agent, &ac, 660, NULL, a), RLDT_OK, "%s", rldt_error_message());
+    rldt_sac_free(&agent);
+    bad = cfg;
+    snprintf(bad.sac_resume, sizeof bad.sac_resume, "%s", a);
+    cr_assert_eq(rldt_sac_train(&bad, rldt_env_find("pendulum"), rldt_backend_cpu(), &res2), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "run's state"), "%s", rldt_error_message());
 }
 
 Test(sac, collect_policy_writes_the_policys_own_actions, .init = training_setup, .fini = training_teardown, .timeout = 120)
@@ -414,8 +518,9 @@ Test(sac, bad_input_is_named_and_refused, .init = training_setup, .fini = traini
     char wrong[600];
     snprintf(wrong, sizeof wrong, "%s/wrong.ckpt", training_dir);
     rldt_ckpt_tensor_t t2[1] = {{"actor/params", w, 5, 0}};
-    rldt_ckpt_scalar_t sc2[5] = {{"obs_dim", 3}, {"act_dim", 1}, {"actor_steps", 0}, {"critic_steps", 0}, {"alpha_steps", 0}};
-    cr_assert_eq(rldt_ckpt_save(wrong, RLDT_SAC_KIND, json, t2, 1, sc2, 5), RLDT_OK, "%s", rldt_error_message());
+    rldt_ckpt_scalar_t sc2[6] = {{"obs_dim", 3},      {"act_dim", 1},     {"actor_steps", 0},
+                                 {"critic_steps", 0}, {"alpha_steps", 0}, {"updates", 0}};
+    cr_assert_eq(rldt_ckpt_save(wrong, RLDT_SAC_KIND, json, t2, 1, sc2, 6), RLDT_OK, "%s", rldt_error_message());
     free(json);
     cr_assert_eq(test_run("%s collect policy=%s out=%s/x.h5", bin, wrong, training_dir), 2);
     cr_assert(strstr(test_err, "actor/params"), "%s", test_err);

@@ -629,6 +629,7 @@ int rldt_config_input_paths(const rldt_config_t *cfg, rldt_path_input_t *out)
     out[1] = (rldt_path_input_t){cfg->ft_init, "checkpoint (finetune.init)"};
     out[2] = (rldt_path_input_t){cfg->ft_resume, "checkpoint (finetune.resume)"};
     out[3] = (rldt_path_input_t){cfg->pre_resume, "checkpoint (pretrain.resume)"};
+    out[4] = (rldt_path_input_t){cfg->sac_resume, "checkpoint (sac.resume)"};
     return RLDT_CONFIG_INPUTS;
 }
 
@@ -643,7 +644,8 @@ rldt_status_t rldt_config_check_output(const rldt_config_t *cfg, const char *out
     int n = rldt_config_input_paths(cfg, inputs);
     if (checkpoint) /* a resumed run may replace the checkpoint it resumed from: the new one continues it */
         for (int i = 0; i < n; i++)
-            if (inputs[i].path == cfg->ft_resume || inputs[i].path == cfg->pre_resume) inputs[i].path = NULL;
+            if (inputs[i].path == cfg->ft_resume || inputs[i].path == cfg->pre_resume || inputs[i].path == cfg->sac_resume)
+                inputs[i].path = NULL;
     return rldt_path_check_output(out, what, inputs, n, checkpoint);
 }
 

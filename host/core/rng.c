@@ -43,6 +43,27 @@ float rldt_rng_normal(rldt_rng_t *r)
     return z0;
 }
 
+void rldt_rng_state(const rldt_rng_t *r, int64_t out[RLDT_RNG_STATE])
+{
+    out[0] = (int64_t)r->counter;
+    out[1] = r->nbuf;
+    for (int i = 0; i < 4; i++) out[2 + i] = r->buf[i];
+}
+
+rldt_status_t rldt_rng_set_state(rldt_rng_t *r, const int64_t in[RLDT_RNG_STATE], const char *what)
+{
+    if (in[0] < 0 || in[1] < 0 || in[1] > 4)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: random stream state (counter %lld, %lld buffered words) is invalid", what,
+                              (long long)in[0], (long long)in[1]);
+    for (int i = 0; i < 4; i++)
+        if (in[2 + i] < 0 || in[2 + i] > (int64_t)UINT32_MAX)
+            return rldt_error_set(RLDT_ERR_USAGE, "%s: random stream word %lld is not 32-bit", what, (long long)in[2 + i]);
+    r->counter = (uint64_t)in[0];
+    r->nbuf = (int)in[1];
+    for (int i = 0; i < 4; i++) r->buf[i] = (uint32_t)in[2 + i];
+    return RLDT_OK;
+}
+
 uint64_t rldt_rng_claim(rldt_rng_t *r, size_t n)
 {
     uint64_t first = r->counter;

@@ -68,7 +68,8 @@ rldt_status_t rldt_metrics_trim(const char *path, long from, const char *header,
     return st;
 }
 
-rldt_status_t rldt_metrics_open(rldt_metrics_t *m, const char *dir, const char *const *names, int n, long from)
+rldt_status_t rldt_metrics_open(rldt_metrics_t *m, const char *dir, const char *const *names, int n, long from,
+                               bool every_position)
 {
     memset(m, 0, sizeof *m);
     if (n < 1 || n > RLDT_METRICS_MAX_COLUMNS)
@@ -83,7 +84,7 @@ rldt_status_t rldt_metrics_open(rldt_metrics_t *m, const char *dir, const char *
     for (int k = 0; k < 2; k++) {
         rldt_status_t st = rldt_path_format(m->path[k], sizeof m->path[k], "%s/%s", dir, files[k]);
         long kept = 0;
-        if (!st && from > 0) st = rldt_metrics_trim(m->path[k], from, headers[k], names[0], true, &kept);
+        if (!st && from > 0) st = rldt_metrics_trim(m->path[k], from, headers[k], names[0], every_position, &kept);
         if (st) return st;
         errno = 0;
         m->file[k] = fopen(m->path[k], from > 0 ? "a" : "w");

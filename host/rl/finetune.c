@@ -546,7 +546,7 @@ typedef struct {
 static rldt_status_t metrics_open(metrics_t *m, const char *dir, long itr, bool step_grads)
 {
     if (rldt_comm_world()->rank != 0) return RLDT_OK;
-    rldt_status_t st = rldt_metrics_open(&m->rows, dir, metric_names, (int)N_METRICS, itr);
+    rldt_status_t st = rldt_metrics_open(&m->rows, dir, metric_names, (int)N_METRICS, itr, true);
     if (!st) st = rldt_path_format(m->sg_path, sizeof m->sg_path, "%s/step_grads.csv", dir);
     long kept = 0;
     if (!st && itr > 0) st = rldt_metrics_trim(m->sg_path, itr, STEP_GRADS_HEADER, "itr", false, &kept);

@@ -310,25 +310,52 @@ static int sac_tensors(const rldt_sac_t *s, sac_tensor_t *t)
 }
 #define SAC_TENSORS 10
 
-rldt_status_t rldt_sac_save(const rldt_sac_t *s, const rldt_config_t *cfg, long env_steps, const char *path)
+rldt_status_t rldt_sac_save(const rldt_sac_t *s, const rldt_config_t *cfg, long env_steps, const rldt_sac_extra_t *extra,
+                            const char *path)
 {
     sac_tensor_t t[SAC_TENSORS];
-    rldt_ckpt_tensor_t ct[SAC_TENSORS];
+    int n_extra = extra ? extra->n_tensors : 0, n_extra_sc = extra ? extra->n_scalars : 0;
+    rldt_ckpt_tensor_t *ct = rldt_xmalloc(sizeof *ct * (size_t)(SAC_TENSORS + n_extra));
     int n = sac_tensors(s, t);
     for (int i = 0; i < n; i++) {
         float *host = rldt_xmalloc(sizeof(float) * t[i].n);
         s->be->download(host, t[i].dev, sizeof(float) * t[i].n);
         ct[i] = (rldt_ckpt_tensor_t){t[i].name, host, t[i].n, 0};
     }
-    rldt_ckpt_scalar_t sc[] = {{"obs_dim", s->obs_dim},           {"act_dim", s->act_dim},
-                               {"env_steps", env_steps},          {"updates", s->updates},
-                               {"actor_steps", s->actor.step},    {"critic_steps", s->critic.online.step},
-                               {"alpha_steps", s->log_alpha.step}};
+    rldt_ckpt_scalar_t own[] = {{"obs_dim", s->obs_dim},           {"act_dim", s->act_dim},
+                                {"env_steps", env_steps},          {"updates", s->updates},
+                                {"actor_steps", s->actor.step},    {"critic_steps", s->critic.online.step},
+                                {"alpha_steps", s->log_alpha.step}};
+    int n_own = (int)(sizeof own / sizeof own[0]);
+    rldt_ckpt_scalar_t *sc = rldt_xmalloc(sizeof *sc * (size_t)(n_own + n_extra_sc));
+    memcpy(sc, own, sizeof own);
+    if (n_extra) memcpy(ct + n, extra->tensors, sizeof *ct * (size_t)n_extra);
+    if (n_extra_sc) memcpy(sc + n_own, extra->scalars, sizeof *sc * (size_t)n_extra_sc);
     char *json = rldt_config_to_json(cfg);
-    rldt_status_t st = rldt_ckpt_save(path, RLDT_SAC_KIND, json, ct, n, sc, (int)(sizeof sc / sizeof sc[0]));
+    rldt_status_t st = rldt_ckpt_save(path, RLDT_SAC_KIND, json, ct, n + n_extra, sc, n_own + n_extra_sc);
     free(json);
     for (int i = 0; i < n; i++) free((void *)ct[i].data);
+    free(ct), free(sc);
     return st;
+}
+
+rldt_status_t rldt_sac_restore(rldt_sac_t *s, rldt_ckpt_t *c)
+{
+    static const char *const step_names[4] = {"actor_steps", "critic_steps", "alpha_steps", "updates"};
+    int64_t steps[4] = {0};
+    rldt_status_t st = RLDT_OK;
+    sac_tensor_t t[SAC_TENSORS];
+    int n = sac_tensors(s, t);
+    for (int i = 0; i < n && !st; i++) {
+        float *host = rldt_xmalloc(sizeof(float) * t[i].n);
+        st = rldt_ckpt_read(c, t[i].name, host, t[i].n);
+        if (!st) s->be->upload(t[i].dev, host, sizeof(float) * t[i].n);
+        free(host);
+    }
+    for (int i = 0; i < 4 && !st; i++) st = rldt_ckpt_scalar_in(c, step_names[i], 0, INT64_MAX / 2, &steps[i]);
+    if (st) return st;
+    s->actor.step = steps[0], s->critic.online.step = steps[1], s->log_alpha.step = steps[2], s->updates = steps[3];
+    return RLDT_OK;
 }
 
 rldt_status_t rldt_sac_load(rldt_sac_t *s, rldt_config_t *cfg, const char *path, int acting, const rldt_backend_t *be)
@@ -339,27 +366,14 @@ rldt_status_t rldt_sac_load(rldt_sac_t *s, rldt_config_t *cfg, const char *path,
     rldt_status_t st = rldt_ckpt_open(&c, path, RLDT_SAC_KIND);
     if (st) return st;
     rldt_config_defaults(cfg);
-    int64_t od = 0, ad = 0, steps[3] = {0};
+    int64_t od = 0, ad = 0;
     st = rldt_config_from_json(cfg, rldt_ckpt_config(c), path);
     if (!st) st = rldt_ckpt_scalar_in(c, "obs_dim", 1, 1 << 20, &od);
     if (!st) st = rldt_ckpt_scalar_in(c, "act_dim", 1, RLDT_ENV_MAX_ACT, &ad);
-    static const char *const step_names[3] = {"actor_steps", "critic_steps", "alpha_steps"};
-    for (int i = 0; i < 3 && !st; i++) st = rldt_ckpt_scalar_in(c, step_names[i], 0, INT64_MAX / 2, &steps[i]);
-    if (!st) st = rldt_sac_init(s, cfg, (int)od, (int)ad, acting, be);
-    if (st) {
-        rldt_ckpt_close(c);
-        return st;
+    if (!st) {
+        st = rldt_sac_init(s, cfg, (int)od, (int)ad, acting, be);
+        if (!st && (st = rldt_sac_restore(s, c))) rldt_sac_free(s);
     }
-    sac_tensor_t t[SAC_TENSORS];
-    int n = sac_tensors(s, t);
-    for (int i = 0; i < n && !st; i++) {
-        float *host = rldt_xmalloc(sizeof(float) * t[i].n);
-        st = rldt_ckpt_read(c, t[i].name, host, t[i].n);
-        if (!st) be->upload(t[i].dev, host, sizeof(float) * t[i].n);
-        free(host);
-    }
-    s->actor.step = steps[0], s->critic.online.step = steps[1], s->log_alpha.step = steps[2];
     rldt_ckpt_close(c);
-    if (st) rldt_sac_free(s);
     return st;
 }

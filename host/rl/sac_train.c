@@ -82,6 +82,160 @@ static rldt_status_t write_row(rldt_metrics_t *m, sac_run_t *r, const rldt_sac_s
     return rldt_metrics_write(m, v);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// checkpoints that resume (sac.resume): the agent (rldt_sac_save) and beside it the run's replay buffer,
+// envs, random streams and counters, so that a resumed run continues bit for bit
+
+/* The run's doubles, stored as their bits (int64 scalars), and its integer counters. */
+typedef struct {
+    const char *name;
+    double *value;
+} run_double_t;
+static int run_doubles(sac_run_t *r, rldt_sac_stats_t *s, run_double_t *d)
+{
+    int n = 0;
+    d[n++] = (run_double_t){"run_owed_bits", &r->owed};
+    d[n++] = (run_double_t){"run_train_return_bits", &r->train_return};
+    d[n++] = (run_double_t){"stats_critic_loss_bits", &s->critic_loss};
+    d[n++] = (run_double_t){"stats_actor_loss_bits", &s->actor_loss};
+    d[n++] = (run_double_t){"stats_alpha_loss_bits", &s->alpha_loss};
+    d[n++] = (run_double_t){"stats_entropy_bits", &s->entropy};
+    d[n++] = (run_double_t){"stats_q_bits", &s->q};
+    return n;
+}
+#define RUN_DOUBLES 7
+static const char *const rng_names[2][RLDT_RNG_STATE] = {
+    {"rng_updates_counter", "rng_updates_nbuf", "rng_updates_w0", "rng_updates_w1", "rng_updates_w2", "rng_updates_w3"},
+    {"rng_explore_counter", "rng_explore_nbuf", "rng_explore_w0", "rng_explore_w1", "rng_explore_w2", "rng_explore_w3"}};
+
+static rldt_status_t run_save(sac_run_t *r, rldt_sac_stats_t *s, const char *path)
+{
+    rldt_status_t st = rldt_config_check_output(r->cfg, path, "checkpoint", true); /* never over an input */
+    if (st) return st;
+    const rldt_replay_t *b = &r->buf;
+    size_t rows = (size_t)b->count, od = (size_t)b->obs_dim, A = (size_t)b->D, env_bytes = rldt_vecenv_snapshot_size(r->venv);
+    uint8_t *envs = rldt_xmalloc(env_bytes);
+    rldt_vecenv_snapshot(r->venv, envs);
+    /* slots 0 .. count-1 hold every transition (count < capacity only before the buffer wraps) */
+    rldt_ckpt_tensor_t t[] = {{"run/replay_obs", b->obs, rows * od, 0},      {"run/replay_next_obs", b->next_obs, rows * od, 0},
+                              {"run/replay_act", b->act, rows * A, 0},       {"run/replay_rew", b->rew, rows, 0},
+                              {"run/replay_term", b->term, rows, 1},         {"run/replay_ended", b->ended, rows, 1},
+                              {"run/episode_return", r->ep_return, (size_t)r->n, 0}, {"run/envs", envs, env_bytes, 1}};
+    rldt_ckpt_scalar_t sc[RUN_DOUBLES + 4 + 2 * RLDT_RNG_STATE];
+    run_double_t d[RUN_DOUBLES];
+    int n = run_doubles(r, s, d);
+    for (int i = 0; i < n; i++) {
+        int64_t bits;
+        memcpy(&bits, d[i].value, sizeof bits);
+        sc[i] = (rldt_ckpt_scalar_t){d[i].name, bits};
+    }
+    sc[n++] = (rldt_ckpt_scalar_t){"run_train_episodes", r->train_episodes};
+    sc[n++] = (rldt_ckpt_scalar_t){"stats_updates", s->n};
+    sc[n++] = (rldt_ckpt_scalar_t){"stats_skipped", s->skipped};
+    sc[n++] = (rldt_ckpt_scalar_t){"replay_pushed", b->pushed};
+    const rldt_rng_t *rngs[2] = {&r->sac.rng, &r->explore};
+    for (int k = 0; k < 2; k++) {
+        int64_t v[RLDT_RNG_STATE];
+        rldt_rng_state(rngs[k], v);
+        for (int i = 0; i < RLDT_RNG_STATE; i++) sc[n++] = (rldt_ckpt_scalar_t){rng_names[k][i], v[i]};
+    }
+    rldt_sac_extra_t extra = {t, (int)(sizeof t / sizeof t[0]), sc, n};
+    st = rldt_sac_save(&r->sac, r->cfg, r->env_steps, &extra, path);
+    free(envs);
+    return st;
+}
+
+/* Puts the freshly built run back where the checkpoint sac.resume left off, checking every value read
+ * against the run's config before it is used. */
+static rldt_status_t run_restore(sac_run_t *r, rldt_sac_stats_t *s)
+{
+    const rldt_config_t *cfg = r->cfg;
+    const char *path = cfg->sac_resume;
+    if (r->spec->gym)
+        return rldt_error_set(RLDT_ERR_USAGE, "sac.resume: %s is a Gymnasium env, whose state lives in its worker processes and is "
+                              "not in checkpoints, so its SAC runs cannot resume", r->spec->name);
+    rldt_ckpt_t *c;
+    rldt_status_t st = rldt_ckpt_open(&c, path, RLDT_SAC_KIND);
+    if (st) return st;
+    rldt_config_t was;
+    rldt_config_defaults(&was);
+    int64_t v = 0;
+    if ((st = rldt_config_from_json(&was, rldt_ckpt_config(c), path))) goto done;
+    if (strcmp(was.env_name, cfg->env_name) || was.env_n_envs != cfg->env_n_envs || was.sac_width != cfg->sac_width ||
+        was.sac_depth != cfg->sac_depth || was.run_seed != cfg->run_seed) {
+        st = rldt_error_set(RLDT_ERR_USAGE, "sac.resume: %s was written for env.name=%s env.n_envs=%ld sac.width=%ld sac.depth=%ld "
+                            "run.seed=%ld; this run has %s, %ld, %ld, %ld, %ld (a resumed run keeps them)", path, was.env_name,
+                            was.env_n_envs, was.sac_width, was.sac_depth, was.run_seed, cfg->env_name, cfg->env_n_envs,
+                            cfg->sac_width, cfg->sac_depth, cfg->run_seed);
+        goto done;
+    }
+    if (!rldt_ckpt_length(c, "run/envs")) {
+        st = rldt_error_set(RLDT_ERR_USAGE, "sac.resume: %s holds the agent but not the run's state (replay buffer, envs): it "
+                            "cannot resume a run", path);
+        goto done;
+    }
+    if ((st = rldt_ckpt_scalar_in(c, "env_steps", 1, cfg->sac_steps - 1, &v))) {
+        rldt_error_set(RLDT_ERR_USAGE, "%s (a resumed run goes on to sac.steps, which must exceed the checkpoint's env steps)",
+                       rldt_error_message());
+        goto done;
+    }
+    r->env_steps = v;
+    rldt_replay_t *b = &r->buf;
+    int64_t pushed = 0;
+    if ((st = rldt_ckpt_scalar_in(c, "replay_pushed", 1, r->env_steps, &pushed))) goto done;
+    /* the buffer keeps its slots: the same capacity, or one that holds all of a buffer that never wrapped */
+    int64_t capacity_was = was.sac_buffer < was.sac_steps + was.env_n_envs ? was.sac_buffer : was.sac_steps + was.env_n_envs;
+    if (pushed > capacity_was || pushed > b->capacity) {
+        if (capacity_was != b->capacity) {
+            st = rldt_error_set(RLDT_ERR_USAGE, "sac.resume: %s holds a full replay buffer of %ld transitions; this run's holds %d "
+                                "(the smaller of sac.buffer and sac.steps + env.n_envs): resume with the same capacity", path,
+                                (long)capacity_was, b->capacity);
+            goto done;
+        }
+        b->count = b->capacity;
+    } else {
+        b->count = (int)pushed;
+    }
+    b->pushed = pushed;
+    size_t rows = (size_t)b->count, od = (size_t)b->obs_dim, A = (size_t)b->D, env_bytes = rldt_vecenv_snapshot_size(r->venv);
+    uint8_t *envs = rldt_xmalloc(env_bytes);
+    if (!st) st = rldt_ckpt_read(c, "run/replay_obs", b->obs, rows * od);
+    if (!st) st = rldt_ckpt_read(c, "run/replay_next_obs", b->next_obs, rows * od);
+    if (!st) st = rldt_ckpt_read(c, "run/replay_act", b->act, rows * A);
+    if (!st) st = rldt_ckpt_read(c, "run/replay_rew", b->rew, rows);
+    if (!st) st = rldt_ckpt_read_bytes(c, "run/replay_term", b->term, rows);
+    if (!st) st = rldt_ckpt_read_bytes(c, "run/replay_ended", b->ended, rows);
+    if (!st) st = rldt_ckpt_read(c, "run/episode_return", r->ep_return, (size_t)r->n);
+    if (!st) st = rldt_ckpt_read_bytes(c, "run/envs", envs, env_bytes);
+    if (!st) st = rldt_vecenv_restore(r->venv, envs, env_bytes);
+    free(envs);
+    run_double_t d[RUN_DOUBLES];
+    int n = run_doubles(r, s, d);
+    for (int i = 0; i < n && !st; i++) {
+        int64_t bits = 0;
+        double x;
+        if (!(st = rldt_ckpt_scalar(c, d[i].name, &bits))) memcpy(&x, &bits, sizeof x);
+        if (!st && !isfinite(x)) st = rldt_error_set(RLDT_ERR_USAGE, "%s: scalar %s is not a finite number", path, d[i].name);
+        if (!st) *d[i].value = x;
+    }
+    if (!st && !(r->owed >= 0 && r->owed < 1.0 + 64 * r->n))
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: run_owed_bits holds %g updates due, outside [0, %d]", path, r->owed, 1 + 64 * r->n);
+    if (!st) st = rldt_ckpt_scalar_in(c, "run_train_episodes", 0, r->env_steps, &v), r->train_episodes = v;
+    if (!st) st = rldt_ckpt_scalar_in(c, "stats_updates", 0, INT64_MAX / 2, &v), s->n = v;
+    if (!st) st = rldt_ckpt_scalar_in(c, "stats_skipped", 0, s->n, &v), s->skipped = v;
+    rldt_rng_t *rngs[2] = {&r->sac.rng, &r->explore};
+    for (int k = 0; k < 2 && !st; k++) {
+        int64_t w[RLDT_RNG_STATE];
+        for (int i = 0; i < RLDT_RNG_STATE && !st; i++) st = rldt_ckpt_scalar(c, rng_names[k][i], &w[i]);
+        if (!st) st = rldt_rng_set_state(rngs[k], w, path);
+    }
+    if (!st) st = rldt_sac_restore(&r->sac, c);
+    if (!st) memcpy(r->obs, rldt_vecenv_obs(r->venv), sizeof(float) * (size_t)r->n * r->spec->obs_dim);
+done:
+    rldt_ckpt_close(c);
+    return st;
+}
+
 static void run_free(sac_run_t *r)
 {
     rldt_vecenv_out_free(&r->out);
@@ -111,7 +265,6 @@ rldt_status_t rldt_sac_train(const rldt_config_t *cfg, const rldt_env_spec_t *sp
     if (!st) st = rldt_path_format(dir, sizeof dir, "%s/%s", cfg->run_out_dir, cfg->run_name);
     if (!st) st = rldt_path_format(res->ckpt_path, sizeof res->ckpt_path, "%s/sac.ckpt", dir);
     if (!st) st = rldt_mkdirs(dir);
-    if (!st) st = rldt_metrics_open(&metrics, dir, metric_names, N_METRICS, 0);
     if (st) goto done;
     rldt_replay_init(&r.buf, spec->obs_dim, spec->act_dim, 1, (int)capacity);
     rldt_vecenv_out_alloc(r.venv, &r.out);
@@ -121,13 +274,20 @@ rldt_status_t rldt_sac_train(const rldt_config_t *cfg, const rldt_env_spec_t *sp
     r.act = rldt_xmalloc(sizeof(float) * (size_t)r.n * spec->act_dim);
     r.ep_return = rldt_xcalloc((size_t)r.n, sizeof(float));
     memcpy(r.obs, rldt_vecenv_obs(r.venv), sizeof(float) * (size_t)r.n * spec->obs_dim);
-    rldt_info("sac %s: %zu actor params, 2 x %zu critic params, %d envs, %ld env steps, batch %ld, replay %ld, backend %s",
-              spec->name, r.sac.actor.n, r.sac.critic.member_params, r.n, cfg->sac_steps, cfg->sac_batch, capacity, be->name);
+    rldt_sac_stats_t s = {0};
+    if (cfg->sac_resume[0] && (st = run_restore(&r, &s))) goto done;
+    /* a resumed run keeps the metrics rows up to its checkpoint (written before it, at the same env steps) */
+    if ((st = rldt_metrics_open(&metrics, dir, metric_names, N_METRICS, r.env_steps ? r.env_steps + 1 : 0, false))) goto done;
+    rldt_info("sac %s: %zu actor params, 2 x %zu critic params, %d envs, %ld env steps, batch %ld, replay %ld, backend %s%s%s",
+              spec->name, r.sac.actor.n, r.sac.critic.member_params, r.n, cfg->sac_steps, cfg->sac_batch, capacity, be->name,
+              cfg->sac_resume[0] ? ", resumed from " : "", cfg->sac_resume);
 
     double t_run = rldt_now(), t_log = t_run;
-    long log_steps = 0, next_log = cfg->sac_log_every, next_eval = cfg->sac_eval_every > 0 ? cfg->sac_eval_every : -1;
+    long log_steps = r.env_steps, next_log = cfg->sac_log_every, next_eval = cfg->sac_eval_every > 0 ? cfg->sac_eval_every : -1;
     long next_ckpt = cfg->sac_ckpt_every > 0 ? cfg->sac_ckpt_every : -1;
-    rldt_sac_stats_t s = {0};
+    while (next_log <= r.env_steps) next_log += cfg->sac_log_every;
+    while (next_eval > 0 && next_eval <= r.env_steps) next_eval += cfg->sac_eval_every;
+    while (next_ckpt > 0 && next_ckpt <= r.env_steps) next_ckpt += cfg->sac_ckpt_every;
     bool first_eval = true;
     while (r.env_steps < cfg->sac_steps) {
         collect(&r);
@@ -160,13 +320,13 @@ rldt_status_t rldt_sac_train(const rldt_config_t *cfg, const rldt_env_spec_t *sp
         }
         if (next_ckpt > 0 && r.env_steps >= next_ckpt && r.env_steps < cfg->sac_steps) {
             if ((st = rldt_path_format(path, sizeof path, "%s/sac_%ld.ckpt", dir, r.env_steps)) ||
-                (st = rldt_sac_save(&r.sac, cfg, r.env_steps, path)))
+                (st = run_save(&r, &s, path)))
                 goto done;
             rldt_info("checkpoint %s", path);
             while (next_ckpt <= r.env_steps) next_ckpt += cfg->sac_ckpt_every;
         }
     }
-    if ((st = rldt_sac_save(&r.sac, cfg, r.env_steps, res->ckpt_path))) goto done;
+    if ((st = run_save(&r, &s, res->ckpt_path))) goto done;
     rldt_info("checkpoint %s", res->ckpt_path);
     rldt_eval_result_t ev;
     if ((st = evaluate(&r, &ev)) || (st = write_row(&metrics, &r, &s, &ev, NAN))) goto done;

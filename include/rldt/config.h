@@ -64,9 +64,9 @@ rldt_status_t rldt_config_set(rldt_config_t *cfg, const char *key, const char *t
 rldt_status_t rldt_config_load_yaml(rldt_config_t *cfg, const char *path);
 /* Applies "key=value" overrides in order (a `--` prefix on the key is accepted). */
 rldt_status_t rldt_config_apply_overrides(rldt_config_t *cfg, int argc, char **argv);
-/* The files a run of this config reads (data.path, finetune.init, finetune.resume, pretrain.resume; unset
+/* The files a run of this config reads (data.path, finetune.init, finetune.resume, pretrain.resume, sac.resume; unset
  * ones are ""), with their roles, into out[0..RLDT_CONFIG_INPUTS): for rldt_path_check_output. */
-#define RLDT_CONFIG_INPUTS 4
+#define RLDT_CONFIG_INPUTS 5
 int rldt_config_input_paths(const rldt_config_t *cfg, rldt_path_input_t *out);
 /* "<run.out_dir>/<run.name>/<file>" into buf[len]; RLDT_ERR_USAGE (never a truncated path) when it does not fit. */
 rldt_status_t rldt_config_run_path(const rldt_config_t *cfg, const char *file, char *buf, size_t len);

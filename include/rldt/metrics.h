@@ -32,8 +32,10 @@ typedef struct {
 void rldt_metrics_header(const char *const *names, int n, char *buf, size_t len);
 /* Opens <dir>/metrics.{jsonl,csv} with the n (<= RLDT_METRICS_MAX_COLUMNS) columns `names` (kept by
  * pointer) for a run starting at row position `from`: fresh files at 0, otherwise the rows before `from`
- * are kept (rldt_metrics_trim, one row per position 0 .. from-1). */
-rldt_status_t rldt_metrics_open(rldt_metrics_t *m, const char *dir, const char *const *names, int n, long from);
+ * are kept (rldt_metrics_trim with every_position: one row per position 0 .. from-1, or any positions that
+ * never decrease). */
+rldt_status_t rldt_metrics_open(rldt_metrics_t *m, const char *dir, const char *const *names, int n, long from,
+                               bool every_position);
 /* Appends one row of n values. */
 rldt_status_t rldt_metrics_write(rldt_metrics_t *m, const double *values);
 /* Closes the files; a failure to write what was still buffered is an error. Safe on a zeroed struct. */

@@ -7,6 +7,7 @@
 #ifndef RLDT_RNG_H
 #define RLDT_RNG_H
 
+#include "rldt/common.h"
 #include "rldt/philox.h"
 
 #ifdef __cplusplus
@@ -45,6 +46,12 @@ void rldt_rng_fill_uniform(rldt_rng_t *r, float *x, size_t n);
  * backend's fill ops. */
 void rldt_philox_fill_normal(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
 void rldt_philox_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream, uint64_t counter);
+/* A stream's position as RLDT_RNG_STATE integers (counter, buffered words, their count), for checkpoints;
+ * restoring it into a stream of the same (seed, stream) continues where it left off. Restore checks the
+ * values (RLDT_ERR_USAGE naming `what`). */
+#define RLDT_RNG_STATE 6
+void rldt_rng_state(const rldt_rng_t *r, int64_t out[RLDT_RNG_STATE]);
+rldt_status_t rldt_rng_set_state(rldt_rng_t *r, const int64_t in[RLDT_RNG_STATE], const char *what);
 /* Claims ceil(n/4) blocks for a device fill and returns the first counter (drops buffered words). */
 uint64_t rldt_rng_claim(rldt_rng_t *r, size_t n);
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 
 #include "rldt/backend.h"
+#include "rldt/checkpoint.h"
 #include "rldt/config.h"
 #include "rldt/critic.h"
 #include "rldt/env.h"
@@ -135,13 +136,24 @@ void rldt_sac_store(rldt_replay_t *buf, const float *obs, const float *unit, con
 /* Maps actions in [-1, 1] onto the task's bounds (and back). n rows of spec->act_dim. */
 void rldt_sac_to_env(const rldt_env_spec_t *spec, const float *a, int n, float *out);
 
+/* Tensors and scalars a caller stores beside the agent's (the training run's state, for sac.resume). */
+typedef struct {
+    const rldt_ckpt_tensor_t *tensors;
+    int n_tensors;
+    const rldt_ckpt_scalar_t *scalars;
+    int n_scalars;
+} rldt_sac_extra_t;
 /* Saves the agent (actor, critics, targets, temperature, Adam moments and step counts) with `cfg` as a
- * checkpoint of kind "sac"; env_steps is recorded. */
-rldt_status_t rldt_sac_save(const rldt_sac_t *s, const rldt_config_t *cfg, long env_steps, const char *path);
+ * checkpoint of kind "sac", with `extra` (may be NULL) beside it; env_steps is recorded. */
+rldt_status_t rldt_sac_save(const rldt_sac_t *s, const rldt_config_t *cfg, long env_steps, const rldt_sac_extra_t *extra,
+                            const char *path);
 /* Opens a "sac" checkpoint: its config into *cfg, then an agent with its weights, for acting on up to
  * `acting` observations (`be`: NULL picks the CPU). A missing file, another kind, or tensors whose sizes
  * are not its config's: RLDT_ERR_USAGE naming the file and the problem. */
 rldt_status_t rldt_sac_load(rldt_sac_t *s, rldt_config_t *cfg, const char *path, int acting, const rldt_backend_t *be);
+/* Reads an open "sac" checkpoint's agent (weights, moments, step counts) into s, built for the same sizes:
+ * a tensor of another size gives RLDT_ERR_USAGE naming the file and the tensor. */
+rldt_status_t rldt_sac_restore(rldt_sac_t *s, rldt_ckpt_t *c);
 
 /* s as an agent (rldt/rollout.h): tanh(mean) when deterministic, else samples drawn from `seed`'s policy
  * stream, in the task's action units. */
