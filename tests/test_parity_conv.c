@@ -5,10 +5,12 @@
  * Bounds: im2col and image_shift move values (the shift's offsets are the same Philox draws on both sides,
  * v / 255 - 0.5 is correctly rounded on both): bit-equal. col2im adds the same terms in the same order:
  * bit-equal as well. The layer's outputs and gradients go through the GEMMs (another summation order):
- * 1e-4 relative to max(|device|, |cpu|, rms(cpu)), as the linear layer's parity bound (test_parity_nn.c). */
+ * 1e-4 relative to max(|device|, |cpu|, rms(cpu)), as the linear layer's parity bound (test_parity_nn.c);
+ * the same for the whole encoder (rldt/encoder.h: the shift, three layers, projection, LayerNorm, tanh). */
 #define _POSIX_C_SOURCE 200809L
 #include "parity.h"
 #include "rldt/conv.h"
+#include "rldt/encoder.h"
 
 #define TOL_LAYER 1e-4
 
@@ -166,4 +168,48 @@ Test(parity, conv2d_layer)
         cu->free(X), cu->free(WB), cu->free(DY), cu->free(COL), cu->free(DCOL);
         free(x), free(Wb), free(dy), free(dW), free(pre), free(post), free(din), free(dpre), free(col), free(dcol);
     }
+}
+
+/* The DrQ encoder end to end on a small spec: augmented forward, backward with parameter and input
+ * gradients (chunked layers are conv2d_layer's case). */
+static void check_encoder(const rldt_backend_t *cu, const rldt_encoder_spec_t *s, int B, const float *P, const uint8_t *IMG_host,
+                          const float *dout, const float *feat, const float *G, const float *din)
+{
+    rldt_encoder_t e;
+    cr_assert_eq(rldt_encoder_init(&e, s, B, cu), RLDT_OK);
+    size_t nx = (size_t)B * s->h * s->w * s->c, nout = (size_t)B * s->feature;
+    float *PD = to_dev(cu, P, e.nparams), *GD = cu->alloc(sizeof(float) * e.nparams), *DOUT = to_dev(cu, dout, nout);
+    float *DIN = nan_dev(cu, nx);
+    uint8_t *IMG = cu->alloc(nx);
+    cu->upload(IMG, IMG_host, nx);
+    rldt_rng_t aug;
+    rldt_rng_init(&aug, 11, 12);
+    expect_layer(cu, rldt_encoder_forward(&e, PD, IMG, B, &aug), feat, nout, "encoder features");
+    rldt_encoder_backward(&e, PD, GD, DOUT, DIN);
+    expect_layer(cu, GD, G, e.nparams, "encoder parameter gradients");
+    expect_layer(cu, DIN, din, nx, "encoder input gradients");
+    cu->free(PD), cu->free(GD), cu->free(DOUT), cu->free(DIN), cu->free(IMG);
+    rldt_encoder_free(&e);
+}
+
+Test(parity, encoder)
+{
+    const rldt_backend_t *cu = parity_backend(), *cpu = rldt_backend_cpu();
+    rldt_encoder_spec_t s = {.h = 15, .w = 13, .c = 3, .layers = 3, .channels = 8, .stride0 = 2, .feature = 10, .shift = 3};
+    int B = 4;
+    rldt_encoder_t e;
+    cr_assert_eq(rldt_encoder_init(&e, &s, B, cpu), RLDT_OK);
+    size_t nx = (size_t)B * s.h * s.w * s.c, nout = (size_t)B * s.feature;
+    float *P = malloc(sizeof(float) * e.nparams), *G = calloc(e.nparams, sizeof(float)), *din = malloc(sizeof(float) * nx);
+    float *feat = malloc(sizeof(float) * nout), *dout = test_random_array(nout, -1, 1, 70);
+    uint8_t *img = malloc(nx);
+    rldt_rng_t rng, aug;
+    rldt_rng_init(&rng, 13, 14), rldt_rng_init(&aug, 11, 12);
+    rldt_encoder_init_params(&e, P, &rng);
+    for (size_t i = 0; i < nx; i++) img[i] = (uint8_t)rldt_rng_below(&rng, 256);
+    memcpy(feat, rldt_encoder_forward(&e, P, img, B, &aug), sizeof(float) * nout);
+    rldt_encoder_backward(&e, P, G, dout, din);
+    rldt_encoder_free(&e);
+    PARITY_ORDERS(cu, check_encoder(cu, &s, B, P, img, dout, feat, G, din));
+    free(P), free(G), free(din), free(feat), free(dout), free(img);
 }
