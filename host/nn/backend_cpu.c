@@ -455,6 +455,12 @@ static void cpu_explore(float *exec, const float *a, const float *at, const floa
 // convolution and images (rldt/conv.h): the index math is the shared RLDT_HD code; each op splits its
 // output rows (an image row of output pixels) over the threads, every element written by one thread
 
+/* y[i] += x[i] for a run of n floats. */
+RLDT_CPU_CLONES static void add_run(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
 typedef struct {
     float *y;
     const float *x;
@@ -487,17 +493,27 @@ static void im2col_part(void *ctx, int p, int parts)
     }
 }
 
-/* Rows (b, y) of the input gradient of part p. */
+/* Images of part p, scattered: din = 0, then tap by tap in increasing (ky, kx), each output pixel's C-run
+ * of dcol added onto the input pixel it read. Every element of din then receives its terms in the order
+ * rldt_col2im_elem adds them (the device's gather), so the two give the same bits; and a pass is a
+ * straight run of vector adds instead of a divisibility test per tap and element. */
 static void col2im_part(void *ctx, int p, int parts)
 {
     const image_op_t *a = ctx;
     rldt_conv_t g = a->g;
-    size_t n = (size_t)a->B * g.H, r0 = rldt_cpu_split(n, p, parts, 1), r1 = rldt_cpu_split(n, p + 1, parts, 1);
-    for (size_t r = r0; r < r1; r++) {
-        int b = (int)(r / (size_t)g.H), y = (int)(r % (size_t)g.H);
-        float *dst = a->y + r * g.W * g.C;
-        for (int x = 0; x < g.W; x++)
-            for (int c = 0; c < g.C; c++) *dst++ = rldt_col2im_elem(a->x, g, b, y, x, c);
+    int b0 = (int)rldt_cpu_split((size_t)a->B, p, parts, 1), b1 = (int)rldt_cpu_split((size_t)a->B, p + 1, parts, 1);
+    size_t ni = (size_t)g.R * g.R * g.C, img = (size_t)g.H * g.W * g.C;
+    for (int b = b0; b < b1; b++) {
+        memset(a->y + (size_t)b * img, 0, sizeof(float) * img);
+        for (int ky = 0; ky < g.R; ky++)
+            for (int kx = 0; kx < g.R; kx++)
+                for (int oy = 0; oy < g.Ho; oy++)
+                    for (int ox = 0; ox < g.Wo; ox++) {
+                        long long dst = rldt_im2col_src(g, b, oy, ox, ky, kx);
+                        if (dst < 0) continue;
+                        const float *src = a->x + (((size_t)b * g.Ho + oy) * g.Wo + ox) * ni + ((size_t)ky * g.R + kx) * g.C;
+                        add_run(a->y + dst, src, g.C);
+                    }
     }
 }
 
@@ -535,7 +551,7 @@ static void cpu_col2im(float *din, const float *dcol, rldt_conv_t g, int B)
 {
     if (B <= 0) return;
     image_op_t a = {.y = din, .x = dcol, .g = g, .B = B};
-    rldt_cpu_parallel(col2im_part, &a, image_parts((size_t)B * g.H, (size_t)g.W * g.C * g.R * g.R));
+    rldt_cpu_parallel(col2im_part, &a, image_parts((size_t)B, rldt_conv_col_floats(&g)));
 }
 
 static void cpu_image_shift(float *out, const uint8_t *in, int B, int H, int W, int C, int pad, uint64_t seed,
