@@ -116,7 +116,7 @@ static void encode_backward(pixels_t *px, const rldt_policy_t *p, const float *P
 }
 
 /* Checks data.image_keys and policy.encoder together and builds the encoder for train's images. */
-static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const rldt_dataset_t *train, int max_batch, size_t at,
+static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const rldt_dataset_t *train, int max_batch,
                                  const rldt_backend_t *be)
 {
     memset(px, 0, sizeof *px);
@@ -136,7 +136,6 @@ static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const r
     s.feature = (int)cfg->policy_encoder_feature;
     s.shift = (int)cfg->policy_encoder_shift;
     px->F = s.feature;
-    px->at = at;
     rldt_status_t st = rldt_encoder_init(&px->enc, &s, max_batch, be);
     if (st) {
         char why[256];
@@ -146,6 +145,19 @@ static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const r
     if (!(px->dfeat = be->alloc(sizeof(float) * (size_t)max_batch * px->F)))
         return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
     return RLDT_OK;
+}
+
+/* The policy's normalisers: the dataset's for its low-dim columns, identity for the encoder's features. */
+static void set_normalizers(rldt_policy_t *p, const rldt_dataset_t *d, const rldt_env_spec_t *spec)
+{
+    int n = p->spec.obs_dim, od = d->meta.obs_dim;
+    float *mean = rldt_xmalloc(sizeof(float) * (size_t)n), *std = rldt_xmalloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        mean[i] = i < od ? d->obs_mean[i] : 0.0f;
+        std[i] = i < od ? d->obs_std[i] : 1.0f;
+    }
+    rldt_policy_set_normalizers(p, mean, std, spec->act_low, spec->act_high);
+    free(mean), free(std);
 }
 
 static void pixels_free(pixels_t *px)
@@ -314,19 +326,14 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     progress_t pg = {0};
     size_t *samples = rldt_xmalloc(sizeof(size_t) * (size_t)maxb);
     st = rldt_policy_spec_from_config(cfg, spec->obs_dim, spec->act_dim, &pspec);
-    if (!st) st = pixels_init(&px, cfg, &train, maxb, 0, be);
+    if (!st) st = pixels_init(&px, cfg, &train, maxb, be);
     if (!st) pspec.obs_dim += px.F, pspec.body_spec.in += px.F;
     if (!st) st = rldt_policy_init(&p, &pspec, maxb, be);
     if (st) goto done;
-    px.at = p.nparams;
+    px.at = p.nparams; /* the encoder's parameters follow the policy's */
     size_t n_train = p.nparams + px.enc.nparams, img_bytes = 0;
     if (px.enc.ws) img_bytes = (size_t)px.enc.spec.h * px.enc.spec.w * px.enc.spec.c;
-    {
-        float *mean = rldt_xcalloc((size_t)pspec.obs_dim, sizeof(float)), *std = rldt_xmalloc(sizeof(float) * (size_t)pspec.obs_dim);
-        for (int i = 0; i < pspec.obs_dim; i++) std[i] = i < px.od ? train.obs_std[i] : 1.0f, mean[i] = i < px.od ? train.obs_mean[i] : 0.0f;
-        rldt_policy_set_normalizers(&p, mean, std, spec->act_low, spec->act_high);
-        free(mean), free(std);
-    }
+    set_normalizers(&p, &train, spec);
     init = rldt_xmalloc(sizeof(float) * n_train);
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_INIT, 0, 0));
@@ -350,8 +357,8 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
 
     if ((st = rldt_mkdirs(dir))) goto done;
     rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params%s, batch %d x %d rank(s), %ld steps, backend %s",
-              spec->name, cfg->data_path, train.n_samples, train.n_demos, n_train, px.enc.ws ? " (image encoder included)" : "", B, rldt_comm_world()->size, cfg->pre_steps,
-              be->name);
+              spec->name, cfg->data_path, train.n_samples, train.n_demos, n_train, px.enc.ws ? " (image encoder included)" : "", B,
+              rldt_comm_world()->size, cfg->pre_steps, be->name);
 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
     rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
