@@ -92,5 +92,6 @@ extern "C" __attribute__((visibility("default"))) const rldt_backend_t *rldt_cud
     rldt_cuda_register_reduce(&cuda_backend);
     rldt_cuda_register_transport(&cuda_backend);
     rldt_cuda_register_nn(&cuda_backend);
+    rldt_cuda_register_conv(&cuda_backend);
     return &cuda_backend;
 }

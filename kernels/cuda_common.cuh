@@ -70,6 +70,7 @@ void rldt_cuda_register_nn(rldt_backend_t *be);          // nn.cu: linear_forwar
                                                          // act_forward, act_backward, layernorm_forward,
                                                          // layernorm_backward (appends the GEMM precision
                                                          // to be->device)
+void rldt_cuda_register_conv(rldt_backend_t *be);        // conv.cu: im2col, col2im, image_shift
 void rldt_cuda_register_nccl(rldt_backend_t *be);        // nccl.cu: collectives (not in the emulator)
 // nn.cu: the GEMM precision of the process, "fp32" (NULL or "" too), "tf32" or "bf16"; false with the
 // reason in why for any other name. The plugin sets it from $RLDT_PRECISION when it opens.

@@ -21,6 +21,9 @@ mutant lerp-tail-off-by-one        optim.cu    '@(parity/lerp_scale|emu/ops_matc
 mutant scale-stride-skips-blocks   optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void scale_kernel/,/^}/s/blockIdx\.x \* (size_t)blockDim\.x/blockIdx.x * 2 * (size_t)blockDim.x/'
 mutant sumsq-stride-without-grid   reduce.cu   '@(parity/sumsq|emu/ops_match_cpu*)'             '/void sum_kernel/,/^}/s/i += (size_t)gridDim\.x \* blockDim\.x/i += blockDim.x/'
 mutant td-lambda-segment-stride    transport.cu 'parity/td_lambda'                              '/void td_lambda_kernel/,/^}/s/qnext + (size_t)s \* T/qnext/'
+mutant im2col-channel-halved       conv.cu     'parity/@(im2col_col2im|conv2d_layer|encoder)'    '/void im2col_kernel/,/^}/s|in\[src + c\]|in[src + c / 2]|'
+mutant col2im-rows-for-columns     conv.cu     'parity/@(im2col_col2im|conv2d_layer|encoder)'    '/void col2im_kernel/,/^}/s|(int)yx / g.W, (int)yx % g.W|(int)yx % g.W, (int)yx / g.W|'
+mutant shift-offsets-per-pixel     conv.cu     'parity/@(image_shift|encoder)'                   '/void image_shift_kernel/,/^}/s/counter, (int)b, pad/counter, (int)px, pad/'
 
 TESTS=$BUILD/tests/rldt_tests
 TEST_LIB=$PWD/$BUILD/tests/librldt_emu_test.so

@@ -21,6 +21,12 @@ usage: make_robomimic_files.py lift OUT.h5 [BAD]
            rldt's pendulum file IN rewritten the way robomimic writes one: obs/state split into float64
            keys cos_sin [T,2] and theta_dot [T,1], float64 rewards, int64 dones, env_args without rldt's spec
            (env_name, type 2, env_kwargs {}), no success attributes; masks copied unless --no-masks.
+       make_robomimic_files.py pixels IO.h5
+           adds to rldt's pendulum file IO, in place, for the pixel pretraining tests: obs/pixels (and next_obs/)
+           uint8 [T, 16, 16, 1], a drawing of the state (a bright 3 x 3 dot on a circle of radius 5 at the
+           pendulum's angle, a bar along the bottom row as long as |theta_dot| / 8 of the width, starting left
+           for negative and right for positive velocities), and obs/blank float32 [T, 3] of zeros, a low-dim
+           key that tells nothing.
 """
 import json
 import sys
@@ -140,10 +146,38 @@ def from_rldt(src, dst, masks):
                 o.create_dataset(f"mask/{k}", data=f["mask"][k][()])
 
 
+def draw(state):
+    """The 16 x 16 x 1 picture of one pendulum state (cos, sin, theta_dot)."""
+    img = np.full((16, 16, 1), 20, dtype=np.uint8)
+    y, x = int(round(7.5 - 5 * state[0])), int(round(7.5 + 5 * state[1]))
+    img[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2, 0] = 255
+    n = min(int(round(abs(state[2]) / 8 * 16)), 16)
+    if state[2] < 0:
+        img[15, :n, 0] = 200
+    else:
+        img[15, 16 - n:, 0] = 200
+    return img
+
+
+def add_pixels(path):
+    with h5py.File(path, "r+") as f:
+        key = json.loads(f["data"].attrs["env_args"])["env_kwargs"]["obs_key"]
+        for ep in f["data"]:
+            for group in ("obs", "next_obs"):
+                if group not in f["data"][ep]:
+                    continue
+                g = f["data"][ep][group]
+                state = g[key][()]
+                g.create_dataset("pixels", data=np.stack([draw(s) for s in state]), compression="gzip")
+                g.create_dataset("blank", data=np.zeros_like(state, dtype=np.float32))
+
+
 def main():
     a = sys.argv[1:]
     if len(a) in (2, 3) and a[0] == "lift":
         write_lift(a[1], a[2] if len(a) == 3 else None)
+    elif len(a) == 2 and a[0] == "pixels":
+        add_pixels(a[1])
     elif len(a) in (3, 4) and a[0] == "from-rldt" and (len(a) == 3 or a[3] == "--no-masks"):
         from_rldt(a[1], a[2], len(a) == 3)
     else:

@@ -111,7 +111,7 @@ static const struct {
     OP(alloc), OP(free), OP(upload), OP(download), OP(copy), OP(sync), OP(mem_free), OP(fill_normal), OP(fill_uniform),
     OP(draw_index), OP(adam_step), OP(lerp), OP(scale), OP(sumsq), OP(sum), OP(linear_forward), OP(linear_backward), OP(act_forward), OP(act_backward),
     OP(layernorm_forward), OP(layernorm_backward), OP(axpy), OP(axpy_cols), OP(minimum), OP(fill), OP(copy_cols), OP(flow_pair),
-    OP(chain_select), OP(euler_step), OP(expected_target), OP(gather_rows), OP(explore), OP(svgd_field), OP(actor_grad),
+    OP(chain_select), OP(euler_step), OP(expected_target), OP(gather_rows), OP(explore), OP(im2col), OP(col2im), OP(image_shift), OP(svgd_field), OP(actor_grad),
     OP(td_lambda), OP(time_features), OP(mse),
 };
 #undef OP

@@ -451,6 +451,118 @@ static void cpu_explore(float *exec, const float *a, const float *at, const floa
     }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// convolution and images (rldt/conv.h): the index math is the shared RLDT_HD code; each op splits its
+// output rows (an image row of output pixels) over the threads, every element written by one thread
+
+/* y[i] += x[i] for a run of n floats. */
+RLDT_CPU_CLONES static void add_run(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
+typedef struct {
+    float *y;
+    const float *x;
+    const uint8_t *img;
+    rldt_conv_t g;
+    int B, H, W, C, pad;
+    uint64_t seed, stream, counter;
+} image_op_t;
+
+/* Rows (b, oy) of part p: for each output pixel, each tap's C channels are one contiguous run in the input
+ * and in col (a copy, or zeros in the padding). */
+static void im2col_part(void *ctx, int p, int parts)
+{
+    const image_op_t *a = ctx;
+    rldt_conv_t g = a->g;
+    size_t n = (size_t)a->B * g.Ho, r0 = rldt_cpu_split(n, p, parts, 1), r1 = rldt_cpu_split(n, p + 1, parts, 1);
+    size_t run = sizeof(float) * (size_t)g.C;
+    for (size_t r = r0; r < r1; r++) {
+        int b = (int)(r / (size_t)g.Ho), oy = (int)(r % (size_t)g.Ho);
+        float *dst = a->y + r * g.Wo * g.R * g.R * g.C;
+        for (int ox = 0; ox < g.Wo; ox++)
+            for (int ky = 0; ky < g.R; ky++)
+                for (int kx = 0; kx < g.R; kx++, dst += g.C) {
+                    long long src = rldt_im2col_src(g, b, oy, ox, ky, kx);
+                    if (src < 0)
+                        memset(dst, 0, run);
+                    else
+                        memcpy(dst, a->x + src, run);
+                }
+    }
+}
+
+/* Images of part p, scattered: din = 0, then tap by tap in increasing (ky, kx), each output pixel's C-run
+ * of dcol added onto the input pixel it read. Every element of din then receives its terms in the order
+ * rldt_col2im_elem adds them (the device's gather), so the two give the same bits; and a pass is a
+ * straight run of vector adds instead of a divisibility test per tap and element. */
+static void col2im_part(void *ctx, int p, int parts)
+{
+    const image_op_t *a = ctx;
+    rldt_conv_t g = a->g;
+    int b0 = (int)rldt_cpu_split((size_t)a->B, p, parts, 1), b1 = (int)rldt_cpu_split((size_t)a->B, p + 1, parts, 1);
+    size_t ni = (size_t)g.R * g.R * g.C, img = (size_t)g.H * g.W * g.C;
+    for (int b = b0; b < b1; b++) {
+        memset(a->y + (size_t)b * img, 0, sizeof(float) * img);
+        for (int ky = 0; ky < g.R; ky++)
+            for (int kx = 0; kx < g.R; kx++)
+                for (int oy = 0; oy < g.Ho; oy++)
+                    for (int ox = 0; ox < g.Wo; ox++) {
+                        long long dst = rldt_im2col_src(g, b, oy, ox, ky, kx);
+                        if (dst < 0) continue;
+                        const float *src = a->x + (((size_t)b * g.Ho + oy) * g.Wo + ox) * ni + ((size_t)ky * g.R + kx) * g.C;
+                        add_run(a->y + dst, src, g.C);
+                    }
+    }
+}
+
+/* Images of part p. */
+static void image_shift_part(void *ctx, int p, int parts)
+{
+    const image_op_t *a = ctx;
+    int b0 = (int)rldt_cpu_split((size_t)a->B, p, parts, 1), b1 = (int)rldt_cpu_split((size_t)a->B, p + 1, parts, 1);
+    for (int b = b0; b < b1; b++) {
+        int dy = a->pad, dx = a->pad;
+        if (a->pad) rldt_shift_offsets(a->seed, a->stream, a->counter, b, a->pad, &dy, &dx);
+        float *dst = a->y + (size_t)b * a->H * a->W * a->C;
+        for (int y = 0; y < a->H; y++)
+            for (int x = 0; x < a->W; x++)
+                for (int c = 0; c < a->C; c++)
+                    *dst++ = rldt_shift_pixel(a->img, a->H, a->W, a->C, a->pad, dy, dx, b, y, x, c);
+    }
+}
+
+/* Parts for an image op over `rows` rows of `row_floats` floats: one when it is small. */
+static int image_parts(size_t rows, size_t row_floats)
+{
+    int t = rldt_cpu_threads();
+    return rows * row_floats < 16384 ? 1 : (size_t)t < rows ? t : (int)rows;
+}
+
+static void cpu_im2col(float *col, const float *in, rldt_conv_t g, int B)
+{
+    if (B <= 0) return;
+    image_op_t a = {.y = col, .x = in, .g = g, .B = B};
+    rldt_cpu_parallel(im2col_part, &a, image_parts((size_t)B * g.Ho, (size_t)g.Wo * g.R * g.R * g.C));
+}
+
+static void cpu_col2im(float *din, const float *dcol, rldt_conv_t g, int B)
+{
+    if (B <= 0) return;
+    image_op_t a = {.y = din, .x = dcol, .g = g, .B = B};
+    rldt_cpu_parallel(col2im_part, &a, image_parts((size_t)B, rldt_conv_col_floats(&g)));
+}
+
+static void cpu_image_shift(float *out, const uint8_t *in, int B, int H, int W, int C, int pad, uint64_t seed,
+                            uint64_t stream, uint64_t counter)
+{
+    if (B <= 0) return;
+    image_op_t a = {.y = out, .img = in, .B = B, .H = H, .W = W, .C = C, .pad = pad, .seed = seed, .stream = stream,
+                    .counter = counter};
+    rldt_cpu_parallel(image_shift_part, &a, image_parts((size_t)B, (size_t)H * W * C));
+}
+
 static void cpu_td_lambda(float *G, const float *r, const uint8_t *terminated, const uint8_t *ended, const float *qnext,
                           const int *seg_rows, int nseg, int T, float gamma, float lambda, double r_div, float q_lo, float q_hi)
 {
@@ -544,6 +656,9 @@ static rldt_backend_t cpu_backend = {
     .expected_target = cpu_expected_target,
     .gather_rows = cpu_gather_rows,
     .explore = cpu_explore,
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
+    .image_shift = cpu_image_shift,
     .svgd_field = rldt_svgd_field_cpu,
     .actor_grad = rldt_actor_grad_cpu,
     .td_lambda = cpu_td_lambda,

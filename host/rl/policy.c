@@ -125,6 +125,12 @@ void rldt_policy_backward_x(rldt_policy_t *p, const float *P, float *G, const fl
 
 void rldt_policy_backward(rldt_policy_t *p, const float *P, float *G, const float *dv) { rldt_policy_backward_x(p, P, G, dv, NULL); }
 
+void rldt_policy_obs_grad(const rldt_policy_t *p, float *dobs, int first, int n)
+{
+    const rldt_policy_spec_t *s = &p->spec;
+    p->be->copy_cols(dobs, n, 0, ws_din(p), s->body_spec.in, s->D + s->time_dim + first, n, p->body.batch);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // sampling
 

@@ -1,6 +1,7 @@
 /* policy_io.c — a policy's place in a checkpoint: normalisers out, and the policy rebuilt from the
  * stored config and dimensions, every value checked before it is used (see rldt/policy.h). */
 #include <math.h>
+#include <string.h>
 
 #include "rldt/checkpoint.h"
 #include "rldt/policy.h"
@@ -41,6 +42,11 @@ rldt_status_t rldt_policy_from_ckpt(rldt_ckpt_t *c, rldt_config_t *cfg, rldt_pol
     /* the dimensions must match the stored normalisers before anything is sized by them */
     int64_t obs_len = (int64_t)rldt_ckpt_length(c, "norm/obs_mean"), act_len = (int64_t)rldt_ckpt_length(c, "norm/act_low");
     rldt_status_t st = rldt_config_from_json(cfg, rldt_ckpt_config(c), "checkpoint config");
+    if (!st && strcmp(cfg->policy_encoder, "none") != 0) /* its weights hold an image encoder too */
+        st = rldt_error_set(RLDT_ERR_USAGE,
+                            "checkpoint %s: a pixel policy (policy.encoder=%s): evaluation and fine-tuning run on low-dim "
+                            "observations only for now",
+                            rldt_ckpt_path(c), cfg->policy_encoder);
     if (!st && (obs_len == 0 || act_len == 0))
         st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' is missing or empty", rldt_ckpt_path(c),
                             obs_len == 0 ? "norm/obs_mean" : "norm/act_low");

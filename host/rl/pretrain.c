@@ -1,4 +1,13 @@
-/* pretrain.c — behaviour-cloning pretraining of the flow policy (see rldt/pretrain.h). */
+/* pretrain.c — behaviour-cloning pretraining of the flow policy (see rldt/pretrain.h).
+ *
+ * Pixel observations (policy.encoder = drq with data.image_keys = one uint8 key): a DrQ encoder
+ * (rldt/encoder.h) turns each sample's image into policy.encoder_feature features that fill the last columns
+ * of the policy's observation, after the standardised low-dim ones (whose normalisers there are mean 0,
+ * std 1). Its parameters follow the policy's in the one trained buffer (so Adam, the EMA, clipping, the
+ * rank average and the checkpoint tensors policy/params and policy/weights cover both), its images are
+ * randomly shifted in training (policy.encoder_shift; the step's stream draws the shifts after z and t) and
+ * not for the validation loss, and the loss's gradient at the features flows back through it. Such a
+ * checkpoint is pretraining's only: evaluation needs images from the env, which rollouts do not pass yet. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +16,7 @@
 
 #include "rldt/checkpoint.h"
 #include "rldt/comm.h"
+#include "rldt/encoder.h"
 #include "rldt/log.h"
 #include "rldt/path.h"
 #include "rldt/pretrain.h"
@@ -14,11 +24,14 @@
 // ---------------------------------------------------------------------------------------------------
 // minibatches of demonstration chunks
 
-/* Observation (standardised) and action chunk (normalised) starting at sample s into row r. */
+/* Observation (standardised; encoder feature columns 0 until encoded) and action chunk (normalised) starting at
+ * sample s into row r. */
 static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, size_t s, float *obs_row, float *act_row)
 {
-    int od = p->spec.obs_dim, ad = p->spec.act_dim;
-    rldt_policy_observe(p, d->obs + s * od, obs_row, 1);
+    int od = d->meta.obs_dim, ad = p->spec.act_dim;
+    memcpy(obs_row, d->obs + s * od, sizeof(float) * (size_t)od);
+    memset(obs_row + od, 0, sizeof(float) * (size_t)(p->spec.obs_dim - od));
+    rldt_policy_observe(p, obs_row, obs_row, 1);
     size_t last = d->ep_start[d->ep_index[s] + 1] - 1;
     for (int k = 0; k < p->spec.chunk; k++) {
         size_t j = s + (size_t)k <= last ? s + (size_t)k : last;
@@ -29,10 +42,12 @@ static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, size_t s, 
 /* Device buffers of one step. */
 typedef struct {
     float *obs_h, *act_h;                /* host staging */
+    uint8_t *img_h, *img;                /* the rows' images, host and device (pixel observations only) */
+    size_t img_bytes;                    /* of one image; 0: none */
     float *obs, *act, *z, *t, *xt, *target, *grad;
 } batch_t;
 
-static rldt_status_t batch_init(batch_t *b, const rldt_backend_t *be, int B, int od, int D)
+static rldt_status_t batch_init(batch_t *b, const rldt_backend_t *be, int B, int od, int D, size_t img_bytes)
 {
     memset(b, 0, sizeof *b);
     b->obs_h = rldt_xmalloc(sizeof(float) * (size_t)B * od);
@@ -41,6 +56,11 @@ static rldt_status_t batch_init(batch_t *b, const rldt_backend_t *be, int B, int
     size_t len[] = {(size_t)B * od, (size_t)B * D, (size_t)B * D, (size_t)B, (size_t)B * D, (size_t)B * D, (size_t)B * D};
     for (int i = 0; i < 7; i++)
         if (!(*dev[i] = be->alloc(sizeof(float) * len[i]))) return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
+    b->img_bytes = img_bytes;
+    if (img_bytes) {
+        b->img_h = rldt_xmalloc(img_bytes * (size_t)B);
+        if (!(b->img = be->alloc(img_bytes * (size_t)B))) return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
+    }
     return RLDT_OK;
 }
 
@@ -49,7 +69,8 @@ static void batch_free(batch_t *b, const rldt_backend_t *be)
     float *dev[] = {b->obs, b->act, b->z, b->t, b->xt, b->target, b->grad};
     for (int i = 0; i < 7; i++)
         if (dev[i]) be->free(dev[i]);
-    free(b->obs_h), free(b->act_h);
+    if (b->img) be->free(b->img);
+    free(b->obs_h), free(b->act_h), free(b->img_h);
 }
 
 /* Uploads the chunks at `samples`, draws z and t from `rng` and forms the flow-matching pairs. */
@@ -59,10 +80,90 @@ static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t 
     int od = p->spec.obs_dim, D = p->spec.D;
     for (int r = 0; r < B; r++) chunk_at(d, p, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
     be->upload(b->obs, b->obs_h, sizeof(float) * (size_t)B * od);
+    if (b->img_bytes) {
+        for (int r = 0; r < B; r++) memcpy(b->img_h + (size_t)r * b->img_bytes, d->images[0] + samples[r] * b->img_bytes, b->img_bytes);
+        be->upload(b->img, b->img_h, b->img_bytes * (size_t)B);
+    }
     be->upload(b->act, b->act_h, sizeof(float) * (size_t)B * D);
     be->fill_normal(b->z, (size_t)B * D, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)B * D));
     be->fill_uniform(b->t, (size_t)B, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)B));
     be->flow_pair(b->xt, b->target, b->act, b->z, b->t, B, D);
+}
+
+/* The image encoder of pixel observations (enc.ws NULL: none): its features are the last F of the policy's
+ * od + F observation columns; its parameters start at offset `at` of the trained buffer. */
+typedef struct {
+    rldt_encoder_t enc;
+    int od, F;
+    size_t at;
+    float *dfeat; /* [B][F] the loss's gradient at the features */
+} pixels_t;
+
+/* The features of the batch's images (shifted with draws from aug; NULL: not shifted) into its rows. */
+static void encode(pixels_t *px, const float *P, batch_t *b, int B, rldt_rng_t *aug)
+{
+    if (!px->enc.ws) return;
+    const float *f = rldt_encoder_forward(&px->enc, P + px->at, b->img, B, aug);
+    px->enc.be->copy_cols(b->obs, px->od + px->F, px->od, f, px->F, 0, px->F, B);
+}
+
+/* grads += the encoder's share of the last policy backward's gradient. */
+static void encode_backward(pixels_t *px, const rldt_policy_t *p, const float *P, float *G)
+{
+    if (!px->enc.ws) return;
+    rldt_policy_obs_grad(p, px->dfeat, px->od, px->F);
+    rldt_encoder_backward(&px->enc, P + px->at, G + px->at, px->dfeat, NULL);
+}
+
+/* Checks data.image_keys and policy.encoder together and builds the encoder for train's images. */
+static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const rldt_dataset_t *train, int max_batch,
+                                 const rldt_backend_t *be)
+{
+    memset(px, 0, sizeof *px);
+    px->od = train->meta.obs_dim;
+    bool enc = strcmp(cfg->policy_encoder, "none") != 0, img = cfg->data_image_keys[0] != '\0';
+    if (enc && !img)
+        return rldt_error_set(RLDT_ERR_USAGE, "policy.encoder=%s needs data.image_keys (the uint8 image key of obs/ to encode)",
+                              cfg->policy_encoder);
+    if (img && !enc)
+        return rldt_error_set(RLDT_ERR_USAGE, "data.image_keys='%s' needs an image encoder (policy.encoder=drq)", cfg->data_image_keys);
+    if (!enc) return RLDT_OK;
+    if (train->meta.n_image_keys != 1)
+        return rldt_error_set(RLDT_ERR_USAGE, "data.image_keys='%s': one image key is supported, %d named", cfg->data_image_keys,
+                              train->meta.n_image_keys);
+    const rldt_dataset_image_key_t *k = &train->meta.image_keys[0];
+    rldt_encoder_spec_t s = rldt_encoder_drq(k->h, k->w, k->c);
+    s.feature = (int)cfg->policy_encoder_feature;
+    s.shift = (int)cfg->policy_encoder_shift;
+    px->F = s.feature;
+    rldt_status_t st = rldt_encoder_init(&px->enc, &s, max_batch, be);
+    if (st) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rldt_error_message());
+        return rldt_error_set(st, "data.image_keys=%s: %s", k->name, why);
+    }
+    if (!(px->dfeat = be->alloc(sizeof(float) * (size_t)max_batch * px->F)))
+        return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
+    return RLDT_OK;
+}
+
+/* The policy's normalisers: the dataset's for its low-dim columns, identity for the encoder's features. */
+static void set_normalizers(rldt_policy_t *p, const rldt_dataset_t *d, const rldt_env_spec_t *spec)
+{
+    int n = p->spec.obs_dim, od = d->meta.obs_dim;
+    float *mean = rldt_xmalloc(sizeof(float) * (size_t)n), *std = rldt_xmalloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        mean[i] = i < od ? d->obs_mean[i] : 0.0f;
+        std[i] = i < od ? d->obs_std[i] : 1.0f;
+    }
+    rldt_policy_set_normalizers(p, mean, std, spec->act_low, spec->act_high);
+    free(mean), free(std);
+}
+
+static void pixels_free(pixels_t *px)
+{
+    if (px->dfeat) px->enc.be->free(px->dfeat);
+    if (px->enc.ws) rldt_encoder_free(&px->enc);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -146,16 +247,21 @@ static rldt_status_t resume(const char *path, const rldt_config_t *cfg, rldt_pol
 // the loop
 
 /* Mean loss of `params` on the fixed validation batch. */
-static double valid_loss(rldt_policy_t *p, const float *params, batch_t *vb, int B)
+static double valid_loss(rldt_policy_t *p, pixels_t *px, const float *params, batch_t *vb, int B)
 {
+    encode(px, params, vb, B, NULL);
     const float *v = rldt_policy_forward(p, params, vb->xt, vb->t, vb->obs, B);
     return p->be->mse(v, vb->target, NULL, (size_t)B * p->spec.D);
 }
 
-static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec,
-                              long step, rldt_eval_result_t *res)
+static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const pixels_t *px, const float *params,
+                              const rldt_env_spec_t *spec, long step, rldt_eval_result_t *res)
 {
     if (rldt_comm_world()->rank != 0) return RLDT_OK; /* rank 0 evaluates for the log */
+    if (px->enc.ws) {
+        rldt_info("eval @ step %ld skipped: rollouts pass no images to a pixel policy yet", step);
+        return RLDT_OK;
+    }
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, (int)cfg->env_n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
                           (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL, NULL};
     rldt_status_t st = rldt_evaluate(p, params, spec, &o, res);
@@ -186,7 +292,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_dataset_meta_t meta;
     size_t total;
     bool masked = false;
-    rldt_dataset_opts_t o = {cfg->data_obs_keys, NULL, NULL};
+    rldt_dataset_opts_t o = {cfg->data_obs_keys, cfg->data_image_keys[0] ? cfg->data_image_keys : NULL, NULL};
     st = rldt_dataset_peek(cfg->data_path, &o, &meta, &total);
     if (!st) st = rldt_dataset_has_mask(cfg->data_path, "train", &masked);
     o.mask = masked || meta.rldt_spec ? "train" : NULL;
@@ -215,23 +321,30 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_policy_t p = {0};
     rldt_trainable_t tr = {0};
     batch_t b = {0}, vb = {0};
+    pixels_t px = {0};
     float *ema = NULL, *init = NULL;
     progress_t pg = {0};
     size_t *samples = rldt_xmalloc(sizeof(size_t) * (size_t)maxb);
     st = rldt_policy_spec_from_config(cfg, spec->obs_dim, spec->act_dim, &pspec);
+    if (!st) st = pixels_init(&px, cfg, &train, maxb, be);
+    if (!st) pspec.obs_dim += px.F, pspec.body_spec.in += px.F;
     if (!st) st = rldt_policy_init(&p, &pspec, maxb, be);
     if (st) goto done;
-    rldt_policy_set_normalizers(&p, train.obs_mean, train.obs_std, spec->act_low, spec->act_high);
-    init = rldt_xmalloc(sizeof(float) * p.nparams);
+    px.at = p.nparams; /* the encoder's parameters follow the policy's */
+    size_t n_train = p.nparams + px.enc.nparams, img_bytes = 0;
+    if (px.enc.ws) img_bytes = (size_t)px.enc.spec.h * px.enc.spec.w * px.enc.spec.c;
+    set_normalizers(&p, &train, spec);
+    init = rldt_xmalloc(sizeof(float) * n_train);
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_INIT, 0, 0));
     rldt_policy_init_params(&p, init, &rng);
-    st = rldt_trainable_init(&tr, be, p.nparams, init);
-    if (!st && !(ema = be->alloc(sizeof(float) * p.nparams))) st = rldt_error_set(RLDT_ERR, "pretrain: out of memory");
-    if (!st) st = batch_init(&b, be, B, spec->obs_dim, pspec.D);
-    if (!st) st = batch_init(&vb, be, VB, spec->obs_dim, pspec.D);
+    if (px.enc.ws) rldt_encoder_init_params(&px.enc, init + px.at, &rng);
+    st = rldt_trainable_init(&tr, be, n_train, init);
+    if (!st && !(ema = be->alloc(sizeof(float) * n_train))) st = rldt_error_set(RLDT_ERR, "pretrain: out of memory");
+    if (!st) st = batch_init(&b, be, B, pspec.obs_dim, pspec.D, img_bytes);
+    if (!st) st = batch_init(&vb, be, VB, pspec.obs_dim, pspec.D, img_bytes);
     if (st) goto done;
-    be->copy(ema, tr.p, sizeof(float) * p.nparams);
+    be->copy(ema, tr.p, sizeof(float) * n_train);
     if (cfg->pre_resume[0]) {
         if ((st = resume(cfg->pre_resume, cfg, &p, &tr, ema, &pg))) goto done;
         rldt_info("resumed from %s at step %ld (%ld updates skipped, %ld of them in a row)", cfg->pre_resume, pg.step, pg.skipped,
@@ -243,9 +356,9 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     batch_fill(&vb, vset, &p, samples, VB, &rng);
 
     if ((st = rldt_mkdirs(dir))) goto done;
-    rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params, batch %d x %d rank(s), %ld steps, backend %s",
-              spec->name, cfg->data_path, train.n_samples, train.n_demos, p.nparams, B, rldt_comm_world()->size, cfg->pre_steps,
-              be->name);
+    rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params%s, batch %d x %d rank(s), %ld steps, backend %s",
+              spec->name, cfg->data_path, train.n_samples, train.n_demos, n_train, px.enc.ws ? " (image encoder included)" : "", B,
+              rldt_comm_world()->size, cfg->pre_steps, be->name);
 
     rldt_adam_t opt = {0.9f, 0.999f, 1e-8f, (float)cfg->pre_wd, true};
     rldt_sched_t sched = {RLDT_SCHED_COSINE, (float)cfg->pre_lr, (float)cfg->pre_lr_final, cfg->pre_warmup, cfg->pre_steps};
@@ -256,14 +369,16 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
         rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
         for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
         batch_fill(&b, &train, &p, samples, B, &rng);
+        encode(&px, tr.p, &b, B, &rng);
         const float *v = rldt_policy_forward(&p, tr.p, b.xt, b.t, b.obs, B);
         double loss = be->mse(v, b.target, b.grad, (size_t)B * pspec.D);
         /* a non-finite loss skips the update too: its gradient is made NaN, so that with several ranks the
          * averaged gradient is NaN on every rank and all of them skip (no Adam step anywhere) */
         rldt_trainable_zero_grad(&tr);
-        if (isfinite(loss))
+        if (isfinite(loss)) {
             rldt_policy_backward(&p, tr.p, tr.g, b.grad);
-        else
+            encode_backward(&px, &p, tr.p, tr.g);
+        } else
             be->fill(tr.g, NAN, tr.n);
         float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
         if (!isfinite(gnorm)) {
@@ -281,7 +396,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             }
         } else {
             pg.skips_in_a_row = 0;
-            be->lerp(ema, tr.p, 1.0f - (float)cfg->pre_ema, p.nparams);
+            be->lerp(ema, tr.p, 1.0f - (float)cfg->pre_ema, tr.n);
             loss_sum += loss;
             loss_n++;
         }
@@ -292,7 +407,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             }
             double el = rldt_now() - t_start, rate = (double)(pg.step - first) / (el > 0 ? el : 1e-9);
             res->train_loss = loss_n ? loss_sum / loss_n : NAN;
-            res->valid_loss = valid_loss(&p, ema, &vb, VB);
+            res->valid_loss = valid_loss(&p, &px, ema, &vb, VB);
             rldt_info("step %ld/%ld  loss %.4f  val %.4f  lr %.2e  %.0f steps/s  ETA %.0fs", pg.step, cfg->pre_steps,
                       res->train_loss, res->valid_loss, rldt_sched_lr(&sched, step), rate, (double)(cfg->pre_steps - pg.step) / rate);
             loss_sum = 0;
@@ -306,16 +421,17 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             rldt_info("checkpoint %s", path);
         }
         if (cfg->pre_eval_every > 0 && pg.step % cfg->pre_eval_every == 0 && pg.step < cfg->pre_steps)
-            if ((st = evaluate(cfg, &p, ema, spec, pg.step, &res->eval))) goto done;
+            if ((st = evaluate(cfg, &p, &px, ema, spec, pg.step, &res->eval))) goto done;
     }
     if ((st = save(res->ckpt_path, cfg, &p, &tr, ema, &pg))) goto done;
     rldt_info("checkpoint %s", res->ckpt_path);
-    st = evaluate(cfg, &p, ema, spec, pg.step, &res->eval);
+    st = evaluate(cfg, &p, &px, ema, spec, pg.step, &res->eval);
 done:
     res->steps = pg.step;
     res->skipped = pg.skipped;
     batch_free(&b, be);
     batch_free(&vb, be);
+    pixels_free(&px);
     if (ema) be->free(ema);
     if (tr.p) rldt_trainable_free(&tr);
     if (p.ws) rldt_policy_free(&p);

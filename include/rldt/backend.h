@@ -9,6 +9,7 @@
 #define RLDT_BACKEND_H
 
 #include "rldt/common.h"
+#include "rldt/conv.h"
 #include "rldt/nn.h"
 #include "rldt/optim.h"
 
@@ -16,7 +17,7 @@
 extern "C" {
 #endif
 
-#define RLDT_BACKEND_ABI 5
+#define RLDT_BACKEND_ABI 6
 
 /* Collectives among the ranks' devices, implemented by the GPU plugin with NCCL (kernels/nccl.cu); comm.c
  * bootstraps them over MPI and uses them for the gradient average (see rldt/comm.h). Each call returns 0, or
@@ -124,6 +125,17 @@ typedef struct rldt_backend {
     /* exploration: per row n < N, exec[n] = clip(a[n] + ‖a[n] − at[n]‖·noise[n], −1, 1) over its D values
      * (rldt_explore_row) */
     void (*explore)(float *exec, const float *a, const float *at, const float *noise, int N, int D);
+
+    /* convolution and images (rldt/conv.h; NHWC). im2col: col[(b*Ho + oy)*Wo + ox][(ky*R + kx)*C + c] = the
+     * input pixel (b, oy*stride + ky - pad, ox*stride + kx - pad) channel c, 0 in the padding, for b < B.
+     * col2im: din[B][H][W][C] = the sum of the dcol entries im2col would copy from each input element
+     * (rldt_col2im_elem; overwritten, no accumulation). */
+    void (*im2col)(float *col, const float *in, rldt_conv_t g, int B);
+    void (*col2im)(float *din, const float *dcol, rldt_conv_t g, int B);
+    /* out[B][H][W][C] = the uint8 images in[B][H][W][C] shifted by up to pad pixels (edge replication) and
+     * converted to v / 255 - 0.5 (rldt_shift_offsets, rldt_shift_pixel); pad = 0: converted only */
+    void (*image_shift)(float *out, const uint8_t *in, int B, int H, int W, int C, int pad, uint64_t seed,
+                        uint64_t stream, uint64_t counter);
 
     /* RLDT ops (rldt/transport.h): the SVGD transport field and the actor-loss gradient */
     void (*svgd_field)(float *phi, float *h_out, float *alpha_out, const float *x, const float *a, const float *g, int B,

@@ -62,6 +62,9 @@ void rldt_policy_backward(rldt_policy_t *p, const float *params, float *grads, c
  * gradient that back-propagation through the Euler chain needs). */
 void rldt_policy_backward_x(rldt_policy_t *p, const float *params, float *grads, const float *dv, float *dx);
 
+/* dobs[B][n] = columns [first, first + n) of dL/dobs of the last backward (backend memory; B of the last
+ * forward): the gradient at observation features computed by another network (an image encoder's). */
+void rldt_policy_obs_grad(const rldt_policy_t *p, float *dobs, int first, int n);
 /* K-step Euler sampling: x holds x_0 on entry (noise, or zeros for deterministic sampling) and x_K on exit.
  * chain (may be NULL) receives x_0..x_K as [K+1][B][D]. x may be the chain itself (its slot 0): then the
  * chain is sampled in place and x_K is in slot K only. All pointers are backend memory. */
