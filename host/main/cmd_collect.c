@@ -1,8 +1,9 @@
-/* cmd_collect.c — `rldt collect env=NAME demos=N noise=X seed=S out=FILE.h5 [threads=T]`: scripted-expert
- * demonstrations in the robomimic HDF5 layout; with policy=CKPT, the episodes of a trained policy instead (a
+/* cmd_collect.c — `rldt collect env=NAME demos=N noise=X seed=S out=FILE.h5 [threads=T] [env.KEY=VALUE ...]`:
+ * scripted-expert demonstrations in the robomimic HDF5 layout (env.* config keys open Gymnasium and robosuite
+ * envs, e.g. env.name=robosuite:Lift env.kwargs=... env.max_steps=...: their experts run in the workers); with policy=CKPT, the episodes of a trained policy instead (a
  * SAC actor's mean action or a flow policy sampled from x_0 = 0, plus optional Gaussian noise), written the
- * same way: a D4RL-style "medium" or "expert" dataset from a checkpoint. Takes plain key=value arguments (not
- * dotted config keys), each checked against the table below. */
+ * same way: a D4RL-style "medium" or "expert" dataset from a checkpoint. Takes plain key=value arguments, each
+ * checked against the table below, besides the env.* config keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,19 +73,47 @@ static int collect_policy(const char **text, const double *num, const char *path
     return 0;
 }
 
+/* Moves the env.* config keys of argv[1..argc) into cfg (its defaults first) and the rest into rest[1..];
+ * returns the count of rest (with argv[0]), or -1 after a bad key or value. */
+static int split_env_keys(int argc, char **argv, rldt_config_t *cfg, bool *named, char **rest)
+{
+    rldt_config_defaults(cfg);
+    *named = false;
+    int n = 0;
+    rest[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (strncmp(argv[i], "env.", 4) != 0 || !eq) {
+            rest[n++] = argv[i];
+            continue;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
+        if (rldt_config_set(cfg, key, eq + 1, "command line", 0)) return -1;
+        *named |= strcmp(key, "env.name") == 0;
+    }
+    return n;
+}
+
 int rldt_cmd_collect(int argc, char **argv)
 {
     const char *text[N_ARGS];
     double num[N_ARGS];
-    int bad = rldt_cli_args(args, N_ARGS, argc, argv, 1, text, num);
+    rldt_config_t cfg;
+    bool named;
+    char **rest = rldt_xmalloc((size_t)argc * sizeof *rest);
+    int n_rest = split_env_keys(argc, argv, &cfg, &named, rest);
+    int bad = n_rest < 0 ? rldt_cli_fail(RLDT_ERR_USAGE) : rldt_cli_args(args, N_ARGS, n_rest, rest, 1, text, num);
+    free(rest);
     if (bad) return bad;
     if (text[ARG_POLICY][0]) return collect_policy(text, num, text[ARG_POLICY]);
-    if (!text[ARG_ENV][0]) {
+    if (!text[ARG_ENV][0] && !named) {
         rldt_error_set(RLDT_ERR_USAGE, "missing argument env=NAME (the scripted expert) or policy=CHECKPOINT");
         return rldt_cli_fail(RLDT_ERR_USAGE);
     }
-    const rldt_env_spec_t *spec = rldt_env_find(text[ARG_ENV]);
-    if (!spec) return unknown_task();
+    if (text[ARG_ENV][0]) snprintf(cfg.env_name, sizeof cfg.env_name, "%s", text[ARG_ENV]);
+    const rldt_env_spec_t *spec = rldt_env_from_config(&cfg);
+    if (!spec) return strchr(cfg.env_name, ':') ? rldt_cli_fail(RLDT_ERR_USAGE) : unknown_task(); /* worker envs: the worker's error */
     rldt_mem_estimate_t e;
     rldt_mem_estimate_collect(&e, spec, num[ARG_DEMOS]);
     rldt_status_t checked = rldt_path_check_output(text[ARG_OUT], "out=", NULL, 0, true);
@@ -96,6 +125,7 @@ int rldt_cmd_collect(int argc, char **argv)
         .noise = text[ARG_NOISE][0] ? num[ARG_NOISE] : 0.05,
         .seed = (uint64_t)num[ARG_SEED],
         .threads = (int)num[ARG_THREADS],
+        .max_steps = (int)cfg.env_max_steps,
         .path = text[ARG_OUT],
     };
     rldt_status_t st = rldt_dataset_collect(&o);

@@ -223,6 +223,7 @@ typedef struct {
     uint64_t seed;    /* env episodes, expert noise and the mask split all derive from it */
     int threads;      /* vector env threads (0 = one per core) */
     const char *path; /* output file */
+    int max_steps;    /* episode step limit (0: the task's) */
 } rldt_collect_opts_t;
 
 #define RLDT_COLLECT_ENVS 16 /* envs the collector steps side by side */
