@@ -108,7 +108,7 @@ Test(dataset_io, round_trip_with_images_is_exact)
 
 static void collect(const char *task, int demos, uint64_t seed, int threads, const char *path)
 {
-    rldt_collect_opts_t o = {find(task), demos, 0.1, seed, threads, path, 0};
+    rldt_collect_opts_t o = {.spec = find(task), .demos = demos, .noise = 0.1, .seed = seed, .threads = threads, .path = path};
     cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
 }
 

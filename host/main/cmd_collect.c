@@ -13,7 +13,10 @@
 #include "rldt/memory.h"
 #include "rldt/path.h"
 
-enum { ARG_ENV, ARG_POLICY, ARG_DEMOS, ARG_NOISE, ARG_SEED, ARG_OUT, ARG_THREADS, N_ARGS };
+#define TEXT_(x) #x
+#define TEXT_OF(x) TEXT_(x)
+
+enum { ARG_ENV, ARG_POLICY, ARG_DEMOS, ARG_NOISE, ARG_SEED, ARG_OUT, ARG_THREADS, ARG_ENVS, N_ARGS };
 static const rldt_cli_arg_t args[N_ARGS] = {
     [ARG_ENV] = {"env", RLDT_ARG_TEXT, "", 0, 0, "task name (with policy=: the checkpoint's task unless given)"},
     [ARG_POLICY] = {"policy", RLDT_ARG_TEXT, "", 0, 0, "checkpoint whose policy acts instead of the scripted expert (sac, pretrain or finetune)"},
@@ -22,6 +25,7 @@ static const rldt_cli_arg_t args[N_ARGS] = {
     [ARG_SEED] = {"seed", RLDT_ARG_INTEGER, "0", 0, 4294967295.0, "seed of the episodes, the noise and the train/valid split"},
     [ARG_OUT] = {"out", RLDT_ARG_TEXT, NULL, 0, 0, "output HDF5 file (written to OUT.tmp, then renamed)"},
     [ARG_THREADS] = {"threads", RLDT_ARG_INTEGER, "0", 0, 1024, "env threads (0 = one per core)"},
+    [ARG_ENVS] = {"envs", RLDT_ARG_INTEGER, TEXT_OF(RLDT_COLLECT_ENVS), 1, 4096, "envs stepped side by side (the episodes written are the first to finish)"},
 };
 
 /* Prints the task table after an unknown task name. */
@@ -51,7 +55,7 @@ static int collect_policy(const char **text, const double *num, const char *path
     const rldt_backend_t *be = rldt_cli_backend(&cfg);
     if (!be) be = rldt_backend_cpu();
     float noise = (float)num[ARG_NOISE];
-    rldt_eval_opts_t o = {(int)num[ARG_DEMOS], RLDT_COLLECT_ENVS, (int)num[ARG_THREADS], true, (uint64_t)num[ARG_SEED], 0, NULL, NULL};
+    rldt_eval_opts_t o = {(int)num[ARG_DEMOS], (int)num[ARG_ENVS], (int)num[ARG_THREADS], true, (uint64_t)num[ARG_SEED], 0, NULL, NULL};
     rldt_cli_policy_t p;
     rldt_noisy_agent_t noisy;
     rldt_agent_t agent;
@@ -62,7 +66,7 @@ static int collect_policy(const char **text, const double *num, const char *path
         if (noise > 0) rldt_noisy_agent_init(&noisy, &p.agent, noise, o.seed, &agent);
         char collect[512];
         snprintf(collect, sizeof collect, "{\"expert\": \"policy\", \"policy_kind\": \"%s\", \"noise\": %g, \"seed\": %llu, \"demos\": %d, "
-                 "\"envs\": %d}", is_sac ? "sac" : "flow", noise, (unsigned long long)o.seed, o.episodes, RLDT_COLLECT_ENVS);
+                 "\"envs\": %d}", is_sac ? "sac" : "flow", noise, (unsigned long long)o.seed, o.episodes, o.n_envs);
         st = rldt_cli_run_episodes(&agent, spec, &o, text[ARG_OUT], collect, &res);
     }
     rldt_cli_policy_close(&p);
@@ -126,6 +130,7 @@ int rldt_cmd_collect(int argc, char **argv)
         .seed = (uint64_t)num[ARG_SEED],
         .threads = (int)num[ARG_THREADS],
         .max_steps = (int)cfg.env_max_steps,
+        .envs = (int)num[ARG_ENVS],
         .path = text[ARG_OUT],
     };
     rldt_status_t st = rldt_dataset_collect(&o);
