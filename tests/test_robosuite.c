@@ -90,10 +90,16 @@ Test(robosuite, lift_collect_pretrain_finetune, .init = training_setup, .fini = 
     cr_assert_eq(rc, 0, "%s", test_err);
     cr_assert(strstr(test_out, "robosuite:Lift (sparse reward, max 80 steps)"), "%s", test_out);
     cr_assert(strstr(test_out, "success       4/4"), "%s", test_out);
-    rc = test_run("/usr/bin/python3 -c \"import h5py, json, sys; a = json.loads(h5py.File(sys.argv[1])['data'].attrs['env_args']); "
-                  "k = a['env_kwargs']; assert (a['env_name'], a['type'], k['robots'], k['controller_configs']['type']) == "
-                  "('Lift', 1, 'Panda', 'BASIC'), a\" '%s'", data);
-    cr_assert_eq(rc, 0, "env_args are not robomimic's robosuite ones:\n%s", test_err);
+    /* robomimic's robosuite env_args, from which robosuite.make (what robomimic's EnvRobosuite calls) recreates Lift */
+    char args_json[512];
+    snprintf(args_json, sizeof args_json, "%s/env_args.json", training_dir);
+    rc = test_run("/usr/bin/python3 -c \"import h5py, sys; open(sys.argv[2], 'wb').write(bytes(h5py.File(sys.argv[1])['data'].attrs['env_args']))\" "
+                  "'%s' '%s'", data, args_json);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' -c \"import json, sys, robosuite; a = json.load(open(sys.argv[1])); k = a['env_kwargs']; "
+                  "assert (a['env_name'], a['type'], k['robots'], k['controller_configs']['type']) == ('Lift', 1, 'Panda', 'BASIC'), a; "
+                  "e = robosuite.make(a['env_name'], **k); e.reset(); assert e.action_dim == 7\" '%s'", python, args_json);
+    cr_assert_eq(rc, 0, "robosuite cannot recreate Lift from the file's env_args:\n%s", test_err);
     double t_collect = rldt_now() - t0;
 
     rldt_config_t cfg = lift_config(python, data, "bc");

@@ -15,6 +15,9 @@ env_args robomimic recreates them from) and posts `done`; then, each time the ho
         env is reset with the next episode's seed) or EXPERT (the scripted expert's action for the current
         observation into action), then clear op
   QUIT  close the envs and exit
+An env (its unwrapped object) may define rldt_expert_action() - the scripted expert's noise-free action for
+its current observation, which `rldt collect` asks for with EXPERT - and rldt_info(), a dict merged into the
+info JSON (robosuite_env.py defines both).
 Observations are written in place as float32 (a Box flattened; a Dict flattened from OBS_KEYS, in order),
 actions read in place: nothing is pickled. An exception is reported (its traceback and env index) and ends
 the worker; so does the death of the host (PR_SET_PDEATHSIG).

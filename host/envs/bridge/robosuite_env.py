@@ -180,3 +180,30 @@ def can_expert(env, ob, phase):
 
 
 EXPERTS = {"Lift": lift_expert, "PickPlaceCan": can_expert}
+
+
+def main():
+    """python robosuite_env.py TASK [EPISODES [NOISE]]: the scripted expert's success rate over episodes seeded
+    0 .. EPISODES-1 (each to its end: unlike `rldt collect`, which keeps the first episodes to finish), with
+    Gaussian action noise of std NOISE (rldt collect's default, 0.05)."""
+    import sys
+    import time
+    task, episodes = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    noise = float(sys.argv[3]) if len(sys.argv) > 3 else 0.05
+    env, rng = make(task, {}, 0), np.random.default_rng(0)
+    wins, lengths, t0 = 0, [], time.time()
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        for t in range(env.spec.max_episode_steps):
+            action = env.unwrapped.rldt_expert_action() + noise * rng.standard_normal(env.action_space.shape)
+            _, _, terminated, truncated, _ = env.step(np.clip(action, -1, 1))
+            if terminated or truncated:
+                break
+        wins += terminated
+        lengths.append(t + 1)
+    print("%s: scripted expert, noise %g: %d/%d successful (%.0f%%), mean length %.1f steps, %.0f steps/s"
+          % (task, noise, wins, episodes, 100.0 * wins / episodes, np.mean(lengths), sum(lengths) / (time.time() - t0)))
+
+
+if __name__ == "__main__":
+    main()
