@@ -1,9 +1,10 @@
 /* cmd_collect.c — `rldt collect env=NAME demos=N noise=X seed=S out=FILE.h5 [threads=T] [env.KEY=VALUE ...]`:
- * scripted-expert demonstrations in the robomimic HDF5 layout (env.* config keys open Gymnasium and robosuite
- * envs, e.g. env.name=robosuite:Lift env.kwargs=... env.max_steps=...: their experts run in the workers); with policy=CKPT, the episodes of a trained policy instead (a
- * SAC actor's mean action or a flow policy sampled from x_0 = 0, plus optional Gaussian noise), written the
- * same way: a D4RL-style "medium" or "expert" dataset from a checkpoint. Takes plain key=value arguments, each
- * checked against the table below, besides the env.* config keys. */
+ * scripted-expert demonstrations in the robomimic HDF5 layout; env.* config keys open Gymnasium and robosuite
+ * envs (env.name=robosuite:Lift env.kwargs=... env.max_steps=...), whose experts run in the workers. With
+ * policy=CKPT, the episodes of a trained policy instead (a SAC actor's mean action or a flow policy sampled
+ * from x_0 = 0, plus optional Gaussian noise), written the same way: a D4RL-style "medium" or "expert" dataset
+ * from a checkpoint (whose config gives the env.* keys). Takes plain key=value arguments, each checked against
+ * the table below, besides the env.* config keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,13 @@ static int collect_policy(const char **text, const double *num, const char *path
     return 0;
 }
 
-/* Moves the env.* config keys of argv[1..argc) into cfg (its defaults first) and the rest into rest[1..];
- * returns the count of rest (with argv[0]), or -1 after a bad key or value. */
-static int split_env_keys(int argc, char **argv, rldt_config_t *cfg, bool *named, char **rest)
+/* Moves the env.* config keys of argv[1..argc) into cfg (its defaults first; *keys counts them, *named says
+ * whether env.name was one) and the rest into rest[1..]; returns the count of rest (with argv[0]), or -1 after
+ * a bad key or value. */
+static int split_env_keys(int argc, char **argv, rldt_config_t *cfg, int *keys, bool *named, char **rest)
 {
     rldt_config_defaults(cfg);
+    *keys = 0;
     *named = false;
     int n = 0;
     rest[n++] = argv[0];
@@ -95,6 +98,7 @@ static int split_env_keys(int argc, char **argv, rldt_config_t *cfg, bool *named
         snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
         if (rldt_config_set(cfg, key, eq + 1, "command line", 0)) return -1;
         *named |= strcmp(key, "env.name") == 0;
+        ++*keys;
     }
     return n;
 }
@@ -105,11 +109,17 @@ int rldt_cmd_collect(int argc, char **argv)
     double num[N_ARGS];
     rldt_config_t cfg;
     bool named;
+    int keys;
     char **rest = rldt_xmalloc((size_t)argc * sizeof *rest);
-    int n_rest = split_env_keys(argc, argv, &cfg, &named, rest);
+    int n_rest = split_env_keys(argc, argv, &cfg, &keys, &named, rest);
     int bad = n_rest < 0 ? rldt_cli_fail(RLDT_ERR_USAGE) : rldt_cli_args(args, N_ARGS, n_rest, rest, 1, text, num);
     free(rest);
     if (bad) return bad;
+    if (text[ARG_POLICY][0] && keys) {
+        rldt_error_set(RLDT_ERR_USAGE, "collect policy=%s: the env.* keys come from the checkpoint's config (give env=NAME for "
+                       "another native task)", text[ARG_POLICY]);
+        return rldt_cli_fail(RLDT_ERR_USAGE);
+    }
     if (text[ARG_POLICY][0]) return collect_policy(text, num, text[ARG_POLICY]);
     if (!text[ARG_ENV][0] && !named) {
         rldt_error_set(RLDT_ERR_USAGE, "missing argument env=NAME (the scripted expert) or policy=CHECKPOINT");
