@@ -324,6 +324,7 @@ Test(gym, cli_envstep_and_bad_input, .timeout = 120)
         {"env.name=gym:Pendulum-v1 env.obs_keys=pos", "env.obs_keys is set but the observation space is Box"},
         {"env.name=gym:Pendulum-v1 env.python=/no/such/python", "cannot start the Gymnasium worker with env.python=/no/such/python"},
         {"env.name=gym:", "names no Gymnasium id"},
+        {"env.name=robosuite:Lift", "robosuite cannot be imported"}, /* the Gymnasium venv has no robosuite */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         bool own_python = strstr(bad[i].args, "env.python=") != NULL;

@@ -21,6 +21,7 @@ lift. Can: above the can, down, close, lift, carry over its bin (the task's targ
 """
 import json
 import logging
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -47,8 +48,12 @@ class RobosuiteEnv(gym.Env):
         # robosuite logs its set-up (optional packages it lacks, each controller file it loads) as warnings and
         # infos on every start of every worker: keep its errors only
         logging.getLogger("robosuite_logs").addFilter(lambda record: record.levelno >= logging.ERROR)
-        import robosuite
-        from robosuite.controllers import load_composite_controller_config
+        try:
+            import robosuite
+            from robosuite.controllers import load_composite_controller_config
+        except ImportError as e:
+            raise ImportError("robosuite cannot be imported by %s (%s): scripts/install-robosuite.sh makes a venv with it, "
+                              ".deps/robosuite-venv, the default env.python of robosuite: tasks" % (sys.executable, e)) from e
         kw = dict(DEFAULTS, **kwargs)
         robots = kw["robots"]
         if "controller_configs" not in kw:
@@ -186,7 +191,6 @@ def main():
     """python robosuite_env.py TASK [EPISODES [NOISE]]: the scripted expert's success rate over episodes seeded
     0 .. EPISODES-1 (each to its end: unlike `rldt collect`, which keeps the first episodes to finish), with
     Gaussian action noise of std NOISE (rldt collect's default, 0.05)."""
-    import sys
     import time
     task, episodes = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
     noise = float(sys.argv[3]) if len(sys.argv) > 3 else 0.05
