@@ -5,7 +5,8 @@ make(task, kwargs, max_steps) builds robosuite.make(task, **kwargs) for state ob
 cameras), with these defaults that env.kwargs may override:
     robots "Panda", controller "BASIC" (robosuite 1.5's default composite controller: OSC_POSE for the arm,
     deltas in [-1, 1] scaled to 5 cm and 0.5 rad a step, and the gripper: -1 open, +1 close), control_freq 20,
-    reward_shaping false (sparse: 1 on success), horizon 400 (the step limit; MAX_STEPS > 0 overrides it).
+    reward_shaping false (sparse: 1 on success), horizon 400 (the step limit; MAX_STEPS > 0 overrides it),
+    hard_reset false.
 `controller` names a composite controller or a JSON file for robosuite's load_composite_controller_config;
 `controller_configs` (a whole config, as robomimic stores it) takes precedence. Episodes end like rldt's native
 tasks: terminated at the first step where env._check_success() holds (info["is_success"]), truncated at the
@@ -28,9 +29,10 @@ import numpy as np
 from gymnasium import spaces
 
 DEFAULT_OBS_KEYS = "robot0_eef_pos,robot0_eef_quat,robot0_gripper_qpos,object-state"
-DEFAULTS = {"robots": "Panda", "control_freq": 20, "reward_shaping": False, "horizon": 400}
+DEFAULTS = {"robots": "Panda", "control_freq": 20, "reward_shaping": False, "horizon": 400,
+            "hard_reset": False}  # a hard reset reloads the model: 0.35 s a reset instead of milliseconds
 STATE_ONLY = {"has_renderer": False, "has_offscreen_renderer": False, "use_camera_obs": False, "use_object_obs": True,
-              "ignore_done": True, "hard_reset": False}
+              "ignore_done": True}
 ROBOMIMIC_ROBOSUITE_TYPE = 1
 ALIASES = {"Can": "PickPlaceCan"}  # robomimic's short names
 
