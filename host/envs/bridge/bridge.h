@@ -5,10 +5,11 @@
  * The host starts `workers` processes of host/envs/bridge/gym_worker.py (env.python), each owning a
  * contiguous range of the n envs, and shares one memory file with them (memfd: nothing is left behind when
  * a process dies). Its layout is written by the host (bridge.c), which the worker mirrors: a header, one
- * block per worker (two process-shared semaphores, the command, the spec the worker found, an error text)
- * and, once the spec is known, the per-env arrays of rldt_bridge_io_t. A command is one handshake per
- * worker: the host posts the worker's `go` semaphore, the worker does it and posts `done`. The host waits
- * in short slices and checks between them that the worker is still alive, so a worker that raises (it
+ * block per worker (two process-shared semaphores, the command, the spec the worker found, an error text,
+ * an info text: JSON, see rldt_bridge_spec_t) and, once the spec is known, the per-env arrays of
+ * rldt_bridge_io_t. A command is one handshake per worker: the host posts the worker's `go` semaphore, the
+ * worker does it and posts `done`. The host waits in short slices and checks between them that the worker
+ * is still alive, so a worker that raises (it
  * reports the traceback and its env index, then exits), dies, or stops answering (60 s for a command, 300 s
  * to start) ends the call with an error instead of a hang. The workers die with the host thread that
  * started them (PR_SET_PDEATHSIG), so open the bridge from a thread that outlives it (rldt: the main one).
