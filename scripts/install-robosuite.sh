@@ -50,8 +50,8 @@ fi
 # check: robosuite imports and makes Lift with the pinned MuJoCo (this also compiles and caches numba's kernels)
 "$VENV/bin/python" - "$ROBOSUITE_VERSION" "$MUJOCO_VERSION" <<'PY'
 import logging, sys
+logging.getLogger("robosuite_logs").addFilter(lambda record: record.levelno >= logging.ERROR)  # its set-up chatter
 import mujoco, robosuite
-logging.getLogger("robosuite").setLevel(logging.ERROR)
 if (robosuite.__version__, mujoco.__version__) != tuple(sys.argv[1:3]):
     sys.exit(f"install-robosuite: error: venv has robosuite {robosuite.__version__} with mujoco {mujoco.__version__}, "
              f"expected {sys.argv[1]} with {sys.argv[2]}")
