@@ -71,18 +71,19 @@ class RobosuiteEnv(gym.Env):
         self.make_kwargs = kw
         self.version = robosuite.__version__
         ob = self.env.reset()
-        self.observation_space = spaces.Dict({k: spaces.Box(-np.inf, np.inf, np.shape(v), np.float64 if np.asarray(v).dtype == np.float64
-                                                            else np.asarray(v).dtype) for k, v in ob.items()})
+        self.observation_space = spaces.Dict({k: spaces.Box(-np.inf, np.inf, np.shape(v), np.asarray(v).dtype)
+                                              for k, v in ob.items()})
         low, high = self.env.action_spec
         self.action_space = spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32), dtype=np.float32)
         self.expert = EXPERTS.get(task)
         self.ob, self.phase = ob, None
 
     def rldt_info(self):
-        kwargs = {k: v for k, v in self.make_kwargs.items()}
+        """What the worker reports beside the sizes (JSON values; numpy arrays in the kwargs become lists)."""
+        kwargs = json.loads(json.dumps(self.make_kwargs, default=lambda x: np.asarray(x).tolist()))
         return {"sparse": self.sparse, "expert": self.expert is not None,
                 "robomimic": {"env_name": self.task, "type": ROBOMIMIC_ROBOSUITE_TYPE, "env_version": self.version,
-                              "env_kwargs": json.loads(json.dumps(kwargs, default=lambda x: np.asarray(x).tolist()))}}
+                              "env_kwargs": kwargs}}
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
