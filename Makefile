@@ -44,6 +44,8 @@ MUJOCO_DIR    ?= $(CURDIR)/.deps/mujoco
 MUJOCO_VENV   ?= $(CURDIR)/.deps/venv
 # robomimic's own scripts for the dataset compatibility tests (scripts/install-robomimic.sh; they skip without it)
 ROBOMIMIC_VENV ?= $(CURDIR)/.deps/robomimic-venv
+# robosuite for env.name=robosuite:<Task> (scripts/install-robosuite.sh; its tests skip without it)
+ROBOSUITE_VENV ?= $(CURDIR)/.deps/robosuite-venv
 MUJOCO_LIB    := $(firstword $(wildcard $(MUJOCO_DIR)/lib/libmujoco.so.*))
 MUJOCO        ?= $(if $(and $(MUJOCO_LIB),$(wildcard $(MUJOCO_DIR)/include/mujoco/mujoco.h)),1,0)
 MUJOCO_ASSETS := $(firstword $(wildcard $(MUJOCO_VENV)/lib/python3*/site-packages/gymnasium/envs/mujoco/assets))
@@ -61,7 +63,8 @@ $(BUILD)/host/envs/mujoco/%.o: $(MUJOCO_STAMP)
 # The Gymnasium bridge starts host/envs/bridge/gym_worker.py from this tree, by default with the venv's
 # interpreter when it exists at run time (else python3 from PATH).
 $(BUILD)/host/envs/bridge/%.o: CFLAGS += -DRLDT_GYM_WORKER='"$(CURDIR)/host/envs/bridge/gym_worker.py"' \
-                                          -DRLDT_GYM_PYTHON='"$(MUJOCO_VENV)/bin/python"'
+                                          -DRLDT_GYM_PYTHON='"$(MUJOCO_VENV)/bin/python"' \
+                                          -DRLDT_ROBOSUITE_PYTHON='"$(ROBOSUITE_VENV)/bin/python"'
 
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter,-Wno-format-truncation,-Werror \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
@@ -167,7 +170,7 @@ test: all $(BUILD)/tests/rldt_tests $(BUILD)/tests/librldt_emu_test.so $(BUILD)/
 	  RLDT_COMM_CHECK=$(CURDIR)/$(BUILD)/tests/comm_check \
 	  RLDT_CUDA_EMU_LIB=$(CURDIR)/$(BUILD)/librldt_cuda_emu.so RLDT_EMU_TEST_LIB=$(CURDIR)/$(BUILD)/tests/librldt_emu_test.so \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp RLDT_MUJOCO_PYTHON=$(MUJOCO_VENV)/bin/python \
-	  RLDT_ROBOMIMIC_PYTHON=$(ROBOMIMIC_VENV)/bin/python \
+	  RLDT_ROBOMIMIC_PYTHON=$(ROBOMIMIC_VENV)/bin/python RLDT_ROBOSUITE_PYTHON=$(ROBOSUITE_VENV)/bin/python \
 	  ../$(BUILD)/tests/rldt_tests --jobs=$${TEST_JOBS:-2} $(TEST_ARGS)
 
 # The tests that exercise the device: every parity test and the device fine-tunes, on the real GPU (they skip
@@ -200,6 +203,7 @@ deps:
 	bash scripts/install-deps.sh --robomimic
 	bash scripts/install-mujoco.sh
 	bash scripts/install-robomimic.sh
+	bash scripts/install-robosuite.sh
 
 run: all
 	bash scripts/main-job.sh

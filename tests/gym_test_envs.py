@@ -7,7 +7,9 @@ working directory, tests/) and so register them.
                rldt's native pendulum resets to, so both step the same physics from the same states.
   DictPoint    a Dict observation {pos (2), vel (3), goal (1)} that is a known function of the step count,
                the reset seed and the action; raises ValueError on an action above raise_above; writes its
-               worker's pid into pid_dir (one file per process) for the kill test.
+               worker's pid into pid_dir (one file per process) for the kill test. Its scripted expert
+               (rldt_expert_action) acts [0.25, 0] for two steps, then [0.25, 0.75], which ends the episode
+               with success at step 3; with expert_raises it raises RuntimeError instead.
   ImageObs     a uint8 84x84x3 image observation: the bridge must refuse it.
 """
 import json
@@ -37,14 +39,14 @@ class PendulumAt(PendulumEnv):
 
 
 class DictPoint(gym.Env):
-    def __init__(self, raise_above=None, pid_dir=None):
+    def __init__(self, raise_above=None, pid_dir=None, expert_raises=False):
         self.observation_space = spaces.Dict({
             "pos": spaces.Box(-1e6, 1e6, (2,), np.float64),
             "vel": spaces.Box(-1e6, 1e6, (3,), np.float32),
             "goal": spaces.Box(-1e6, 1e6, (1,), np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.raise_above = raise_above
+        self.raise_above, self.expert_raises = raise_above, expert_raises
         if pid_dir:
             open(os.path.join(pid_dir, str(os.getpid())), "w").close()
         self.t, self.base = 0, 0.0
@@ -64,6 +66,11 @@ class DictPoint(gym.Env):
         self.t += 1
         done = self.t >= 3 and action[1] > 0.5
         return self._obs(action), float(action[0] + self.t), done, False, {"is_success": done}
+
+    def rldt_expert_action(self):
+        if self.expert_raises:
+            raise RuntimeError("expert failed at step %d" % self.t)
+        return np.array([0.25, 0.75 if self.t >= 2 else 0.0], np.float32)
 
 
 class ImageObs(gym.Env):

@@ -108,7 +108,7 @@ Test(dataset_io, round_trip_with_images_is_exact)
 
 static void collect(const char *task, int demos, uint64_t seed, int threads, const char *path)
 {
-    rldt_collect_opts_t o = {find(task), demos, 0.1, seed, threads, path};
+    rldt_collect_opts_t o = {.spec = find(task), .demos = demos, .noise = 0.1, .seed = seed, .threads = threads, .path = path};
     cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
 }
 
@@ -253,6 +253,26 @@ Test(dataset_io, env_args_fields_are_checked)
         cr_assert(strstr(rldt_error_message(), bad[i].needle) && strstr(rldt_error_message(), "f.h5"), "case %zu: %s", i,
                   rldt_error_message());
     }
+}
+
+/* A robosuite task's env_args: robomimic's own fields (the worker's, untouched), rldt's spec in env_args.rldt
+ * with rldt's env name; parsed back from there. */
+Test(dataset_io, env_args_of_a_robosuite_task)
+{
+    rldt_env_spec_t sp = *find("reach2d");
+    sp.name = "robosuite:Lift";
+    sp.robomimic_env = "{\"env_name\":\"Lift\",\"type\":1,\"env_version\":\"1.5.2\",\"env_kwargs\":{\"robots\":\"Panda\"}}";
+    char *json = rldt_dataset_env_args(&sp, 40);
+    cr_assert(strstr(json, "\"env_name\":\"Lift\",\"type\":1,\"env_version\":\"1.5.2\",\"env_kwargs\":{\"robots\":\"Panda\"},"
+                           "\"rldt\":{\"env_name\":\"robosuite:Lift\",\"obs_dim\":7,"), "%s", json);
+    rldt_dataset_meta_t m;
+    cr_assert_eq(rldt_dataset_parse_env_args(json, &m, "x"), RLDT_OK, "%s", rldt_error_message());
+    free(json);
+    cr_assert_str_eq(m.env_name, "robosuite:Lift");
+    cr_assert(m.rldt_spec && m.env_type == 1 && m.obs_dim == 7 && m.act_dim == 2 && m.max_steps == 40 && m.actions_normalized);
+    cr_assert_eq(rldt_dataset_parse_env_args("{\"env_name\": \"Lift\", \"type\": 1, \"env_kwargs\": {}, \"rldt\": 3}", &m, "f.h5"),
+                 RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "env_args.rldt is not a JSON object"), "%s", rldt_error_message());
 }
 
 Test(dataset_io, recorder_writes_chunked_episodes_as_demos)

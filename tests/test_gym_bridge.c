@@ -1,7 +1,7 @@
 /* test_gym_bridge.c — Gymnasium envs through the bridge (host/envs/bridge/): Pendulum-v1 equal to the native
  * pendulum step for step (auto-reset, chunks cut by the step limit, per-step capture), Dict observations
  * flattened by env.obs_keys, a worker killed mid-run and a worker that raises (an error within seconds
- * naming the env, never a hang), bad input (unknown id, non-Box actions, image observations, bad kwargs
+ * naming the env, never a hang), `rldt collect` with a scripted expert computed in the workers, bad input (unknown id, non-Box actions, image observations, bad kwargs
  * JSON, a missing interpreter) refused by name through the CLI, and fine-tune, eval (with export) and
  * pretraining (from that export) on Pendulum-v1. The test envs are in tests/gym_test_envs.py. Every test
  * skips without the test venv (make deps). */
@@ -277,6 +277,32 @@ Test(gym, raising_worker_reports_the_exception_and_env, .timeout = 60)
 }
 
 // ------------------------------------------------------------------------------------------------
+// scripted experts in the workers
+
+/* DictPoint's expert (its rldt_expert_action) through `rldt collect` with env.* keys: 3 demos of 3 steps
+ * each from 2 envs in 2 workers, all successful, the expert's exact actions (noise 0); an expert that raises
+ * ends the collect naming the env and the exception. */
+Test(gym, collect_with_the_workers_expert, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    const char *python = need_gym();
+    char out[512];
+    snprintf(out, sizeof out, "%s/dict.h5", training_dir);
+    int rc = test_run("'%s' collect env.name=" TEST_ENVS "DictPoint-v0 env.obs_keys=pos,goal env.python='%s' env.workers=2 envs=2 "
+                      "demos=3 noise=0 out='%s'", test_bin(), python, out);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' dataset info '%s'", test_bin(), out);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    cr_assert(strstr(test_out, "samples       9 (episode length min 3, mean 3.0, max 3)"), "%s", test_out);
+    cr_assert(strstr(test_out, "success       3/3"), "%s", test_out);
+    cr_assert(strstr(test_out, "action min    [0.25, 0]") && strstr(test_out, "action max    [0.25, 0.75]"), "%s", test_out);
+
+    rc = test_run("'%s' collect env.name=" TEST_ENVS "DictPoint-v0 'env.kwargs={\"expert_raises\": true}' env.obs_keys=pos "
+                  "env.python='%s' env.workers=1 envs=2 demos=1 out='%s/bad.h5'", test_bin(), python, training_dir);
+    cr_assert_eq(rc, 1, "exit %d\n%s", rc, test_err);
+    cr_assert(strstr(test_err, "env 0 (Gymnasium worker 0): RuntimeError: expert failed at step 0"), "%s", test_err);
+}
+
+// ------------------------------------------------------------------------------------------------
 // the CLI
 
 /* envstep drives a Gymnasium env; bad input is refused by name with exit code 2. */
@@ -298,6 +324,7 @@ Test(gym, cli_envstep_and_bad_input, .timeout = 120)
         {"env.name=gym:Pendulum-v1 env.obs_keys=pos", "env.obs_keys is set but the observation space is Box"},
         {"env.name=gym:Pendulum-v1 env.python=/no/such/python", "cannot start the Gymnasium worker with env.python=/no/such/python"},
         {"env.name=gym:", "names no Gymnasium id"},
+        {"env.name=robosuite:Lift", "robosuite cannot be imported"}, /* the Gymnasium venv has no robosuite */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         bool own_python = strstr(bad[i].args, "env.python=") != NULL;

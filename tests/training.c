@@ -23,7 +23,7 @@ const char *training_collect(const char *env, int demos, double noise, uint64_t 
 {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s.h5", training_dir, env);
-    rldt_collect_opts_t o = {rldt_env_find(env), demos, noise, seed, 1, path};
+    rldt_collect_opts_t o = {.spec = rldt_env_find(env), .demos = demos, .noise = noise, .seed = seed, .threads = 1, .path = path};
     cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
     return path;
 }

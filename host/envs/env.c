@@ -125,9 +125,16 @@ rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float nois
                               sp->name);
     }
     sp->ops->expert(env->state, rng, action);
-    if (noise > 0.0f)
-        for (int j = 0; j < sp->act_dim; j++) action[j] += noise * rldt_rng_normal(rng);
+    rldt_env_add_noise(sp, rng, noise, action);
     return RLDT_OK;
+}
+
+bool rldt_env_has_expert(const rldt_env_spec_t *spec) { return spec->ops->expert || spec->worker_expert; }
+
+void rldt_env_add_noise(const rldt_env_spec_t *spec, rldt_rng_t *rng, float noise, float *action)
+{
+    if (noise > 0.0f)
+        for (int j = 0; j < spec->act_dim; j++) action[j] += noise * rldt_rng_normal(rng);
 }
 
 uint64_t rldt_env_episode_seed(uint64_t seed, uint32_t rank, uint32_t index, uint64_t episode)

@@ -1,6 +1,7 @@
 /* env_registry.c — the task table: one row per task, each defined beside its physics in host/envs/; the
- * rows with another model file (env.model), and the rows of Gymnasium envs (env.name=gym:<id>) learned
- * from a worker, both kept for the life of the process. */
+ * rows with another model file (env.model), and the rows of Gymnasium envs (env.name=gym:<id>, and
+ * robosuite's tasks, env.name=robosuite:<Task>) learned from a worker, both kept for the life of the process. */
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,11 @@
 #include "tasks.h"
 
 #define GYM_PREFIX "gym:"
+
+static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+/* Names of envs stepped by the bridge's workers. */
+static bool is_worker_env(const char *name) { return has_prefix(name, GYM_PREFIX) || has_prefix(name, RLDT_BRIDGE_ROBOSUITE); }
 
 static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
                                                &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
@@ -21,9 +27,9 @@ int rldt_env_count(void) { return n_tasks; }
 
 const rldt_env_spec_t *rldt_env_find(const char *name)
 {
-    if (name && strncmp(name, GYM_PREFIX, strlen(GYM_PREFIX)) == 0) {
-        rldt_error_set(RLDT_ERR_USAGE, "%s is a Gymnasium env: it is not in rldt's task table and has no scripted expert "
-                       "(pretrain, finetune, eval and envstep open it from env.name and the other env.* keys)", name);
+    if (name && is_worker_env(name)) {
+        rldt_error_set(RLDT_ERR_USAGE, "%s is a Gymnasium env: it is not in rldt's task table (commands open it from env.name "
+                       "and the other env.* keys)", name);
         return NULL;
     }
     char known[256] = "";
@@ -40,6 +46,7 @@ const rldt_env_spec_t *rldt_env_find(const char *name)
 typedef struct variant {
     rldt_env_spec_t spec;
     rldt_gym_t gym; /* Gymnasium envs: spec.gym points here; its strings are owned */
+    bool sparse;    /* Gymnasium envs: env.reward was sparse (the rows are looked up by their env.* keys) */
     struct variant *next;
 } variant_t;
 
@@ -77,7 +84,10 @@ static const rldt_env_ops_t gym_ops = {0}; /* no per-env functions: the vector e
 
 static bool same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
-/* A row for gym (id, kwargs, ...) from one worker's spec. */
+static bool cfg_sparse(const rldt_config_t *cfg) { return strcmp(cfg->env_reward, "sparse") == 0; }
+
+/* A row for gym (id, kwargs, ...) from one worker's spec, with what its info adds: a scripted expert, the
+ * reward kind (else env.reward's), robomimic's env_args. */
 static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt_config_t *cfg, variant_t *v)
 {
     rldt_bridge_t *b;
@@ -89,16 +99,31 @@ static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt
     rldt_bridge_close(b);
     if (s.max_steps == 0 && cfg->env_max_steps == 0)
         return rldt_error_set(RLDT_ERR_USAGE, "%s has no step limit (its spec's max_episode_steps): set env.max_steps", name);
+    cJSON *info = cJSON_Parse(s.info);
+    if (!cJSON_IsObject(info)) {
+        cJSON_Delete(info);
+        return rldt_error_set(RLDT_ERR, "%s: the Gymnasium worker's info is not a JSON object: %.200s", name, s.info);
+    }
+    const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(info, "sparse");
+    const cJSON *robomimic = cJSON_GetObjectItemCaseSensitive(info, "robomimic");
+    bool robosuite = has_prefix(name, RLDT_BRIDGE_ROBOSUITE);
     v->gym = (rldt_gym_t){.id = copy_text(gym->id), .kwargs = copy_text(gym->kwargs), .python = copy_text(gym->python),
                           .obs_keys = copy_text(gym->obs_keys), .workers = gym->workers};
+    v->sparse = cfg_sparse(cfg);
     char summary[320];
-    snprintf(summary, sizeof summary, "Gymnasium's %s in worker processes (the bridge)", gym->id);
+    snprintf(summary, sizeof summary, "%s's %s in worker processes (the bridge)", robosuite ? "robosuite" : "Gymnasium",
+             robosuite ? name + strlen(RLDT_BRIDGE_ROBOSUITE) : gym->id);
     v->spec = (rldt_env_spec_t){
         .name = copy_text(name), .summary = copy_text(summary), .obs_dim = s.obs_dim, .act_dim = s.act_dim,
         .max_steps = s.max_steps ? s.max_steps : (int)cfg->env_max_steps,
-        .reward_kind = strcmp(cfg->env_reward, "sparse") == 0 ? RLDT_REWARD_SPARSE : RLDT_REWARD_DENSE,
-        .success = "info[\"is_success\"] or info[\"success\"] of the step", .obs_key = "state", .ops = &gym_ops, .gym = &v->gym,
+        .reward_kind = (cJSON_IsBool(sparse) ? cJSON_IsTrue(sparse) : v->sparse) ? RLDT_REWARD_SPARSE : RLDT_REWARD_DENSE,
+        .success = robosuite ? "robosuite's env._check_success(), which ends the episode"
+                             : "info[\"is_success\"] or info[\"success\"] of the step",
+        .obs_key = "state", .ops = &gym_ops, .gym = &v->gym,
+        .worker_expert = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(info, "expert")),
+        .robomimic_env = cJSON_IsObject(robomimic) ? cJSON_PrintUnformatted(robomimic) : NULL,
     };
+    cJSON_Delete(info);
     memcpy(v->spec.act_low, s.act_low, sizeof s.act_low);
     memcpy(v->spec.act_high, s.act_high, sizeof s.act_high);
     return RLDT_OK;
@@ -110,9 +135,11 @@ static const rldt_env_spec_t *find_gym(const rldt_config_t *cfg)
         rldt_error_set(RLDT_ERR_USAGE, "env.model=%s: %s is a Gymnasium env (give its model through env.kwargs)", cfg->env_model, cfg->env_name);
         return NULL;
     }
-    const char *id = cfg->env_name + strlen(GYM_PREFIX);
-    if (!*id) {
-        rldt_error_set(RLDT_ERR_USAGE, "env.name=gym: names no Gymnasium id (example: gym:Pendulum-v1)");
+    bool robosuite = has_prefix(cfg->env_name, RLDT_BRIDGE_ROBOSUITE);
+    const char *id = robosuite ? cfg->env_name : cfg->env_name + strlen(GYM_PREFIX); /* the worker makes robosuite: ids */
+    if (robosuite ? !id[strlen(RLDT_BRIDGE_ROBOSUITE)] : !*id) {
+        rldt_error_set(RLDT_ERR_USAGE, robosuite ? "env.name=robosuite: names no task (example: robosuite:Lift)"
+                                                 : "env.name=gym: names no Gymnasium id (example: gym:Pendulum-v1)");
         return NULL;
     }
     rldt_gym_t gym = {.id = id, .kwargs = cfg->env_kwargs, .python = cfg->env_python, .obs_keys = cfg->env_obs_keys, .workers = (int)cfg->env_workers};
@@ -120,7 +147,7 @@ static const rldt_env_spec_t *find_gym(const rldt_config_t *cfg)
     variant_t *v = variants;
     while (v && !(v->spec.gym && strcmp(v->spec.name, cfg->env_name) == 0 && same_text(v->gym.kwargs, gym.kwargs) &&
                   same_text(v->gym.python, gym.python) && same_text(v->gym.obs_keys, gym.obs_keys) && v->gym.workers == gym.workers &&
-                  (v->spec.reward_kind == RLDT_REWARD_SPARSE) == (strcmp(cfg->env_reward, "sparse") == 0)))
+                  v->sparse == cfg_sparse(cfg)))
         v = v->next;
     pthread_mutex_unlock(&variants_mutex);
     if (v) return &v->spec;
@@ -139,6 +166,6 @@ static const rldt_env_spec_t *find_gym(const rldt_config_t *cfg)
 
 const rldt_env_spec_t *rldt_env_from_config(const rldt_config_t *cfg)
 {
-    if (strncmp(cfg->env_name, GYM_PREFIX, strlen(GYM_PREFIX)) == 0) return find_gym(cfg);
+    if (is_worker_env(cfg->env_name)) return find_gym(cfg);
     return rldt_env_find_model(cfg->env_name, cfg->env_model);
 }

@@ -282,6 +282,28 @@ rldt_status_t rldt_vecenv_step(rldt_vecenv_t *v, const float *actions, int chunk
     return RLDT_OK;
 }
 
+rldt_status_t rldt_vecenv_expert(rldt_vecenv_t *v, rldt_rng_t *rngs, float noise, float *actions)
+{
+    const rldt_env_spec_t *sp = v->spec;
+    size_t ad = (size_t)sp->act_dim;
+    if (!v->bridge) {
+        for (int i = 0; i < v->n; i++) {
+            rldt_status_t st = rldt_env_expert(&v->envs[i], &rngs[i], noise, actions + (size_t)i * ad);
+            if (st) return st;
+        }
+        return RLDT_OK;
+    }
+    if (!sp->worker_expert)
+        return rldt_error_set(RLDT_ERR_USAGE, "%s has no scripted expert (its env defines no rldt_expert_action)", sp->name);
+    rldt_bridge_io_t *io = rldt_bridge_io(v->bridge);
+    memset(io->op, RLDT_BRIDGE_EXPERT, (size_t)v->n);
+    rldt_status_t st = rldt_bridge_exchange(v->bridge);
+    if (st) return st;
+    memcpy(actions, io->action, (size_t)v->n * ad * sizeof(float));
+    for (int i = 0; i < v->n; i++) rldt_env_add_noise(sp, &rngs[i], noise, actions + (size_t)i * ad);
+    return RLDT_OK;
+}
+
 void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out)
 {
     size_t n = (size_t)v->n, od = (size_t)v->spec->obs_dim;

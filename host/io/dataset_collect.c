@@ -1,4 +1,4 @@
-/* dataset_collect.c — scripted-expert demonstrations: RLDT_COLLECT_ENVS envs in a vector env, the expert
+/* dataset_collect.c — scripted-expert demonstrations: opts->envs envs (RLDT_COLLECT_ENVS) in a vector env, the expert
  * acting with Gaussian noise, every finished episode written as one demo by the recorder (see rldt/dataset.h). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -7,14 +7,14 @@
 #include "rldt/dataset.h"
 #include "rldt/log.h"
 
-static char *collect_args(const rldt_collect_opts_t *o)
+static char *collect_args(const rldt_collect_opts_t *o, int envs)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "expert", "scripted");
     cJSON_AddNumberToObject(root, "noise", o->noise);
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     cJSON_AddNumberToObject(root, "demos", o->demos);
-    cJSON_AddNumberToObject(root, "envs", RLDT_COLLECT_ENVS);
+    cJSON_AddNumberToObject(root, "envs", envs);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return text;
@@ -23,17 +23,17 @@ static char *collect_args(const rldt_collect_opts_t *o)
 rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *o)
 {
     const rldt_env_spec_t *sp = o->spec;
-    if (!sp->ops->expert) /* nothing to record: the demos would hold zero actions */
+    if (!rldt_env_has_expert(sp)) /* nothing to record: the demos would hold zero actions */
         return rldt_error_set(RLDT_ERR_USAGE, "collect: task %s has no scripted expert (its demonstrations must come from a policy)",
                               sp->name);
-    const int n = RLDT_COLLECT_ENVS;
+    const int n = o->envs > 0 ? o->envs : RLDT_COLLECT_ENVS;
     size_t ad = (size_t)sp->act_dim;
     rldt_vecenv_t *v;
-    rldt_status_t st = rldt_vecenv_create(&v, sp, n, 0, o->seed, 0, o->threads);
+    rldt_status_t st = rldt_vecenv_create(&v, sp, n, o->max_steps, o->seed, 0, o->threads);
     if (st) return st;
     rldt_dataset_writer_t *w;
-    char *args = collect_args(o);
-    st = rldt_dataset_writer_open(&w, o->path, sp, 0, args);
+    char *args = collect_args(o, n);
+    st = rldt_dataset_writer_open(&w, o->path, sp, o->max_steps, args);
     free(args);
     if (st) {
         rldt_vecenv_destroy(v);
@@ -41,7 +41,7 @@ rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *o)
     }
 
     float *actions = rldt_xmalloc((size_t)n * ad * sizeof(float));
-    rldt_recorder_t *rec = rldt_recorder_create(sp, n, 1, 0);
+    rldt_recorder_t *rec = rldt_recorder_create(sp, n, 1, o->max_steps);
     rldt_vec_out_t out;
     rldt_vecenv_out_alloc(v, &out);
     out.record = rldt_recorder_capture(rec);
@@ -51,7 +51,7 @@ rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *o)
     int written = 0, succeeded = 0;
     double t0 = rldt_now(), last_log = t0;
     while (!st && written < o->demos) {
-        for (int i = 0; i < n; i++) rldt_env_expert(rldt_vecenv_env(v, i), &rngs[i], (float)o->noise, actions + (size_t)i * ad);
+        if ((st = rldt_vecenv_expert(v, rngs, (float)o->noise, actions))) break;
         if ((st = rldt_vecenv_step(v, actions, 1, &out))) break;
         for (int i = 0; !st && i < n && written < o->demos; i++) {
             st = rldt_recorder_push(rec, i, out.steps[i], w);

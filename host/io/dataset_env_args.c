@@ -1,5 +1,10 @@
 /* dataset_env_args.c — the env_args JSON attribute: written from a task spec, parsed back into the
- * file's spec (rldt_dataset_meta_t). Both directions live here so the field names exist in one place. */
+ * file's spec (rldt_dataset_meta_t). Both directions live here so the field names exist in one place.
+ *
+ * rldt's spec goes in env_kwargs (type 2, robomimic's gym type: robomimic does not recreate these envs), except
+ * for robosuite envs: their env_args are robomimic's own (env_name, type 1, env_kwargs for robosuite.make,
+ * env_version), so that robomimic recreates the env from them, and rldt's spec goes in an extra "rldt" object
+ * (with rldt's env name) that robomimic ignores. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,13 +13,20 @@
 #include "rldt/dataset.h"
 
 #define ROBOMIMIC_GYM_TYPE 2
+#define RLDT_KEY "rldt" /* robosuite envs: rldt's spec beside robomimic's env_kwargs */
 
 char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "env_name", spec->name);
-    cJSON_AddNumberToObject(root, "type", ROBOMIMIC_GYM_TYPE);
-    cJSON *kw = cJSON_AddObjectToObject(root, "env_kwargs");
+    cJSON *root = spec->robomimic_env ? cJSON_Parse(spec->robomimic_env) : NULL, *kw;
+    if (root) {
+        kw = cJSON_AddObjectToObject(root, RLDT_KEY);
+        cJSON_AddStringToObject(kw, "env_name", spec->name);
+    } else {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "env_name", spec->name);
+        cJSON_AddNumberToObject(root, "type", ROBOMIMIC_GYM_TYPE);
+        kw = cJSON_AddObjectToObject(root, "env_kwargs");
+    }
     cJSON_AddNumberToObject(kw, "obs_dim", spec->obs_dim);
     cJSON_AddNumberToObject(kw, "act_dim", spec->act_dim);
     cJSON_AddNumberToObject(kw, "state_dim", spec->state_dim);
@@ -80,11 +92,13 @@ static rldt_status_t parse(const cJSON *root, rldt_dataset_meta_t *m, const char
 {
     rldt_status_t st;
     if (!cJSON_IsObject(root)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args is not a JSON object", origin);
-    if ((st = get_str(root, "env_name", m->env_name, origin, ""))) return st;
-    const cJSON *kw = cJSON_GetObjectItemCaseSensitive(root, "env_kwargs");
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, RLDT_KEY);
+    if (own && !cJSON_IsObject(own)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args.%s is not a JSON object", origin, RLDT_KEY);
+    if ((st = get_str(own ? own : root, "env_name", m->env_name, origin, own ? RLDT_KEY "." : ""))) return st;
+    const cJSON *kw = own ? own : cJSON_GetObjectItemCaseSensitive(root, "env_kwargs");
     if (!cJSON_IsObject(kw)) return rldt_error_set(RLDT_ERR_USAGE, "%s: env_args has no env_kwargs object", origin);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    m->env_type = ROBOMIMIC_GYM_TYPE;
+    m->env_type = own && cJSON_IsNumber(type) ? (int)type->valueint : ROBOMIMIC_GYM_TYPE;
     m->rldt_spec = cJSON_HasObjectItem(kw, "obs_dim") || cJSON_HasObjectItem(kw, "obs_key");
     if (!m->rldt_spec) { /* robomimic's own files: the spec comes from the data (dataset_read.c) */
         if (!cJSON_IsNumber(type) || type->valuedouble != floor(type->valuedouble) || !(fabs(type->valuedouble) <= 1000))

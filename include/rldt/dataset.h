@@ -223,11 +223,13 @@ typedef struct {
     uint64_t seed;    /* env episodes, expert noise and the mask split all derive from it */
     int threads;      /* vector env threads (0 = one per core) */
     const char *path; /* output file */
+    int max_steps;    /* episode step limit (0: the task's) */
+    int envs;         /* envs stepped side by side (0: RLDT_COLLECT_ENVS) */
 } rldt_collect_opts_t;
 
 #define RLDT_COLLECT_ENVS 16 /* envs the collector steps side by side */
 
-/* Runs RLDT_COLLECT_ENVS envs under the expert and writes the first `demos` finished episodes (in order of
+/* Runs opts->envs (default RLDT_COLLECT_ENVS) envs under the expert and writes the first `demos` finished episodes (in order of
  * completion: by step, then env index; so a smaller run is a prefix of a larger one with the same seed),
  * logging progress about once a second. */
 rldt_status_t rldt_dataset_collect(const rldt_collect_opts_t *opts);

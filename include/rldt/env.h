@@ -21,7 +21,8 @@
  *
  * Gymnasium envs (env.name=gym:<id>, host/envs/bridge/) run in Python worker processes that the vector
  * env starts; their spec row is learned from a worker (rldt_env_from_config) and they exist only inside a
- * vector env: rldt_env_init refuses them. */
+ * vector env: rldt_env_init refuses them. robosuite's tasks (env.name=robosuite:<Task>) are Gymnasium envs
+ * made by the worker itself, with scripted experts for Lift and Can computed there (rldt_vecenv_expert). */
 #ifndef RLDT_ENV_H
 #define RLDT_ENV_H
 
@@ -109,6 +110,9 @@ typedef struct {
     const rldt_env_ops_t *ops;
     const char *model;            /* simulator tasks: the model file; NULL: the task's default */
     const rldt_gym_t *gym;        /* Gymnasium envs: how to start their workers; NULL for native tasks */
+    bool worker_expert;           /* Gymnasium envs: their workers compute a scripted expert (rldt_vecenv_expert) */
+    const char *robomimic_env;    /* robosuite envs: the JSON object {env_name, type, env_kwargs, env_version} robomimic
+                                   * recreates them from (a dataset's env_args); NULL otherwise */
 } rldt_env_spec_t;
 
 /* One environment: a spec, its state and the episode's bookkeeping. An array of these is a vector env. */
@@ -181,6 +185,10 @@ rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float nois
 /* Renders a frame of task `spec` from a flattened state and the action taken there onto a white canvas;
  * RLDT_ERR_USAGE if the task does not render. */
 rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c);
+/* True when task `spec` has a scripted expert: its ops' (native tasks) or its workers' (Gymnasium envs). */
+bool rldt_env_has_expert(const rldt_env_spec_t *spec);
+/* Adds Gaussian noise of std `noise` (0: none) drawn from `rng` to the act_dim values of `action`. */
+void rldt_env_add_noise(const rldt_env_spec_t *spec, rldt_rng_t *rng, float noise, float *action);
 /* Clips act_dim values of `in` to the spec's bounds into `out` (may alias). */
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out);
 /* The reset seed of episode `episode` of env `index` on `rank`: a Philox draw keyed by
@@ -261,6 +269,11 @@ rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t by
  * or index finishes its episode, and its later episodes are seeded as v's env). Snapshots of another task,
  * or too few envs: RLDT_ERR_USAGE, v possibly changed. */
 rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size_t bytes, int first);
+/* Writes every env's scripted-expert action for its current observation into actions [n][act_dim] (not yet
+ * clipped), each with Gaussian noise of std `noise` drawn from rngs[i] (rldt_env_expert; a Gymnasium env's
+ * workers compute the noise-free action). A task without a scripted expert: RLDT_ERR_USAGE; a worker that
+ * fails: as rldt_vecenv_reset. */
+rldt_status_t rldt_vecenv_expert(rldt_vecenv_t *v, rldt_rng_t *rngs, float noise, float *actions);
 /* Allocates every array of `out` for v's n envs (record NULL: set it to capture steps). */
 void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out);
 /* Frees the arrays rldt_vecenv_out_alloc made (not the record) and zeroes out. */

@@ -30,6 +30,9 @@
 #ifndef RLDT_GYM_PYTHON
 #define RLDT_GYM_PYTHON ""
 #endif
+#ifndef RLDT_ROBOSUITE_PYTHON /* the robosuite venv's, for robosuite: ids */
+#define RLDT_ROBOSUITE_PYTHON ""
+#endif
 
 #define START_TIMEOUT_S 300.0 /* a worker that does not report its spec (imports, makes its envs) in this long */
 #define WORKER_TIMEOUT_S 60.0 /* or does not answer a command in this long is killed */
@@ -48,7 +51,7 @@ enum { STATUS_OK = 0, STATUS_FAILED = 1, STATUS_REFUSED = 2 }; /* REFUSED: at st
 
 /* At offset 0. Sizes let the worker check its mirror; array offsets are 0 until the spec is known. */
 typedef struct {
-    uint64_t magic, header_bytes, block_bytes, block_size, sem_bytes, act_max, error_bytes, n, workers;
+    uint64_t magic, header_bytes, block_bytes, block_size, sem_bytes, act_max, error_bytes, info_bytes, n, workers;
     uint64_t op, limit, seed, action, reward, terminated, truncated, success, obs, final_obs;
 } header_t;
 
@@ -61,6 +64,7 @@ typedef struct {
     int32_t obs_dim, act_dim, max_steps;
     double act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
     char error[ERROR_BYTES];
+    char info[RLDT_BRIDGE_INFO_BYTES]; /* JSON, see rldt_bridge_spec_t */
 } block_t;
 
 struct rldt_bridge {
@@ -88,11 +92,14 @@ static block_t *block(rldt_bridge_t *b, int w)
 // ------------------------------------------------------------------------------------------------
 // processes
 
-/* The interpreter: env.python, else the project venv's when it exists, else python3 from PATH. */
+/* The interpreter: env.python, else the project venv's when it exists (the robosuite venv's for robosuite
+ * tasks), else python3 from PATH. */
 static const char *python_of(const rldt_gym_t *gym)
 {
     if (gym->python && *gym->python) return gym->python;
-    if (*RLDT_GYM_PYTHON && access(RLDT_GYM_PYTHON, X_OK) == 0) return RLDT_GYM_PYTHON;
+    bool robosuite = strncmp(gym->id, RLDT_BRIDGE_ROBOSUITE, strlen(RLDT_BRIDGE_ROBOSUITE)) == 0;
+    const char *venv = robosuite ? RLDT_ROBOSUITE_PYTHON : RLDT_GYM_PYTHON;
+    if (*venv && access(venv, X_OK) == 0) return venv;
     return "python3";
 }
 
@@ -269,6 +276,9 @@ static rldt_status_t check_spec(rldt_bridge_t *b, int w, rldt_bridge_spec_t *spe
     if (blk->max_steps < 0 || blk->max_steps > MAX_EPISODE_STEPS)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: step limit %d is out of range (0 to %d)", b->name, blk->max_steps, MAX_EPISODE_STEPS);
     rldt_bridge_spec_t s = {.obs_dim = blk->obs_dim, .act_dim = blk->act_dim, .max_steps = blk->max_steps};
+    if (memchr(blk->info, '\0', sizeof blk->info) == NULL)
+        return rldt_error_set(RLDT_ERR, "%s: Gymnasium worker %d reported an unterminated info text", b->name, w);
+    strcpy(s.info, blk->info);
     for (int j = 0; j < s.act_dim; j++) {
         double lo = blk->act_low[j], hi = blk->act_high[j];
         if (!isfinite(lo) || !isfinite(hi) || !(lo < hi) || fabs(lo) > 1e30 || fabs(hi) > 1e30)
@@ -348,7 +358,7 @@ rldt_status_t rldt_bridge_open(rldt_bridge_t **out, const char *name, const rldt
     }
     *header(b) = (header_t){.magic = MAGIC, .header_bytes = align_up(sizeof(header_t)), .block_bytes = align_up(sizeof(block_t)),
                             .block_size = sizeof(block_t), .sem_bytes = sizeof(sem_t), .act_max = RLDT_ENV_MAX_ACT,
-                            .error_bytes = ERROR_BYTES, .n = (uint64_t)n, .workers = (uint64_t)workers};
+                            .error_bytes = ERROR_BYTES, .info_bytes = RLDT_BRIDGE_INFO_BYTES, .n = (uint64_t)n, .workers = (uint64_t)workers};
     for (int w = 0; w < workers; w++) {
         sem_init(&block(b, w)->go, 1, 0);
         sem_init(&block(b, w)->done, 1, 0);

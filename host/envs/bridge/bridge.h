@@ -5,10 +5,11 @@
  * The host starts `workers` processes of host/envs/bridge/gym_worker.py (env.python), each owning a
  * contiguous range of the n envs, and shares one memory file with them (memfd: nothing is left behind when
  * a process dies). Its layout is written by the host (bridge.c), which the worker mirrors: a header, one
- * block per worker (two process-shared semaphores, the command, the spec the worker found, an error text)
- * and, once the spec is known, the per-env arrays of rldt_bridge_io_t. A command is one handshake per
- * worker: the host posts the worker's `go` semaphore, the worker does it and posts `done`. The host waits
- * in short slices and checks between them that the worker is still alive, so a worker that raises (it
+ * block per worker (two process-shared semaphores, the command, the spec the worker found, an error text,
+ * an info text: JSON, see rldt_bridge_spec_t) and, once the spec is known, the per-env arrays of
+ * rldt_bridge_io_t. A command is one handshake per worker: the host posts the worker's `go` semaphore, the
+ * worker does it and posts `done`. The host waits in short slices and checks between them that the worker
+ * is still alive, so a worker that raises (it
  * reports the traceback and its env index, then exits), dies, or stops answering (60 s for a command, 300 s
  * to start) ends the call with an error instead of a hang. The workers die with the host thread that
  * started them (PR_SET_PDEATHSIG), so open the bridge from a thread that outlives it (rldt: the main one).
@@ -24,21 +25,29 @@
 
 typedef struct rldt_bridge rldt_bridge_t;
 
+/* env.name=robosuite:<Task>: the worker makes robosuite's task (host/envs/bridge/robosuite_env.py) */
+#define RLDT_BRIDGE_ROBOSUITE "robosuite:"
+#define RLDT_BRIDGE_INFO_BYTES 8192
+
 /* What the workers' envs are: filled by rldt_bridge_open. */
 typedef struct {
     int obs_dim, act_dim;
     int max_steps; /* the env's step limit (its spec's max_episode_steps), 0: none */
     float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
+    /* a JSON object: "expert" (true: RLDT_BRIDGE_EXPERT works), and what the env's rldt_info() adds (robosuite:
+     * "sparse", the reward kind; "robomimic", the env_args robomimic recreates the env from) */
+    char info[RLDT_BRIDGE_INFO_BYTES];
 } rldt_bridge_spec_t;
 
 /* The per-env arrays in shared memory. The host sets op[i] (and the inputs it needs) for the envs that
  * take part in the next rldt_bridge_exchange; the workers answer in the outputs and clear op. */
-enum { RLDT_BRIDGE_IDLE = 0, RLDT_BRIDGE_STEP = 1, RLDT_BRIDGE_RESET = 2 };
+enum { RLDT_BRIDGE_IDLE = 0, RLDT_BRIDGE_STEP = 1, RLDT_BRIDGE_RESET = 2, RLDT_BRIDGE_EXPERT = 3 };
 typedef struct {
     uint8_t *op;         /* [n] in: RLDT_BRIDGE_* */
     uint8_t *limit;      /* [n] in (STEP): the step limit is reached; the episode ends (truncated) */
     uint64_t *seed;      /* [n] in: RESET's seed; STEP's seed for the next episode if this one ends */
-    float *action;       /* [n][act_dim] in (STEP), already clipped to the bounds */
+    float *action;       /* [n][act_dim] in (STEP), already clipped to the bounds; out (EXPERT): the scripted
+                          * expert's action for the current observation */
     float *reward;       /* [n] out (STEP) */
     uint8_t *terminated; /* [n] out (STEP): the env's own flags */
     uint8_t *truncated;  /* [n] out (STEP) */

@@ -6,12 +6,18 @@ for the C host (host/envs/bridge/bridge.c, which starts it; see bridge.h for the
 FD is the shared memory file. The host wrote its layout: a header (sizes and the offsets of the per-env
 arrays) and one block per worker, mirrored below with ctypes; their sizes are checked against the header.
 The worker makes envs FIRST .. FIRST+COUNT-1 with gymnasium.make(ID, **KWARGS) (MAX_STEPS > 0 is passed as
-max_episode_steps), reports their spec in its block and posts `done`; then, each time the host posts `go`:
+max_episode_steps) - or, for an ID robosuite:<Task>, with robosuite_env.make beside this file - reports their
+spec in its block (and, in `info`, a JSON object: the reward kind, whether the envs have a scripted expert, the
+env_args robomimic recreates them from) and posts `done`; then, each time the host posts `go`:
   MAP   the file has grown by the per-env arrays: map them
-  RUN   for each own env whose op is set: RESET (env.reset(seed=...)), or STEP (env.step; where the episode
+  RUN   for each own env whose op is set: RESET (env.reset(seed=...)), STEP (env.step; where the episode
         ends - terminated, truncated or the host's limit - its last observation goes to final_obs and the
-        env is reset with the next episode's seed), then clear op
+        env is reset with the next episode's seed) or EXPERT (the scripted expert's action for the current
+        observation into action), then clear op
   QUIT  close the envs and exit
+An env (its unwrapped object) may define rldt_expert_action() - the scripted expert's noise-free action for
+its current observation, which `rldt collect` asks for with EXPERT - and rldt_info(), a dict merged into the
+info JSON (robosuite_env.py defines both).
 Observations are written in place as float32 (a Box flattened; a Dict flattened from OBS_KEYS, in order),
 actions read in place: nothing is pickled. An exception is reported (its traceback and env index) and ends
 the worker; so does the death of the host (PR_SET_PDEATHSIG).
@@ -26,12 +32,13 @@ import traceback
 
 CMD_MAP, CMD_RUN, CMD_QUIT = 1, 2, 3
 STATUS_OK, STATUS_FAILED, STATUS_REFUSED = 0, 1, 2
-OP_STEP, OP_RESET = 1, 2
+OP_STEP, OP_RESET, OP_EXPERT = 1, 2, 3
+ROBOSUITE_PREFIX = "robosuite:"
 MAGIC = 0x31424752444C52
 PR_SET_PDEATHSIG = 1
 
-HEADER_FIELDS = ("magic", "header_bytes", "block_bytes", "block_size", "sem_bytes", "act_max", "error_bytes", "n", "workers",
-                 "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs", "final_obs")
+HEADER_FIELDS = ("magic", "header_bytes", "block_bytes", "block_size", "sem_bytes", "act_max", "error_bytes", "info_bytes",
+                 "n", "workers", "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs", "final_obs")
 
 
 class Header(ctypes.Structure):
@@ -47,7 +54,8 @@ def block_type(h):
         _fields_ = [("go", ctypes.c_byte * h.sem_bytes), ("done", ctypes.c_byte * h.sem_bytes), ("cmd", ctypes.c_uint32),
                     ("status", ctypes.c_int32), ("err_env", ctypes.c_int32), ("obs_dim", ctypes.c_int32),
                     ("act_dim", ctypes.c_int32), ("max_steps", ctypes.c_int32), ("act_low", ctypes.c_double * h.act_max),
-                    ("act_high", ctypes.c_double * h.act_max), ("error", ctypes.c_char * h.error_bytes)]
+                    ("act_high", ctypes.c_double * h.act_max), ("error", ctypes.c_char * h.error_bytes),
+                    ("info", ctypes.c_char * h.info_bytes)]
     if ctypes.sizeof(Block) != h.block_size:
         raise SystemExit("gym_worker.py: block layout %d bytes, the host's %d: worker and rldt do not match"
                          % (ctypes.sizeof(Block), h.block_size))
@@ -115,13 +123,23 @@ def main():
         from gymnasium import spaces
         sys.path.append(os.getcwd())  # "module:Id" ids may name a module in the working directory
         kwargs = json.loads(kwargs_text) if kwargs_text else {}
-        if max_steps > 0:
-            kwargs["max_episode_steps"] = max_steps
+        if env_id.startswith(ROBOSUITE_PREFIX):
+            import robosuite_env  # beside this file
+            obs_keys_text = obs_keys_text or robosuite_env.DEFAULT_OBS_KEYS
+
+            def make():
+                return robosuite_env.make(env_id[len(ROBOSUITE_PREFIX):], kwargs, max_steps)
+        else:
+            if max_steps > 0:
+                kwargs["max_episode_steps"] = max_steps
+
+            def make():
+                return gym.make(env_id, **kwargs)
         obs_keys = [k.strip() for k in obs_keys_text.split(",") if k.strip()]
         envs = []
         for j in range(count):
             current = first + j
-            envs.append(gym.make(env_id, **kwargs))
+            envs.append(make())
         current = first
         env0 = envs[0]
         asp = env0.action_space
@@ -139,6 +157,14 @@ def main():
         low, high = np.asarray(asp.low, np.float64).ravel(), np.asarray(asp.high, np.float64).ravel()
         for j in range(min(act_dim, h.act_max)):
             blk.act_low[j], blk.act_high[j] = low[j], high[j]
+        # an env may offer a scripted expert (a method rldt_expert_action()) and more facts (rldt_info())
+        base = env0.unwrapped
+        info = {"expert": hasattr(base, "rldt_expert_action")}
+        info.update(base.rldt_info() if hasattr(base, "rldt_info") else {})
+        info_text = json.dumps(info).encode()
+        if len(info_text) >= h.info_bytes:
+            raise Refused("its info (%d bytes of JSON) does not fit the bridge's %d" % (len(info_text), h.info_bytes))
+        blk.info = info_text
     except Refused as e:
         return fail(STATUS_REFUSED, current, str(e))
     except Exception:
@@ -189,6 +215,10 @@ def main():
                     if not o:
                         continue
                     current, env = i, envs[j]
+                    if o == OP_EXPERT:
+                        acts[j][...] = env.unwrapped.rldt_expert_action()
+                        op[i] = 0
+                        continue
                     if o == OP_RESET:
                         ob, _ = env.reset(seed=int(seed[i]))
                     else:
