@@ -11,11 +11,52 @@
 
 #define GYM_PREFIX "gym:"
 
-static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
-                                               &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
-static const int n_tasks = (int)(sizeof tasks / sizeof tasks[0]);
+static const rldt_env_spec_t *const base_tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
+                                                    &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
+#define N_BASE (sizeof base_tasks / sizeof base_tasks[0])
 
-const rldt_env_spec_t *rldt_env_spec_at(int i) { return i >= 0 && i < n_tasks ? tasks[i] : NULL; }
+/* Pixel variants, one line each: <task>_rgb is the MuJoCo task whose observations also carry an RGB image
+ * (RLDT_RENDER_DEFAULT_SIZE square) rendered from a camera of its model. */
+static const struct {
+    const rldt_env_spec_t *base;
+    const char *camera;
+} rgb_tasks[] = {
+    {&rldt_env_hopper, "track"},
+    {&rldt_env_walker2d, "track"},
+    {&rldt_env_halfcheetah, "track"},
+    {&rldt_env_ant, "track"},
+};
+#define N_RGB (sizeof rgb_tasks / sizeof rgb_tasks[0])
+
+static const rldt_env_spec_t *tasks[N_BASE + N_RGB];
+static const int n_tasks = (int)(N_BASE + N_RGB);
+static pthread_once_t tasks_once = PTHREAD_ONCE_INIT;
+
+static void build_tasks(void)
+{
+    static rldt_env_spec_t rgb[N_RGB];
+    static char names[N_RGB][64], summaries[N_RGB][320];
+    for (size_t i = 0; i < N_BASE; i++) tasks[i] = base_tasks[i];
+    for (size_t i = 0; i < N_RGB; i++) {
+        const rldt_env_spec_t *b = rgb_tasks[i].base;
+        snprintf(names[i], sizeof names[i], "%s_rgb", b->name);
+        snprintf(summaries[i], sizeof summaries[i], "%s, plus %dx%d RGB images from camera '%s'", b->summary, RLDT_RENDER_DEFAULT_SIZE,
+                 RLDT_RENDER_DEFAULT_SIZE, rgb_tasks[i].camera);
+        rgb[i] = *b;
+        rgb[i].name = names[i];
+        rgb[i].summary = summaries[i];
+        rgb[i].image_h = rgb[i].image_w = RLDT_RENDER_DEFAULT_SIZE;
+        rgb[i].image_c = 3;
+        rgb[i].camera = rgb_tasks[i].camera;
+        tasks[N_BASE + i] = &rgb[i];
+    }
+}
+
+const rldt_env_spec_t *rldt_env_spec_at(int i)
+{
+    pthread_once(&tasks_once, build_tasks);
+    return i >= 0 && i < n_tasks ? tasks[i] : NULL;
+}
 
 int rldt_env_count(void) { return n_tasks; }
 
@@ -26,7 +67,8 @@ const rldt_env_spec_t *rldt_env_find(const char *name)
                        "(pretrain, finetune, eval and envstep open it from env.name and the other env.* keys)", name);
         return NULL;
     }
-    char known[256] = "";
+    pthread_once(&tasks_once, build_tasks);
+    char known[512] = "";
     for (int i = 0; i < n_tasks; i++) {
         if (name && strcmp(tasks[i]->name, name) == 0) return tasks[i];
         if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);

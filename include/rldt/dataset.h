@@ -7,7 +7,7 @@
  *                               collect_args (JSON string: how the demos were made; optional)
  *   /data/demo_<i>              i = 0, 1, ...; attrs: num_samples (int64), success (int64, 0/1)
  *       obs/<obs_key>           float32 [T, obs_dim]      (obs_key from the spec, e.g. "state")
- *       obs/image               uint8 [T, h, w, c]        only when the spec has an image (gzip)
+ *       obs/agentview_image     uint8 [T, h, w, c]        only when the spec has an image (gzip)
  *       next_obs/<same keys>    the observation after each step (the terminal one on the last step)
  *       actions                 float32 [T, act_dim]      the executed (clipped) actions, in [-1, 1] (below)
  *       rewards                 float32 [T]               (robomimic writes float64; readers convert)
@@ -44,7 +44,7 @@
 extern "C" {
 #endif
 
-#define RLDT_DATASET_IMAGE_KEY "image" /* obs/<key> of uint8 image observations */
+#define RLDT_DATASET_IMAGE_KEY "agentview_image" /* obs/<key> of uint8 image observations (robomimic's name of the main camera) */
 #define RLDT_DATASET_STD_MIN 1e-3f     /* floor of the observation std (constant dims normalise to 0) */
 #define RLDT_DATASET_NAME_MAX 64
 /* Bounds of what the reader accepts (checked before anything is allocated or trained on):
@@ -90,7 +90,7 @@ typedef struct {
 /* What a load selects. obs_keys: comma-separated low-dim keys of obs/ (spaces around names ignored),
  * concatenated in that order; NULL or "" = the file's own key (env_args obs_key; a file without an rldt spec
  * must name them). image_keys: comma-separated uint8 image keys of obs/ to load; NULL or "" = the spec's
- * image (obs/image) for rldt's files with images, else none. mask: NULL = every demo, else /mask/<mask>. */
+ * image (obs/agentview_image) for rldt's files with images, else none. mask: NULL = every demo, else /mask/<mask>. */
 typedef struct {
     const char *obs_keys;
     const char *image_keys;

@@ -30,6 +30,7 @@
 #include "rldt/common.h"
 #include "rldt/config.h"
 #include "rldt/image.h"
+#include "rldt/render.h"
 #include "rldt/rng.h"
 
 #ifdef __cplusplus
@@ -80,6 +81,9 @@ typedef struct {
     /* Makes the env's simulator data for `model` (kept by reference); detach frees it. */
     rldt_status_t (*attach)(void *state, const rldt_env_model_t *model);
     void (*detach)(void *state);
+    /* MuJoCo tasks: the env's mjData as the last reset or step left it, and its mjModel in *model (what the
+     * offscreen renderer draws, rldt/render.h); NULL for tasks without a MuJoCo scene. */
+    struct mjData_ *(*mj_scene)(void *state, const struct mjModel_ **model);
 } rldt_env_ops_t;
 
 /* How the workers of a Gymnasium env start (the env.* keys of a gym:<id> name). */
@@ -101,7 +105,8 @@ typedef struct {
     float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
     int max_steps;                /* episode step limit (truncation) */
     rldt_reward_kind_t reward_kind;
-    int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none */
+    int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none (image_c is 3: RGB) */
+    const char *camera;           /* image observations: the model's camera they are rendered from ("free": MuJoCo's free camera) */
     double control_hz;            /* control steps per simulated second */
     float success_threshold;      /* the number in the success notion below */
     const char *success;          /* the success notion, in words */
@@ -181,6 +186,16 @@ rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float nois
 /* Renders a frame of task `spec` from a flattened state and the action taken there onto a white canvas;
  * RLDT_ERR_USAGE if the task does not render. */
 rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c);
+/* MuJoCo tasks: the env's mjData (as its last reset or step left it) and mjModel, for the offscreen renderer;
+ * NULL (and *model NULL) for other tasks. */
+struct mjData_ *rldt_env_mj_scene(rldt_env_t *env, const struct mjModel_ **model);
+/* Draws env's image observation (spec->image_h x image_w x 3) with renderer r (one of env's model, made with
+ * the spec's size and camera: rldt_env_renderer_create). */
+void rldt_env_draw(rldt_env_t *env, rldt_renderer_t *r, uint8_t *rgb);
+/* A renderer for the image observations of spec's task: its size and camera, drawing env's model (the
+ * model is kept by reference). RLDT_ERR_USAGE for a task without images or without a MuJoCo scene; else
+ * fails as rldt_renderer_create. */
+rldt_status_t rldt_env_renderer_create(rldt_env_t *env, rldt_renderer_t **out);
 /* Clips act_dim values of `in` to the spec's bounds into `out` (may alias). */
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out);
 /* The reset seed of episode `episode` of env `index` on `rank`: a Philox draw keyed by
@@ -204,6 +219,8 @@ typedef struct {
     double *states;  /* [n][chunk][state_dim] simulator state before the step */
     uint8_t *dones;  /* [n][chunk]            1 on the last step of an episode */
     uint8_t *successes; /* [n][chunk]         the step's success flag */
+    uint8_t *images;      /* [n][chunk][h][w][c] image observation before the step (tasks with images) */
+    uint8_t *next_images; /* [n][chunk][h][w][c] image observation after the step (the terminal one at the end) */
 } rldt_vec_record_t;
 
 /* What one chunked step returns. Arrays are caller-owned, [n] or [n][obs_dim]. */
@@ -236,6 +253,9 @@ int rldt_vecenv_threads(const rldt_vecenv_t *v);
 const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
 /* The current observations [n][obs_dim] (valid until the next step or reset). */
 const float *rldt_vecenv_obs(const rldt_vecenv_t *v);
+/* Tasks with image observations (spec->image_h > 0): the current images [n][h][w][c] (valid until the next
+ * step or reset), rendered by one renderer per worker thread; NULL for tasks without images. */
+const uint8_t *rldt_vecenv_images(const rldt_vecenv_t *v);
 /* Episodes started by env i so far (the next reset uses this as its episode index). */
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i);
 /* Ends every episode and starts fresh ones (next episode seeds); copies the observations to obs if not NULL.
