@@ -202,3 +202,15 @@ Test(render, recorded_dataset_holds_agentview_images, .timeout = 300)
     rldt_dataset_free(&ds);
     remove(path);
 }
+
+Test(render, mujoco_gl_must_name_a_headless_library, .timeout = 60)
+{
+    rldt_env_t env;
+    rldt_status_t st = rldt_env_init(&env, find("hopper_rgb"), 0);
+    if (st) cr_skip_test("skipped: %s", rldt_error_message());
+    setenv("MUJOCO_GL", "glfw", 1); /* read once per process, at the first renderer */
+    rldt_renderer_t *r;
+    cr_assert_eq(rldt_env_renderer_create(&env, &r), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "MUJOCO_GL=glfw") && strstr(rldt_error_message(), "osmesa"), "%s", rldt_error_message());
+    rldt_env_free(&env);
+}
