@@ -8,16 +8,18 @@
  *
  * Which GL: the MUJOCO_GL environment variable (as in MuJoCo's Python bindings): "osmesa" or "egl"; unset,
  * EGL when an NVIDIA driver is loaded (/proc/driver/nvidia/version exists), else OSMesa. One GL library per
- * process (MuJoCo looks up its GL functions once). With OSMesa, LP_NUM_THREADS defaults to 0 (Mesa then
- * rasterises on the calling thread: parallelism comes from one renderer per worker thread instead).
+ * process (MuJoCo looks up its GL functions once). LP_NUM_THREADS defaults to 0: Mesa's software rasteriser
+ * (llvmpipe, behind OSMesa and Mesa's EGL) then draws on the calling thread, and parallelism comes from one
+ * renderer per worker thread instead of Mesa's own threads.
  *
  * Threads: a renderer's GL context is made current on the thread that draws with it; use one renderer per
  * thread (a vector env keeps one per worker thread) and never draw with one from two threads at once.
  * A renderer belongs to one model (MuJoCo uploads its meshes and textures into the context).
  *
- * Images are [height][width][3] uint8, rows top to bottom (mjr_readPixels' rows are flipped). Shadows are
- * off (at 84x84 they cost about 6x the frame time and barely show); reflections stay on. The same state
- * renders to the same bytes with the same GL library and driver. */
+ * Images are [height][width][3] uint8, rows top to bottom (mjr_readPixels' rows are flipped). Drawn for
+ * speed, as pixel RL wants many small frames: no shadows (with Mesa's software rasteriser they cost ~6x the
+ * frame time), no reflections and no multisampling (each ~2x); lights, materials, textures and the skybox
+ * stay. The same state renders to the same bytes with the same GL library and driver. */
 #ifndef RLDT_RENDER_H
 #define RLDT_RENDER_H
 

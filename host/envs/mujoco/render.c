@@ -104,7 +104,6 @@ static bool sym(void *lib, const char *libname, const char *name, void *fn)
 static void open_osmesa(void)
 {
     static const char *const names[] = {"libOSMesa.so.8", "libOSMesa.so.6", "libOSMesa.so"};
-    setenv("LP_NUM_THREADS", "0", 0); /* Mesa's llvmpipe: rasterise on the calling thread unless the user says otherwise */
     void *lib = open_first(names, 3);
     if (!lib) {
         gl_fail("offscreen rendering needs OSMesa: libOSMesa.so.8 (or .6) not found (%s; install it with apt-get install "
@@ -160,6 +159,7 @@ static void open_egl(void)
 
 static void open_gl(void)
 {
+    setenv("LP_NUM_THREADS", "0", 0); /* Mesa's llvmpipe: rasterise on the calling thread unless the user says otherwise */
     const char *want = getenv("MUJOCO_GL");
     if (!want || !*want) want = access("/proc/driver/nvidia/version", F_OK) == 0 ? "egl" : "osmesa";
     if (strcmp(want, "osmesa") == 0) {
@@ -253,14 +253,16 @@ static rldt_status_t set_camera(rldt_renderer_t *r, const char *name)
     return RLDT_OK;
 }
 
-/* mjr_makeContext sizes its offscreen framebuffer from the model's visual/global offwidth and offheight;
- * it reads a shallow copy with this renderer's size, so the shared model stays untouched. */
+/* mjr_makeContext sizes its offscreen framebuffer from the model's visual/global offwidth and offheight
+ * and multisamples it visual/quality offsamples times; it reads a shallow copy with this renderer's size
+ * and no multisampling, so the shared model stays untouched. */
 static void make_mujoco_context(rldt_renderer_t *r)
 {
     mjModel *sized = rldt_xmalloc(sizeof *sized);
     *sized = *r->m;
     sized->vis.global.offwidth = r->w;
     sized->vis.global.offheight = r->h;
+    sized->vis.quality.offsamples = 0;
     mjv_defaultOption(&r->option);
     mjv_defaultScene(&r->scene);
     mjr_defaultContext(&r->con);
@@ -269,7 +271,8 @@ static void make_mujoco_context(rldt_renderer_t *r)
     mjr_makeContext(sized, &r->con, mjFONTSCALE_100);
     pthread_mutex_unlock(&make_mutex);
     free(sized);
-    r->scene.flags[mjRND_SHADOW] = 0;
+    r->scene.flags[mjRND_SHADOW] = 0; /* speed: see rldt/render.h */
+    r->scene.flags[mjRND_REFLECTION] = 0;
     r->made = true;
 }
 
