@@ -214,3 +214,35 @@ Test(render, mujoco_gl_must_name_a_headless_library, .timeout = 60)
     cr_assert(strstr(rldt_error_message(), "MUJOCO_GL=glfw") && strstr(rldt_error_message(), "osmesa"), "%s", rldt_error_message());
     rldt_env_free(&env);
 }
+
+Test(render, env_render_keys_set_size_and_camera, .timeout = 120)
+{
+    rldt_config_t cfg;
+    rldt_config_defaults(&cfg);
+    const char *yaml = "env:\n  name: hopper_rgb\n  render:\n    width: 32\n    height: 24\n    camera: free\n";
+    char *path = test_temp_path("render.yaml");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(yaml, f);
+    fclose(f);
+    cr_assert_eq(rldt_config_load_yaml(&cfg, path), RLDT_OK, "%s", rldt_error_message());
+    remove(path);
+    const rldt_env_spec_t *sp = rldt_env_from_config(&cfg);
+    cr_assert_not_null(sp, "%s", rldt_error_message());
+    cr_assert(sp->image_w == 32 && sp->image_h == 24 && strcmp(sp->camera, "free") == 0 && strcmp(sp->name, "hopper_rgb") == 0);
+    cr_assert_eq(rldt_env_from_config(&cfg), sp, "the same keys must give the same row");
+    cr_assert(find("hopper_rgb")->image_w == SIDE, "the task's own row is unchanged");
+
+    rldt_vecenv_t *v;
+    rldt_status_t st = rldt_vecenv_create(&v, sp, 2, 0, 1, 0, 1);
+    if (st && (strstr(rldt_error_message(), "MuJoCo not installed") || strstr(rldt_error_message(), "Gymnasium's models") ||
+               strstr(rldt_error_message(), "OSMesa") || strstr(rldt_error_message(), "libEGL")))
+        cr_skip_test("skipped: %s", rldt_error_message());
+    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
+    cr_assert_gt(variance(rldt_vecenv_images(v), 32 * 24 * 3), 1.0);
+    rldt_vecenv_destroy(v);
+
+    snprintf(cfg.env_name, sizeof cfg.env_name, "hopper");
+    cr_assert_null(rldt_env_from_config(&cfg));
+    cr_assert(strstr(rldt_error_message(), "task hopper has no image observations"), "%s", rldt_error_message());
+}

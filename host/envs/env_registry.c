@@ -87,37 +87,59 @@ typedef struct variant {
 
 static char *copy_text(const char *s) { return strcpy(rldt_xmalloc(strlen(s) + 1), s); }
 
+static bool same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
 static variant_t *variants;
 static pthread_mutex_t variants_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model)
+/* The row `row` with another model file and image observations of another size or camera (each NULL, 0
+ * or "" keeps the row's own), kept in the variant list; under variants_mutex. */
+static const rldt_env_spec_t *variant_locked(const rldt_env_spec_t *row, const char *model, int w, int h, const char *camera)
 {
-    const rldt_env_spec_t *row = rldt_env_find(name);
-    if (!row || !model || !*model) return row;
-    if (!row->ops->model_load) {
-        rldt_error_set(RLDT_ERR_USAGE, "env.model=%s: task %s has no model file (it is not a MuJoCo task)", model, name);
-        return NULL;
-    }
-    pthread_mutex_lock(&variants_mutex);
+    model = model && *model ? model : row->model;
+    w = w ? w : row->image_w, h = h ? h : row->image_h;
+    camera = camera && *camera ? camera : row->camera;
+    if (same_text(model, row->model) && w == row->image_w && h == row->image_h && same_text(camera, row->camera)) return row;
     variant_t *v = variants;
-    while (v && !(v->spec.ops == row->ops && strcmp(v->spec.model, model) == 0)) v = v->next;
+    while (v && !(!v->spec.gym && strcmp(v->spec.name, row->name) == 0 && same_text(v->spec.model, model) && v->spec.image_w == w &&
+                  v->spec.image_h == h && same_text(v->spec.camera, camera)))
+        v = v->next;
     if (!v) {
         v = rldt_xcalloc(1, sizeof *v);
         v->spec = *row;
-        v->spec.model = copy_text(model);
+        v->spec.model = model ? copy_text(model) : NULL;
+        v->spec.image_w = w, v->spec.image_h = h;
+        v->spec.camera = camera ? copy_text(camera) : NULL;
         v->next = variants;
         variants = v;
     }
-    pthread_mutex_unlock(&variants_mutex);
     return &v->spec;
 }
+
+static const rldt_env_spec_t *variant(const char *name, const char *model, int w, int h, const char *camera)
+{
+    const rldt_env_spec_t *row = rldt_env_find(name);
+    if (!row) return NULL;
+    if (model && *model && !row->ops->model_load) {
+        rldt_error_set(RLDT_ERR_USAGE, "env.model=%s: task %s has no model file (it is not a MuJoCo task)", model, name);
+        return NULL;
+    }
+    if ((w || h || (camera && *camera)) && !row->image_h) {
+        rldt_error_set(RLDT_ERR_USAGE, "env.render.*: task %s has no image observations (the tasks with images end in _rgb)", name);
+        return NULL;
+    }
+    pthread_mutex_lock(&variants_mutex);
+    const rldt_env_spec_t *sp = variant_locked(row, model, w, h, camera);
+    pthread_mutex_unlock(&variants_mutex);
+    return sp;
+}
+
+const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model) { return variant(name, model, 0, 0, NULL); }
 
 // ------------------------------------------------------------------------------------------------
 // Gymnasium envs
 
 static const rldt_env_ops_t gym_ops = {0}; /* no per-env functions: the vector env steps them through the bridge */
-
-static bool same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
 /* A row for gym (id, kwargs, ...) from one worker's spec. */
 static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt_config_t *cfg, variant_t *v)
@@ -182,5 +204,5 @@ static const rldt_env_spec_t *find_gym(const rldt_config_t *cfg)
 const rldt_env_spec_t *rldt_env_from_config(const rldt_config_t *cfg)
 {
     if (strncmp(cfg->env_name, GYM_PREFIX, strlen(GYM_PREFIX)) == 0) return find_gym(cfg);
-    return rldt_env_find_model(cfg->env_name, cfg->env_model);
+    return variant(cfg->env_name, cfg->env_model, (int)cfg->env_render_width, (int)cfg->env_render_height, cfg->env_render_camera);
 }

@@ -139,7 +139,9 @@ const rldt_env_spec_t *rldt_env_find(const char *name);
  * itself; otherwise a copy kept for the life of the process (the same pointer for the same pair). NULL
  * for an unknown name (as rldt_env_find) or a model file given to a task without a model. */
 const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model);
-/* The row the config's env.* keys name: rldt_env_find_model(env.name, env.model) for native tasks; for
+/* The row the config's env.* keys name: for native tasks rldt_env_find_model(env.name, env.model) with, for
+ * tasks with images, env.render.width, env.render.height and env.render.camera in place of the row's own
+ * (a copy kept as for env.model; the keys given to a task without images are RLDT_ERR_USAGE); for
  * env.name=gym:<id> a row learned from one worker started with env.kwargs, env.python and env.obs_keys
  * (observation and action sizes, action bounds, step limit; env.reward gives the reward kind), kept for
  * the life of the process. NULL with the error message set: an unknown task, bad kwargs JSON, an
