@@ -1,8 +1,9 @@
 /* test_render.c — headless rendering of MuJoCo scenes (host/envs/mujoco/render.c) and the *_rgb tasks'
  * image observations: the same state renders to the same bytes (in one renderer, a second one, and a
- * vector env on 1 or 2 threads), images are not blank and change with the state, a bad camera is named,
- * and a recorded dataset holds obs/agentview_image as uint8 [T, 84, 84, 3] with gzip, readable by h5py and
- * by rldt's reader. Skips, naming what is missing, without MuJoCo (or its models) or without the GL library. */
+ * vector env on 1 or 2 threads), images are not blank and change with the state, a bad camera or MUJOCO_GL
+ * is named, env.render.* set the size and camera, and a dataset recorded by the library or by `rldt collect
+ * policy=CKPT env=hopper_rgb` holds obs/agentview_image as uint8 [T, 84, 84, 3] with gzip, readable by h5py
+ * and by rldt's reader. Skips, naming what is missing, without MuJoCo (or its models) or the GL library. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -148,6 +149,28 @@ Test(render, vector_env_images_same_on_any_thread_count, .timeout = 180)
     free(two);
 }
 
+/* Checks with h5py that every demo of the dataset at `path` holds obs/ and next_obs/agentview_image as
+ * uint8 [T, 84, 84, 3] with gzip, the next image of step t being the image of step t + 1, not blank. */
+static void check_h5(const char *path)
+{
+    int status = test_run(PYTHON " -c '\n"
+                          "import h5py, numpy as np, sys\n"
+                          "f = h5py.File(sys.argv[1], \"r\")\n"
+                          "for name, d in f[\"data\"].items():\n"
+                          "    im, nx = d[\"obs/agentview_image\"], d[\"next_obs/agentview_image\"]\n"
+                          "    T = d.attrs[\"num_samples\"]\n"
+                          "    assert im.shape == (T, 84, 84, 3) and im.dtype == np.uint8, (im.shape, im.dtype)\n"
+                          "    assert nx.shape == im.shape and nx.dtype == np.uint8\n"
+                          "    assert im.compression == \"gzip\", im.compression\n"
+                          "    a, b = im[()], nx[()]\n"
+                          "    assert (a[1:] == b[:-1]).all(), \"next image of step t is not the image of step t+1\"\n"
+                          "    assert a.std() > 1 and not (a[0] == a[-1]).all()\n"
+                          "print(\"ok\", len(f[\"data\"]))\n"
+                          "' %s",
+                          path);
+    cr_assert_eq(status, 0, "h5py check failed:\n%s\n%s", test_out, test_err);
+}
+
 Test(render, recorded_dataset_holds_agentview_images, .timeout = 300)
 {
     rldt_env_t env;
@@ -178,22 +201,7 @@ Test(render, recorded_dataset_holds_agentview_images, .timeout = 300)
     rldt_vecenv_out_free(&out);
     rldt_vecenv_destroy(v);
 
-    int status = test_run(PYTHON " -c '\n"
-                          "import h5py, numpy as np, sys\n"
-                          "f = h5py.File(sys.argv[1], \"r\")\n"
-                          "for name, d in f[\"data\"].items():\n"
-                          "    im, nx = d[\"obs/agentview_image\"], d[\"next_obs/agentview_image\"]\n"
-                          "    T = d.attrs[\"num_samples\"]\n"
-                          "    assert im.shape == (T, 84, 84, 3) and im.dtype == np.uint8, (im.shape, im.dtype)\n"
-                          "    assert nx.shape == im.shape and nx.dtype == np.uint8\n"
-                          "    assert im.compression == \"gzip\", im.compression\n"
-                          "    a, b = im[()], nx[()]\n"
-                          "    assert (a[1:] == b[:-1]).all(), \"next image of step t is not the image of step t+1\"\n"
-                          "    assert a.std() > 1 and not (a[0] == a[-1]).all()\n"
-                          "print(\"ok\", len(f[\"data\"]))\n"
-                          "' %s",
-                          path);
-    cr_assert_eq(status, 0, "h5py check failed:\n%s\n%s", test_out, test_err);
+    check_h5(path);
 
     rldt_dataset_t ds;
     cr_assert_eq(rldt_dataset_load(&ds, path, NULL), RLDT_OK, "%s", rldt_error_message());
@@ -245,4 +253,23 @@ Test(render, env_render_keys_set_size_and_camera, .timeout = 120)
     snprintf(cfg.env_name, sizeof cfg.env_name, "hopper");
     cr_assert_null(rldt_env_from_config(&cfg));
     cr_assert(strstr(rldt_error_message(), "task hopper has no image observations"), "%s", rldt_error_message());
+}
+
+Test(render, collect_writes_images_from_a_policy, .timeout = 300)
+{
+    rldt_env_t env;
+    rldt_renderer_free(open_env(&env, "hopper_rgb"));
+    rldt_env_free(&env);
+    const char *bin = test_bin();
+    char dir[256];
+    test_tmpdir(dir, sizeof dir);
+    int status = test_run("%s sac env.name=hopper env.n_envs=2 sac.steps=200 sac.start_steps=100 sac.update_after=100 sac.batch=32 "
+                          "eval.episodes=1 run.out_dir=%s run.name=s", bin, dir);
+    cr_assert_eq(status, 0, "sac failed:\n%s\n%s", test_out, test_err);
+    status = test_run("%s collect policy=%s/s/sac.ckpt env=hopper_rgb demos=3 threads=2 out=%s/h.h5", bin, dir, dir);
+    cr_assert_eq(status, 0, "collect failed:\n%s\n%s", test_out, test_err);
+    char path[300];
+    snprintf(path, sizeof path, "%s/h.h5", dir);
+    check_h5(path);
+    test_rmtree(dir);
 }
