@@ -16,9 +16,9 @@
  *   /mask/train, /mask/valid    fixed-length byte strings naming demos (90/10 split, seeded)
  * env_args["type"] is robomimic's EnvType.GYM_TYPE (2): the task is a gym-style env named env_name.
  * env_args["env_kwargs"] carries the spec (obs_dim, act_dim, state_dim, act_low, act_high, max_steps,
- * reward_kind, image_shape, control_hz, success_threshold, success, obs_key, actions_normalized): the
- * reader checks every dataset's shape against it. Datasets are chunked; files are written to "<path>.tmp"
- * and renamed on success, so a failed write never leaves a partial file at <path>.
+ * reward_kind, image_shape, camera (tasks with images), control_hz, success_threshold, success, obs_key,
+ * actions_normalized): the reader checks every dataset's shape against it. Datasets are chunked; files are
+ * written to "<path>.tmp" and renamed on success, so a failed write never leaves a partial file at <path>.
  *
  * Actions on disk are normalised to [-1, 1] (robomimic requires it): a = (u - mid) / half with
  * mid = (act_low + act_high) / 2, half = (act_high - act_low) / 2 per dimension, u the action in the task's

@@ -19,6 +19,11 @@
  * env holding its own simulator data. Their state is plain data too (snapshots copy it), followed by
  * handles into the simulator that snapshots leave alone.
  *
+ * Image observations: a task whose spec has an image shape (the *_rgb rows of the task table, made from a
+ * MuJoCo task and a camera of its model) also observes a uint8 RGB image, rendered from the env's simulator
+ * data by the offscreen renderer (rldt/render.h); the vector env renders and hands them out beside the
+ * float observations (rldt_vecenv_images, the capture's images and next_images).
+ *
  * Gymnasium envs (env.name=gym:<id>, host/envs/bridge/) run in Python worker processes that the vector
  * env starts; their spec row is learned from a worker (rldt_env_from_config) and they exist only inside a
  * vector env: rldt_env_init refuses them. */
@@ -241,8 +246,10 @@ typedef struct {
  * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). A simulator task's
  * model is loaded once and shared; each env gets its own simulator data. A Gymnasium env starts
  * spec->gym->workers worker processes instead (`threads` is not used) and checks that they report the
- * spec's sizes and bounds. Resets every env, so rldt_vecenv_obs is valid at once. Fails if the model
- * cannot be loaded (see rldt_env_model_load), a thread or worker cannot be started, or a worker fails. */
+ * spec's sizes and bounds. A task with images gets one renderer per worker thread, made on that thread
+ * (rldt_env_renderer_create; use the vector env from one thread, which is worker 0). Resets every env, so
+ * rldt_vecenv_obs (and rldt_vecenv_images) is valid at once. Fails if the model cannot be loaded (see
+ * rldt_env_model_load), a thread, worker or renderer cannot be started, or a worker fails. */
 rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
                                  uint32_t rank, int threads);
 /* Joins the workers and frees everything. NULL is a no-op. */
