@@ -324,10 +324,8 @@ void rldt_renderer_draw(rldt_renderer_t *r, mjData *d, uint8_t *rgb)
 void rldt_renderer_free(rldt_renderer_t *r)
 {
     if (!r) return;
-    if (r->ctx && make_current(r) && r->made) {
-        mjr_freeContext(&r->con);
-        mjv_freeScene(&r->scene);
-    }
+    if (r->made && make_current(r)) mjr_freeContext(&r->con); /* its GL objects need the context current */
+    if (r->made) mjv_freeScene(&r->scene);
     if (r->ctx) {
         if (gl.kind == GL_OSMESA) {
             gl.osmesa.make_current(NULL, NULL, 0, 0, 0);
