@@ -7,7 +7,8 @@
  * creating a renderer fails then, naming the library and its package.
  *
  * Which GL: the MUJOCO_GL environment variable (as in MuJoCo's Python bindings): "osmesa" or "egl"; unset,
- * EGL when an NVIDIA driver is loaded (/proc/driver/nvidia/version exists), else OSMesa. One GL library per
+ * EGL when an NVIDIA driver is loaded (/proc/driver/nvidia/version exists), else OSMesa. EGL renders on GPU
+ * device MUJOCO_EGL_DEVICE_ID when set (one per rank on a multi-GPU machine), else the first. One GL library per
  * process (MuJoCo looks up its GL functions once). LP_NUM_THREADS defaults to 0: Mesa's software rasteriser
  * (llvmpipe, behind OSMesa and Mesa's EGL) then draws on the calling thread, and parallelism comes from one
  * renderer per worker thread instead of Mesa's own threads.

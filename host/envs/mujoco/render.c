@@ -116,8 +116,9 @@ static void open_osmesa(void)
         sym(lib, "libOSMesa", "OSMesaDestroyContext", &o->destroy);
 }
 
-/* The EGL display: the first GPU device's (EGL_EXT_platform_device, as headless NVIDIA machines need), else
- * the default display. */
+/* The EGL display: a GPU device's (EGL_EXT_platform_device, as headless NVIDIA machines need): device
+ * MUJOCO_EGL_DEVICE_ID if set (as in MuJoCo's Python bindings), else the first that initialises; without
+ * devices, the default display. */
 static void *egl_display(egl_api_t *e)
 {
     unsigned (*query_devices)(int, void **, int *) = NULL;
@@ -125,15 +126,20 @@ static void *egl_display(egl_api_t *e)
     void (*q)(void) = e->get_proc("eglQueryDevicesEXT"), (*p)(void) = e->get_proc("eglGetPlatformDisplayEXT");
     memcpy(&query_devices, &q, sizeof q);
     memcpy(&platform_display, &p, sizeof p);
-    void *devices[8];
-    int n = 0;
-    int major, minor;
-    if (query_devices && platform_display && query_devices(8, devices, &n))
-        for (int i = 0; i < n; i++) {
-            void *dpy = platform_display(EGL_PLATFORM_DEVICE_EXT, devices[i], NULL);
-            if (dpy && e->initialize(dpy, &major, &minor)) return dpy;
-        }
-    void *dpy = e->get_display(NULL);
+    void *devices[16];
+    int n = 0, major, minor;
+    if (!query_devices || !platform_display || !query_devices(16, devices, &n)) n = 0;
+    const char *want = getenv("MUJOCO_EGL_DEVICE_ID");
+    int first = want && *want ? atoi(want) : 0, last = want && *want ? first + 1 : n;
+    if (want && *want && (first < 0 || first >= n)) {
+        gl_fail("offscreen rendering: MUJOCO_EGL_DEVICE_ID=%s, but EGL lists %d devices", want, n);
+        return NULL;
+    }
+    for (int i = first; i < last; i++) {
+        void *dpy = platform_display(EGL_PLATFORM_DEVICE_EXT, devices[i], NULL);
+        if (dpy && e->initialize(dpy, &major, &minor)) return dpy;
+    }
+    void *dpy = want && *want ? NULL : e->get_display(NULL); /* no device (or none initialised): the default */
     return dpy && e->initialize(dpy, &major, &minor) ? dpy : NULL;
 }
 
@@ -154,7 +160,7 @@ static void open_egl(void)
           sym(lib, "libEGL", "eglGetError", &e->get_error) && sym(lib, "libEGL", "eglGetProcAddress", &e->get_proc)))
         return;
     e->display = egl_display(e);
-    if (!e->display) gl_fail("offscreen rendering: EGL has no display that initialises (no GPU device? try MUJOCO_GL=osmesa)");
+    if (!e->display && !gl.status) gl_fail("offscreen rendering: EGL has no display that initialises (no GPU device? try MUJOCO_GL=osmesa)");
 }
 
 static void open_gl(void)
