@@ -7,9 +7,9 @@
  * creating a renderer fails then, naming the library and its package.
  *
  * Which GL: the MUJOCO_GL environment variable (as in MuJoCo's Python bindings): "osmesa" or "egl"; unset,
- * EGL when an NVIDIA driver is loaded (/proc/driver/nvidia/version exists), else OSMesa. EGL renders on GPU
- * device MUJOCO_EGL_DEVICE_ID when set (one per rank on a multi-GPU machine), else the first. One GL library per
- * process (MuJoCo looks up its GL functions once). LP_NUM_THREADS defaults to 0: Mesa's software rasteriser
+ * EGL when an NVIDIA driver is loaded (/proc/driver/nvidia/version exists), else OSMesa. EGL renders on
+ * GPU device MUJOCO_EGL_DEVICE_ID when set (one per rank on a multi-GPU machine), else the first. One GL
+ * library per process (MuJoCo looks up its GL functions once). LP_NUM_THREADS defaults to 0: Mesa's software rasteriser
  * (llvmpipe, behind OSMesa and Mesa's EGL) then draws on the calling thread, and parallelism comes from one
  * renderer per worker thread instead of Mesa's own threads.
  *
@@ -56,8 +56,8 @@ rldt_status_t rldt_renderer_create(rldt_renderer_t **out, const struct mjModel_ 
 /* Draws data `d` (of the renderer's model, after mj_forward or mj_step) into rgb [height][width][3].
  * Makes the renderer's context current on the calling thread first if it is not. */
 void rldt_renderer_draw(rldt_renderer_t *r, struct mjData_ *d, uint8_t *rgb);
-/* Frees the renderer (its context is made current on the calling thread to free MuJoCo's GL objects).
- * NULL is a no-op. */
+/* Frees the renderer (its context is made current on the calling thread to free MuJoCo's GL objects: call
+ * it on the thread that drew last, as EGL refuses a context current on another thread). NULL is a no-op. */
 void rldt_renderer_free(rldt_renderer_t *r);
 
 #ifdef __cplusplus
