@@ -273,3 +273,37 @@ Test(render, collect_writes_images_from_a_policy, .timeout = 300)
     check_h5(path);
     test_rmtree(dir);
 }
+
+/* The width and height in a PNG's IHDR, or 0 when the file is not there. */
+static int png_size(const char *path, int *w, int *h)
+{
+    unsigned char b[24];
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f) fclose(f);
+    if (got < sizeof b) return 0;
+    *w = (b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19];
+    *h = (b[20] << 24) | (b[21] << 16) | (b[22] << 8) | b[23];
+    return 1;
+}
+
+Test(render, eval_frames_are_the_image_observations, .timeout = 300)
+{
+    rldt_env_t env;
+    rldt_renderer_free(open_env(&env, "hopper_rgb"));
+    rldt_env_free(&env);
+    const char *bin = test_bin();
+    char dir[256];
+    test_tmpdir(dir, sizeof dir);
+    int status = test_run("%s sac env.name=hopper_rgb env.render.width=64 env.render.height=48 env.n_envs=2 sac.steps=120 "
+                          "sac.start_steps=60 sac.update_after=60 sac.batch=16 eval.episodes=1 run.out_dir=%s run.name=s", bin, dir);
+    cr_assert_eq(status, 0, "sac failed:\n%s\n%s", test_out, test_err);
+    status = test_run("%s eval %s/s/sac.ckpt episodes=1 frames=%s/frames", bin, dir, dir);
+    cr_assert_eq(status, 0, "eval failed:\n%s\n%s", test_out, test_err);
+    char path[320];
+    int w = 0, h = 0;
+    snprintf(path, sizeof path, "%s/frames/frame_00000.png", dir);
+    cr_assert(png_size(path, &w, &h), "no %s:\n%s", path, test_out);
+    cr_assert(w == 64 && h == 48, "frame is %dx%d, the task's images are 64x48", w, h);
+    test_rmtree(dir);
+}
