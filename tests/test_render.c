@@ -307,3 +307,51 @@ Test(render, eval_frames_are_the_image_observations, .timeout = 300)
     cr_assert(w == 64 && h == 48, "frame is %dx%d, the task's images are 64x48", w, h);
     test_rmtree(dir);
 }
+
+Test(render, restored_snapshot_renders_its_own_images, .timeout = 180)
+{
+    rldt_env_t env;
+    rldt_renderer_free(open_env(&env, "hopper_rgb"));
+    rldt_env_free(&env);
+    rldt_vecenv_t *v;
+    cr_assert_eq(rldt_vecenv_create(&v, find("hopper_rgb"), 2, 0, 9, 0, 2), RLDT_OK, "%s", rldt_error_message());
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(v, &out);
+    float act[2 * 3] = {0.5f, -0.5f, 0.5f, -0.3f, 0.3f, -0.3f};
+    for (int t = 0; t < 3; t++) rldt_vecenv_step(v, act, 1, &out);
+    uint8_t *snap = malloc(rldt_vecenv_snapshot_size(v)), *then = malloc(2 * BYTES);
+    rldt_vecenv_snapshot(v, snap);
+    memcpy(then, rldt_vecenv_images(v), 2 * BYTES);
+    for (int t = 0; t < 5; t++) rldt_vecenv_step(v, act, 1, &out);
+    cr_assert(memcmp(then, rldt_vecenv_images(v), 2 * BYTES) != 0);
+    cr_assert_eq(rldt_vecenv_restore(v, snap, rldt_vecenv_snapshot_size(v)), RLDT_OK, "%s", rldt_error_message());
+    cr_assert(memcmp(then, rldt_vecenv_images(v), 2 * BYTES) == 0, "the images after a restore are not the snapshot's");
+    free(snap);
+    free(then);
+    rldt_vecenv_out_free(&out);
+    rldt_vecenv_destroy(v);
+}
+
+Test(render, rendering_leaves_the_trajectories_alone, .timeout = 180)
+{
+    rldt_env_t env;
+    rldt_renderer_free(open_env(&env, "hopper_rgb"));
+    rldt_env_free(&env);
+    const char *tasks[2] = {"hopper", "hopper_rgb"};
+    float obs[2][60 * 2 * 11];
+    for (int k = 0; k < 2; k++) {
+        rldt_vecenv_t *v;
+        cr_assert_eq(rldt_vecenv_create(&v, find(tasks[k]), 2, 0, 4, 0, 2), RLDT_OK, "%s", rldt_error_message());
+        rldt_vec_out_t out;
+        rldt_vecenv_out_alloc(v, &out);
+        float *act = test_random_array(60 * 2 * 3, -1, 1, 8);
+        for (int t = 0; t < 60; t++) {
+            rldt_vecenv_step(v, act + t * 6, 1, &out);
+            memcpy(obs[k] + t * 22, out.obs, 22 * sizeof(float));
+        }
+        free(act);
+        rldt_vecenv_out_free(&out);
+        rldt_vecenv_destroy(v);
+    }
+    cr_assert(memcmp(obs[0], obs[1], sizeof obs[0]) == 0, "hopper_rgb's observations differ from hopper's");
+}

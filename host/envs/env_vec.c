@@ -55,6 +55,11 @@ static void reset_range(void *ctx, int worker, int begin, int end)
     for (int i = begin; i < end; i++) reset_env(ctx, worker, i);
 }
 
+static void draw_range(void *ctx, int worker, int begin, int end)
+{
+    for (int i = begin; i < end; i++) draw(ctx, worker, i);
+}
+
 // ------------------------------------------------------------------------------------------------
 // per-step bookkeeping, shared by both ways of stepping
 
@@ -462,6 +467,7 @@ rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t by
         return rldt_error_set(RLDT_ERR_USAGE, "env snapshot (%zu bytes) is not one of %d %s envs (%zu bytes)", bytes, v->n,
                               v->spec->name, rldt_vecenv_snapshot_size(v));
     transfer(v, (uint8_t *)in, false); /* restoring only reads the buffer */
+    if (v->images) rldt_env_pool_run(v->pool, draw_range, v, v->n);
     return RLDT_OK;
 }
 
@@ -495,5 +501,6 @@ rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size
                 c += rec;
         at += SNAPSHOT_PREFIX + (size_t)got.n * rec;
     }
+    if (v->images) rldt_env_pool_run(v->pool, draw_range, v, v->n);
     return RLDT_OK;
 }

@@ -86,8 +86,9 @@ typedef struct {
     /* Makes the env's simulator data for `model` (kept by reference); detach frees it. */
     rldt_status_t (*attach)(void *state, const rldt_env_model_t *model);
     void (*detach)(void *state);
-    /* MuJoCo tasks: the env's mjData as the last reset or step left it, and its mjModel in *model (what the
-     * offscreen renderer draws, rldt/render.h); NULL for tasks without a MuJoCo scene. */
+    /* MuJoCo tasks: the env's mjData posed at its current state (as a restored snapshot left it too), and its
+     * mjModel in *model: what the offscreen renderer draws (rldt/render.h). NULL for tasks without a
+     * MuJoCo scene. */
     struct mjData_ *(*mj_scene)(void *state, const struct mjModel_ **model);
 } rldt_env_ops_t;
 
@@ -193,7 +194,7 @@ rldt_status_t rldt_env_expert(const rldt_env_t *env, rldt_rng_t *rng, float nois
 /* Renders a frame of task `spec` from a flattened state and the action taken there onto a white canvas;
  * RLDT_ERR_USAGE if the task does not render. */
 rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, const float *action, rldt_canvas_t *c);
-/* MuJoCo tasks: the env's mjData (as its last reset or step left it) and mjModel, for the offscreen renderer;
+/* MuJoCo tasks: the env's mjData posed at its current state and its mjModel, for the offscreen renderer;
  * NULL (and *model NULL) for other tasks. */
 struct mjData_ *rldt_env_mj_scene(rldt_env_t *env, const struct mjModel_ **model);
 /* Draws env's image observation (spec->image_h x image_w x 3) with renderer r (one of env's model, made with

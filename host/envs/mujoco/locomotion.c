@@ -191,6 +191,7 @@ static struct mjData_ *loco_mj_scene(void *state, const struct mjModel_ **model)
 {
     loco_t *s = state;
     *model = s->model->sim->mj;
+    rldt_sim_pose(s->model->sim, &s->data, s->sim); /* the plain state: after a restored snapshot too */
     return s->data.mj;
 }
 
