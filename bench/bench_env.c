@@ -121,7 +121,7 @@ static void mujoco_vs_gymnasium(void)
            "2thr/async");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
-        if (!sp->ops->model_load) continue;
+        if (!sp->ops->model_load || sp->image_h) continue; /* the *_rgb tasks: bench_render */
         double one = env_steps_per_second(sp, GYM_ENVS, 1, 1), two = env_steps_per_second(sp, GYM_ENVS, 1, 2), sync, async;
         if (one < 0) {
             printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
@@ -248,6 +248,7 @@ int main(int argc, char **argv)
     printf("%-12s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        if (sp->image_h) continue; /* the *_rgb tasks: bench_render */
         printf("%-12s", sp->name);
         for (int k = 0; k < 4; k++) {
             double rate = env_steps_per_second(sp, N_ENVS, k < 2 ? 1 : 8, 1 + k % 2);

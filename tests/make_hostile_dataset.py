@@ -64,7 +64,7 @@ def main():
             for demo in data.values():
                 T = int(demo.attrs["num_samples"])
                 for group in ("obs", "next_obs"):
-                    demo[group].create_dataset("image", shape=(T, 4096, 4096, 3), chunks=(1, 64, 64, 3), dtype=np.uint8)
+                    demo[group].create_dataset("agentview_image", shape=(T, 4096, 4096, 3), chunks=(1, 64, 64, 3), dtype=np.uint8)
         elif kind == "mask_huge":
             del f["mask/train"]
             f["mask"].create_dataset("train", shape=(BIG,), maxshape=(None,), chunks=(1024,), dtype="S16")

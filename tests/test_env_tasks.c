@@ -199,10 +199,11 @@ Test(env_tasks, max_steps_override_and_registry)
     cr_assert_null(rldt_env_find("cartpole"));
     cr_assert(strstr(rldt_error_message(), "unknown env 'cartpole'") && strstr(rldt_error_message(), "pendulum"), "%s",
               rldt_error_message());
-    /* the three pure-C tasks and the four MuJoCo locomotion tasks, each listed once */
-    static const char *const names[] = {"bandit2d", "pendulum", "reach2d", "hopper", "walker2d", "halfcheetah", "ant"};
-    cr_assert_eq(rldt_env_count(), 7);
-    for (int k = 0; k < 7; k++) {
+    /* the three pure-C tasks, the four MuJoCo locomotion tasks and their pixel variants, each listed once */
+    static const char *const names[] = {"bandit2d", "pendulum", "reach2d", "hopper", "walker2d", "halfcheetah", "ant",
+                                        "hopper_rgb", "walker2d_rgb", "halfcheetah_rgb", "ant_rgb"};
+    cr_assert_eq(rldt_env_count(), 11);
+    for (int k = 0; k < 11; k++) {
         int found = 0;
         for (int i = 0; i < rldt_env_count(); i++) found += strcmp(rldt_env_spec_at(i)->name, names[k]) == 0;
         cr_assert_eq(found, 1, "task %s listed %d times", names[k], found);
@@ -211,7 +212,11 @@ Test(env_tasks, max_steps_override_and_registry)
         const rldt_env_spec_t *s = rldt_env_spec_at(i);
         cr_assert(s->obs_dim > 0 && s->act_dim > 0 && s->act_dim <= RLDT_ENV_MAX_ACT && s->state_dim > 0 && s->max_steps > 0);
         for (int j = 0; j < s->act_dim; j++) cr_assert_lt(s->act_low[j], s->act_high[j]);
+        bool rgb = strstr(s->name, "_rgb") != NULL;
+        cr_assert(rgb ? s->image_h == 84 && s->image_w == 84 && s->image_c == 3 && s->camera : s->image_h == 0, "%s", s->name);
     }
+    const rldt_env_spec_t *hop = find("hopper"), *hop_rgb = find("hopper_rgb");
+    cr_assert(hop_rgb->ops == hop->ops && hop_rgb->obs_dim == hop->obs_dim && strcmp(hop_rgb->camera, "track") == 0);
 }
 
 /* ------------------------------------------------------------------------------------------------ */

@@ -211,7 +211,7 @@ Test(env_vec, record_captures_each_step)
     double states[N * C * 7];
     uint8_t dones[N * C], succ[N * C];
     for (int i = 0; i < N * C * 2; i++) a[i] = 3.0f;
-    rldt_vec_record_t rec = {obs, act, rew, next, states, dones, succ};
+    rldt_vec_record_t rec = {.obs = obs, .actions = act, .rewards = rew, .next_obs = next, .states = states, .dones = dones, .successes = succ};
     outputs_t o;
     outputs_init(&o);
     o.out.record = &rec;

@@ -74,6 +74,29 @@ rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, 
     return RLDT_OK;
 }
 
+struct mjData_ *rldt_env_mj_scene(rldt_env_t *env, const struct mjModel_ **model)
+{
+    *model = NULL;
+    return env->state && env->spec->ops->mj_scene ? env->spec->ops->mj_scene(env->state, model) : NULL;
+}
+
+rldt_status_t rldt_env_renderer_create(rldt_env_t *env, rldt_renderer_t **out)
+{
+    *out = NULL;
+    const rldt_env_spec_t *sp = env->spec;
+    const struct mjModel_ *m;
+    if (!sp->image_h) return rldt_error_set(RLDT_ERR_USAGE, "task %s has no image observations", sp->name);
+    if (!rldt_env_mj_scene(env, &m)) return rldt_error_set(RLDT_ERR_USAGE, "task %s has no MuJoCo scene to render", sp->name);
+    rldt_render_opts_t o = {.width = sp->image_w, .height = sp->image_h, .camera = sp->camera};
+    return rldt_renderer_create(out, m, &o);
+}
+
+void rldt_env_draw(rldt_env_t *env, rldt_renderer_t *r, uint8_t *rgb)
+{
+    const struct mjModel_ *m;
+    rldt_renderer_draw(r, rldt_env_mj_scene(env, &m), rgb);
+}
+
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out)
 {
     for (int j = 0; j < spec->act_dim; j++) {

@@ -42,7 +42,7 @@ static void run_range(rldt_env_pool_t *p, int id)
 {
     int begin = (int)((long)p->n * id / p->threads);
     int end = (int)((long)p->n * (id + 1) / p->threads);
-    if (begin < end) p->fn(p->ctx, begin, end);
+    if (begin < end) p->fn(p->ctx, id, begin, end);
 }
 
 /* Busy-waits up to SPIN_SECONDS for the generation to move past `seen`. */
@@ -139,7 +139,7 @@ int rldt_env_pool_threads(const rldt_env_pool_t *p) { return p->threads; }
 void rldt_env_pool_run(rldt_env_pool_t *p, rldt_env_pool_fn fn, void *ctx, int n)
 {
     if (p->threads == 1) {
-        if (n > 0) fn(ctx, 0, n);
+        if (n > 0) fn(ctx, 0, 0, n);
         return;
     }
     p->fn = fn;

@@ -11,8 +11,9 @@
 
 typedef struct rldt_env_pool rldt_env_pool_t;
 
-/* The work: items [begin, end) of one call. */
-typedef void (*rldt_env_pool_fn)(void *ctx, int begin, int end);
+/* The work: items [begin, end) of one call, run by thread `worker` (0 .. threads - 1; 0 is the caller; a
+ * worker always runs the same range of a job, and each worker is always the same thread). */
+typedef void (*rldt_env_pool_fn)(void *ctx, int worker, int begin, int end);
 
 /* Starts threads - 1 workers (threads >= 1). RLDT_ERR if a thread cannot be created. */
 rldt_status_t rldt_env_pool_create(rldt_env_pool_t **out, int threads);

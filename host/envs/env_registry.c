@@ -17,11 +17,52 @@ static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, pr
 /* Names of envs stepped by the bridge's workers. */
 static bool is_worker_env(const char *name) { return has_prefix(name, GYM_PREFIX) || has_prefix(name, RLDT_BRIDGE_ROBOSUITE); }
 
-static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
-                                               &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
-static const int n_tasks = (int)(sizeof tasks / sizeof tasks[0]);
+static const rldt_env_spec_t *const base_tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
+                                                    &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
+#define N_BASE (sizeof base_tasks / sizeof base_tasks[0])
 
-const rldt_env_spec_t *rldt_env_spec_at(int i) { return i >= 0 && i < n_tasks ? tasks[i] : NULL; }
+/* Pixel variants, one line each: <task>_rgb is the MuJoCo task whose observations also carry an RGB image
+ * (RLDT_RENDER_DEFAULT_SIZE square) rendered from a camera of its model. */
+static const struct {
+    const rldt_env_spec_t *base;
+    const char *camera;
+} rgb_tasks[] = {
+    {&rldt_env_hopper, "track"},
+    {&rldt_env_walker2d, "track"},
+    {&rldt_env_halfcheetah, "track"},
+    {&rldt_env_ant, "track"},
+};
+#define N_RGB (sizeof rgb_tasks / sizeof rgb_tasks[0])
+
+static const rldt_env_spec_t *tasks[N_BASE + N_RGB];
+static const int n_tasks = (int)(N_BASE + N_RGB);
+static pthread_once_t tasks_once = PTHREAD_ONCE_INIT;
+
+static void build_tasks(void)
+{
+    static rldt_env_spec_t rgb[N_RGB];
+    static char names[N_RGB][64], summaries[N_RGB][320];
+    for (size_t i = 0; i < N_BASE; i++) tasks[i] = base_tasks[i];
+    for (size_t i = 0; i < N_RGB; i++) {
+        const rldt_env_spec_t *b = rgb_tasks[i].base;
+        snprintf(names[i], sizeof names[i], "%s_rgb", b->name);
+        snprintf(summaries[i], sizeof summaries[i], "%s, plus %dx%d RGB images from camera '%s'", b->summary, RLDT_RENDER_DEFAULT_SIZE,
+                 RLDT_RENDER_DEFAULT_SIZE, rgb_tasks[i].camera);
+        rgb[i] = *b;
+        rgb[i].name = names[i];
+        rgb[i].summary = summaries[i];
+        rgb[i].image_h = rgb[i].image_w = RLDT_RENDER_DEFAULT_SIZE;
+        rgb[i].image_c = 3;
+        rgb[i].camera = rgb_tasks[i].camera;
+        tasks[N_BASE + i] = &rgb[i];
+    }
+}
+
+const rldt_env_spec_t *rldt_env_spec_at(int i)
+{
+    pthread_once(&tasks_once, build_tasks);
+    return i >= 0 && i < n_tasks ? tasks[i] : NULL;
+}
 
 int rldt_env_count(void) { return n_tasks; }
 
@@ -32,7 +73,8 @@ const rldt_env_spec_t *rldt_env_find(const char *name)
                        "and the other env.* keys)", name);
         return NULL;
     }
-    char known[256] = "";
+    pthread_once(&tasks_once, build_tasks);
+    char known[512] = "";
     for (int i = 0; i < n_tasks; i++) {
         if (name && strcmp(tasks[i]->name, name) == 0) return tasks[i];
         if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
@@ -52,37 +94,59 @@ typedef struct variant {
 
 static char *copy_text(const char *s) { return strcpy(rldt_xmalloc(strlen(s) + 1), s); }
 
+static bool same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
 static variant_t *variants;
 static pthread_mutex_t variants_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model)
+/* The row `row` with another model file and image observations of another size or camera (each NULL, 0
+ * or "" keeps the row's own), kept in the variant list; under variants_mutex. */
+static const rldt_env_spec_t *variant_locked(const rldt_env_spec_t *row, const char *model, int w, int h, const char *camera)
 {
-    const rldt_env_spec_t *row = rldt_env_find(name);
-    if (!row || !model || !*model) return row;
-    if (!row->ops->model_load) {
-        rldt_error_set(RLDT_ERR_USAGE, "env.model=%s: task %s has no model file (it is not a MuJoCo task)", model, name);
-        return NULL;
-    }
-    pthread_mutex_lock(&variants_mutex);
+    model = model && *model ? model : row->model;
+    w = w ? w : row->image_w, h = h ? h : row->image_h;
+    camera = camera && *camera ? camera : row->camera;
+    if (same_text(model, row->model) && w == row->image_w && h == row->image_h && same_text(camera, row->camera)) return row;
     variant_t *v = variants;
-    while (v && !(v->spec.ops == row->ops && strcmp(v->spec.model, model) == 0)) v = v->next;
+    while (v && !(!v->spec.gym && strcmp(v->spec.name, row->name) == 0 && same_text(v->spec.model, model) && v->spec.image_w == w &&
+                  v->spec.image_h == h && same_text(v->spec.camera, camera)))
+        v = v->next;
     if (!v) {
         v = rldt_xcalloc(1, sizeof *v);
         v->spec = *row;
-        v->spec.model = copy_text(model);
+        v->spec.model = model ? copy_text(model) : NULL;
+        v->spec.image_w = w, v->spec.image_h = h;
+        v->spec.camera = camera ? copy_text(camera) : NULL;
         v->next = variants;
         variants = v;
     }
-    pthread_mutex_unlock(&variants_mutex);
     return &v->spec;
 }
+
+static const rldt_env_spec_t *variant(const char *name, const char *model, int w, int h, const char *camera)
+{
+    const rldt_env_spec_t *row = rldt_env_find(name);
+    if (!row) return NULL;
+    if (model && *model && !row->ops->model_load) {
+        rldt_error_set(RLDT_ERR_USAGE, "env.model=%s: task %s has no model file (it is not a MuJoCo task)", model, name);
+        return NULL;
+    }
+    if ((w || h || (camera && *camera)) && !row->image_h) {
+        rldt_error_set(RLDT_ERR_USAGE, "env.render.*: task %s has no image observations (the tasks with images end in _rgb)", name);
+        return NULL;
+    }
+    pthread_mutex_lock(&variants_mutex);
+    const rldt_env_spec_t *sp = variant_locked(row, model, w, h, camera);
+    pthread_mutex_unlock(&variants_mutex);
+    return sp;
+}
+
+const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model) { return variant(name, model, 0, 0, NULL); }
 
 // ------------------------------------------------------------------------------------------------
 // Gymnasium envs
 
 static const rldt_env_ops_t gym_ops = {0}; /* no per-env functions: the vector env steps them through the bridge */
-
-static bool same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
 static bool cfg_sparse(const rldt_config_t *cfg) { return strcmp(cfg->env_reward, "sparse") == 0; }
 
@@ -167,5 +231,5 @@ static const rldt_env_spec_t *find_gym(const rldt_config_t *cfg)
 const rldt_env_spec_t *rldt_env_from_config(const rldt_config_t *cfg)
 {
     if (is_worker_env(cfg->env_name)) return find_gym(cfg);
-    return rldt_env_find_model(cfg->env_name, cfg->env_model);
+    return variant(cfg->env_name, cfg->env_model, (int)cfg->env_render_width, (int)cfg->env_render_height, cfg->env_render_camera);
 }

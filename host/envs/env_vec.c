@@ -4,6 +4,7 @@
  * by the bridge's worker processes instead (host/envs/bridge/), all envs' step k in one exchange; both
  * ways share the per-step bookkeeping (step limit, capture, chunk results, episode seeds). */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@ struct rldt_vecenv {
     uint64_t *episodes; /* [n] episodes started */
     float *obs;         /* [n][obs_dim] current observations */
     rldt_env_pool_t *pool;   /* native tasks */
+    rldt_renderer_t **renderers; /* tasks with images: [threads], worker w's used only on its thread */
+    uint8_t *images;         /* tasks with images: [n][image_bytes] current image observations, else NULL */
+    size_t image_bytes;
     rldt_bridge_t *bridge;   /* Gymnasium envs */
     /* the job of the current rldt_vecenv_step */
     const float *actions;
@@ -32,16 +36,28 @@ struct rldt_vecenv {
 /* The seed of env i's next episode. */
 static uint64_t next_seed(const rldt_vecenv_t *v, int i) { return rldt_env_episode_seed(v->seed, v->rank, (uint32_t)i, v->episodes[i]); }
 
-static void reset_env(rldt_vecenv_t *v, int i)
+/* Renders env i's current image observation with worker's renderer (tasks with images). */
+static void draw(rldt_vecenv_t *v, int worker, int i)
+{
+    rldt_env_draw(&v->envs[i], v->renderers[worker], v->images + (size_t)i * v->image_bytes);
+}
+
+static void reset_env(rldt_vecenv_t *v, int worker, int i)
 {
     uint64_t s = next_seed(v, i);
     v->episodes[i]++;
     rldt_env_reset(&v->envs[i], s, v->obs + (size_t)i * (size_t)v->spec->obs_dim);
+    if (v->images) draw(v, worker, i);
 }
 
-static void reset_range(void *ctx, int begin, int end)
+static void reset_range(void *ctx, int worker, int begin, int end)
 {
-    for (int i = begin; i < end; i++) reset_env(ctx, i);
+    for (int i = begin; i < end; i++) reset_env(ctx, worker, i);
+}
+
+static void draw_range(void *ctx, int worker, int begin, int end)
+{
+    for (int i = begin; i < end; i++) draw(ctx, worker, i);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -55,6 +71,7 @@ static void record_before(rldt_vecenv_t *v, int i, int k)
     size_t od = (size_t)v->spec->obs_dim, row = (size_t)i * (size_t)v->chunk + (size_t)k;
     if (rec->obs) memcpy(rec->obs + row * od, v->obs + (size_t)i * od, od * sizeof(float));
     if (rec->states && v->spec->state_dim) rldt_env_get_state(&v->envs[i], rec->states + row * (size_t)v->spec->state_dim);
+    if (rec->images && v->images) memcpy(rec->images + row * v->image_bytes, v->images + (size_t)i * v->image_bytes, v->image_bytes);
 }
 
 /* Capture of row (i, k) after its step, whose observation is `next`. */
@@ -67,6 +84,7 @@ static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const fl
     if (rec->next_obs) memcpy(rec->next_obs + row * od, next, od * sizeof(float));
     if (rec->dones) rec->dones[row] = s.terminated || s.truncated;
     if (rec->successes) rec->successes[row] = s.success;
+    if (rec->next_images && v->images) memcpy(rec->next_images + row * v->image_bytes, v->images + (size_t)i * v->image_bytes, v->image_bytes);
 }
 
 /* Env i's chunk results after `steps` steps summing to `reward`, the last one `s`; `last` is the
@@ -86,11 +104,13 @@ static void finish_chunk(rldt_vecenv_t *v, int i, int steps, float reward, rldt_
 // ------------------------------------------------------------------------------------------------
 // native tasks: each env's whole chunk on a pool thread
 
-/* Runs env i's chunk; rows of the capture are at (i, k). */
-static void step_env(rldt_vecenv_t *v, int i)
+/* Runs env i's chunk on thread `worker`; rows of the capture are at (i, k). Images are rendered after every
+ * step when the capture takes them, else only where the chunk ends (a reset renders the next episode's). */
+static void step_env(rldt_vecenv_t *v, int worker, int i)
 {
     size_t od = (size_t)v->spec->obs_dim, ad = (size_t)v->spec->act_dim;
     rldt_vec_record_t *rec = v->out->record;
+    bool every_image = v->images && rec && (rec->images || rec->next_images);
     float *obs = v->obs + (size_t)i * od;
     rldt_step_t s = {0};
     float reward = 0.0f;
@@ -100,17 +120,59 @@ static void step_env(rldt_vecenv_t *v, int i)
         record_before(v, i, k);
         s = rldt_env_step(&v->envs[i], v->actions + row * ad, obs, rec && rec->actions ? rec->actions + row * ad : NULL);
         reward += s.reward;
+        bool done = s.terminated || s.truncated;
+        if (every_image || (v->images && !done && k + 1 == v->chunk)) draw(v, worker, i);
         record_after(v, i, k++, s, obs);
-        if (s.terminated || s.truncated) break;
+        if (done) break;
     }
     finish_chunk(v, i, k, reward, s, obs);
-    if (s.terminated || s.truncated) reset_env(v, i);
+    if (s.terminated || s.truncated) reset_env(v, worker, i);
     memcpy(v->out->obs + (size_t)i * od, obs, od * sizeof *obs);
 }
 
-static void step_range(void *ctx, int begin, int end)
+static void step_range(void *ctx, int worker, int begin, int end)
 {
-    for (int i = begin; i < end; i++) step_env(ctx, i);
+    for (int i = begin; i < end; i++) step_env(ctx, worker, i);
+}
+
+// ------------------------------------------------------------------------------------------------
+// renderers: one per worker thread, made and freed on that thread (a GL context is current on one thread)
+
+typedef struct {
+    rldt_vecenv_t *v;
+    rldt_status_t *status; /* [threads] */
+    char (*error)[512];    /* [threads] the failures' messages */
+} render_job_t;
+
+/* With n = threads items, every worker runs exactly one: its own. */
+static void make_renderer(void *ctx, int worker, int begin, int end)
+{
+    render_job_t *j = ctx;
+    j->status[worker] = rldt_env_renderer_create(&j->v->envs[0], &j->v->renderers[worker]);
+    if (j->status[worker]) snprintf(j->error[worker], sizeof j->error[worker], "%s", rldt_error_message());
+}
+
+static void free_renderer(void *ctx, int worker, int begin, int end)
+{
+    rldt_vecenv_t *v = ctx;
+    rldt_renderer_free(v->renderers[worker]);
+    v->renderers[worker] = NULL;
+}
+
+static rldt_status_t make_renderers(rldt_vecenv_t *v)
+{
+    int t = rldt_env_pool_threads(v->pool);
+    v->image_bytes = (size_t)v->spec->image_h * (size_t)v->spec->image_w * (size_t)v->spec->image_c;
+    v->images = rldt_xcalloc((size_t)v->n, v->image_bytes);
+    v->renderers = rldt_xcalloc((size_t)t, sizeof *v->renderers);
+    render_job_t j = {v, rldt_xcalloc((size_t)t, sizeof *j.status), rldt_xcalloc((size_t)t, sizeof *j.error)};
+    rldt_env_pool_run(v->pool, make_renderer, &j, t);
+    rldt_status_t st = RLDT_OK;
+    for (int w = 0; w < t && !st; w++)
+        if (j.status[w]) st = rldt_error_set(j.status[w], "%s: %s", v->spec->name, j.error[w]);
+    free(j.status);
+    free(j.error);
+    return st;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -215,6 +277,7 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
     if (spec->gym) st = bridge_open(v, max_steps);
     for (int i = 0; !spec->gym && !st && i < n; i++) st = rldt_env_open(&v->envs[i], spec, max_steps, model);
     if (!st && !spec->gym) st = rldt_env_pool_create(&v->pool, threads);
+    if (!st && spec->image_h) st = make_renderers(v);
     if (!st) st = rldt_vecenv_reset(v, NULL);
     if (st) {
         rldt_vecenv_destroy(v);
@@ -227,6 +290,9 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
 void rldt_vecenv_destroy(rldt_vecenv_t *v)
 {
     if (!v) return;
+    if (v->renderers) rldt_env_pool_run(v->pool, free_renderer, v, rldt_env_pool_threads(v->pool));
+    free(v->renderers);
+    free(v->images);
     rldt_env_pool_destroy(v->pool);
     rldt_bridge_close(v->bridge);
     for (int i = 0; i < v->n; i++) rldt_env_free(&v->envs[i]);
@@ -244,6 +310,8 @@ int rldt_vecenv_threads(const rldt_vecenv_t *v) { return v->bridge ? rldt_bridge
 const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i) { return &v->envs[i]; }
 
 const float *rldt_vecenv_obs(const rldt_vecenv_t *v) { return v->obs; }
+
+const uint8_t *rldt_vecenv_images(const rldt_vecenv_t *v) { return v->images; }
 
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i) { return v->episodes[i]; }
 
@@ -267,6 +335,7 @@ rldt_status_t rldt_vecenv_reset_env(rldt_vecenv_t *v, int i, uint64_t seed, floa
         if (st) return st;
     } else {
         rldt_env_reset(&v->envs[i], seed, v->obs + (size_t)i * od);
+        if (v->images) draw(v, 0, i); /* the caller's thread is worker 0 */
     }
     memcpy(obs, v->obs + (size_t)i * od, od * sizeof *obs);
     return RLDT_OK;
@@ -420,6 +489,7 @@ rldt_status_t rldt_vecenv_restore(rldt_vecenv_t *v, const uint8_t *in, size_t by
         return rldt_error_set(RLDT_ERR_USAGE, "env snapshot (%zu bytes) is not one of %d %s envs (%zu bytes)", bytes, v->n,
                               v->spec->name, rldt_vecenv_snapshot_size(v));
     transfer(v, (uint8_t *)in, false); /* restoring only reads the buffer */
+    if (v->images) rldt_env_pool_run(v->pool, draw_range, v, v->n);
     return RLDT_OK;
 }
 
@@ -453,5 +523,6 @@ rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size
                 c += rec;
         at += SNAPSHOT_PREFIX + (size_t)got.n * rec;
     }
+    if (v->images) rldt_env_pool_run(v->pool, draw_range, v, v->n);
     return RLDT_OK;
 }

@@ -39,6 +39,7 @@ char *rldt_dataset_env_args(const rldt_env_spec_t *spec, int max_steps)
     cJSON_AddStringToObject(kw, "reward_kind", spec->reward_kind == RLDT_REWARD_SPARSE ? "sparse" : "dense");
     int shape[3] = {spec->image_h, spec->image_w, spec->image_c};
     cJSON_AddItemToObject(kw, "image_shape", cJSON_CreateIntArray(shape, 3));
+    if (spec->image_h) cJSON_AddStringToObject(kw, "camera", spec->camera ? spec->camera : ""); /* what the images show */
     cJSON_AddNumberToObject(kw, "control_hz", spec->control_hz);
     cJSON_AddNumberToObject(kw, "success_threshold", spec->success_threshold);
     cJSON_AddStringToObject(kw, "success", spec->success);

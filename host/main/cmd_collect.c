@@ -34,7 +34,7 @@ static int unknown_task(void)
 {
     rldt_cli_fail(RLDT_ERR_USAGE);
     fprintf(stderr, "tasks:\n");
-    for (int i = 0; i < rldt_env_count(); i++) fprintf(stderr, "  %-10s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
+    for (int i = 0; i < rldt_env_count(); i++) fprintf(stderr, "  %-16s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
     return RLDT_ERR_USAGE;
 }
 

@@ -24,8 +24,8 @@ int rldt_cmd_info(int argc, char **argv)
     const rldt_backend_t *emu = rldt_backend_cuda_emu(why, sizeof why);
     printf("kernel emulator (run.device=cuda-emu, for tests): %s\n", emu ? "available" : why);
     printf("tasks:\n");
-    for (int i = 0; i < rldt_env_count(); i++) printf("  %-10s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
-    printf("  %-10s %s\n", "gym:<id>", "any Gymnasium env with Box actions, in Python worker processes (env.kwargs, env.python, env.workers, env.obs_keys)");
-    printf("  %-10s %s\n", "robosuite:<Task>", "robosuite 1.5's tasks through the same workers (Lift and Can have scripted experts)");
+    for (int i = 0; i < rldt_env_count(); i++) printf("  %-16s %s\n", rldt_env_spec_at(i)->name, rldt_env_spec_at(i)->summary);
+    printf("  %-16s %s\n", "gym:<id>", "any Gymnasium env with Box actions, in Python worker processes (env.kwargs, env.python, env.workers, env.obs_keys)");
+    printf("  %-16s %s\n", "robosuite:<Task>", "robosuite 1.5's tasks through the same workers (Lift and Can have scripted experts)");
     return 0;
 }

@@ -53,7 +53,7 @@ typedef struct {
     int parts;
 } parts_job_t;
 
-static void run_parts(void *ctx, int begin, int end)
+static void run_parts(void *ctx, int worker, int begin, int end)
 {
     const parts_job_t *j = ctx;
     for (int p = begin; p < end; p++) j->fn(j->ctx, p, j->parts);

@@ -164,10 +164,11 @@ void rldt_mem_estimate_collect(rldt_mem_estimate_t *e, const rldt_env_spec_t *sp
 {
     memset(e, 0, sizeof *e);
     double img = (double)spec->image_h * spec->image_w * spec->image_c;
-    double step = (2.0 * spec->obs_dim + spec->act_dim + 1) * F + 1 + spec->state_dim * 8.0 + 2 * img;
-    add(e, "episode buffers", RLDT_COLLECT_ENVS * spec->max_steps * step, 0);
+    double step = (2.0 * spec->obs_dim + spec->act_dim + 1) * F + 1 + spec->state_dim * 8.0;
+    /* an episode buffer holds each image once (step t's next image is step t + 1's image); the file twice */
+    add(e, "episode buffers", RLDT_COLLECT_ENVS * ((spec->max_steps + 1.0) * img + spec->max_steps * step), 0);
     add(e, "demo names and masks", demos * 48, 0);
-    e->disk = demos * (spec->max_steps * step + DEMO_OVERHEAD);
+    e->disk = demos * (spec->max_steps * (step + 2 * img) + DEMO_OVERHEAD);
     e->disk_what = "dataset (upper bound: every episode at its step limit)";
 }
 

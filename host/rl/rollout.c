@@ -55,19 +55,24 @@ void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool
 // ---------------------------------------------------------------------------------------------------
 // evaluation
 
-/* Renders env 0's `steps` captured steps as <dir>/frame_<n>.png, n counting from *frame. */
+/* Writes env 0's `steps` captured steps as <dir>/frame_<n>.png, n counting from *frame: the image
+ * observations of a task with images (RGB), else the task's drawing of its state and action. */
 static rldt_status_t write_frames(const rldt_env_spec_t *spec, const rldt_vec_record_t *rec, int chunk, int steps,
                                   const char *dir, int *frame)
 {
     rldt_canvas_t c;
     rldt_canvas_init(&c, 256, 256);
+    size_t image_bytes = (size_t)spec->image_h * (size_t)spec->image_w * (size_t)spec->image_c;
     rldt_status_t st = RLDT_OK;
     for (int k = 0; k < steps && !st; k++) {
-        memset(c.rgb, 255, (size_t)c.w * c.h * 3);
-        st = rldt_env_render(spec, rec->states + (size_t)k * spec->state_dim, rec->actions + (size_t)k * spec->act_dim, &c);
+        if (!image_bytes) {
+            memset(c.rgb, 255, (size_t)c.w * c.h * 3);
+            st = rldt_env_render(spec, rec->states + (size_t)k * spec->state_dim, rec->actions + (size_t)k * spec->act_dim, &c);
+        }
         char path[RLDT_PATH_MAX + 1];
         if (!st) st = rldt_path_format(path, sizeof path, "%s/frame_%05d.png", dir, (*frame)++);
-        if (!st) st = rldt_png_write(path, c.rgb, c.w, c.h);
+        if (!st && image_bytes) st = rldt_png_write(path, rec->images + (size_t)k * image_bytes, spec->image_w, spec->image_h);
+        else if (!st) st = rldt_png_write(path, c.rgb, c.w, c.h);
     }
     rldt_canvas_free(&c);
     return st;
@@ -135,7 +140,8 @@ rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t 
         return rldt_error_set(RLDT_ERR_USAGE, "policy (obs %d, act %d) does not fit task %s (obs %d, act %d)",
                               ag->obs_dim, ag->act_dim, spec->name, spec->obs_dim, spec->act_dim);
     int n = rldt_eval_envs(o, ag->max_batch), chunk = ag->chunk;
-    if (o->frames_dir && !spec->ops->render) return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames", spec->name);
+    if (o->frames_dir && !spec->ops->render && !spec->image_h)
+        return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames (the MuJoCo tasks' *_rgb variants do)", spec->name);
     rldt_status_t made = o->frames_dir ? rldt_mkdirs(o->frames_dir) : RLDT_OK;
     if (made) return made;
     double t0 = rldt_now();

@@ -7,7 +7,7 @@
  *                               collect_args (JSON string: how the demos were made; optional)
  *   /data/demo_<i>              i = 0, 1, ...; attrs: num_samples (int64), success (int64, 0/1)
  *       obs/<obs_key>           float32 [T, obs_dim]      (obs_key from the spec, e.g. "state")
- *       obs/image               uint8 [T, h, w, c]        only when the spec has an image (gzip)
+ *       obs/agentview_image     uint8 [T, h, w, c]        only when the spec has an image (gzip)
  *       next_obs/<same keys>    the observation after each step (the terminal one on the last step)
  *       actions                 float32 [T, act_dim]      the executed (clipped) actions, in [-1, 1] (below)
  *       rewards                 float32 [T]               (robomimic writes float64; readers convert)
@@ -16,9 +16,9 @@
  *   /mask/train, /mask/valid    fixed-length byte strings naming demos (90/10 split, seeded)
  * env_args["type"] is robomimic's EnvType.GYM_TYPE (2): the task is a gym-style env named env_name.
  * env_args["env_kwargs"] carries the spec (obs_dim, act_dim, state_dim, act_low, act_high, max_steps,
- * reward_kind, image_shape, control_hz, success_threshold, success, obs_key, actions_normalized): the
- * reader checks every dataset's shape against it. Datasets are chunked; files are written to "<path>.tmp"
- * and renamed on success, so a failed write never leaves a partial file at <path>.
+ * reward_kind, image_shape, camera (tasks with images), control_hz, success_threshold, success, obs_key,
+ * actions_normalized): the reader checks every dataset's shape against it. Datasets are chunked; files are
+ * written to "<path>.tmp" and renamed on success, so a failed write never leaves a partial file at <path>.
  *
  * Actions on disk are normalised to [-1, 1] (robomimic requires it): a = (u - mid) / half with
  * mid = (act_low + act_high) / 2, half = (act_high - act_low) / 2 per dimension, u the action in the task's
@@ -44,7 +44,7 @@
 extern "C" {
 #endif
 
-#define RLDT_DATASET_IMAGE_KEY "image" /* obs/<key> of uint8 image observations */
+#define RLDT_DATASET_IMAGE_KEY "agentview_image" /* obs/<key> of uint8 image observations (robomimic's name of the main camera) */
 #define RLDT_DATASET_STD_MIN 1e-3f     /* floor of the observation std (constant dims normalise to 0) */
 #define RLDT_DATASET_NAME_MAX 64
 /* Bounds of what the reader accepts (checked before anything is allocated or trained on):
@@ -90,7 +90,7 @@ typedef struct {
 /* What a load selects. obs_keys: comma-separated low-dim keys of obs/ (spaces around names ignored),
  * concatenated in that order; NULL or "" = the file's own key (env_args obs_key; a file without an rldt spec
  * must name them). image_keys: comma-separated uint8 image keys of obs/ to load; NULL or "" = the spec's
- * image (obs/image) for rldt's files with images, else none. mask: NULL = every demo, else /mask/<mask>. */
+ * image (obs/agentview_image) for rldt's files with images, else none. mask: NULL = every demo, else /mask/<mask>. */
 typedef struct {
     const char *obs_keys;
     const char *image_keys;

@@ -19,6 +19,11 @@
  * env holding its own simulator data. Their state is plain data too (snapshots copy it), followed by
  * handles into the simulator that snapshots leave alone.
  *
+ * Image observations: a task whose spec has an image shape (the *_rgb rows of the task table, made from a
+ * MuJoCo task and a camera of its model) also observes a uint8 RGB image, rendered from the env's simulator
+ * data by the offscreen renderer (rldt/render.h); the vector env renders and hands them out beside the
+ * float observations (rldt_vecenv_images, the capture's images and next_images).
+ *
  * Gymnasium envs (env.name=gym:<id>, host/envs/bridge/) run in Python worker processes that the vector
  * env starts; their spec row is learned from a worker (rldt_env_from_config) and they exist only inside a
  * vector env: rldt_env_init refuses them. robosuite's tasks (env.name=robosuite:<Task>) are Gymnasium envs
@@ -31,6 +36,7 @@
 #include "rldt/common.h"
 #include "rldt/config.h"
 #include "rldt/image.h"
+#include "rldt/render.h"
 #include "rldt/rng.h"
 
 #ifdef __cplusplus
@@ -81,6 +87,10 @@ typedef struct {
     /* Makes the env's simulator data for `model` (kept by reference); detach frees it. */
     rldt_status_t (*attach)(void *state, const rldt_env_model_t *model);
     void (*detach)(void *state);
+    /* MuJoCo tasks: the env's mjData posed at its current state (as a restored snapshot left it too), and its
+     * mjModel in *model: what the offscreen renderer draws (rldt/render.h). NULL for tasks without a
+     * MuJoCo scene. */
+    struct mjData_ *(*mj_scene)(void *state, const struct mjModel_ **model);
 } rldt_env_ops_t;
 
 /* How the workers of a Gymnasium env start (the env.* keys of a gym:<id> name). */
@@ -102,7 +112,8 @@ typedef struct {
     float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
     int max_steps;                /* episode step limit (truncation) */
     rldt_reward_kind_t reward_kind;
-    int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none */
+    int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none (image_c is 3: RGB) */
+    const char *camera;           /* image observations: the model's camera they are rendered from ("free": MuJoCo's free camera) */
     double control_hz;            /* control steps per simulated second */
     float success_threshold;      /* the number in the success notion below */
     const char *success;          /* the success notion, in words */
@@ -138,7 +149,9 @@ const rldt_env_spec_t *rldt_env_find(const char *name);
  * itself; otherwise a copy kept for the life of the process (the same pointer for the same pair). NULL
  * for an unknown name (as rldt_env_find) or a model file given to a task without a model. */
 const rldt_env_spec_t *rldt_env_find_model(const char *name, const char *model);
-/* The row the config's env.* keys name: rldt_env_find_model(env.name, env.model) for native tasks; for
+/* The row the config's env.* keys name: for native tasks rldt_env_find_model(env.name, env.model) with, for
+ * tasks with images, env.render.width, env.render.height and env.render.camera in place of the row's own
+ * (a copy kept as for env.model; the keys given to a task without images are RLDT_ERR_USAGE); for
  * env.name=gym:<id> a row learned from one worker started with env.kwargs, env.python and env.obs_keys
  * (observation and action sizes, action bounds, step limit; env.reward gives the reward kind), kept for
  * the life of the process. NULL with the error message set: an unknown task, bad kwargs JSON, an
@@ -189,6 +202,16 @@ rldt_status_t rldt_env_render(const rldt_env_spec_t *spec, const double *state, 
 bool rldt_env_has_expert(const rldt_env_spec_t *spec);
 /* Adds Gaussian noise of std `noise` (0: none) drawn from `rng` to the act_dim values of `action`. */
 void rldt_env_add_noise(const rldt_env_spec_t *spec, rldt_rng_t *rng, float noise, float *action);
+/* MuJoCo tasks: the env's mjData posed at its current state and its mjModel, for the offscreen renderer;
+ * NULL (and *model NULL) for other tasks. */
+struct mjData_ *rldt_env_mj_scene(rldt_env_t *env, const struct mjModel_ **model);
+/* Draws env's image observation (spec->image_h x image_w x 3) with renderer r (one of env's model, made with
+ * the spec's size and camera: rldt_env_renderer_create). */
+void rldt_env_draw(rldt_env_t *env, rldt_renderer_t *r, uint8_t *rgb);
+/* A renderer for the image observations of spec's task: its size and camera, drawing env's model (the
+ * model is kept by reference). RLDT_ERR_USAGE for a task without images or without a MuJoCo scene; else
+ * fails as rldt_renderer_create. */
+rldt_status_t rldt_env_renderer_create(rldt_env_t *env, rldt_renderer_t **out);
 /* Clips act_dim values of `in` to the spec's bounds into `out` (may alias). */
 void rldt_env_clip_action(const rldt_env_spec_t *spec, const float *in, float *out);
 /* The reset seed of episode `episode` of env `index` on `rank`: a Philox draw keyed by
@@ -212,6 +235,8 @@ typedef struct {
     double *states;  /* [n][chunk][state_dim] simulator state before the step */
     uint8_t *dones;  /* [n][chunk]            1 on the last step of an episode */
     uint8_t *successes; /* [n][chunk]         the step's success flag */
+    uint8_t *images;      /* [n][chunk][h][w][c] image observation before the step (tasks with images) */
+    uint8_t *next_images; /* [n][chunk][h][w][c] image observation after the step (the terminal one at the end) */
 } rldt_vec_record_t;
 
 /* What one chunked step returns. Arrays are caller-owned, [n] or [n][obs_dim]. */
@@ -230,8 +255,10 @@ typedef struct {
  * pool of `threads` workers (0 = one per core, 1 = step inline; never more than n). A simulator task's
  * model is loaded once and shared; each env gets its own simulator data. A Gymnasium env starts
  * spec->gym->workers worker processes instead (`threads` is not used) and checks that they report the
- * spec's sizes and bounds. Resets every env, so rldt_vecenv_obs is valid at once. Fails if the model
- * cannot be loaded (see rldt_env_model_load), a thread or worker cannot be started, or a worker fails. */
+ * spec's sizes and bounds. A task with images gets one renderer per worker thread, made on that thread
+ * (rldt_env_renderer_create; use the vector env from one thread, which is worker 0). Resets every env, so
+ * rldt_vecenv_obs (and rldt_vecenv_images) is valid at once. Fails if the model cannot be loaded (see
+ * rldt_env_model_load), a thread, worker or renderer cannot be started, or a worker fails. */
 rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spec, int n, int max_steps, uint64_t seed,
                                  uint32_t rank, int threads);
 /* Joins the workers and frees everything. NULL is a no-op. */
@@ -244,6 +271,9 @@ int rldt_vecenv_threads(const rldt_vecenv_t *v);
 const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
 /* The current observations [n][obs_dim] (valid until the next step or reset). */
 const float *rldt_vecenv_obs(const rldt_vecenv_t *v);
+/* Tasks with image observations (spec->image_h > 0): the current images [n][h][w][c] (valid until the next
+ * step or reset), rendered by one renderer per worker thread; NULL for tasks without images. */
+const uint8_t *rldt_vecenv_images(const rldt_vecenv_t *v);
 /* Episodes started by env i so far (the next reset uses this as its episode index). */
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i);
 /* Ends every episode and starts fresh ones (next episode seeds); copies the observations to obs if not NULL.

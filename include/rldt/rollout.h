@@ -41,7 +41,7 @@ typedef struct {
     uint64_t seed;        /* env episodes and sampling noise */
     int max_steps;        /* 0: the task's */
     rldt_dataset_writer_t *export; /* NULL, or every evaluated episode is appended as a demo */
-    const char *frames_dir;        /* NULL, or env 0's first episode is rendered there, frame_<step>.png */
+    const char *frames_dir;        /* NULL, or env 0's first episode is drawn there, frame_<step>.png (tasks with images: their images) */
 } rldt_eval_opts_t;
 
 typedef struct {

@@ -187,6 +187,14 @@ static void loco_detach(void *state)
     rldt_sim_data_free(&s->data);
 }
 
+static struct mjData_ *loco_mj_scene(void *state, const struct mjModel_ **model)
+{
+    loco_t *s = state;
+    *model = s->model->sim->mj;
+    rldt_sim_pose(s->model->sim, &s->data, s->sim); /* the plain state: after a restored snapshot too */
+    return s->data.mj;
+}
+
 static rldt_status_t loco_load(const loco_task_t *t, const char *path, rldt_env_model_t **out)
 {
     rldt_sim_model_t *sim;
@@ -249,7 +257,7 @@ static const loco_task_t ant = {
     static const rldt_env_ops_t name##_ops = {                                                                           \
         .state_size = PLAIN_SIZE, .reset = loco_reset, .step = loco_step, .get_state = loco_get_state,                  \
         .set_state = loco_set_state, .runtime_size = sizeof(loco_t) - PLAIN_SIZE, .model_load = name##_load,            \
-        .model_free = loco_free, .attach = loco_attach, .detach = loco_detach,                                          \
+        .model_free = loco_free, .attach = loco_attach, .detach = loco_detach, .mj_scene = loco_mj_scene,               \
     };
 
 LOCO_OPS(hopper, hopper)

@@ -201,6 +201,14 @@ void rldt_sim_save(const rldt_sim_model_t *m, const rldt_sim_data_t *d, double *
 
 void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in) { mj_setState(m->mj, d->mj, in, STATE_SIG); }
 
+void rldt_sim_pose(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in)
+{
+    mj_setState(m->mj, d->mj, in, STATE_SIG);
+    mj_kinematics(m->mj, d->mj);
+    mj_comPos(m->mj, d->mj);
+    mj_camlight(m->mj, d->mj);
+}
+
 #else /* no MuJoCo in this build */
 
 rldt_status_t rldt_sim_load(const rldt_sim_want_t *want, const char *path, rldt_sim_model_t **out)
@@ -228,5 +236,7 @@ bool rldt_sim_step(const rldt_sim_model_t *m, rldt_sim_data_t *d, const float *a
 void rldt_sim_save(const rldt_sim_model_t *m, const rldt_sim_data_t *d, double *out) {}
 
 void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in) {}
+
+void rldt_sim_pose(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in) {}
 
 #endif

@@ -69,5 +69,9 @@ bool rldt_sim_step(const rldt_sim_model_t *m, rldt_sim_data_t *d, const float *a
 #define RLDT_SIM_SAVED_QPOS 1
 void rldt_sim_save(const rldt_sim_model_t *m, const rldt_sim_data_t *d, double *out);
 void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in);
+/* Restores a saved state and computes what drawing it needs (mj_kinematics, mj_comPos, mj_camlight: body,
+ * geom, camera and light poses; tracking cameras follow subtree centres of mass). mj_step starts from the
+ * state alone, so this never changes a trajectory. */
+void rldt_sim_pose(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in);
 
 #endif
