@@ -11,8 +11,9 @@
 
 #define GYM_PREFIX "gym:"
 
-static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
-                                               &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant};
+static const rldt_env_spec_t *const tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d,   &rldt_env_hopper,
+                                               &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant,      &rldt_env_lift,
+                                               &rldt_env_pickplace, &rldt_env_stack,      &rldt_env_stack3};
 static const int n_tasks = (int)(sizeof tasks / sizeof tasks[0]);
 
 const rldt_env_spec_t *rldt_env_spec_at(int i) { return i >= 0 && i < n_tasks ? tasks[i] : NULL; }

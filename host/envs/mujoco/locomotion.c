@@ -44,12 +44,6 @@ struct loco_task {
     double z_lo, z_hi, angle_lo, angle_hi, state_limit;
 };
 
-struct rldt_env_model {
-    const loco_task_t *task;
-    rldt_sim_model_t *sim;
-    double dt;
-};
-
 typedef struct {
     double sim[RLDT_SIM_STATE_MAX]; /* rldt_sim_save after the last reset or step */
     double body_xy[2];              /* x_body's xpos (x, y) then */
@@ -106,7 +100,7 @@ static void observe(const loco_t *s, float *obs)
 static void remember(loco_t *s)
 {
     rldt_sim_save(s->model->sim, &s->data, s->sim);
-    int b = s->model->task->x_body;
+    int b = ((const loco_task_t *)s->model->task)->x_body;
     s->body_xy[0] = s->data.xpos[3 * b];
     s->body_xy[1] = s->data.xpos[3 * b + 1];
 }
@@ -187,23 +181,6 @@ static void loco_detach(void *state)
     rldt_sim_data_free(&s->data);
 }
 
-static rldt_status_t loco_load(const loco_task_t *t, const char *path, rldt_env_model_t **out)
-{
-    rldt_sim_model_t *sim;
-    rldt_status_t st = rldt_sim_load(&t->want, path, &sim);
-    if (st) return st;
-    rldt_env_model_t *m = rldt_xcalloc(1, sizeof *m);
-    *m = (rldt_env_model_t){.task = t, .sim = sim, .dt = sim->timestep * t->frame_skip};
-    *out = m;
-    return RLDT_OK;
-}
-
-static void loco_free(rldt_env_model_t *m)
-{
-    rldt_sim_free(m->sim);
-    free(m);
-}
-
 // ------------------------------------------------------------------------------------------------
 // the four tasks: Gymnasium's default arguments
 
@@ -245,11 +222,14 @@ static const loco_task_t ant = {
 };
 
 #define LOCO_OPS(name, task)                                                                                             \
-    static rldt_status_t name##_load(const char *path, rldt_env_model_t **out) { return loco_load(&task, path, out); }  \
+    static rldt_status_t name##_load(const char *path, rldt_env_model_t **out)                                         \
+    {                                                                                                                    \
+        return rldt_sim_task_load(&task.want, &task, task.frame_skip, path, out);                                        \
+    }                                                                                                                    \
     static const rldt_env_ops_t name##_ops = {                                                                           \
         .state_size = PLAIN_SIZE, .reset = loco_reset, .step = loco_step, .get_state = loco_get_state,                  \
         .set_state = loco_set_state, .runtime_size = sizeof(loco_t) - PLAIN_SIZE, .model_load = name##_load,            \
-        .model_free = loco_free, .attach = loco_attach, .detach = loco_detach,                                          \
+        .model_free = rldt_sim_task_free, .attach = loco_attach, .detach = loco_detach,                                  \
     };
 
 LOCO_OPS(hopper, hopper)
