@@ -18,8 +18,13 @@
  *    the median of 5 windows of 0.2 s).
  * 4. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
  *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
+ * 5. The MuJoCo manipulation tasks (lift, pickplace, stack, stack3) driven by their scripted experts (noise
+ *    0.1, 64 envs, chunk 1, 1 and 2 threads): random actions (section 1) rarely touch a cube, the experts
+ *    grasp, carry and stack, so these rates count the finger-cube contacts too. The experts' own time (a
+ *    few hundred ns per step, on the calling thread) is included.
  * Usage: bench_env [output directory for the temporary file, default /tmp]
- *        bench_env --bridge   (section 3 only) */
+ *        bench_env --bridge   (section 3 only)
+ *        bench_env --manip    (sections 1 and 5 for the manipulation tasks only) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +99,56 @@ static double env_steps_per_second(const rldt_env_spec_t *sp, int n, int chunk, 
 }
 
 // ------------------------------------------------------------------------------------------------
+// the manipulation tasks under their experts
+
+/* The MuJoCo tasks with a scripted expert: the manipulation tasks. */
+static bool is_manip(const rldt_env_spec_t *sp) { return sp->ops->model_load && sp->ops->expert; }
+
+/* Median env steps/s of n envs of `sp` acting with the scripted expert (noise 0.1); -1 when it cannot run. */
+static double expert_steps_per_second(const rldt_env_spec_t *sp, int n, int threads)
+{
+    rldt_vecenv_t *v;
+    if (rldt_vecenv_create(&v, sp, n, 0, 1, 0, threads)) return -1.0;
+    float *actions = rldt_xmalloc((size_t)n * (size_t)sp->act_dim * sizeof(float));
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 7, 0);
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(v, &out);
+    double rates[REPEATS];
+    for (int r = -1; r < REPEATS; r++) { /* r = -1: warm-up, into the middle of the episodes */
+        long steps = 0;
+        double t0 = rldt_now();
+        while (rldt_now() - t0 < REPEAT_SECONDS) {
+            for (int i = 0; i < n; i++) rldt_env_expert(rldt_vecenv_env(v, i), &rng, 0.1f, actions + (size_t)i * (size_t)sp->act_dim);
+            rldt_vecenv_step(v, actions, 1, &out);
+            steps += n;
+        }
+        if (r >= 0) rates[r] = (double)steps / (rldt_now() - t0);
+    }
+    rldt_vecenv_out_free(&out);
+    free(actions);
+    rldt_vecenv_destroy(v);
+    return median(rates, REPEATS);
+}
+
+static void manip_experts(void)
+{
+    printf("\nmanipulation tasks under their scripted experts (noise 0.1, %d envs, chunk 1), env steps/s\n", N_ENVS);
+    printf("%-12s %14s %14s\n", "task", "expert 1thr", "expert 2thr");
+    for (int i = 0; i < rldt_env_count(); i++) {
+        const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        if (!is_manip(sp)) continue;
+        double one = expert_steps_per_second(sp, N_ENVS, 1);
+        if (one < 0) {
+            printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
+            continue;
+        }
+        printf("%-12s %14.0f %14.0f\n", sp->name, one, expert_steps_per_second(sp, N_ENVS, 2));
+        fflush(stdout);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // MuJoCo tasks beside Gymnasium's vector envs
 
 static const char *venv_python(void) { return getenv("RLDT_MUJOCO_PYTHON") ? getenv("RLDT_MUJOCO_PYTHON") : ".deps/venv/bin/python"; }
@@ -121,7 +176,7 @@ static void mujoco_vs_gymnasium(void)
            "2thr/async");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
-        if (!sp->ops->model_load) continue;
+        if (!sp->ops->model_load || is_manip(sp)) continue; /* the manipulation tasks have no Gymnasium twin */
         double one = env_steps_per_second(sp, GYM_ENVS, 1, 1), two = env_steps_per_second(sp, GYM_ENVS, 1, 2), sync, async;
         if (one < 0) {
             printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
@@ -244,10 +299,12 @@ int main(int argc, char **argv)
         bridge_vs_async();
         return 0;
     }
+    bool manip_only = argc > 1 && strcmp(argv[1], "--manip") == 0;
     printf("bench_env: vector env, %d envs, median of %d repeats, env steps/s\n", N_ENVS, REPEATS);
     printf("%-12s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        if (manip_only && !is_manip(sp)) continue;
         printf("%-12s", sp->name);
         for (int k = 0; k < 4; k++) {
             double rate = env_steps_per_second(sp, N_ENVS, k < 2 ? 1 : 8, 1 + k % 2);
@@ -260,6 +317,8 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
+    manip_experts();
+    if (manip_only) return 0;
     mujoco_vs_gymnasium();
     bridge_vs_async();
     write_rate(argc > 1 ? argv[1] : "/tmp");
