@@ -143,12 +143,8 @@ static rldt_step_t loco_step(void *state, const float *action, float *obs)
     const loco_task_t *t = s->model->task;
     const rldt_sim_model_t *m = s->model->sim;
     rldt_sim_data_t *d = &s->data;
-    rldt_sim_restore(m, d, s->sim); /* a no-op unless a snapshot was restored into the plain state */
-    double x_before = t->x_body ? s->body_xy[0] : d->qpos[0];
-    if (!rldt_sim_step(m, d, action, t->frame_skip)) {
-        rldt_warn("%s: the simulation became unstable; the episode ends at its last stable state", t->want.task);
-        rldt_sim_restore(m, d, s->sim);
-        rldt_sim_forward(m, d);
+    double x_before = t->x_body ? s->body_xy[0] : s->sim[RLDT_SIM_SAVED_QPOS];
+    if (!rldt_sim_step_from(m, d, s->sim, action, t->frame_skip, t->want.task)) {
         observe(s, obs);
         return (rldt_step_t){.terminated = true};
     }

@@ -197,15 +197,12 @@ static rldt_step_t manip_step(void *state, const float *action, float *obs)
     const manip_task_t *t = s->model->task;
     const rldt_sim_model_t *m = s->model->sim;
     rldt_sim_data_t *d = &s->data;
-    rldt_sim_restore(m, d, s->sim); /* a no-op unless a snapshot was restored into the plain state */
     static const double lo[3] = {-MANIP_XY, -MANIP_XY, MANIP_Z_LO}, hi[3] = {MANIP_XY, MANIP_XY, MANIP_Z_HI};
+    const double *q = saved_qpos(s); /* not d->qpos: a snapshot may have been restored into the plain state */
     float ctrl[5];
-    for (int j = 0; j < 3; j++) ctrl[j] = (float)clamp(d->qpos[HAND + j] + MANIP_MOVE * action[j], lo[j], hi[j]);
+    for (int j = 0; j < 3; j++) ctrl[j] = (float)clamp(q[HAND + j] + MANIP_MOVE * action[j], lo[j], hi[j]);
     ctrl[3] = ctrl[4] = (float)(MANIP_TRAVEL * 0.5 * (1.0 - action[3]));
-    if (!rldt_sim_step(m, d, ctrl, FRAME_SKIP)) {
-        rldt_warn("%s: the simulation became unstable; the episode ends at its last stable state", t->want.task);
-        rldt_sim_restore(m, d, s->sim);
-        rldt_sim_forward(m, d);
+    if (!rldt_sim_step_from(m, d, s->sim, ctrl, FRAME_SKIP, t->want.task)) {
         observe(s, obs);
         return (rldt_step_t){.terminated = true};
     }

@@ -11,17 +11,16 @@
 
 #include <stdlib.h>
 
+#include "rldt/log.h"
+
 #if RLDT_MUJOCO
 
 #include <math.h>
 #include <mujoco/mujoco.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "rldt/log.h"
 
 /* The state rldt_sim_save keeps: all that mj_step reads and a step can change, since controls are set
  * before every step and nothing applies forces. */
@@ -254,7 +253,7 @@ void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const doubl
 #endif
 
 // ------------------------------------------------------------------------------------------------
-// the env model every MuJoCo task shares
+// what every MuJoCo task shares: its env model and its checked step
 
 rldt_status_t rldt_sim_task_load(const rldt_sim_want_t *want, const void *task, int frame_skip, const char *path,
                                  rldt_env_model_t **out)
@@ -266,6 +265,17 @@ rldt_status_t rldt_sim_task_load(const rldt_sim_want_t *want, const void *task, 
     *m = (rldt_env_model_t){.task = task, .sim = sim, .dt = sim->timestep * frame_skip};
     *out = m;
     return RLDT_OK;
+}
+
+bool rldt_sim_step_from(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *saved, const float *action, int frame_skip,
+                        const char *task)
+{
+    rldt_sim_restore(m, d, saved);
+    if (rldt_sim_step(m, d, action, frame_skip)) return true;
+    rldt_warn("%s: the simulation became unstable; the episode ends at its last stable state", task);
+    rldt_sim_restore(m, d, saved);
+    rldt_sim_forward(m, d);
+    return false;
 }
 
 void rldt_sim_task_free(rldt_env_model_t *m)

@@ -65,6 +65,11 @@ void rldt_sim_forward(const rldt_sim_model_t *m, rldt_sim_data_t *d);
  * cfrc_ext). False when MuJoCo found the simulation unstable (a bad qpos, qvel or qacc, which makes it
  * reset the data) or left a non-finite qpos or qvel; its warning is then in the log. */
 bool rldt_sim_step(const rldt_sim_model_t *m, rldt_sim_data_t *d, const float *action, int frame_skip);
+/* rldt_sim_step from the integration state `saved` (rldt_sim_save's, restored first: a no-op unless a
+ * snapshot was restored into it); when the step fails, warns naming `task`, puts the data back at `saved`
+ * (forward pass included) and returns false: the task ends its episode there. */
+bool rldt_sim_step_from(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *saved, const float *action, int frame_skip,
+                        const char *task);
 /* The integration state (time, qpos, qvel, act, warm start, in MuJoCo's mjtState order, so qpos then qvel
  * start at index RLDT_SIM_SAVED_QPOS): at most RLDT_SIM_STATE_MAX doubles. Restoring it continues the
  * simulation bit for bit. */
