@@ -1,7 +1,7 @@
 /* manip_model.h — the MJCF models of the manipulation tasks (private to host/envs/mujoco/manip.c).
  *
  * Written for rldt and built into the binary as string literals, so that a fresh clone needs no asset file
- * (env.model=PATH loads an edited copy instead; it must keep the joints and actuators below). Every task's
+ * (env.model=PATH loads another file instead; it must have the joints and actuators below). Every task's
  * model is the same scene with one, two or three cubes, and pickplace's also has the bin:
  *   table    a plane at z = 0 (the top; the box under it is only drawn)
  *   gripper  the body `hand` on a Cartesian stage: slide joints x, y, z (world coordinates of the point
