@@ -2,8 +2,9 @@
  * the documented shapes, episodes are deterministic (same seed, same trajectory; 1 and 2 threads; snapshot
  * resume), the physics is sane (a dropped cube comes to rest on the table, the gripper holds a lifted cube
  * for 100 steps while it moves), the sparse reward is the success flag, the scripted experts clear their
- * success floors, and env.model refuses a missing file or a model without the task's joints. Without
- * MuJoCo in the build the tasks must say how to install it, and the rest skips. */
+ * success floors (and `rldt collect` records their demos), and env.model refuses a missing file or a model
+ * without the task's joints. Without MuJoCo in the build the tasks must say how to install it, and the rest
+ * skips. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <math.h>
@@ -298,4 +299,20 @@ Test(manip, experts_clear_their_success_floors, .timeout = 60)
         cr_assert_geq(clean * 2, floor_pct[i], "%s: %d/50 without noise", tasks[i], clean);
         cr_assert_geq(noisy * 2, 60, "%s: %d/50 with noise 0.1", tasks[i], noisy);
     }
+}
+
+/* `rldt collect` records the expert's demos of every task, each one a success. */
+Test(manip, collect_records_successful_demos, .timeout = 60)
+{
+    need_mujoco();
+    const char *bin = test_bin();
+    char *path = test_temp_path("manip_demos.h5");
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(test_run("%s collect env=%s demos=8 noise=0.1 threads=1 out=%s", bin, tasks[i], path), 0, "collect %s: %s", tasks[i],
+                     test_err);
+        char want[96];
+        snprintf(want, sizeof want, "collect %s: wrote 8 demos (8 successful)", tasks[i]);
+        cr_assert(strstr(test_err, want) || strstr(test_out, want), "%s%s", test_out, test_err);
+    }
+    remove(path);
 }

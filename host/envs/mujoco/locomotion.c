@@ -20,11 +20,9 @@
  * the mjData (one per env) and the shared model come after them. */
 #include <math.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../tasks.h"
-#include "rldt/log.h"
 #include "sim.h"
 
 typedef struct loco_task loco_task_t;

@@ -10,8 +10,8 @@
  *           (4) and position minus the hand's (3); per placement (pickplace, stack, stack3) where the cube
  *           must go minus where it is (3)
  *   reward: 1 on the step the task succeeds (which ends the episode, terminated), else 0
- *   success lift: cube_a's centre above LIFT_Z (it starts at MANIP_HALF on the table)
- *           every placement holds and the fingers have let go (opening > RELEASED): a cube is placed on
+ *   success: lift: cube_a's centre above LIFT_Z (it starts at MANIP_HALF on the table). The others: every
+ *           placement holds and the fingers have let go (opening > RELEASED): a cube is placed on
  *           another when their centres are within PLACE_XY horizontally and 2·MANIP_HALF ± PLACE_Z apart
  *           vertically; in the bin when its centre is inside the bin's floor less MANIP_HALF and below the
  *           walls' top. pickplace: cube_a in the bin; stack: cube_a on cube_b; stack3: cube_b on cube_a,
@@ -30,7 +30,6 @@
 
 #include "../tasks.h"
 #include "manip_model.h"
-#include "rldt/log.h"
 #include "sim.h"
 
 #define FRAME_SKIP 5
