@@ -18,13 +18,21 @@
  *    the median of 5 windows of 0.2 s).
  * 4. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
  *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
+ * 5. The MuJoCo manipulation tasks (lift, pickplace, stack, stack3) driven by their scripted experts (noise
+ *    0.1, 64 envs, chunk 1, 1 and 2 threads): random actions (section 1) rarely touch a cube, the experts
+ *    grasp, carry and stack, so these rates count the finger-cube contacts too. The experts' own time (a
+ *    few hundred ns per step, on the calling thread) is included. The 1-thread run also reports steps per
+ *    second of the process's CPU time: on a machine shared with other jobs that is the per-core rate the
+ *    wall clock cannot show.
  * Usage: bench_env [output directory for the temporary file, default /tmp]
- *        bench_env --bridge   (section 3 only) */
+ *        bench_env --bridge   (section 3 only)
+ *        bench_env --manip    (sections 1 and 5 for the manipulation tasks only) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rldt/dataset.h"
@@ -94,6 +102,65 @@ static double env_steps_per_second(const rldt_env_spec_t *sp, int n, int chunk, 
 }
 
 // ------------------------------------------------------------------------------------------------
+// the manipulation tasks under their experts
+
+/* The MuJoCo tasks with a scripted expert: the manipulation tasks. */
+static bool is_manip(const rldt_env_spec_t *sp) { return sp->ops->model_load && sp->ops->expert; }
+
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Median env steps/s of n envs of `sp` acting with the scripted expert (noise 0.1), and in *per_cpu the
+ * median steps per second of process CPU time; -1 when it cannot run. */
+static double expert_steps_per_second(const rldt_env_spec_t *sp, int n, int threads, double *per_cpu)
+{
+    rldt_vecenv_t *v;
+    if (rldt_vecenv_create(&v, sp, n, 0, 1, 0, threads)) return -1.0;
+    float *actions = rldt_xmalloc((size_t)n * (size_t)sp->act_dim * sizeof(float));
+    rldt_rng_t rng;
+    rldt_rng_init(&rng, 7, 0);
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(v, &out);
+    double rates[REPEATS], cpu_rates[REPEATS];
+    for (int r = -1; r < REPEATS; r++) { /* r = -1: warm-up, into the middle of the episodes */
+        long steps = 0;
+        double t0 = rldt_now(), c0 = cpu_seconds();
+        while (rldt_now() - t0 < REPEAT_SECONDS) {
+            for (int i = 0; i < n; i++) rldt_env_expert(rldt_vecenv_env(v, i), &rng, 0.1f, actions + (size_t)i * (size_t)sp->act_dim);
+            rldt_vecenv_step(v, actions, 1, &out);
+            steps += n;
+        }
+        if (r >= 0) rates[r] = (double)steps / (rldt_now() - t0), cpu_rates[r] = (double)steps / (cpu_seconds() - c0);
+    }
+    rldt_vecenv_out_free(&out);
+    free(actions);
+    rldt_vecenv_destroy(v);
+    *per_cpu = median(cpu_rates, REPEATS);
+    return median(rates, REPEATS);
+}
+
+static void manip_experts(void)
+{
+    printf("\nmanipulation tasks under their scripted experts (noise 0.1, %d envs, chunk 1), env steps/s\n", N_ENVS);
+    printf("%-12s %14s %14s %18s\n", "task", "expert 1thr", "expert 2thr", "1thr per CPU-s");
+    for (int i = 0; i < rldt_env_count(); i++) {
+        const rldt_env_spec_t *sp = rldt_env_spec_at(i);
+        if (!is_manip(sp)) continue;
+        double per_cpu, unused, one = expert_steps_per_second(sp, N_ENVS, 1, &per_cpu);
+        if (one < 0) {
+            printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
+            continue;
+        }
+        printf("%-12s %14.0f %14.0f %18.0f\n", sp->name, one, expert_steps_per_second(sp, N_ENVS, 2, &unused), per_cpu);
+        fflush(stdout);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // MuJoCo tasks beside Gymnasium's vector envs
 
 static const char *venv_python(void) { return getenv("RLDT_MUJOCO_PYTHON") ? getenv("RLDT_MUJOCO_PYTHON") : ".deps/venv/bin/python"; }
@@ -121,7 +188,7 @@ static void mujoco_vs_gymnasium(void)
            "2thr/async");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
-        if (!sp->ops->model_load || sp->image_h) continue; /* the *_rgb tasks: bench_render */
+        if (!sp->ops->model_load || sp->image_h || is_manip(sp)) continue; /* no Gymnasium twin; *_rgb: bench_render */
         double one = env_steps_per_second(sp, GYM_ENVS, 1, 1), two = env_steps_per_second(sp, GYM_ENVS, 1, 2), sync, async;
         if (one < 0) {
             printf("%-12s skipped: %s\n", sp->name, rldt_error_message());
@@ -244,11 +311,13 @@ int main(int argc, char **argv)
         bridge_vs_async();
         return 0;
     }
+    bool manip_only = argc > 1 && strcmp(argv[1], "--manip") == 0;
     printf("bench_env: vector env, %d envs, median of %d repeats, env steps/s\n", N_ENVS, REPEATS);
     printf("%-12s %14s %14s %14s %14s\n", "task", "chunk1 1thr", "chunk1 2thr", "chunk8 1thr", "chunk8 2thr");
     for (int i = 0; i < rldt_env_count(); i++) {
         const rldt_env_spec_t *sp = rldt_env_spec_at(i);
         if (sp->image_h) continue; /* the *_rgb tasks: bench_render */
+        if (manip_only && !is_manip(sp)) continue;
         printf("%-12s", sp->name);
         for (int k = 0; k < 4; k++) {
             double rate = env_steps_per_second(sp, N_ENVS, k < 2 ? 1 : 8, 1 + k % 2);
@@ -261,6 +330,8 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
+    manip_experts();
+    if (manip_only) return 0;
     mujoco_vs_gymnasium();
     bridge_vs_async();
     write_rate(argc > 1 ? argv[1] : "/tmp");

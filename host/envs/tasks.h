@@ -12,5 +12,10 @@ extern const rldt_env_spec_t rldt_env_hopper;
 extern const rldt_env_spec_t rldt_env_walker2d;
 extern const rldt_env_spec_t rldt_env_halfcheetah;
 extern const rldt_env_spec_t rldt_env_ant;
+/* MuJoCo manipulation (host/envs/mujoco/manip.c) */
+extern const rldt_env_spec_t rldt_env_lift;
+extern const rldt_env_spec_t rldt_env_pickplace;
+extern const rldt_env_spec_t rldt_env_stack;
+extern const rldt_env_spec_t rldt_env_stack3;
 
 #endif

@@ -20,11 +20,9 @@
  * the mjData (one per env) and the shared model come after them. */
 #include <math.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../tasks.h"
-#include "rldt/log.h"
 #include "sim.h"
 
 typedef struct loco_task loco_task_t;
@@ -42,12 +40,6 @@ struct loco_task {
     /* NULL: always healthy, never terminates */
     bool (*healthy)(const loco_task_t *t, const double *qpos, const double *qvel, int nq, int nv);
     double z_lo, z_hi, angle_lo, angle_hi, state_limit;
-};
-
-struct rldt_env_model {
-    const loco_task_t *task;
-    rldt_sim_model_t *sim;
-    double dt;
 };
 
 typedef struct {
@@ -106,7 +98,7 @@ static void observe(const loco_t *s, float *obs)
 static void remember(loco_t *s)
 {
     rldt_sim_save(s->model->sim, &s->data, s->sim);
-    int b = s->model->task->x_body;
+    int b = ((const loco_task_t *)s->model->task)->x_body;
     s->body_xy[0] = s->data.xpos[3 * b];
     s->body_xy[1] = s->data.xpos[3 * b + 1];
 }
@@ -149,12 +141,8 @@ static rldt_step_t loco_step(void *state, const float *action, float *obs)
     const loco_task_t *t = s->model->task;
     const rldt_sim_model_t *m = s->model->sim;
     rldt_sim_data_t *d = &s->data;
-    rldt_sim_restore(m, d, s->sim); /* a no-op unless a snapshot was restored into the plain state */
-    double x_before = t->x_body ? s->body_xy[0] : d->qpos[0];
-    if (!rldt_sim_step(m, d, action, t->frame_skip)) {
-        rldt_warn("%s: the simulation became unstable; the episode ends at its last stable state", t->want.task);
-        rldt_sim_restore(m, d, s->sim);
-        rldt_sim_forward(m, d);
+    double x_before = t->x_body ? s->body_xy[0] : s->sim[RLDT_SIM_SAVED_QPOS];
+    if (!rldt_sim_step_from(m, d, s->sim, action, t->frame_skip, t->want.task)) {
         observe(s, obs);
         return (rldt_step_t){.terminated = true};
     }
@@ -190,26 +178,7 @@ static void loco_detach(void *state)
 static struct mjData_ *loco_mj_scene(void *state, const struct mjModel_ **model)
 {
     loco_t *s = state;
-    *model = s->model->sim->mj;
-    rldt_sim_pose(s->model->sim, &s->data, s->sim); /* the plain state: after a restored snapshot too */
-    return s->data.mj;
-}
-
-static rldt_status_t loco_load(const loco_task_t *t, const char *path, rldt_env_model_t **out)
-{
-    rldt_sim_model_t *sim;
-    rldt_status_t st = rldt_sim_load(&t->want, path, &sim);
-    if (st) return st;
-    rldt_env_model_t *m = rldt_xcalloc(1, sizeof *m);
-    *m = (rldt_env_model_t){.task = t, .sim = sim, .dt = sim->timestep * t->frame_skip};
-    *out = m;
-    return RLDT_OK;
-}
-
-static void loco_free(rldt_env_model_t *m)
-{
-    rldt_sim_free(m->sim);
-    free(m);
+    return rldt_sim_scene(s->model, &s->data, s->sim, model);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -253,11 +222,14 @@ static const loco_task_t ant = {
 };
 
 #define LOCO_OPS(name, task)                                                                                             \
-    static rldt_status_t name##_load(const char *path, rldt_env_model_t **out) { return loco_load(&task, path, out); }  \
+    static rldt_status_t name##_load(const char *path, rldt_env_model_t **out)                                         \
+    {                                                                                                                    \
+        return rldt_sim_task_load(&task.want, &task, task.frame_skip, path, out);                                        \
+    }                                                                                                                    \
     static const rldt_env_ops_t name##_ops = {                                                                           \
         .state_size = PLAIN_SIZE, .reset = loco_reset, .step = loco_step, .get_state = loco_get_state,                  \
         .set_state = loco_set_state, .runtime_size = sizeof(loco_t) - PLAIN_SIZE, .model_load = name##_load,            \
-        .model_free = loco_free, .attach = loco_attach, .detach = loco_detach, .mj_scene = loco_mj_scene,               \
+        .model_free = rldt_sim_task_free, .attach = loco_attach, .detach = loco_detach, .mj_scene = loco_mj_scene,       \
     };
 
 LOCO_OPS(hopper, hopper)

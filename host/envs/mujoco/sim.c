@@ -1,11 +1,17 @@
-/* sim.c — MuJoCo's C API behind the locomotion tasks (see sim.h): model loading and checking, one mjData
- * per env, Gymnasium's step sequence, state save/restore, and MuJoCo's warnings and errors routed to the log.
+/* sim.c — MuJoCo's C API behind the locomotion and manipulation tasks (see sim.h): model loading (a file or
+ * a task's built-in MJCF text) and checking, one mjData per env, Gymnasium's step sequence, state
+ * save/restore, and MuJoCo's warnings and errors routed to the log.
  *
  * Built against the MuJoCo 3.3.x library that scripts/install-mujoco.sh unpacks from the pinned PyPI wheel
  * (RLDT_MUJOCO=1, set by the Makefile when it finds it); without it every load reports how to install it.
- * The default models are Gymnasium's MJCF files in the test venv (RLDT_MUJOCO_ASSETS, set by the Makefile). */
+ * The locomotion tasks' default models are Gymnasium's MJCF files in the test venv (RLDT_MUJOCO_ASSETS, set by
+ * the Makefile); the manipulation tasks carry their own (host/envs/mujoco/manip_model.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "sim.h"
+
+#include <stdlib.h>
+
+#include "rldt/log.h"
 
 #if RLDT_MUJOCO
 
@@ -13,11 +19,8 @@
 #include <mujoco/mujoco.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "rldt/log.h"
 
 /* The state rldt_sim_save keeps: all that mj_step reads and a step can change, since controls are set
  * before every step and nothing applies forces. */
@@ -90,6 +93,23 @@ static rldt_status_t check(const rldt_sim_want_t *w, const mjModel *m, const cha
     return RLDT_OK;
 }
 
+/* mj_loadXML of a file, or of the built-in text `xml` through a virtual file named `file`. */
+static mjModel *load_xml(const char *file, const char *xml, char *err, int err_size)
+{
+    pthread_mutex_lock(&load_mutex);
+    mjModel *m;
+    if (xml) {
+        mjVFS vfs;
+        mj_defaultVFS(&vfs);
+        m = mj_addBufferVFS(&vfs, file, xml, (int)strlen(xml)) == 0 ? mj_loadXML(file, &vfs, err, err_size) : NULL;
+        mj_deleteVFS(&vfs);
+    } else {
+        m = mj_loadXML(file, NULL, err, err_size);
+    }
+    pthread_mutex_unlock(&load_mutex);
+    return m;
+}
+
 rldt_status_t rldt_sim_load(const rldt_sim_want_t *want, const char *path, rldt_sim_model_t **out)
 {
     *out = NULL;
@@ -98,8 +118,11 @@ rldt_status_t rldt_sim_load(const rldt_sim_want_t *want, const char *path, rldt_
         return rldt_error_set(RLDT_ERR, "MuJoCo library %s does not match the headers rldt was built with (%d): rebuild with make",
                               mj_versionString(), mjVERSION_HEADER);
     char file[1024];
+    const char *xml = path && *path ? NULL : want->default_xml;
     if (path && *path) {
         snprintf(file, sizeof file, "%s", path);
+    } else if (xml) {
+        snprintf(file, sizeof file, "%s", want->default_file);
     } else {
 #ifdef RLDT_MUJOCO_ASSETS
         const char *assets = RLDT_MUJOCO_ASSETS;
@@ -112,13 +135,11 @@ rldt_status_t rldt_sim_load(const rldt_sim_want_t *want, const char *path, rldt_
         snprintf(file, sizeof file, "%s/%s", assets, want->default_file);
     }
     struct stat st;
-    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+    if (!xml && (stat(file, &st) != 0 || !S_ISREG(st.st_mode)))
         return rldt_error_set(RLDT_ERR_USAGE, "%s: model file %s not found%s", want->task, file,
                               path && *path ? " (env.model)" : " (Gymnasium's models: run make deps)");
     char err[1000] = "";
-    pthread_mutex_lock(&load_mutex);
-    mjModel *m = mj_loadXML(file, NULL, err, sizeof err);
-    pthread_mutex_unlock(&load_mutex);
+    mjModel *m = load_xml(file, xml, err, sizeof err);
     if (!m) return rldt_error_set(RLDT_ERR_USAGE, "%s: cannot load model %s: %s", want->task, file, err[0] ? err : "unknown error");
     if (err[0]) rldt_warn("%s: model %s: %s", want->task, file, err);
     rldt_status_t s = check(want, m, file);
@@ -240,3 +261,42 @@ void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const doubl
 void rldt_sim_pose(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in) {}
 
 #endif
+
+// ------------------------------------------------------------------------------------------------
+// what every MuJoCo task shares: its env model and its checked step
+
+struct mjData_ *rldt_sim_scene(const rldt_env_model_t *m, rldt_sim_data_t *d, const double *saved, const struct mjModel_ **model)
+{
+    *model = m->sim->mj;
+    rldt_sim_pose(m->sim, d, saved);
+    return d->mj;
+}
+
+rldt_status_t rldt_sim_task_load(const rldt_sim_want_t *want, const void *task, int frame_skip, const char *path,
+                                 rldt_env_model_t **out)
+{
+    rldt_sim_model_t *sim;
+    rldt_status_t st = rldt_sim_load(want, path, &sim);
+    if (st) return st;
+    rldt_env_model_t *m = rldt_xcalloc(1, sizeof *m);
+    *m = (rldt_env_model_t){.task = task, .sim = sim, .dt = sim->timestep * frame_skip};
+    *out = m;
+    return RLDT_OK;
+}
+
+bool rldt_sim_step_from(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *saved, const float *action, int frame_skip,
+                        const char *task)
+{
+    rldt_sim_restore(m, d, saved);
+    if (rldt_sim_step(m, d, action, frame_skip)) return true;
+    rldt_warn("%s: the simulation became unstable; the episode ends at its last stable state", task);
+    rldt_sim_restore(m, d, saved);
+    rldt_sim_forward(m, d);
+    return false;
+}
+
+void rldt_sim_task_free(rldt_env_model_t *m)
+{
+    rldt_sim_free(m->sim);
+    free(m);
+}

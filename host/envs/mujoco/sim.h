@@ -1,4 +1,4 @@
-/* sim.h — the MuJoCo glue under the locomotion tasks (private to host/envs/mujoco/).
+/* sim.h — the MuJoCo glue under the locomotion and manipulation tasks (private to host/envs/mujoco/).
  *
  * sim.c is the only file that includes MuJoCo's headers: it loads and checks a model, makes one data per
  * env, steps it as Gymnasium's MujocoEnv does, and saves/restores the integration state. The tasks read
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "rldt/common.h"
+#include "rldt/env.h"
 
 /* Joint types, as MuJoCo numbers them (mjtJoint). */
 typedef enum { RLDT_SIM_FREE = 0, RLDT_SIM_BALL = 1, RLDT_SIM_SLIDE = 2, RLDT_SIM_HINGE = 3 } rldt_sim_joint_t;
@@ -18,13 +19,14 @@ typedef enum { RLDT_SIM_FREE = 0, RLDT_SIM_BALL = 1, RLDT_SIM_SLIDE = 2, RLDT_SI
  * range [-ctrl_limit, ctrl_limit], and body count (0: any). */
 typedef struct {
     const char *task;
-    const char *default_file; /* file name among Gymnasium's MJCF assets */
+    const char *default_file; /* file name among Gymnasium's MJCF assets (or the built-in model's name) */
     int njoint;
     const char *const *joint_names;
     const rldt_sim_joint_t *joint_types;
     int nu;
     double ctrl_limit;
     int nbody;
+    const char *default_xml; /* when not NULL, the MJCF text of the task's built-in model (instead of a file) */
 } rldt_sim_want_t;
 
 /* The most doubles rldt_sim_save writes (time, qpos, qvel, act, warm start); larger models are refused. */
@@ -47,8 +49,8 @@ typedef struct {
     void *mj;               /* mjData * */
 } rldt_sim_data_t;
 
-/* Loads `path` (NULL: want->default_file among Gymnasium's assets) and checks it against `want`; messages
- * name the task, the file and the joint, actuator or body that differs. */
+/* Loads `path` (NULL: want->default_xml, else want->default_file among Gymnasium's assets) and checks it
+ * against `want`; messages name the task, the file and the joint, actuator or body that differs. */
 rldt_status_t rldt_sim_load(const rldt_sim_want_t *want, const char *path, rldt_sim_model_t **out);
 void rldt_sim_free(rldt_sim_model_t *m);
 /* Makes one data for `m` (RLDT_ERR when MuJoCo cannot allocate it). */
@@ -63,6 +65,11 @@ void rldt_sim_forward(const rldt_sim_model_t *m, rldt_sim_data_t *d);
  * cfrc_ext). False when MuJoCo found the simulation unstable (a bad qpos, qvel or qacc, which makes it
  * reset the data) or left a non-finite qpos or qvel; its warning is then in the log. */
 bool rldt_sim_step(const rldt_sim_model_t *m, rldt_sim_data_t *d, const float *action, int frame_skip);
+/* rldt_sim_step from the integration state `saved` (rldt_sim_save's, restored first: a no-op unless a
+ * snapshot was restored into it); when the step fails, warns naming `task`, puts the data back at `saved`
+ * (forward pass included) and returns false: the task ends its episode there. */
+bool rldt_sim_step_from(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *saved, const float *action, int frame_skip,
+                        const char *task);
 /* The integration state (time, qpos, qvel, act, warm start, in MuJoCo's mjtState order, so qpos then qvel
  * start at index RLDT_SIM_SAVED_QPOS): at most RLDT_SIM_STATE_MAX doubles. Restoring it continues the
  * simulation bit for bit. */
@@ -73,5 +80,21 @@ void rldt_sim_restore(const rldt_sim_model_t *m, rldt_sim_data_t *d, const doubl
  * geom, camera and light poses; tracking cameras follow subtree centres of mass). mj_step starts from the
  * state alone, so this never changes a trajectory. */
 void rldt_sim_pose(const rldt_sim_model_t *m, rldt_sim_data_t *d, const double *in);
+
+/* A simulator task's loaded model (rldt/env.h's opaque rldt_env_model_t), the same for every MuJoCo task:
+ * the task's constants (its own struct), the MuJoCo model and the control period. */
+struct rldt_env_model {
+    const void *task;
+    rldt_sim_model_t *sim;
+    double dt; /* timestep · frame_skip */
+};
+
+/* rldt_sim_load, then the env model of `task` around it. */
+rldt_status_t rldt_sim_task_load(const rldt_sim_want_t *want, const void *task, int frame_skip, const char *path,
+                                 rldt_env_model_t **out);
+void rldt_sim_task_free(rldt_env_model_t *m);
+/* A task env's scene for the renderer (rldt_env_ops_t.mj_scene): its data d posed at the saved state `saved`
+ * (rldt_sim_pose: the plain state, so after a restored snapshot too), with *model its MuJoCo model. */
+struct mjData_ *rldt_sim_scene(const rldt_env_model_t *m, rldt_sim_data_t *d, const double *saved, const struct mjModel_ **model);
 
 #endif
