@@ -387,29 +387,49 @@ Test(gym, dict_image_observation, .timeout = 60)
     }
 }
 
+/* Checks with h5py that every frame of obs/ and next_obs/agentview_image in the file at `path` is DictImage's
+ * image(t, base) of its obs/state (tests/gym_test_envs.py), uint8 [T, 6, 5, 3]; `frames` of them in all. */
+static void assert_dataset_images(const char *path, int frames)
+{
+    int rc = test_run("/usr/bin/python3 -c \"import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); n = 0; r, c, ch = np.indices((6, 5, 3))\n"
+                      "for d in f['data'].values():\n"
+                      "    for g in ('obs', 'next_obs'):\n"
+                      "        im, st = d[g + '/agentview_image'], d[g + '/state'][:]\n"
+                      "        assert im.dtype == np.uint8 and im.shape == (len(st), 6, 5, 3), (im.dtype, im.shape)\n"
+                      "        for k, (t, b) in enumerate(st.astype(int)): assert (im[k] == (b + 7 * t + 11 * r + 3 * c + ch) %% 256).all(), (g, k); n += 1\n"
+                      "assert n == int(sys.argv[2]), n\" '%s' %d", path, frames);
+    cr_assert_eq(rc, 0, "%s: %s", path, test_err);
+}
+
 /* `rldt collect` of DictImage (its expert ends each episode at step 3) writes obs/ and next_obs/agentview_image
- * as uint8 [T, 6, 5, 3], every frame the image of its obs/state (t, base), as native image tasks do. */
-Test(gym, collect_writes_the_images, .init = training_setup, .fini = training_teardown, .timeout = 120)
+ * as uint8 [T, 6, 5, 3], every frame the image of its obs/state, as native image tasks do; so does `rldt eval
+ * export=` of a policy pretrained on that file (2 episodes run to the 5-step limit), whose `frames=` writes
+ * PNGs. */
+Test(gym, collect_and_eval_write_the_images, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     const char *python = need_gym();
-    char out[512];
-    snprintf(out, sizeof out, "%s/images.h5", training_dir);
-    int rc = test_run("'%s' collect env.name=" TEST_ENVS "DictImage-v0 env.obs_keys=state,pixels env.python='%s' env.workers=2 envs=2 "
-                      "demos=3 noise=0 out='%s'", test_bin(), python, out);
+    char env[512], data[512];
+    snprintf(env, sizeof env, "env.name=" TEST_ENVS "DictImage-v0 env.obs_keys=state,pixels env.python='%s' env.workers=2", python);
+    snprintf(data, sizeof data, "%s/images.h5", training_dir);
+    int rc = test_run("'%s' collect %s envs=2 demos=3 noise=0 out='%s'", test_bin(), env, data);
     cr_assert_eq(rc, 0, "%s", test_err);
-    rc = test_run("'%s' dataset info '%s'", test_bin(), out);
+    rc = test_run("'%s' dataset info '%s'", test_bin(), data);
     cr_assert_eq(rc, 0, "%s", test_err);
     cr_assert(strstr(test_out, "image         obs/agentview_image uint8 [T, 6, 5, 3] (and next_obs)"), "%s", test_out);
     cr_assert(strstr(test_out, "success       3/3"), "%s", test_out);
-    /* the frames against gym_test_envs.py's image(t, base), in h5py's python */
-    rc = test_run("/usr/bin/python3 -c \"import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); n = 0; r, c, ch = np.indices((6, 5, 3))\n"
-                  "for d in f['data'].values():\n"
-                  "    for g in ('obs', 'next_obs'):\n"
-                  "        im, st = d[g + '/agentview_image'], d[g + '/state'][:]\n"
-                  "        assert im.dtype == np.uint8 and im.shape == (len(st), 6, 5, 3), (im.dtype, im.shape)\n"
-                  "        for k, (t, b) in enumerate(st.astype(int)): assert (im[k] == (b + 7 * t + 11 * r + 3 * c + ch) %% 256).all(), (g, k); n += 1\n"
-                  "assert n == 18, n\" '%s'", out);
+    assert_dataset_images(data, 3 * 3 * 2);
+
+    rc = test_run("'%s' pretrain ../configs/pendulum.yaml %s env.n_envs=2 data.path='%s' pretrain.steps=10 pretrain.log_every=10 "
+                  "eval.episodes=1 policy.width=16 run.name=img run.out_dir='%s'", test_bin(), env, data, training_dir);
     cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' eval '%s/img/pretrain.ckpt' episodes=2 n_envs=2 export='%s/rollouts.h5' frames='%s/frames'", test_bin(),
+                  training_dir, training_dir, training_dir);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    char path[600];
+    snprintf(path, sizeof path, "%s/rollouts.h5", training_dir);
+    assert_dataset_images(path, 2 * 5 * 2);
+    snprintf(path, sizeof path, "%s/frames/frame_00004.png", training_dir);
+    cr_assert_eq(access(path, R_OK), 0, "eval frames=: no %s", path);
 }
 
 // ------------------------------------------------------------------------------------------------
