@@ -18,8 +18,8 @@
  * before it sizes anything: sizes within limits, finite bounds with low < high, the same from every worker.
  *
  * Image observations: a Dict observation's uint8 H x W x 3 key named in env.obs_keys (one at most) is not
- * flattened into the floats but written as bytes, rows top to bottom, into its own per-env region of the
- * same shared memory (image, final_image). */
+ * flattened into the floats but written as bytes (as the env gives them: rldt's images have rows top to
+ * bottom) into its own per-env region of the same shared memory (image, final_image). */
 #ifndef RLDT_ENVS_BRIDGE_H
 #define RLDT_ENVS_BRIDGE_H
 

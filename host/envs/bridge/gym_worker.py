@@ -39,7 +39,8 @@ MAGIC = 0x31424752444C52
 PR_SET_PDEATHSIG = 1
 
 HEADER_FIELDS = ("magic", "header_bytes", "block_bytes", "block_size", "sem_bytes", "act_max", "error_bytes", "info_bytes",
-                 "n", "workers", "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs", "final_obs", "image", "final_image")
+                 "n", "workers", "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs",
+                 "final_obs", "image", "final_image")
 
 
 class Header(ctypes.Structure):
@@ -212,7 +213,8 @@ def main():
                 success = arr(h.success, np.uint8, n)
                 obs, final_obs = arr(h.obs, np.float32, (n, obs_dim)), arr(h.final_obs, np.float32, (n, obs_dim))
                 if image_key:
-                    image, final_image = arr(h.image, np.uint8, (n,) + image_shape), arr(h.final_image, np.uint8, (n,) + image_shape)
+                    image = arr(h.image, np.uint8, (n,) + image_shape)
+                    final_image = arr(h.final_image, np.uint8, (n,) + image_shape)
                 # views made once: each own env's action in the space's shape, and where each part of its
                 # observations goes (the image key's into its own region, as bytes)
                 acts = [action[first + j].reshape(asp.shape) for j in range(count)]
@@ -221,8 +223,8 @@ def main():
                 def parts(row, image_row):
                     flat = [(key, row[s:e].reshape(shape)) for key, s, e, shape in layout]
                     return flat + ([(image_key, image_row)] if image_key else [])
-                obs_parts = [parts(obs[first + j], image_key and image[first + j]) for j in range(count)]
-                final_parts = [parts(final_obs[first + j], image_key and final_image[first + j]) for j in range(count)]
+                obs_parts = [parts(obs[first + j], image[first + j] if image_key else None) for j in range(count)]
+                final_parts = [parts(final_obs[first + j], final_image[first + j] if image_key else None) for j in range(count)]
 
                 def put(dst, ob):
                     if whole:
