@@ -8,7 +8,8 @@ camera_widths 84 unless env.kwargs sets them), and with these defaults that env.
     robots "Panda", controller "BASIC" (robosuite 1.5's default composite controller: OSC_POSE for the arm,
     deltas in [-1, 1] scaled to 5 cm and 0.5 rad a step, and the gripper: -1 open, +1 close), control_freq 20,
     reward_shaping false (sparse: 1 on success), horizon 400 (the step limit; MAX_STEPS > 0 overrides it),
-    hard_reset false.
+    hard_reset false, seed 0 (robosuite's generator while it builds the model, which draws e.g. Lift's cube
+    size: unseeded, every process would get its own).
 `controller` names a composite controller or a JSON file for robosuite's load_composite_controller_config;
 `controller_configs` (a whole config, as robomimic stores it) takes precedence. Episodes end like rldt's native
 tasks: terminated at the first step where env._check_success() holds (info["is_success"]), truncated at the
@@ -35,7 +36,8 @@ from gymnasium import spaces
 
 DEFAULT_OBS_KEYS = "robot0_eef_pos,robot0_eef_quat,robot0_gripper_qpos,object-state"
 DEFAULTS = {"robots": "Panda", "control_freq": 20, "reward_shaping": False, "horizon": 400,
-            "hard_reset": False}  # a hard reset reloads the model: 0.35 s a reset instead of milliseconds
+            "hard_reset": False,  # a hard reset reloads the model: 0.35 s a reset instead of milliseconds
+            "seed": 0}  # what robosuite draws when it builds the model (Lift's cube size): the same in every process
 FIXED = {"has_renderer": False, "use_object_obs": True, "ignore_done": True}  # and the camera settings (rendering())
 CAMERA_SIZE = 84  # camera_heights and camera_widths unless env.kwargs sets them
 IMAGE_SUFFIX = "_image"  # robosuite's key of a camera's RGB image: <camera>_image
