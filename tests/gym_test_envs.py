@@ -10,7 +10,11 @@ working directory, tests/) and so register them.
                worker's pid into pid_dir (one file per process) for the kill test. Its scripted expert
                (rldt_expert_action) acts [0.25, 0] for two steps, then [0.25, 0.75], which ends the episode
                with success at step 3; with expert_raises it raises RuntimeError instead.
-  ImageObs     a uint8 84x84x3 image observation: the bridge must refuse it.
+  DictImage    a Dict observation {state (2): [t, base], pixels: uint8 6x5x3 image, a second image pixels2,
+               a one-channel gray} where base = seed % 251 and the image is image(t, base) below, so a test can
+               check every byte; terminated (with success) at a step t >= 3 whose action[0] > 0.5. Its expert
+               acts [0.75] from step 2 on, which ends the episode at step 3.
+  ImageObs     a plain uint8 84x84x3 image observation (not a Dict): the bridge must refuse it.
 """
 import json
 import os
@@ -73,6 +77,45 @@ class DictPoint(gym.Env):
         return np.array([0.25, 0.75 if self.t >= 2 else 0.0], np.float32)
 
 
+IMAGE_SHAPE = (6, 5, 3)
+
+
+def image(t, base):
+    """DictImage's image at step t of the episode of `base`: pixel [r, c, ch] = (base + 7 t + 11 r + 3 c + ch) % 256."""
+    r, c, ch = np.indices(IMAGE_SHAPE)
+    return ((base + 7 * t + 11 * r + 3 * c + ch) % 256).astype(np.uint8)
+
+
+class DictImage(gym.Env):
+    def __init__(self):
+        self.observation_space = spaces.Dict({
+            "state": spaces.Box(-1e6, 1e6, (2,), np.float32),
+            "pixels": spaces.Box(0, 255, IMAGE_SHAPE, np.uint8),
+            "pixels2": spaces.Box(0, 255, IMAGE_SHAPE, np.uint8),
+            "gray": spaces.Box(0, 255, IMAGE_SHAPE[:2] + (1,), np.uint8),
+        })
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.t, self.base = 0, 0
+
+    def _obs(self):
+        im = image(self.t, self.base)
+        return {"state": np.array([self.t, self.base], np.float32), "pixels": im, "pixels2": im[::-1].copy(),
+                "gray": im[:, :, :1].copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.base = 0, seed % 251
+        return self._obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t >= 3 and action[0] > 0.5
+        return self._obs(), float(self.t), done, False, {"is_success": done}
+
+    def rldt_expert_action(self):
+        return np.array([0.75 if self.t >= 2 else 0.0], np.float32)
+
+
 class ImageObs(gym.Env):
     observation_space = spaces.Box(0, 255, (84, 84, 3), np.uint8)
     action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
@@ -86,4 +129,5 @@ class ImageObs(gym.Env):
 
 gym.register("rldt_test/PendulumAt-v0", entry_point=PendulumAt, max_episode_steps=200)
 gym.register("rldt_test/DictPoint-v0", entry_point=DictPoint, max_episode_steps=6)
+gym.register("rldt_test/DictImage-v0", entry_point=DictImage, max_episode_steps=5)
 gym.register("rldt_test/ImageObs-v0", entry_point=ImageObs, max_episode_steps=10)

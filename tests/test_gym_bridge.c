@@ -1,7 +1,9 @@
 /* test_gym_bridge.c — Gymnasium envs through the bridge (host/envs/bridge/): Pendulum-v1 equal to the native
  * pendulum step for step (auto-reset, chunks cut by the step limit, per-step capture), Dict observations
- * flattened by env.obs_keys, a worker killed mid-run and a worker that raises (an error within seconds
- * naming the env, never a hang), `rldt collect` with a scripted expert computed in the workers, bad input (unknown id, non-Box actions, image observations, bad kwargs
+ * flattened by env.obs_keys, an image key of a Dict passed as the spec's image (every byte, auto-reset, the
+ * capture, `rldt collect` writing obs/agentview_image), a worker killed mid-run and a worker that raises (an
+ * error within seconds naming the env, never a hang), `rldt collect` with a scripted expert computed in the
+ * workers, bad input (unknown id, non-Box actions, a plain image observation, bad kwargs
  * JSON, a missing interpreter) refused by name through the CLI, and fine-tune, eval (with export) and
  * pretraining (from that export) on Pendulum-v1. The test envs are in tests/gym_test_envs.py. Every test
  * skips without the test venv (make deps). */
@@ -303,6 +305,134 @@ Test(gym, collect_with_the_workers_expert, .init = training_setup, .fini = train
 }
 
 // ------------------------------------------------------------------------------------------------
+// image observations
+
+enum { IMG_H = 6, IMG_W = 5, IMG_BYTES = IMG_H * IMG_W * 3 };
+
+/* DictImage's image at step t of the episode of `base` (tests/gym_test_envs.py: image). */
+static void want_image(int t, int base, uint8_t *im)
+{
+    for (int r = 0; r < IMG_H; r++)
+        for (int c = 0; c < IMG_W; c++)
+            for (int ch = 0; ch < 3; ch++) im[(r * IMG_W + c) * 3 + ch] = (uint8_t)((base + 7 * t + 11 * r + 3 * c + ch) % 256);
+}
+
+static void assert_image(const uint8_t *got, int t, int base, const char *what)
+{
+    uint8_t want[IMG_BYTES];
+    want_image(t, base, want);
+    for (int j = 0; j < IMG_BYTES; j++) cr_assert_eq(got[j], want[j], "%s: byte %d is %d, want %d (step %d)", what, j, got[j], want[j], t);
+}
+
+/* The image key `pixels` of DictImage (obs_keys "pixels, state"; 2 envs in 2 workers) is the spec's 6 x 5 x 3
+ * image, its bytes the env's: the first images, the capture's images and next_images through a chunk in
+ * which env 0's episode ends (its terminal image in next_images, the next episode's in rldt_vecenv_images),
+ * a truncation, and rldt_vecenv_reset_env. Two image keys, an image key alone and a one-channel image are
+ * refused by name. */
+Test(gym, dict_image_observation, .timeout = 60)
+{
+    const rldt_env_spec_t *sp = gym_spec(TEST_ENVS "DictImage-v0", "", "pixels, state", 2);
+    cr_assert_not_null(sp, "%s", rldt_error_message());
+    cr_assert_eq(sp->obs_dim, 2);
+    cr_assert_eq(sp->act_dim, 1);
+    cr_assert(sp->image_h == IMG_H && sp->image_w == IMG_W && sp->image_c == 3, "%d x %d x %d", sp->image_h, sp->image_w, sp->image_c);
+    cr_assert_str_eq(sp->camera, "pixels");
+    enum { N = 2, CHUNK = 4 };
+    const uint64_t seed = 7;
+    int base[N];
+    for (int i = 0; i < N; i++) base[i] = (int)(rldt_env_episode_seed(seed, 0, (uint32_t)i, 0) % 251);
+    rldt_vecenv_t *v;
+    cr_assert_eq(rldt_vecenv_create(&v, sp, N, 0, seed, 0, 0), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_vecenv_threads(v), 2);
+    for (int i = 0; i < N; i++) {
+        assert_image(rldt_vecenv_images(v) + i * IMG_BYTES, 0, base[i], "first image");
+        cr_assert_eq(rldt_vecenv_obs(v)[2 * i + 1], (float)base[i]);
+    }
+    rldt_vec_out_t out;
+    rldt_vecenv_out_alloc(v, &out);
+    uint8_t images[N * CHUNK * IMG_BYTES], next_images[N * CHUNK * IMG_BYTES];
+    rldt_vec_record_t rec = {.images = images, .next_images = next_images};
+    out.record = &rec;
+    float a[N * CHUNK] = {0, 0, 0.75f, 0}; /* env 0 ends at step 3; env 1 runs on */
+    cr_assert_eq(rldt_vecenv_step(v, a, CHUNK, &out), RLDT_OK, "%s", rldt_error_message());
+    cr_assert(out.steps[0] == 3 && out.terminated[0] && out.steps[1] == 4);
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < out.steps[i]; k++) {
+            assert_image(images + (i * CHUNK + k) * IMG_BYTES, k, base[i], "captured image");
+            assert_image(next_images + (i * CHUNK + k) * IMG_BYTES, k + 1, base[i], "captured next image");
+        }
+    int next0 = (int)(rldt_env_episode_seed(seed, 0, 0, 1) % 251);
+    assert_image(rldt_vecenv_images(v), 0, next0, "env 0's next episode");
+    assert_image(rldt_vecenv_images(v) + IMG_BYTES, 4, base[1], "env 1 after 4 steps");
+    cr_assert_eq(rldt_vecenv_step(v, a, CHUNK, &out), RLDT_OK, "%s", rldt_error_message());
+    cr_assert(out.steps[1] == 1 && out.truncated[1], "DictImage's time limit is 5 steps");
+    assert_image(next_images + CHUNK * IMG_BYTES, 5, base[1], "the terminal image of a truncated episode");
+    assert_image(rldt_vecenv_images(v) + IMG_BYTES, 0, (int)(rldt_env_episode_seed(seed, 0, 1, 1) % 251), "env 1's next episode");
+    float obs[2];
+    cr_assert_eq(rldt_vecenv_reset_env(v, 1, 1234, obs), RLDT_OK);
+    assert_image(rldt_vecenv_images(v) + IMG_BYTES, 0, 1234 % 251, "reset_env");
+    rldt_vecenv_out_free(&out);
+    rldt_vecenv_destroy(v);
+
+    static const struct {
+        const char *keys, *want;
+    } bad[] = {
+        {"state,pixels,pixels2", "env.obs_keys names 2 image keys (pixels, pixels2): the bridge takes one"},
+        {"pixels", "env.obs_keys names only the image key pixels: name a float key beside it"},
+        {"state,gray", "the bridge takes RGB images (H x W x 3)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_null(gym_spec(TEST_ENVS "DictImage-v0", "", bad[i].keys, 1), "%s", bad[i].keys);
+        cr_assert(strstr(rldt_error_message(), bad[i].want), "%s: want '%s' in: %s", bad[i].keys, bad[i].want, rldt_error_message());
+    }
+}
+
+/* Checks with h5py that every frame of obs/ and next_obs/agentview_image in the file at `path` is DictImage's
+ * image(t, base) of its obs/state (tests/gym_test_envs.py), uint8 [T, 6, 5, 3]; `frames` of them in all. */
+static void assert_dataset_images(const char *path, int frames)
+{
+    int rc = test_run("/usr/bin/python3 -c \"import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); n = 0; r, c, ch = np.indices((6, 5, 3))\n"
+                      "for d in f['data'].values():\n"
+                      "    for g in ('obs', 'next_obs'):\n"
+                      "        im, st = d[g + '/agentview_image'], d[g + '/state'][:]\n"
+                      "        assert im.dtype == np.uint8 and im.shape == (len(st), 6, 5, 3), (im.dtype, im.shape)\n"
+                      "        for k, (t, b) in enumerate(st.astype(int)): assert (im[k] == (b + 7 * t + 11 * r + 3 * c + ch) %% 256).all(), (g, k); n += 1\n"
+                      "assert n == int(sys.argv[2]), n\" '%s' %d", path, frames);
+    cr_assert_eq(rc, 0, "%s: %s", path, test_err);
+}
+
+/* `rldt collect` of DictImage (its expert ends each episode at step 3) writes obs/ and next_obs/agentview_image
+ * as uint8 [T, 6, 5, 3], every frame the image of its obs/state, as native image tasks do; so does `rldt eval
+ * export=` of a policy pretrained on that file (2 episodes run to the 5-step limit), whose `frames=` writes
+ * PNGs. */
+Test(gym, collect_and_eval_write_the_images, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    const char *python = need_gym();
+    char env[512], data[512];
+    snprintf(env, sizeof env, "env.name=" TEST_ENVS "DictImage-v0 env.obs_keys=state,pixels env.python='%s' env.workers=2", python);
+    snprintf(data, sizeof data, "%s/images.h5", training_dir);
+    int rc = test_run("'%s' collect %s envs=2 demos=3 noise=0 out='%s'", test_bin(), env, data);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' dataset info '%s'", test_bin(), data);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    cr_assert(strstr(test_out, "image         obs/agentview_image uint8 [T, 6, 5, 3] (and next_obs)"), "%s", test_out);
+    cr_assert(strstr(test_out, "success       3/3"), "%s", test_out);
+    assert_dataset_images(data, 3 * 3 * 2);
+
+    rc = test_run("'%s' pretrain ../configs/pendulum.yaml %s env.n_envs=2 data.path='%s' pretrain.steps=10 pretrain.log_every=10 "
+                  "eval.episodes=1 policy.width=16 run.name=img run.out_dir='%s'", test_bin(), env, data, training_dir);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' eval '%s/img/pretrain.ckpt' episodes=2 n_envs=2 export='%s/rollouts.h5' frames='%s/frames'", test_bin(),
+                  training_dir, training_dir, training_dir);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    char path[600];
+    snprintf(path, sizeof path, "%s/rollouts.h5", training_dir);
+    assert_dataset_images(path, 2 * 5 * 2);
+    snprintf(path, sizeof path, "%s/frames/frame_00004.png", training_dir);
+    cr_assert_eq(access(path, R_OK), 0, "eval frames=: no %s", path);
+}
+
+// ------------------------------------------------------------------------------------------------
 // the CLI
 
 /* envstep drives a Gymnasium env; bad input is refused by name with exit code 2. */
@@ -318,7 +448,7 @@ Test(gym, cli_envstep_and_bad_input, .timeout = 120)
     } bad[] = {
         {"env.name=gym:NoSuchEnv-v0", "NameNotFound"},
         {"env.name=gym:CartPole-v1", "the action space is Discrete(2), not a Box"},
-        {"env.name=" TEST_ENVS "ImageObs-v0", "image observations are not supported by the bridge yet"},
+        {"env.name=" TEST_ENVS "ImageObs-v0", "the bridge takes images as one key of a Dict observation"},
         {"env.name=gym:Pendulum-v1 'env.kwargs={\"g\": 9.8'", "env.kwargs is not a JSON object"},
         {"env.name=gym:Pendulum-v1 'env.kwargs={\"no_such_arg\": 1}'", "unexpected keyword argument 'no_such_arg'"},
         {"env.name=gym:Pendulum-v1 env.obs_keys=pos", "env.obs_keys is set but the observation space is Box"},

@@ -2,7 +2,8 @@
  * host/envs/bridge/robosuite_env.py): Lift's spec row as the worker reports it (sizes of the default
  * observation keys, sparse reward, a scripted expert, robomimic's env_args), refusals naming what is wrong,
  * and the smoke run of the issue: `rldt collect` of a few scripted demos (all successful, robomimic's
- * env_args type 1 in the file), pretraining a few steps on them, one fine-tune iteration. Every test skips
+ * env_args type 1 in the file), pretraining a few steps on them, one fine-tune iteration; and camera
+ * observations (agentview_image in env.obs_keys) collected into obs/agentview_image, rows top to bottom. Every test skips
  * without the robosuite venv (scripts/install-robosuite.sh, run by make deps). Slow: about half a minute of
  * worker start-ups (importing robosuite and making its envs) on a shared two-core machine. */
 #define _POSIX_C_SOURCE 200809L
@@ -64,7 +65,7 @@ Test(robosuite, lift_spec_and_refusals, .timeout = 120)
     } bad[] = {
         {"env.name=robosuite:NoSuchTask", "NoSuchTask"},
         {"env.name=robosuite:", "names no task"},
-        {"env.name=robosuite:Lift 'env.kwargs={\"has_offscreen_renderer\": true}'", "state observations only"},
+        {"env.name=robosuite:Lift 'env.kwargs={\"has_offscreen_renderer\": true}'", "the bridge sets has_offscreen_renderer=False"},
         {"env.name=robosuite:Lift env.obs_keys=robot0_eef_pos,no_such_key", "no key 'no_such_key'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -133,4 +134,38 @@ Test(robosuite, lift_collect_pretrain_finetune, .init = training_setup, .fini = 
     cr_assert_gt(res.env_steps, 0);
     printf("robosuite Lift smoke run: collect %.1f s, pretrain %.1f s, fine-tune %.1f s\n", t_collect, t_pretrain,
            rldt_now() - t0 - t_collect - t_pretrain);
+}
+
+/* env.obs_keys=robot0_eef_pos,agentview_image turns on robosuite's agentview camera (84 x 84 by default): `rldt
+ * collect` of one 3-step demo writes obs/agentview_image [3, 84, 84, 3], whose first frame is exactly what
+ * robosuite's renderer draws, in another process, for the episode's reset seed, flipped to rows top to bottom
+ * (robosuite's own sim.render gives OpenGL's bottom-up rows; over 20% of the pixels differ from those). The
+ * file's env_args ask robomimic for the same camera. */
+Test(robosuite, lift_camera_observation, .init = training_setup, .fini = training_teardown, .timeout = 180)
+{
+    const char *python = need_robosuite();
+    char data[512], frame[512];
+    snprintf(data, sizeof data, "%s/lift_rgb.h5", training_dir);
+    snprintf(frame, sizeof frame, "%s/frame0.raw", training_dir);
+    const uint64_t seed = 5;
+    int rc = test_run("'%s' collect env.name=robosuite:Lift env.obs_keys=robot0_eef_pos,agentview_image env.python='%s' env.workers=1 "
+                      "env.max_steps=3 envs=1 demos=1 seed=%llu out='%s'", test_bin(), python, (unsigned long long)seed, data);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' dataset info '%s'", test_bin(), data);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    cr_assert(strstr(test_out, "image         obs/agentview_image uint8 [T, 84, 84, 3] (and next_obs)"), "%s", test_out);
+    rc = test_run("/usr/bin/python3 -c \"import h5py, json, sys; f = h5py.File(sys.argv[1]); d = f['data/demo_0']; "
+                  "assert d['obs/agentview_image'].shape == (3, 84, 84, 3) and d['obs/state'].shape == (3, 3); "
+                  "k = json.loads(f['data'].attrs['env_args'])['env_kwargs']; "
+                  "assert k['camera_names'] == ['agentview'] and k['use_camera_obs'] and k['camera_heights'] == 84, k; "
+                  "d['obs/agentview_image'][0].tofile(sys.argv[2])\" '%s' '%s'", data, frame);
+    cr_assert_eq(rc, 0, "%s", test_err);
+    rc = test_run("'%s' -c \"import sys, numpy as np; sys.path.insert(0, '../host/envs/bridge'); import robosuite_env; "
+                  "e = robosuite_env.make('Lift', {}, 0, ['robot0_eef_pos', 'agentview_image']); e.reset(seed=int(sys.argv[1])); "
+                  "raw = e.unwrapped.env.sim.render(camera_name='agentview', width=84, height=84); "
+                  "got = np.fromfile(sys.argv[2], np.uint8).reshape(84, 84, 3); "
+                  "off = lambda x: (got != x).any(axis=2).mean(); assert off(raw[::-1]) == 0 and off(raw) > 0.2, (off(raw[::-1]), off(raw))\" "
+                  "%llu '%s'",
+                  python, (unsigned long long)rldt_env_episode_seed(seed, 0, 0, 0), frame);
+    cr_assert_eq(rc, 0, "%s", test_err);
 }

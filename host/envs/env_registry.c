@@ -156,7 +156,7 @@ static const rldt_env_ops_t gym_ops = {0}; /* no per-env functions: the vector e
 static bool cfg_sparse(const rldt_config_t *cfg) { return strcmp(cfg->env_reward, "sparse") == 0; }
 
 /* A row for gym (id, kwargs, ...) from one worker's spec, with what its info adds: a scripted expert, the
- * reward kind (else env.reward's), robomimic's env_args. */
+ * reward kind (else env.reward's), robomimic's env_args, the image key (the row's `camera`). */
 static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt_config_t *cfg, variant_t *v)
 {
     rldt_bridge_t *b;
@@ -175,6 +175,7 @@ static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt
     }
     const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(info, "sparse");
     const cJSON *robomimic = cJSON_GetObjectItemCaseSensitive(info, "robomimic");
+    const char *image_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "image_key"));
     bool robosuite = has_prefix(name, RLDT_BRIDGE_ROBOSUITE);
     v->gym = (rldt_gym_t){.id = copy_text(gym->id), .kwargs = copy_text(gym->kwargs), .python = copy_text(gym->python),
                           .obs_keys = copy_text(gym->obs_keys), .workers = gym->workers};
@@ -185,6 +186,7 @@ static rldt_status_t gym_row(const char *name, const rldt_gym_t *gym, const rldt
     v->spec = (rldt_env_spec_t){
         .name = copy_text(name), .summary = copy_text(summary), .obs_dim = s.obs_dim, .act_dim = s.act_dim,
         .max_steps = s.max_steps ? s.max_steps : (int)cfg->env_max_steps,
+        .image_h = s.image_h, .image_w = s.image_w, .image_c = s.image_c, .camera = image_key ? copy_text(image_key) : NULL,
         .reward_kind = (cJSON_IsBool(sparse) ? cJSON_IsTrue(sparse) : v->sparse) ? RLDT_REWARD_SPARSE : RLDT_REWARD_DENSE,
         .success = robosuite ? "robosuite's env._check_success(), which ends the episode"
                              : "info[\"is_success\"] or info[\"success\"] of the step",

@@ -23,7 +23,7 @@ struct rldt_vecenv {
     uint64_t *episodes; /* [n] episodes started */
     float *obs;         /* [n][obs_dim] current observations */
     rldt_env_pool_t *pool;   /* native tasks */
-    rldt_renderer_t **renderers; /* tasks with images: [threads], worker w's used only on its thread */
+    rldt_renderer_t **renderers; /* native tasks with images: [threads], worker w's used only on its thread */
     uint8_t *images;         /* tasks with images: [n][image_bytes] current image observations, else NULL */
     size_t image_bytes;
     rldt_bridge_t *bridge;   /* Gymnasium envs */
@@ -74,8 +74,8 @@ static void record_before(rldt_vecenv_t *v, int i, int k)
     if (rec->images && v->images) memcpy(rec->images + row * v->image_bytes, v->images + (size_t)i * v->image_bytes, v->image_bytes);
 }
 
-/* Capture of row (i, k) after its step, whose observation is `next`. */
-static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const float *next)
+/* Capture of row (i, k) after its step, whose observation is `next` (and image `next_image`: tasks with images). */
+static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const float *next, const uint8_t *next_image)
 {
     rldt_vec_record_t *rec = v->out->record;
     if (!rec) return;
@@ -84,7 +84,7 @@ static void record_after(rldt_vecenv_t *v, int i, int k, rldt_step_t s, const fl
     if (rec->next_obs) memcpy(rec->next_obs + row * od, next, od * sizeof(float));
     if (rec->dones) rec->dones[row] = s.terminated || s.truncated;
     if (rec->successes) rec->successes[row] = s.success;
-    if (rec->next_images && v->images) memcpy(rec->next_images + row * v->image_bytes, v->images + (size_t)i * v->image_bytes, v->image_bytes);
+    if (rec->next_images && v->images) memcpy(rec->next_images + row * v->image_bytes, next_image, v->image_bytes);
 }
 
 /* Env i's chunk results after `steps` steps summing to `reward`, the last one `s`; `last` is the
@@ -122,7 +122,7 @@ static void step_env(rldt_vecenv_t *v, int worker, int i)
         reward += s.reward;
         bool done = s.terminated || s.truncated;
         if (every_image || (v->images && !done && k + 1 == v->chunk)) draw(v, worker, i);
-        record_after(v, i, k++, s, obs);
+        record_after(v, i, k++, s, obs, v->images ? v->images + (size_t)i * v->image_bytes : NULL);
         if (done) break;
     }
     finish_chunk(v, i, k, reward, s, obs);
@@ -162,8 +162,6 @@ static void free_renderer(void *ctx, int worker, int begin, int end)
 static rldt_status_t make_renderers(rldt_vecenv_t *v)
 {
     int t = rldt_env_pool_threads(v->pool);
-    v->image_bytes = (size_t)v->spec->image_h * (size_t)v->spec->image_w * (size_t)v->spec->image_c;
-    v->images = rldt_xcalloc((size_t)v->n, v->image_bytes);
     v->renderers = rldt_xcalloc((size_t)t, sizeof *v->renderers);
     render_job_t j = {v, rldt_xcalloc((size_t)t, sizeof *j.status), rldt_xcalloc((size_t)t, sizeof *j.error)};
     rldt_env_pool_run(v->pool, make_renderer, &j, t);
@@ -211,8 +209,10 @@ static rldt_status_t bridge_step(rldt_vecenv_t *v)
             bool done = s.terminated || s.truncated;
             const float *next = done ? io->final_obs + (size_t)i * od : io->obs + (size_t)i * od;
             out->reward[i] += s.reward;
-            record_after(v, i, k, s, next);
+            size_t ib = v->image_bytes;
+            record_after(v, i, k, s, next, v->images ? (done ? io->final_image : io->image) + (size_t)i * ib : NULL);
             memcpy(v->obs + (size_t)i * od, io->obs + (size_t)i * od, od * sizeof(float));
+            if (v->images) memcpy(v->images + (size_t)i * ib, io->image + (size_t)i * ib, ib);
             if (done || k + 1 == v->chunk) finish_chunk(v, i, k + 1, out->reward[i], s, next);
             if (done) rldt_env_begin(&v->envs[i], next_seed(v, i)), v->episodes[i]++;
             active |= !done;
@@ -238,6 +238,7 @@ static rldt_status_t bridge_reset(rldt_vecenv_t *v, int begin, int end, const ui
         if (!seed) v->episodes[i]++;
     }
     memcpy(v->obs + (size_t)begin * od, io->obs + (size_t)begin * od, (size_t)(end - begin) * od * sizeof(float));
+    if (v->images) memcpy(v->images + (size_t)begin * v->image_bytes, io->image + (size_t)begin * v->image_bytes, (size_t)(end - begin) * v->image_bytes);
     return RLDT_OK;
 }
 
@@ -248,11 +249,12 @@ static rldt_status_t bridge_open(rldt_vecenv_t *v, int max_steps)
     rldt_bridge_spec_t got;
     rldt_status_t st = rldt_bridge_open(&v->bridge, sp->name, sp->gym, v->n, max_steps, &got);
     if (st) return st;
-    bool same = got.obs_dim == sp->obs_dim && got.act_dim == sp->act_dim;
+    bool same = got.obs_dim == sp->obs_dim && got.act_dim == sp->act_dim && got.image_h == sp->image_h && got.image_w == sp->image_w &&
+                got.image_c == sp->image_c;
     for (int j = 0; same && j < sp->act_dim; j++) same = got.act_low[j] == sp->act_low[j] && got.act_high[j] == sp->act_high[j];
     if (!same)
-        return rldt_error_set(RLDT_ERR_USAGE, "%s: the workers report %d observation and %d action numbers (or other action bounds) "
-                              "where the task's spec has %d and %d", sp->name, got.obs_dim, got.act_dim, sp->obs_dim, sp->act_dim);
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: the workers report %d observation and %d action numbers (or other action bounds or "
+                              "image shape) where the task's spec has %d and %d", sp->name, got.obs_dim, got.act_dim, sp->obs_dim, sp->act_dim);
     for (int i = 0; i < v->n; i++) v->envs[i] = (rldt_env_t){.spec = sp, .max_steps = max_steps > 0 ? max_steps : sp->max_steps};
     return RLDT_OK;
 }
@@ -274,10 +276,12 @@ rldt_status_t rldt_vecenv_create(rldt_vecenv_t **out, const rldt_env_spec_t *spe
     v->envs = rldt_xcalloc((size_t)n, sizeof *v->envs);
     v->episodes = rldt_xcalloc((size_t)n, sizeof *v->episodes);
     v->obs = rldt_xcalloc((size_t)n * (size_t)spec->obs_dim, sizeof *v->obs);
+    v->image_bytes = (size_t)spec->image_h * (size_t)spec->image_w * (size_t)spec->image_c;
+    if (v->image_bytes) v->images = rldt_xcalloc((size_t)n, v->image_bytes);
     if (spec->gym) st = bridge_open(v, max_steps);
     for (int i = 0; !spec->gym && !st && i < n; i++) st = rldt_env_open(&v->envs[i], spec, max_steps, model);
     if (!st && !spec->gym) st = rldt_env_pool_create(&v->pool, threads);
-    if (!st && spec->image_h) st = make_renderers(v);
+    if (!st && spec->image_h && !spec->gym) st = make_renderers(v); /* a Gymnasium env's images come from its workers */
     if (!st) st = rldt_vecenv_reset(v, NULL);
     if (st) {
         rldt_vecenv_destroy(v);
@@ -523,6 +527,6 @@ rldt_status_t rldt_vecenv_restore_part(rldt_vecenv_t *v, const uint8_t *in, size
                 c += rec;
         at += SNAPSHOT_PREFIX + (size_t)got.n * rec;
     }
-    if (v->images) rldt_env_pool_run(v->pool, draw_range, v, v->n);
+    if (v->renderers) /* native tasks with images */ rldt_env_pool_run(v->pool, draw_range, v, v->n);
     return RLDT_OK;
 }

@@ -22,7 +22,8 @@
  * Image observations: a task whose spec has an image shape (the *_rgb rows of the task table, made from a
  * MuJoCo task and a camera of its model) also observes a uint8 RGB image, rendered from the env's simulator
  * data by the offscreen renderer (rldt/render.h); the vector env renders and hands them out beside the
- * float observations (rldt_vecenv_images, the capture's images and next_images).
+ * float observations (rldt_vecenv_images, the capture's images and next_images). A Gymnasium env's image
+ * is a uint8 H x W x 3 key of its Dict observation named in env.obs_keys; its workers send it.
  *
  * Gymnasium envs (env.name=gym:<id>, host/envs/bridge/) run in Python worker processes that the vector
  * env starts; their spec row is learned from a worker (rldt_env_from_config) and they exist only inside a
@@ -113,7 +114,8 @@ typedef struct {
     int max_steps;                /* episode step limit (truncation) */
     rldt_reward_kind_t reward_kind;
     int image_h, image_w, image_c; /* uint8 image observation shape; all 0: none (image_c is 3: RGB) */
-    const char *camera;           /* image observations: the model's camera they are rendered from ("free": MuJoCo's free camera) */
+    const char *camera;           /* image observations: the model's camera they are rendered from ("free": MuJoCo's free camera);
+                                   * Gymnasium envs: the observation key they come from */
     double control_hz;            /* control steps per simulated second */
     float success_threshold;      /* the number in the success notion below */
     const char *success;          /* the success notion, in words */
@@ -272,7 +274,8 @@ const rldt_env_t *rldt_vecenv_env(const rldt_vecenv_t *v, int i);
 /* The current observations [n][obs_dim] (valid until the next step or reset). */
 const float *rldt_vecenv_obs(const rldt_vecenv_t *v);
 /* Tasks with image observations (spec->image_h > 0): the current images [n][h][w][c] (valid until the next
- * step or reset), rendered by one renderer per worker thread; NULL for tasks without images. */
+ * step or reset), rendered by one renderer per worker thread (a Gymnasium env's: sent by its workers); NULL
+ * for tasks without images. */
 const uint8_t *rldt_vecenv_images(const rldt_vecenv_t *v);
 /* Episodes started by env i so far (the next reset uses this as its episode index). */
 uint64_t rldt_vecenv_episodes(const rldt_vecenv_t *v, int i);

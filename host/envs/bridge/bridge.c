@@ -41,6 +41,7 @@
 #define ERROR_BYTES 16384     /* a worker's error text (the tail of its traceback) */
 #define ERROR_TAIL 640        /* at most this much of its last line goes into the error message */
 #define MAX_OBS_DIM (1 << 20)
+#define MAX_IMAGE_SIDE 4096
 #define MAX_EPISODE_STEPS 100000000
 #define MAGIC 0x31424752444c52ull /* "RLDRGB1" */
 #define ALIGN 64
@@ -52,7 +53,7 @@ enum { STATUS_OK = 0, STATUS_FAILED = 1, STATUS_REFUSED = 2 }; /* REFUSED: at st
 /* At offset 0. Sizes let the worker check its mirror; array offsets are 0 until the spec is known. */
 typedef struct {
     uint64_t magic, header_bytes, block_bytes, block_size, sem_bytes, act_max, error_bytes, info_bytes, n, workers;
-    uint64_t op, limit, seed, action, reward, terminated, truncated, success, obs, final_obs;
+    uint64_t op, limit, seed, action, reward, terminated, truncated, success, obs, final_obs, image, final_image;
 } header_t;
 
 /* One per worker, at header_bytes + w * block_bytes. */
@@ -62,6 +63,7 @@ typedef struct {
     int32_t status;  /* STATUS_* of the last command */
     int32_t err_env; /* the env the failure concerns, -1: none in particular */
     int32_t obs_dim, act_dim, max_steps;
+    int32_t image_h, image_w, image_c; /* all 0: no image observation */
     double act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
     char error[ERROR_BYTES];
     char info[RLDT_BRIDGE_INFO_BYTES]; /* JSON, see rldt_bridge_spec_t */
@@ -275,7 +277,13 @@ static rldt_status_t check_spec(rldt_bridge_t *b, int w, rldt_bridge_spec_t *spe
         return rldt_error_set(RLDT_ERR_USAGE, "%s: the action has %d numbers (rldt takes 1 to %d)", b->name, blk->act_dim, RLDT_ENV_MAX_ACT);
     if (blk->max_steps < 0 || blk->max_steps > MAX_EPISODE_STEPS)
         return rldt_error_set(RLDT_ERR_USAGE, "%s: step limit %d is out of range (0 to %d)", b->name, blk->max_steps, MAX_EPISODE_STEPS);
-    rldt_bridge_spec_t s = {.obs_dim = blk->obs_dim, .act_dim = blk->act_dim, .max_steps = blk->max_steps};
+    bool image = blk->image_h || blk->image_w || blk->image_c;
+    if (image && (blk->image_h < 1 || blk->image_h > MAX_IMAGE_SIDE || blk->image_w < 1 || blk->image_w > MAX_IMAGE_SIDE ||
+                  blk->image_c != 3))
+        return rldt_error_set(RLDT_ERR_USAGE, "%s: the image observation is %d x %d x %d (the bridge takes H x W x 3, sides 1 to %d)",
+                              b->name, blk->image_h, blk->image_w, blk->image_c, MAX_IMAGE_SIDE);
+    rldt_bridge_spec_t s = {.obs_dim = blk->obs_dim, .act_dim = blk->act_dim, .max_steps = blk->max_steps, .image_h = blk->image_h,
+                            .image_w = blk->image_w, .image_c = blk->image_c};
     if (memchr(blk->info, '\0', sizeof blk->info) == NULL)
         return rldt_error_set(RLDT_ERR, "%s: Gymnasium worker %d reported an unterminated info text", b->name, w);
     strcpy(s.info, blk->info);
@@ -297,10 +305,12 @@ static rldt_status_t check_spec(rldt_bridge_t *b, int w, rldt_bridge_spec_t *spe
 static rldt_status_t map_arrays(rldt_bridge_t *b, const rldt_bridge_spec_t *s)
 {
     size_t n = (size_t)b->n, od = (size_t)s->obs_dim, ad = (size_t)s->act_dim, off = b->bytes;
+    size_t ib = (size_t)s->image_h * (size_t)s->image_w * (size_t)s->image_c;
     header_t h = *header(b);
 #define ARRAY(field, bytes) (h.field = off, off = align_up(off + (bytes)))
     ARRAY(op, n), ARRAY(limit, n), ARRAY(seed, n * 8), ARRAY(action, n * ad * 4), ARRAY(reward, n * 4);
     ARRAY(terminated, n), ARRAY(truncated, n), ARRAY(success, n), ARRAY(obs, n * od * 4), ARRAY(final_obs, n * od * 4);
+    if (ib) ARRAY(image, n * ib), ARRAY(final_image, n * ib);
 #undef ARRAY
     if (ftruncate(b->fd, (off_t)off) != 0) return rldt_error_set(RLDT_ERR, "%s: cannot grow the shared memory to %zu bytes: %s", b->name, off, strerror(errno));
     void *mem = mremap(b->mem, b->bytes, off, MREMAP_MAYMOVE);
@@ -313,6 +323,7 @@ static rldt_status_t map_arrays(rldt_bridge_t *b, const rldt_bridge_spec_t *s)
         .op = m + h.op, .limit = m + h.limit, .seed = (uint64_t *)(m + h.seed), .action = (float *)(m + h.action),
         .reward = (float *)(m + h.reward), .terminated = m + h.terminated, .truncated = m + h.truncated, .success = m + h.success,
         .obs = (float *)(m + h.obs), .final_obs = (float *)(m + h.final_obs),
+        .image = ib ? m + h.image : NULL, .final_image = ib ? m + h.final_image : NULL,
     };
     return RLDT_OK;
 }

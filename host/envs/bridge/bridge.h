@@ -14,8 +14,12 @@
  * to start) ends the call with an error instead of a hang. The workers die with the host thread that
  * started them (PR_SET_PDEATHSIG), so open the bridge from a thread that outlives it (rldt: the main one).
  *
- * The spec a worker reports (observation size, action size and bounds, step limit) is checked before it
- * sizes anything: sizes within limits, finite bounds with low < high, the same from every worker. */
+ * The spec a worker reports (observation size, image shape, action size and bounds, step limit) is checked
+ * before it sizes anything: sizes within limits, finite bounds with low < high, the same from every worker.
+ *
+ * Image observations: a Dict observation's uint8 H x W x 3 key named in env.obs_keys (one at most) is not
+ * flattened into the floats but written as bytes (as the env gives them: rldt's images have rows top to
+ * bottom) into its own per-env region of the same shared memory (image, final_image). */
 #ifndef RLDT_ENVS_BRIDGE_H
 #define RLDT_ENVS_BRIDGE_H
 
@@ -32,6 +36,7 @@ typedef struct rldt_bridge rldt_bridge_t;
 /* What the workers' envs are: filled by rldt_bridge_open. */
 typedef struct {
     int obs_dim, act_dim;
+    int image_h, image_w, image_c; /* the image observation's shape; all 0: none */
     int max_steps; /* the env's step limit (its spec's max_episode_steps), 0: none */
     float act_low[RLDT_ENV_MAX_ACT], act_high[RLDT_ENV_MAX_ACT];
     /* a JSON object: "expert" (true: RLDT_BRIDGE_EXPERT works), and what the env's rldt_info() adds (robosuite:
@@ -55,13 +60,15 @@ typedef struct {
     float *obs;          /* [n][obs_dim] out: the current observation (after an end, the new episode's) */
     float *final_obs;    /* [n][obs_dim] out (STEP, where the episode ended: either flag or the limit, after
                           * which the worker reset it): the episode's last observation */
+    uint8_t *image;       /* [n][h][w][c] out: the current image observation, as obs (NULL: no images) */
+    uint8_t *final_image; /* [n][h][w][c] out: the episode's last image observation, as final_obs */
 } rldt_bridge_io_t;
 
 /* Starts the workers of n envs of gym (gym->workers, 0 = one per core, at most n) with the step limit
  * max_steps (0: the env's own), learns and checks their spec. Errors name the env (`name`): RLDT_ERR_USAGE
  * for bad kwargs JSON, an interpreter that cannot start, an env the bridge cannot drive (a non-Box action
- * space, unbounded actions, image observations, Dict observations without env.obs_keys, an unknown id: the
- * worker's exception); RLDT_ERR for a worker that died or timed out. */
+ * space, unbounded actions, Dict observations without env.obs_keys, image keys other than one uint8 H x W x 3 key
+ * beside float keys, an unknown id: the worker's exception); RLDT_ERR for a worker that died or timed out. */
 rldt_status_t rldt_bridge_open(rldt_bridge_t **out, const char *name, const rldt_gym_t *gym, int n, int max_steps,
                                rldt_bridge_spec_t *spec);
 /* Stops the workers (asks, then kills after a grace period) and frees everything. NULL is a no-op. */

@@ -18,8 +18,9 @@ env_args robomimic recreates them from) and posts `done`; then, each time the ho
 An env (its unwrapped object) may define rldt_expert_action() - the scripted expert's noise-free action for
 its current observation, which `rldt collect` asks for with EXPERT - and rldt_info(), a dict merged into the
 info JSON (robosuite_env.py defines both).
-Observations are written in place as float32 (a Box flattened; a Dict flattened from OBS_KEYS, in order),
-actions read in place: nothing is pickled. An exception is reported (its traceback and env index) and ends
+Observations are written in place as float32 (a Box flattened; a Dict flattened from OBS_KEYS, in order;
+the one uint8 H x W x 3 image key OBS_KEYS may name goes as bytes to the image arrays), actions read in
+place: nothing is pickled. An exception is reported (its traceback and env index) and ends
 the worker; so does the death of the host (PR_SET_PDEATHSIG).
 """
 import ctypes
@@ -38,7 +39,8 @@ MAGIC = 0x31424752444C52
 PR_SET_PDEATHSIG = 1
 
 HEADER_FIELDS = ("magic", "header_bytes", "block_bytes", "block_size", "sem_bytes", "act_max", "error_bytes", "info_bytes",
-                 "n", "workers", "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs", "final_obs")
+                 "n", "workers", "op", "limit", "seed", "action", "reward", "terminated", "truncated", "success", "obs",
+                 "final_obs", "image", "final_image")
 
 
 class Header(ctypes.Structure):
@@ -53,7 +55,8 @@ def block_type(h):
     class Block(ctypes.Structure):
         _fields_ = [("go", ctypes.c_byte * h.sem_bytes), ("done", ctypes.c_byte * h.sem_bytes), ("cmd", ctypes.c_uint32),
                     ("status", ctypes.c_int32), ("err_env", ctypes.c_int32), ("obs_dim", ctypes.c_int32),
-                    ("act_dim", ctypes.c_int32), ("max_steps", ctypes.c_int32), ("act_low", ctypes.c_double * h.act_max),
+                    ("act_dim", ctypes.c_int32), ("max_steps", ctypes.c_int32), ("image_h", ctypes.c_int32),
+                    ("image_w", ctypes.c_int32), ("image_c", ctypes.c_int32), ("act_low", ctypes.c_double * h.act_max),
                     ("act_high", ctypes.c_double * h.act_max), ("error", ctypes.c_char * h.error_bytes),
                     ("info", ctypes.c_char * h.info_bytes)]
     if ctypes.sizeof(Block) != h.block_size:
@@ -63,30 +66,45 @@ def block_type(h):
 
 
 def observation_layout(space, obs_keys, np, spaces):
-    """[(key or None, start, end, shape)] of the flattened observation, and its size; refuses what the bridge
-    cannot pass."""
+    """[(key or None, start, end, shape)] of the flattened observation, its size, and the image key named in
+    obs_keys (None: none); refuses what the bridge cannot pass."""
+    def is_image(sp):
+        return isinstance(sp, spaces.Box) and sp.dtype == np.uint8 and len(sp.shape) == 3
+
     def flat_size(sp, what):
         if not isinstance(sp, spaces.Box):
             raise Refused("%s is %s: the bridge takes Box observations (or a Dict of them with env.obs_keys)" % (what, sp))
-        if sp.dtype == np.uint8 and len(sp.shape) == 3:
-            raise Refused("%s is an image %s: image observations are not supported by the bridge yet" % (what, sp))
         return int(np.prod(sp.shape, dtype=np.int64))
     if isinstance(space, spaces.Dict):
         if not obs_keys:
             raise Refused("the observation space is a Dict with keys %s: name the ones to use with env.obs_keys"
                           % ", ".join(space.spaces))
-        layout, start = [], 0
+        layout, start, images = [], 0, []
         for k in obs_keys:
             if k not in space.spaces:
                 raise Refused("env.obs_keys: no key '%s' in the observation (keys: %s)" % (k, ", ".join(space.spaces)))
-            size = flat_size(space.spaces[k], "observation key '%s'" % k)
-            layout.append((k, start, start + size, space.spaces[k].shape))
+            sp = space.spaces[k]
+            if is_image(sp):
+                if sp.shape[2] != 3:
+                    raise Refused("observation key '%s' is an image %s: the bridge takes RGB images (H x W x 3)" % (k, sp))
+                images.append(k)
+                continue
+            size = flat_size(sp, "observation key '%s'" % k)
+            layout.append((k, start, start + size, sp.shape))
             start += size
-        return layout, start
+        if len(images) > 1:
+            raise Refused("env.obs_keys names %d image keys (%s): the bridge takes one" % (len(images), ", ".join(images)))
+        if images and not layout:
+            raise Refused("env.obs_keys names only the image key %s: name a float key beside it (rldt's observations "
+                          "have a low-dimensional part)" % images[0])
+        return layout, start, images[0] if images else None
     if obs_keys:
         raise Refused("env.obs_keys is set but the observation space is %s, not a Dict" % space)
+    if is_image(space):
+        raise Refused("the observation space is an image %s: the bridge takes images as one key of a Dict observation, "
+                      "beside float keys (env.obs_keys)" % space)
     size = flat_size(space, "the observation space")
-    return [(None, 0, size, space.shape)], size
+    return [(None, 0, size, space.shape)], size, None
 
 
 def main():
@@ -128,7 +146,7 @@ def main():
             obs_keys_text = obs_keys_text or robosuite_env.DEFAULT_OBS_KEYS
 
             def make():
-                return robosuite_env.make(env_id[len(ROBOSUITE_PREFIX):], kwargs, max_steps)
+                return robosuite_env.make(env_id[len(ROBOSUITE_PREFIX):], kwargs, max_steps, obs_keys)
         else:
             if max_steps > 0:
                 kwargs["max_episode_steps"] = max_steps
@@ -145,13 +163,15 @@ def main():
         asp = env0.action_space
         if not isinstance(asp, spaces.Box):
             raise Refused("the action space is %s, not a Box: the bridge drives continuous actions only" % asp)
-        layout, obs_dim = observation_layout(env0.observation_space, obs_keys, np, spaces)
+        layout, obs_dim, image_key = observation_layout(env0.observation_space, obs_keys, np, spaces)
         for j, e in enumerate(envs):
             if e.action_space != asp or e.observation_space != env0.observation_space:
                 current = first + j
                 raise Refused("its spaces differ from env %d's (same id and kwargs)" % first)
         act_dim = int(np.prod(asp.shape, dtype=np.int64))
         blk.obs_dim, blk.act_dim = obs_dim, act_dim
+        image_shape = env0.observation_space.spaces[image_key].shape if image_key else (0, 0, 0)
+        blk.image_h, blk.image_w, blk.image_c = image_shape
         limit = env0.spec.max_episode_steps if env0.spec is not None else None
         blk.max_steps = int(limit) if limit else 0
         low, high = np.asarray(asp.low, np.float64).ravel(), np.asarray(asp.high, np.float64).ravel()
@@ -159,7 +179,7 @@ def main():
             blk.act_low[j], blk.act_high[j] = low[j], high[j]
         # an env may offer a scripted expert (a method rldt_expert_action()) and more facts (rldt_info())
         base = env0.unwrapped
-        info = {"expert": hasattr(base, "rldt_expert_action")}
+        info = {"expert": hasattr(base, "rldt_expert_action"), "image_key": image_key}
         info.update(base.rldt_info() if hasattr(base, "rldt_info") else {})
         info_text = json.dumps(info).encode()
         if len(info_text) >= h.info_bytes:
@@ -192,15 +212,19 @@ def main():
                 terminated, truncated = arr(h.terminated, np.uint8, n), arr(h.truncated, np.uint8, n)
                 success = arr(h.success, np.uint8, n)
                 obs, final_obs = arr(h.obs, np.float32, (n, obs_dim)), arr(h.final_obs, np.float32, (n, obs_dim))
+                if image_key:
+                    image = arr(h.image, np.uint8, (n,) + image_shape)
+                    final_image = arr(h.final_image, np.uint8, (n,) + image_shape)
                 # views made once: each own env's action in the space's shape, and where each part of its
-                # observations goes
+                # observations goes (the image key's into its own region, as bytes)
                 acts = [action[first + j].reshape(asp.shape) for j in range(count)]
                 whole = layout[0][0] is None
 
-                def parts(row):
-                    return [(key, row[s:e].reshape(shape)) for key, s, e, shape in layout]
-                obs_parts = [parts(obs[first + j]) for j in range(count)]
-                final_parts = [parts(final_obs[first + j]) for j in range(count)]
+                def parts(row, image_row):
+                    flat = [(key, row[s:e].reshape(shape)) for key, s, e, shape in layout]
+                    return flat + ([(image_key, image_row)] if image_key else [])
+                obs_parts = [parts(obs[first + j], image[first + j] if image_key else None) for j in range(count)]
+                final_parts = [parts(final_obs[first + j], final_image[first + j] if image_key else None) for j in range(count)]
 
                 def put(dst, ob):
                     if whole:

@@ -1,17 +1,23 @@
 """robosuite_env.py - robosuite tasks as Gymnasium envs for the bridge's worker (env.name=robosuite:<Task>, see
 gym_worker.py), and the scripted waypoint experts of Lift and Can.
 
-make(task, kwargs, max_steps) builds robosuite.make(task, **kwargs) for state observations (no renderer, no
-cameras), with these defaults that env.kwargs may override:
+make(task, kwargs, max_steps, obs_keys) builds robosuite.make(task, **kwargs) for state observations (no
+renderer, no cameras) or, when obs_keys names a camera's image (<camera>_image, e.g. agentview_image), with
+that camera's observations (an offscreen renderer, use_camera_obs, camera_names [camera]; camera_heights and
+camera_widths 84 unless env.kwargs sets them), and with these defaults that env.kwargs may override:
     robots "Panda", controller "BASIC" (robosuite 1.5's default composite controller: OSC_POSE for the arm,
     deltas in [-1, 1] scaled to 5 cm and 0.5 rad a step, and the gripper: -1 open, +1 close), control_freq 20,
     reward_shaping false (sparse: 1 on success), horizon 400 (the step limit; MAX_STEPS > 0 overrides it),
-    hard_reset false.
+    hard_reset false, seed 0 (robosuite's generator while it builds the model, which draws e.g. Lift's cube
+    size: unseeded, every process would get its own).
 `controller` names a composite controller or a JSON file for robosuite's load_composite_controller_config;
 `controller_configs` (a whole config, as robomimic stores it) takes precedence. Episodes end like rldt's native
 tasks: terminated at the first step where env._check_success() holds (info["is_success"]), truncated at the
 step limit (robosuite's own `done` is ignored). reset(seed) reseeds robosuite's generator, which places the
-objects and perturbs the start pose, so a seed gives the same episode.
+objects and perturbs the start pose, so a seed gives the same episode. Images have rows top to bottom, as
+rldt's renderer: robosuite 1.5 returns them upside down (OpenGL's row order) unless its macro
+IMAGE_CONVENTION is "opencv", which make() sets. Its renderer is EGL unless MUJOCO_GL=osmesa (or glx):
+robosuite's macro MUJOCO_GPU_RENDERING sets MUJOCO_GL=egl otherwise.
 
 rldt_info() is what the worker reports beside the sizes: the reward kind, whether an expert exists, and the
 env_args robomimic recreates the env from (type 1 = robosuite, env_kwargs as passed to robosuite.make).
@@ -30,28 +36,41 @@ from gymnasium import spaces
 
 DEFAULT_OBS_KEYS = "robot0_eef_pos,robot0_eef_quat,robot0_gripper_qpos,object-state"
 DEFAULTS = {"robots": "Panda", "control_freq": 20, "reward_shaping": False, "horizon": 400,
-            "hard_reset": False}  # a hard reset reloads the model: 0.35 s a reset instead of milliseconds
-STATE_ONLY = {"has_renderer": False, "has_offscreen_renderer": False, "use_camera_obs": False, "use_object_obs": True,
-              "ignore_done": True}
+            "hard_reset": False,  # a hard reset reloads the model: 0.35 s a reset instead of milliseconds
+            "seed": 0}  # what robosuite draws when it builds the model (Lift's cube size): the same in every process
+FIXED = {"has_renderer": False, "use_object_obs": True, "ignore_done": True}  # and the camera settings (rendering())
+CAMERA_SIZE = 84  # camera_heights and camera_widths unless env.kwargs sets them
+IMAGE_SUFFIX = "_image"  # robosuite's key of a camera's RGB image: <camera>_image
 ROBOMIMIC_ROBOSUITE_TYPE = 1
 ALIASES = {"Can": "PickPlaceCan"}  # robomimic's short names
 
 
-def make(task, kwargs, max_steps):
-    """The env of robosuite:<task> (ALIASES resolved) with the step limit max_steps (0: the horizon)."""
-    env = RobosuiteEnv(ALIASES.get(task, task), **kwargs)
+def make(task, kwargs, max_steps, obs_keys=()):
+    """The env of robosuite:<task> (ALIASES resolved) with the step limit max_steps (0: the horizon), observing
+    the cameras whose image keys obs_keys names."""
+    cameras = [k[:-len(IMAGE_SUFFIX)] for k in obs_keys if k.endswith(IMAGE_SUFFIX)]
+    env = RobosuiteEnv(ALIASES.get(task, task), cameras=cameras, **kwargs)
     limit = max_steps if max_steps > 0 else env.horizon
     env.spec = gym.envs.registration.EnvSpec("robosuite-%s" % task, entry_point=RobosuiteEnv, max_episode_steps=limit)
     return gym.wrappers.TimeLimit(env, limit)
 
 
+def rendering(cameras):
+    """The settings the bridge imposes beside FIXED: an offscreen renderer and camera observations for `cameras`,
+    else neither."""
+    if not cameras:
+        return {"has_offscreen_renderer": False, "use_camera_obs": False}
+    return {"has_offscreen_renderer": True, "use_camera_obs": True, "camera_names": list(cameras)}
+
+
 class RobosuiteEnv(gym.Env):
-    def __init__(self, task, controller="BASIC", **kwargs):
+    def __init__(self, task, controller="BASIC", cameras=(), **kwargs):
         # robosuite logs its set-up (optional packages it lacks, each controller file it loads) as warnings and
         # infos on every start of every worker: keep its errors only
         logging.getLogger("robosuite_logs").addFilter(lambda record: record.levelno >= logging.ERROR)
         try:
             import robosuite
+            from robosuite import macros
             from robosuite.controllers import load_composite_controller_config
         except ImportError as e:
             raise ImportError("robosuite cannot be imported by %s (%s): scripts/install-robosuite.sh makes a venv with it, "
@@ -61,18 +80,23 @@ class RobosuiteEnv(gym.Env):
         if "controller_configs" not in kw:
             kw["controller_configs"] = load_composite_controller_config(
                 controller=controller, robot=robots if isinstance(robots, str) else robots[0])
-        clashes = [k for k in STATE_ONLY if k in kwargs and kwargs[k] != STATE_ONLY[k]]
+        imposed = dict(FIXED, **rendering(cameras))
+        clashes = [k for k in imposed if k in kwargs and kwargs[k] != imposed[k]]
         if clashes:
-            raise ValueError("env.kwargs %s: the bridge runs robosuite for state observations only (%s)"
-                             % (", ".join(clashes), ", ".join("%s=%s" % (k, STATE_ONLY[k]) for k in clashes)))
-        kw.update(STATE_ONLY)
+            raise ValueError("env.kwargs %s: the bridge sets %s (camera observations come on when env.obs_keys names a "
+                             "camera's image key, e.g. agentview_image)"
+                             % (", ".join(clashes), ", ".join("%s=%s" % (k, imposed[k]) for k in clashes)))
+        kw.update(imposed)
+        if cameras:
+            kw.setdefault("camera_heights", CAMERA_SIZE)
+            kw.setdefault("camera_widths", CAMERA_SIZE)
+            macros.IMAGE_CONVENTION = "opencv"  # rows top to bottom (robosuite's default, "opengl", is bottom up)
         self.task, self.horizon, self.sparse = task, int(kw["horizon"]), not kw["reward_shaping"]
         self.env = robosuite.make(task, **kw)
         self.make_kwargs = kw
         self.version = robosuite.__version__
         ob = self.env.reset()
-        self.observation_space = spaces.Dict({k: spaces.Box(-np.inf, np.inf, np.shape(v), np.asarray(v).dtype)
-                                              for k, v in ob.items()})
+        self.observation_space = spaces.Dict({k: space_of(np.asarray(v)) for k, v in ob.items()})
         low, high = self.env.action_spec
         self.action_space = spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32), dtype=np.float32)
         self.expert = EXPERTS.get(task)
@@ -103,6 +127,13 @@ class RobosuiteEnv(gym.Env):
         if self.phase is None:
             self.phase = Phase()
         return self.expert(self.env, self.ob, self.phase)
+
+
+def space_of(value):
+    """The Box of an observation value: images (uint8) in [0, 255], the rest unbounded."""
+    if value.dtype == np.uint8:
+        return spaces.Box(0, 255, value.shape, np.uint8)
+    return spaces.Box(-np.inf, np.inf, value.shape, value.dtype)
 
 
 # ------------------------------------------------------------------------------------------------
