@@ -1,8 +1,8 @@
 /* test_pixel_eval.c — a pixel policy acting from a task's images, end to end through the CLI: `rldt collect`
  * writes a hopper_rgb dataset (32 x 32 images, from a short SAC run), `rldt pretrain` trains a DrQ-encoded
  * policy on it and evaluates it in hopper_rgb, `rldt eval` gives the same episodes twice from one seed,
- * `rldt collect policy=` records with it, and a task without images or with images of another size is
- * refused by name. Skips, naming what is missing, without MuJoCo (or its models) or the GL library. */
+ * `rldt collect policy=` records with it, a task without images or with images of another size is refused
+ * by name, and so is a checkpoint whose image shape was edited. Skips, naming what is missing, without MuJoCo (or its models) or the GL library. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -68,5 +68,22 @@ Test(pixels, pretrain_eval_and_collect_from_images, .timeout = 300)
     status = test_run("%s collect policy=%s/p/pretrain.ckpt env=hopper demos=1 out=%s/d.h5", bin, dir, dir);
     cr_assert_eq(status, 2, "a task without images:\n%s\n%s", test_out, test_err);
     cr_assert(strstr(test_err, "task hopper observes none"), "%s", test_err);
+    struct {
+        const char *edit, *needle;
+    } cases[] = {
+        {"scalar image_h 0", "scalar 'image_h' is 0"},
+        {"scalar image_w 5000", "scalar 'image_w' is 5000"},
+        {"scalar image_c 9", "scalar 'image_c' is 9"},
+        {"scalar image_h 4", "its image encoder"},                 /* too small for the encoder's layers */
+        {"scalar image_h 84", "does not hold the"},                /* an encoder of other weights */
+        {"no_scalar image_w", "image_w"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        status = test_run("/usr/bin/python3 make_bad_checkpoint.py %s/p/pretrain.ckpt %s/bad.ckpt %s", dir, dir, cases[i].edit);
+        cr_assert_eq(status, 0, "%s: %s", cases[i].edit, test_err);
+        status = test_run("%s eval %s/bad.ckpt episodes=1", bin, dir);
+        cr_assert_eq(status, 2, "%s: exit %d:\n%s", cases[i].edit, status, test_err);
+        cr_assert(strstr(test_err, cases[i].needle), "%s: message lacks '%s': %s", cases[i].edit, cases[i].needle, test_err);
+    }
     test_rmtree(dir);
 }

@@ -48,8 +48,9 @@ static rldt_status_t pixels_from_ckpt(rldt_ckpt_t *c, const rldt_config_t *cfg, 
     if (!st && obs_dim <= cfg->policy_encoder_feature)
         st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: scalar 'obs_dim' is %lld, not more than the %ld image features of its config",
                             rldt_ckpt_path(c), (long long)obs_dim, cfg->policy_encoder_feature);
-    if (!st) st = rldt_pixels_init(px, cfg, (int)(obs_dim - cfg->policy_encoder_feature), (int)h, (int)w, (int)ch, max_batch, be);
-    if (st && st != RLDT_ERR) {
+    if (st) return st;
+    st = rldt_pixels_init(px, cfg, (int)(obs_dim - cfg->policy_encoder_feature), (int)h, (int)w, (int)ch, max_batch, be);
+    if (st == RLDT_ERR_USAGE) { /* the stored shape does not fit the encoder */
         char why[256];
         snprintf(why, sizeof why, "%s", rldt_error_message());
         st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: its image encoder: %s", rldt_ckpt_path(c), why);
