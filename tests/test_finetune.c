@@ -37,8 +37,8 @@ static modes_t bandit_modes(const char *ckpt)
     cr_assert_eq(rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, p.nparams), RLDT_OK);
     rldt_ckpt_close(c);
     rldt_actor_t actor;
-    cr_assert_eq(rldt_actor_init(&actor, &p, N, 4242, 1), RLDT_OK);
-    rldt_actor_act(&actor, w, obs, false, act);
+    cr_assert_eq(rldt_actor_init(&actor, &p, NULL, N, 4242, 1), RLDT_OK);
+    rldt_actor_act(&actor, w, obs, NULL, false, act);
     const rldt_env_spec_t *spec = rldt_env_find("bandit2d");
     rldt_env_t env;
     rldt_env_init(&env, spec, 0);

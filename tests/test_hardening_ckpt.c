@@ -313,7 +313,7 @@ Test(hardening_ckpt, rldt_evaluate_refuses_nan_actions)
     for (size_t i = 0; i < p.nparams; i++) w[i] = NAN;
     rldt_eval_opts_t o = {4, 4, 1, true, 1, 0, NULL, NULL};
     rldt_eval_result_t res;
-    cr_assert_eq(rldt_evaluate(&p, w, spec, &o, &res), RLDT_ERR);
+    cr_assert_eq(rldt_evaluate(&p, NULL, w, spec, &o, &res), RLDT_ERR);
     cr_assert(strstr(rldt_error_message(), "non-finite action"), "%s", rldt_error_message());
     free(w);
     rldt_policy_free(&p);

@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "rldt/config.h"
 #include "rldt/dataset.h"
+#include "rldt/encoder.h"
 #include "rldt/env.h"
 #include "rldt/export.h"
 #include "rldt/memory.h"
@@ -309,7 +310,7 @@ Test(hardening_inputs, memory_estimates_and_the_check)
     cfg.policy_width = 8192;
     cfg.policy_blocks = 64;
     rldt_mem_estimate_t e;
-    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49);
+    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49, 0, 0, 0);
     /* 64 blocks of two 8192^2 layers: 8.6e9 parameters, 34 GB a copy, five copies on the backend */
     cr_assert(rldt_mem_device_total(&e) > 5 * 34e9 && rldt_mem_device_total(&e) < 6 * 36e9, "%g", rldt_mem_device_total(&e));
     const rldt_backend_t *cpu = rldt_backend_cpu();
@@ -330,8 +331,21 @@ Test(hardening_inputs, memory_estimates_and_the_check)
     cr_assert(strstr(rldt_error_message(), "of GPU memory but 100 GB is free"), "%s", rldt_error_message());
     /* the default pendulum run is small */
     rldt_config_defaults(&cfg);
-    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49);
+    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49, 0, 0, 0);
     cr_assert(rldt_mem_host_total(&e) + rldt_mem_device_total(&e) < 100e6, "%g", rldt_mem_host_total(&e) + rldt_mem_device_total(&e));
+    /* a pixel policy on 84 x 84 x 3 images: the encoder's workspace and the batches' images are counted */
+    double plain = rldt_mem_device_total(&e);
+    snprintf(cfg.policy_encoder, sizeof cfg.policy_encoder, "drq");
+    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49 + 2 * 84 * 84 * 3, 84, 84, 3);
+    rldt_encoder_spec_t es = rldt_encoder_drq(84, 84, 3);
+    int maxb = cfg.pre_batch > 1024 ? (int)cfg.pre_batch : 1024;
+    double enc = (double)rldt_encoder_ws_floats(&es, maxb) * sizeof(float);
+    cr_assert_gt(enc, 0);
+    cr_assert(rldt_mem_device_total(&e) - plain > enc, "pixel %g vs low-dim %g: the encoder's %g not counted", rldt_mem_device_total(&e),
+              plain, enc);
+    rldt_mem_estimate_pretrain(&e, &cfg, 3, 1, 4000, 49, 0, 0, 0); /* no images: nothing to encode */
+    cr_assert_eq(rldt_mem_device_total(&e), plain);
+    snprintf(cfg.policy_encoder, sizeof cfg.policy_encoder, "none");
     rldt_config_t policy = cfg;
     rldt_mem_estimate_finetune(&e, &cfg, &policy, rldt_env_find("pendulum"), NULL);
     cr_assert(rldt_mem_host_total(&e) + rldt_mem_device_total(&e) < 300e6, "%g", rldt_mem_host_total(&e) + rldt_mem_device_total(&e));

@@ -45,9 +45,9 @@ Test(pretrain, bandit2d_keeps_both_demonstration_modes, .init = training_setup, 
     enum { N = 2000 };
     float *params = load_policy(res.ckpt_path, &p, N);
     rldt_actor_t actor;
-    cr_assert_eq(rldt_actor_init(&actor, &p, N, 99, 1), RLDT_OK);
+    cr_assert_eq(rldt_actor_init(&actor, &p, NULL, N, 99, 1), RLDT_OK);
     float *obs = calloc(N * 2, sizeof(float)), *act = malloc(sizeof(float) * N * 2);
-    rldt_actor_act(&actor, params, obs, false, act);
+    rldt_actor_act(&actor, params, obs, NULL, false, act);
     int left = 0, right = 0;
     for (int i = 0; i < N; i++) {
         float x = act[2 * i], y = act[2 * i + 1];

@@ -2,8 +2,9 @@
  * pendulum dataset whose low-dim key tells nothing (obs/blank, zeros) and whose images draw the state
  * (tests/make_robomimic_files.py pixels); the encoder must carry the state into the policy. Also: resume is
  * bit-exact with the encoder in the trained buffer, a pixel checkpoint is refused where low-dim observations
- * would be fed to it, a half-configured encoder is refused by name, and the device backend (a GPU in
- * `make test-gpu`, the kernel emulator in `make test`) moves the weights as the CPU does. */
+ * would be fed to it, a half-configured encoder is refused by name, the checkpoint's policy acts on its images
+ * (the same images give the same actions, others other actions), and the device backend (a GPU in
+ * `make test-gpu`, the kernel emulator in `make test`) moves the weights and acts as the CPU does. */
 #include "parity.h" /* first: it defines _DEFAULT_SOURCE */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "rldt/checkpoint.h"
 #include "rldt/policy.h"
 #include "rldt/pretrain.h"
+#include "rldt/rollout.h"
 
 #define PYTHON "/usr/bin/python3" /* the one with h5py */
 
@@ -63,7 +65,7 @@ Test(pretrain_pixels, images_carry_the_state, .init = training_setup, .fini = tr
                 blind.valid_loss, seeing.train_loss, seeing.valid_loss, first.train_loss);
     cr_assert_lt(seeing.train_loss, 0.8 * blind.train_loss, "seeing %g vs blind %g", seeing.train_loss, blind.train_loss);
     cr_assert_lt(seeing.train_loss, 0.6 * first.train_loss, "seeing %g vs its first steps %g", seeing.train_loss, first.train_loss);
-    cr_assert_eq(seeing.eval.episodes, 0, "a pixel policy is not evaluated in the env yet");
+    cr_assert_eq(seeing.eval.episodes, 0, "pendulum observes no images: the pixel policy's evaluation is skipped");
 }
 
 /* The final checkpoint's tensors: policy/params, policy/weights, optim/m, optim/v (n floats each). */
@@ -103,7 +105,7 @@ Test(pretrain_pixels, resume_is_bit_exact_and_the_checkpoint_is_pretraining_only
     cr_assert_eq(n1, n2);
     cr_assert(memcmp(a, b, sizeof(float) * 4 * n1) == 0, "resumed run differs from the uninterrupted one");
     free(a), free(b);
-    /* eval and fine-tuning build a low-dim policy from a checkpoint: refused, by name */
+    /* fine-tuning and export build a low-dim policy from a checkpoint: refused, by name */
     rldt_ckpt_t *c;
     cr_assert_eq(rldt_ckpt_open(&c, straight.ckpt_path, "pretrain"), RLDT_OK);
     rldt_config_t from;
@@ -154,4 +156,75 @@ Test(device, pixel_pretrain_updates_match_the_cpu, .init = training_setup, .fini
     cr_assert_lt(e, 0.01, "%s update differs from the CPU's by %.3g", dev->name, e);
     cr_assert_lt(fabs(a.train_loss - b.train_loss), 1e-3 * fabs(a.train_loss), "loss %g vs %g", a.train_loss, b.train_loss);
     free(x), free(y), free(x0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// acting from a pixel checkpoint
+
+#define ACT_N 4
+
+/* A 30-step pixel pretraining's final checkpoint (its path in a static buffer). */
+static const char *pixel_ckpt(void)
+{
+    rldt_config_t cfg = pixel_config("act", true);
+    cfg.pre_steps = 30;
+    cfg.pre_batch = 16;
+    cfg.pre_log_every = 1000;
+    static rldt_pretrain_result_t r;
+    cr_assert_eq(rldt_pretrain(&cfg, rldt_backend_cpu(), &r), RLDT_OK, "%s", rldt_error_message());
+    return r.ckpt_path;
+}
+
+/* Deterministic actions [ACT_N] of the checkpoint's policy on `be` for zero low-dim observations (obs/blank) and 16 x 16
+ * images that are a gradient scaled by `scale`. */
+static void act_on(const char *path, const rldt_backend_t *be, int scale, float *actions)
+{
+    rldt_ckpt_t *c;
+    rldt_config_t cfg;
+    rldt_policy_t p;
+    rldt_pixels_t px;
+    cr_assert_eq(rldt_ckpt_open(&c, path, "pretrain"), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_policy_from_ckpt_pixels(c, &cfg, &p, &px, ACT_N, be), RLDT_OK, "%s", rldt_error_message());
+    cr_assert(px.enc.ws && px.enc.spec.h == 16 && px.enc.spec.w == 16 && px.enc.spec.c == 1 && px.od == 3);
+    size_t n = p.nparams + px.enc.nparams;
+    float *host = malloc(sizeof(float) * n), *dev = be->alloc(sizeof(float) * n);
+    cr_assert_eq(rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, n), RLDT_OK, "%s", rldt_error_message());
+    rldt_ckpt_close(c);
+    be->upload(dev, host, sizeof(float) * n);
+    uint8_t images[ACT_N * 256];
+    for (int i = 0; i < ACT_N * 256; i++) images[i] = (uint8_t)((i % 256 + 37 * (i / 256)) * scale % 256);
+    float obs[ACT_N * 3] = {0};
+    rldt_actor_t a;
+    cr_assert_eq(rldt_actor_init(&a, &p, &px, ACT_N, 5, 1), RLDT_OK, "%s", rldt_error_message());
+    rldt_actor_act(&a, dev, obs, images, true, actions);
+    rldt_actor_free(&a);
+    be->free(dev);
+    free(host);
+    rldt_pixels_free(&px);
+    rldt_policy_free(&p);
+}
+
+Test(pretrain_pixels, the_checkpoint_acts_on_its_images, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    const char *path = pixel_ckpt();
+    float a[ACT_N], b[ACT_N], other[ACT_N];
+    act_on(path, rldt_backend_cpu(), 1, a);
+    act_on(path, rldt_backend_cpu(), 1, b);
+    act_on(path, rldt_backend_cpu(), 3, other);
+    cr_assert(memcmp(a, b, sizeof a) == 0, "the same images must give the same actions (no shift when acting)");
+    cr_assert(memcmp(a, other, sizeof a) != 0, "other images must give other actions");
+}
+
+/* The device's actions from the same checkpoint and images agree with the CPU's to 1e-3 (the GEMMs round
+ * differently). */
+Test(device, pixel_actions_match_the_cpu, .init = training_setup, .fini = training_teardown, .timeout = 600)
+{
+    const char *path = pixel_ckpt();
+    float a[ACT_N], b[ACT_N];
+    act_on(path, rldt_backend_cpu(), 1, a);
+    act_on(path, parity_backend(), 1, b);
+    double worst = 0;
+    for (int i = 0; i < ACT_N; i++) worst = fmax(worst, fabs(a[i] - b[i]));
+    cr_log_info("pixel actions: %s differs from the CPU by %.3g at most", parity_backend()->name, worst);
+    for (int i = 0; i < ACT_N; i++) cr_assert_lt(fabs(a[i] - b[i]), 1e-3, "action %d: cpu %g, device %g", i, a[i], b[i]);
 }

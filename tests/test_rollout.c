@@ -53,7 +53,7 @@ Test(rollout, export_and_frames)
     /* 5 episodes on 3 envs: quotas 2, 2, 1 */
     rldt_eval_opts_t o = {5, 3, 1, false, 11, 0, wr, frames};
     rldt_eval_result_t res;
-    cr_assert_eq(rldt_evaluate(&p, w, spec, &o, &res), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_evaluate(&p, NULL, w, spec, &o, &res), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(rldt_dataset_writer_close(wr, 1), RLDT_OK);
     cr_assert_eq(res.episodes, 5);
     cr_assert_float_eq(res.length_mean, 200.0, 1e-9);
@@ -73,10 +73,10 @@ Test(rollout, export_and_frames)
     rldt_env_spec_t blind = *spec;
     blind.ops = &ops;
     o.export = NULL;
-    cr_assert_eq(rldt_evaluate(&p, w, &blind, &o, &res), RLDT_ERR_USAGE);
+    cr_assert_eq(rldt_evaluate(&p, NULL, w, &blind, &o, &res), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "does not render"), "%s", rldt_error_message());
     o.frames_dir = NULL;
-    cr_assert_eq(rldt_evaluate(&p, w, rldt_env_find("reach2d"), &o, &res), RLDT_ERR_USAGE);
+    cr_assert_eq(rldt_evaluate(&p, NULL, w, rldt_env_find("reach2d"), &o, &res), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "does not fit task reach2d"), "%s", rldt_error_message());
     test_rmtree(dir);
     rldt_policy_free(&p);

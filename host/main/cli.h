@@ -47,6 +47,7 @@ typedef struct {
     rldt_sac_t sac;
     rldt_sac_agent_t sac_agent;
     rldt_policy_t pol;
+    rldt_pixels_t pixels; /* a pixel policy's image encoder (enc.ws NULL: none) */
     float *params;
     rldt_flow_agent_t flow;
     rldt_agent_t agent; /* what acts */

@@ -39,19 +39,20 @@ rldt_status_t rldt_cli_policy_open(rldt_cli_policy_t *p, const char *path, const
     }
     rldt_ckpt_t *c;
     if ((st = rldt_ckpt_open(&c, path, NULL))) return st;
-    if ((st = rldt_policy_from_ckpt(c, &cfg, &p->pol, o->n_envs, be))) {
+    if ((st = rldt_policy_from_ckpt_pixels(c, &cfg, &p->pol, &p->pixels, o->n_envs, be))) {
         rldt_ckpt_close(c);
         return st;
     }
     p->has_pol = true;
-    float *host = rldt_xmalloc(sizeof(float) * p->pol.nparams);
-    p->params = be->alloc(sizeof(float) * p->pol.nparams);
-    st = p->params ? rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, p->pol.nparams)
+    size_t n = p->pol.nparams + p->pixels.enc.nparams; /* a pixel policy's encoder follows it */
+    float *host = rldt_xmalloc(sizeof(float) * n);
+    p->params = be->alloc(sizeof(float) * n);
+    st = p->params ? rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, host, n)
                    : rldt_error_set(RLDT_ERR, "out of %s memory for the policy's weights", be->name);
     rldt_ckpt_close(c);
-    if (!st) be->upload(p->params, host, sizeof(float) * p->pol.nparams);
+    if (!st) be->upload(p->params, host, sizeof(float) * n);
     free(host);
-    if (!st) st = rldt_flow_agent_init(&p->flow, &p->pol, p->params, rldt_eval_envs(o, p->pol.max_batch), o->seed, &p->agent);
+    if (!st) st = rldt_flow_agent_init(&p->flow, &p->pol, &p->pixels, p->params, rldt_eval_envs(o, p->pol.max_batch), o->seed, &p->agent);
     return st;
 }
 
@@ -65,6 +66,7 @@ void rldt_cli_policy_close(rldt_cli_policy_t *p)
         rldt_flow_agent_free(&p->flow);
         if (p->params) p->be->free(p->params);
         rldt_policy_free(&p->pol);
+        rldt_pixels_free(&p->pixels);
     }
     memset(p, 0, sizeof *p);
 }

@@ -16,13 +16,15 @@ static rldt_status_t check_size(const rldt_config_t *cfg, const rldt_backend_t *
     if (!spec) return rldt_error_set(RLDT_ERR_USAGE, "env.name: %s", rldt_error_message());
     rldt_dataset_meta_t meta;
     size_t samples;
-    rldt_dataset_opts_t o = {cfg->data_obs_keys, NULL, NULL};
+    rldt_dataset_opts_t o = {cfg->data_obs_keys, cfg->data_image_keys[0] ? cfg->data_image_keys : NULL, NULL};
     rldt_status_t st = rldt_dataset_peek(cfg->data_path, &o, &meta, &samples);
     if (st) return st;
+    const rldt_dataset_image_key_t *k = meta.n_image_keys == 1 ? &meta.image_keys[0] : NULL; /* a pixel policy's */
     char ckpt[512];
     if ((st = rldt_config_run_path(cfg, "pretrain.ckpt", ckpt, sizeof ckpt))) return st;
     rldt_mem_estimate_t e;
-    rldt_mem_estimate_pretrain(&e, cfg, spec->obs_dim, spec->act_dim, (double)samples, rldt_dataset_sample_bytes(&meta));
+    rldt_mem_estimate_pretrain(&e, cfg, spec->obs_dim, spec->act_dim, (double)samples, rldt_dataset_sample_bytes(&meta), k ? k->h : 0,
+                               k ? k->w : 0, k ? k->c : 0);
     return rldt_mem_check(&e, "pretrain", be, ckpt);
 }
 

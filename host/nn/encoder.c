@@ -69,6 +69,34 @@ size_t rldt_encoder_param_count(const rldt_encoder_spec_t *s)
     return layout(s, conv, flat, cp, &proj, &ln);
 }
 
+/* Workspace floats for batches of B (see rldt_encoder_init's carving); col_floats: each of col and dcol, grad:
+ * the floats per image of each backward scratch. */
+static size_t ws_floats(const rldt_encoder_spec_t *s, const rldt_conv_t *conv, int flat, size_t B, size_t *col_floats, size_t *grad)
+{
+    /* col scratch: at least one image of the widest layer, at most the budget or the whole batch */
+    size_t col_img = 0;
+    *grad = (size_t)flat > (size_t)s->feature ? (size_t)flat : (size_t)s->feature;
+    for (int l = 0; l < s->layers; l++) {
+        size_t c = rldt_conv_col_floats(&conv[l]), a = (size_t)conv[l].Ho * conv[l].Wo * s->channels;
+        col_img = c > col_img ? c : col_img;
+        *grad = a > *grad ? a : *grad;
+    }
+    size_t col = B * col_img < RLDT_ENCODER_COL_FLOATS ? B * col_img : RLDT_ENCODER_COL_FLOATS;
+    *col_floats = col > col_img ? col : col_img;
+    size_t total = B * s->h * s->w * s->c + 3 * B * s->feature + 2 * B + 2 * B * *grad + 2 * *col_floats;
+    for (int l = 0; l < s->layers; l++) total += B * conv[l].Ho * conv[l].Wo * s->channels;
+    return total;
+}
+
+size_t rldt_encoder_ws_floats(const rldt_encoder_spec_t *s, int max_batch)
+{
+    rldt_conv_t conv[RLDT_ENCODER_MAX_LAYERS];
+    int flat;
+    size_t col, grad;
+    if (max_batch < 1 || shapes(s, conv, &flat)) return 0;
+    return ws_floats(s, conv, flat, (size_t)max_batch, &col, &grad);
+}
+
 rldt_status_t rldt_encoder_init(rldt_encoder_t *e, const rldt_encoder_spec_t *s, int max_batch, const rldt_backend_t *be)
 {
     memset(e, 0, sizeof *e);
@@ -79,17 +107,7 @@ rldt_status_t rldt_encoder_init(rldt_encoder_t *e, const rldt_encoder_spec_t *s,
     e->be = be;
     e->max_batch = max_batch;
     e->nparams = layout(s, e->conv, e->flat, e->conv_param, &e->proj_param, &e->ln_param);
-    /* col scratch: at least one image of the widest layer, at most the budget or the whole batch */
-    size_t col_img = 0, grad = (size_t)e->flat > (size_t)s->feature ? (size_t)e->flat : (size_t)s->feature;
-    for (int l = 0; l < s->layers; l++) {
-        size_t c = rldt_conv_col_floats(&e->conv[l]), a = (size_t)e->conv[l].Ho * e->conv[l].Wo * s->channels;
-        col_img = c > col_img ? c : col_img;
-        grad = a > grad ? a : grad;
-    }
-    size_t col = (size_t)max_batch * col_img < RLDT_ENCODER_COL_FLOATS ? (size_t)max_batch * col_img : RLDT_ENCODER_COL_FLOATS;
-    e->col_floats = col > col_img ? col : col_img;
-    size_t B = (size_t)max_batch, total = B * s->h * s->w * s->c + 3 * B * s->feature + 2 * B + 2 * B * grad + 2 * e->col_floats;
-    for (int l = 0; l < s->layers; l++) total += B * e->conv[l].Ho * e->conv[l].Wo * s->channels;
+    size_t grad, total = ws_floats(s, e->conv, e->flat, (size_t)max_batch, &e->col_floats, &grad), B = (size_t)max_batch;
     e->ws = be->alloc(sizeof(float) * total);
     if (!e->ws)
         return rldt_error_set(RLDT_ERR, "encoder: cannot allocate a %zu-float workspace on %s", total, be->name);

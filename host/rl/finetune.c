@@ -604,7 +604,7 @@ static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
     if (rldt_comm_world()->rank != 0) return RLDT_OK;
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, f->n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
                           (uint64_t)cfg->run_seed + 1000003u * (uint64_t)(f->itr + 1), (int)cfg->env_max_steps, NULL, NULL};
-    return rldt_evaluate(&f->pol, f->actor.p, f->spec, &o, res);
+    return rldt_evaluate(&f->pol, NULL, f->actor.p, f->spec, &o, res);
 }
 
 /* The ranks' networks must hold the same bits (they start from the same checkpoint and take the same

@@ -11,6 +11,7 @@
 #include "rldt/comm.h"
 #include "rldt/critic.h"
 #include "rldt/dataset.h"
+#include "rldt/encoder.h"
 #include "rldt/log.h"
 #include "rldt/nn.h"
 #include "rldt/policy.h"
@@ -62,18 +63,30 @@ static void policy_size(const rldt_config_t *cfg, int obs_dim, int act_dim, doub
 }
 
 void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg, int obs_dim, int act_dim, double samples,
-                                double sample_bytes)
+                                double sample_bytes, int image_h, int image_w, int image_c)
 {
     memset(e, 0, sizeof *e);
     double D = (double)cfg->policy_chunk * act_dim, B = (double)cfg->pre_batch, VB = samples < 1024 ? samples : 1024;
     double maxb = B > VB ? B : VB;
     if (maxb < cfg->env_n_envs) maxb = (double)cfg->env_n_envs;
+    /* a pixel policy: the encoder's parameters join the trained buffer, its features the policy's input */
+    double ne = 0, enc_ws = 0, img = (double)image_h * image_w * image_c;
+    if (strcmp(cfg->policy_encoder, "none") != 0 && img > 0) {
+        rldt_encoder_spec_t es = rldt_encoder_drq(image_h, image_w, image_c);
+        es.feature = (int)cfg->policy_encoder_feature;
+        ne = (double)rldt_encoder_param_count(&es);
+        enc_ws = (double)rldt_encoder_ws_floats(&es, (int)maxb) + maxb * es.feature; /* + the features' gradient */
+        obs_dim += es.feature;
+    } else
+        img = 0;
     double n, ws;
     policy_size(cfg, obs_dim, act_dim, maxb, &n, &ws);
+    n += ne;
     /* device: weights, gradients, two Adam moments, EMA; host: the initial weights and a checkpoint's four copies */
     add(e, "policy (weights, gradients, Adam moments, EMA, checkpoint copies)", 5 * n * F, 5 * n * F);
     double batch = (B + VB) * (obs_dim + 5 * D + 1);
     add(e, "batches and activations", (B + VB) * (obs_dim + D) * F, (ws + batch) * F);
+    if (img > 0) add(e, "image encoder (workspace, the batches' images)", (B + VB) * img, enc_ws * F + (B + VB) * img);
     add(e, "dataset", samples * sample_bytes, 0);
     e->disk = (4 * n + 2.0 * obs_dim + 2.0 * act_dim) * F;
     e->disk_what = "checkpoint";

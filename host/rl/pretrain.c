@@ -6,8 +6,9 @@
  * std 1). Its parameters follow the policy's in the one trained buffer (so Adam, the EMA, clipping, the
  * rank average and the checkpoint tensors policy/params and policy/weights cover both), its images are
  * randomly shifted in training (policy.encoder_shift; the step's stream draws the shifts after z and t) and
- * not for the validation loss, and the loss's gradient at the features flows back through it. Such a
- * checkpoint is pretraining's only: evaluation needs images from the env, which rollouts do not pass yet. */
+ * not for the validation loss, and the loss's gradient at the features flows back through it (rldt/pixels.h).
+ * Evaluation runs when the task observes images of the dataset's shape (a *_rgb task), and is skipped with a
+ * note otherwise. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 #include "rldt/checkpoint.h"
 #include "rldt/comm.h"
-#include "rldt/encoder.h"
+#include "rldt/pixels.h"
 #include "rldt/log.h"
 #include "rldt/path.h"
 #include "rldt/pretrain.h"
@@ -26,12 +27,11 @@
 
 /* Observation (standardised; encoder feature columns 0 until encoded) and action chunk (normalised) starting at
  * sample s into row r. */
-static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, size_t s, float *obs_row, float *act_row)
+static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, const rldt_pixels_t *px, size_t s, float *obs_row,
+                     float *act_row)
 {
-    int od = d->meta.obs_dim, ad = p->spec.act_dim;
-    memcpy(obs_row, d->obs + s * od, sizeof(float) * (size_t)od);
-    memset(obs_row + od, 0, sizeof(float) * (size_t)(p->spec.obs_dim - od));
-    rldt_policy_observe(p, obs_row, obs_row, 1);
+    int ad = p->spec.act_dim;
+    rldt_pixels_observe(px, p, d->obs + s * (size_t)d->meta.obs_dim, obs_row, 1);
     size_t last = d->ep_start[d->ep_index[s] + 1] - 1;
     for (int k = 0; k < p->spec.chunk; k++) {
         size_t j = s + (size_t)k <= last ? s + (size_t)k : last;
@@ -74,11 +74,12 @@ static void batch_free(batch_t *b, const rldt_backend_t *be)
 }
 
 /* Uploads the chunks at `samples`, draws z and t from `rng` and forms the flow-matching pairs. */
-static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t *p, const size_t *samples, int B, rldt_rng_t *rng)
+static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t *p, const rldt_pixels_t *px, const size_t *samples,
+                       int B, rldt_rng_t *rng)
 {
     const rldt_backend_t *be = p->be;
     int od = p->spec.obs_dim, D = p->spec.D;
-    for (int r = 0; r < B; r++) chunk_at(d, p, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
+    for (int r = 0; r < B; r++) chunk_at(d, p, px, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
     be->upload(b->obs, b->obs_h, sizeof(float) * (size_t)B * od);
     if (b->img_bytes) {
         for (int r = 0; r < B; r++) memcpy(b->img_h + (size_t)r * b->img_bytes, d->images[0] + samples[r] * b->img_bytes, b->img_bytes);
@@ -90,37 +91,11 @@ static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t 
     be->flow_pair(b->xt, b->target, b->act, b->z, b->t, B, D);
 }
 
-/* The image encoder of pixel observations (enc.ws NULL: none): its features are the last F of the policy's
- * od + F observation columns; its parameters start at offset `at` of the trained buffer. */
-typedef struct {
-    rldt_encoder_t enc;
-    int od, F;
-    size_t at;
-    float *dfeat; /* [B][F] the loss's gradient at the features */
-} pixels_t;
-
-/* The features of the batch's images (shifted with draws from aug; NULL: not shifted) into its rows. */
-static void encode(pixels_t *px, const float *P, batch_t *b, int B, rldt_rng_t *aug)
-{
-    if (!px->enc.ws) return;
-    const float *f = rldt_encoder_forward(&px->enc, P + px->at, b->img, B, aug);
-    px->enc.be->copy_cols(b->obs, px->od + px->F, px->od, f, px->F, 0, px->F, B);
-}
-
-/* grads += the encoder's share of the last policy backward's gradient. */
-static void encode_backward(pixels_t *px, const rldt_policy_t *p, const float *P, float *G)
-{
-    if (!px->enc.ws) return;
-    rldt_policy_obs_grad(p, px->dfeat, px->od, px->F);
-    rldt_encoder_backward(&px->enc, P + px->at, G + px->at, px->dfeat, NULL);
-}
-
 /* Checks data.image_keys and policy.encoder together and builds the encoder for train's images. */
-static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const rldt_dataset_t *train, int max_batch,
+static rldt_status_t pixels_init(rldt_pixels_t *px, const rldt_config_t *cfg, const rldt_dataset_t *train, int max_batch,
                                  const rldt_backend_t *be)
 {
     memset(px, 0, sizeof *px);
-    px->od = train->meta.obs_dim;
     bool enc = strcmp(cfg->policy_encoder, "none") != 0, img = cfg->data_image_keys[0] != '\0';
     if (enc && !img)
         return rldt_error_set(RLDT_ERR_USAGE, "policy.encoder=%s needs data.image_keys (the uint8 image key of obs/ to encode)",
@@ -132,18 +107,12 @@ static rldt_status_t pixels_init(pixels_t *px, const rldt_config_t *cfg, const r
         return rldt_error_set(RLDT_ERR_USAGE, "data.image_keys='%s': one image key is supported, %d named", cfg->data_image_keys,
                               train->meta.n_image_keys);
     const rldt_dataset_image_key_t *k = &train->meta.image_keys[0];
-    rldt_encoder_spec_t s = rldt_encoder_drq(k->h, k->w, k->c);
-    s.feature = (int)cfg->policy_encoder_feature;
-    s.shift = (int)cfg->policy_encoder_shift;
-    px->F = s.feature;
-    rldt_status_t st = rldt_encoder_init(&px->enc, &s, max_batch, be);
+    rldt_status_t st = rldt_pixels_init(px, cfg, train->meta.obs_dim, k->h, k->w, k->c, max_batch, be);
     if (st) {
         char why[256];
         snprintf(why, sizeof why, "%s", rldt_error_message());
         return rldt_error_set(st, "data.image_keys=%s: %s", k->name, why);
     }
-    if (!(px->dfeat = be->alloc(sizeof(float) * (size_t)max_batch * px->F)))
-        return rldt_error_set(RLDT_ERR, "pretrain: out of %s memory", be->name);
     return RLDT_OK;
 }
 
@@ -160,12 +129,6 @@ static void set_normalizers(rldt_policy_t *p, const rldt_dataset_t *d, const rld
     free(mean), free(std);
 }
 
-static void pixels_free(pixels_t *px)
-{
-    if (px->dfeat) px->enc.be->free(px->dfeat);
-    if (px->enc.ws) rldt_encoder_free(&px->enc);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // checkpoints
 
@@ -176,8 +139,8 @@ typedef struct {
     long skips_in_a_row; /* the current run of skipped steps (pretrain.max_skips of them stop the run) */
 } progress_t;
 
-static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_trainable_t *tr,
-                          const float *ema_dev, const progress_t *pg)
+static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt_policy_t *p, const rldt_pixels_t *px,
+                          const rldt_trainable_t *tr, const float *ema_dev, const progress_t *pg)
 {
     if (rldt_comm_world()->rank != 0) return RLDT_OK; /* rank 0 writes the run's files */
     rldt_status_t st = rldt_config_check_output(cfg, path, "checkpoint", true);
@@ -192,11 +155,13 @@ static rldt_status_t save(const char *path, const rldt_config_t *cfg, const rldt
     rldt_ckpt_tensor_t t[8] = {{"policy/params", host, n, 0}, {RLDT_POLICY_WEIGHTS, host + n, n, 0}, {"optim/m", host + 2 * n, n, 0},
                                {"optim/v", host + 3 * n, n, 0}};
     rldt_policy_norm_tensors(p, t + 4);
-    rldt_ckpt_scalar_t s[6] = {{"step", pg->step}, {"adam_step", tr->step},
+    const rldt_encoder_spec_t *es = &px->enc.spec; /* a pixel policy's image shape (rldt_policy_from_ckpt_pixels) */
+    rldt_ckpt_scalar_t s[9] = {{"step", pg->step}, {"adam_step", tr->step},
                                {"skipped", pg->skipped}, {"skips_in_a_row", pg->skips_in_a_row},
-                               {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim}};
+                               {"obs_dim", p->spec.obs_dim}, {"act_dim", p->spec.act_dim},
+                               {"image_h", es->h}, {"image_w", es->w}, {"image_c", es->c}};
     char *json = rldt_config_to_json(cfg);
-    st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, 6);
+    st = rldt_ckpt_save(path, "pretrain", json, t, 8, s, px->enc.ws ? 9 : 6);
     free(json);
     free(host);
     return st;
@@ -247,24 +212,26 @@ static rldt_status_t resume(const char *path, const rldt_config_t *cfg, rldt_pol
 // the loop
 
 /* Mean loss of `params` on the fixed validation batch. */
-static double valid_loss(rldt_policy_t *p, pixels_t *px, const float *params, batch_t *vb, int B)
+static double valid_loss(rldt_policy_t *p, rldt_pixels_t *px, const float *params, batch_t *vb, int B)
 {
-    encode(px, params, vb, B, NULL);
+    rldt_pixels_encode(px, params, vb->obs, vb->img, B, NULL);
     const float *v = rldt_policy_forward(p, params, vb->xt, vb->t, vb->obs, B);
     return p->be->mse(v, vb->target, NULL, (size_t)B * p->spec.D);
 }
 
-static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, const pixels_t *px, const float *params,
+static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, rldt_pixels_t *px, const float *params,
                               const rldt_env_spec_t *spec, long step, rldt_eval_result_t *res)
 {
     if (rldt_comm_world()->rank != 0) return RLDT_OK; /* rank 0 evaluates for the log */
-    if (px->enc.ws) {
-        rldt_info("eval @ step %ld skipped: rollouts pass no images to a pixel policy yet", step);
+    const rldt_encoder_spec_t *es = &px->enc.spec;
+    if (px->enc.ws && (es->h != spec->image_h || es->w != spec->image_w || es->c != spec->image_c)) {
+        rldt_info("eval @ step %ld skipped: the policy sees %d x %d x %d images, task %s observes %d x %d x %d", step, es->h, es->w,
+                  es->c, spec->name, spec->image_h, spec->image_w, spec->image_c);
         return RLDT_OK;
     }
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, (int)cfg->env_n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
                           (uint64_t)cfg->run_seed + 1000003u * (uint64_t)step, (int)cfg->env_max_steps, NULL, NULL};
-    rldt_status_t st = rldt_evaluate(p, params, spec, &o, res);
+    rldt_status_t st = rldt_evaluate(p, px, params, spec, &o, res);
     if (!st)
         rldt_info("eval @ step %ld: %s success %.1f%%  return %.2f ± %.2f  length %.1f  (%d episodes, %.1fs)", step,
                   spec->name, 100 * res->success_rate, res->return_mean, res->return_std, res->length_mean, res->episodes,
@@ -321,7 +288,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     rldt_policy_t p = {0};
     rldt_trainable_t tr = {0};
     batch_t b = {0}, vb = {0};
-    pixels_t px = {0};
+    rldt_pixels_t px = {0};
     float *ema = NULL, *init = NULL;
     progress_t pg = {0};
     size_t *samples = rldt_xmalloc(sizeof(size_t) * (size_t)maxb);
@@ -331,8 +298,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     if (!st) st = rldt_policy_init(&p, &pspec, maxb, be);
     if (st) goto done;
     px.at = p.nparams; /* the encoder's parameters follow the policy's */
-    size_t n_train = p.nparams + px.enc.nparams, img_bytes = 0;
-    if (px.enc.ws) img_bytes = (size_t)px.enc.spec.h * px.enc.spec.w * px.enc.spec.c;
+    size_t n_train = p.nparams + px.enc.nparams, img_bytes = rldt_pixels_image_bytes(&px);
     set_normalizers(&p, &train, spec);
     init = rldt_xmalloc(sizeof(float) * n_train);
     rldt_rng_t rng;
@@ -353,7 +319,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     /* the fixed validation batch: evenly spaced samples, noise from its own stream */
     for (int r = 0; r < VB; r++) samples[r] = (size_t)r * vset->n_samples / (size_t)VB;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_DATA, 1, 0));
-    batch_fill(&vb, vset, &p, samples, VB, &rng);
+    batch_fill(&vb, vset, &p, &px, samples, VB, &rng);
 
     if ((st = rldt_mkdirs(dir))) goto done;
     rldt_info("pretrain %s on %s: %zu train samples in %d demos, %zu params%s, batch %d x %d rank(s), %ld steps, backend %s",
@@ -368,8 +334,8 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
         long step = pg.step++; /* pg.step: the steps done, this one included */
         rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 0, (uint32_t)step));
         for (int r = 0; r < B; r++) samples[r] = rldt_rng_below(&rng, (uint32_t)train.n_samples);
-        batch_fill(&b, &train, &p, samples, B, &rng);
-        encode(&px, tr.p, &b, B, &rng);
+        batch_fill(&b, &train, &p, &px, samples, B, &rng);
+        rldt_pixels_encode(&px, tr.p, b.obs, b.img, B, &rng);
         const float *v = rldt_policy_forward(&p, tr.p, b.xt, b.t, b.obs, B);
         double loss = be->mse(v, b.target, b.grad, (size_t)B * pspec.D);
         /* a non-finite loss skips the update too: its gradient is made NaN, so that with several ranks the
@@ -377,7 +343,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
         rldt_trainable_zero_grad(&tr);
         if (isfinite(loss)) {
             rldt_policy_backward(&p, tr.p, tr.g, b.grad);
-            encode_backward(&px, &p, tr.p, tr.g);
+            rldt_pixels_backward(&px, &p, tr.p, tr.g);
         } else
             be->fill(tr.g, NAN, tr.n);
         float gnorm = rldt_trainable_step(&tr, &opt, rldt_sched_lr(&sched, step), (float)cfg->pre_clip);
@@ -389,7 +355,7 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             if (pg.skips_in_a_row >= cfg->pre_max_skips) {
                 char path[sizeof res->ckpt_path];
                 rldt_status_t saved = rldt_config_run_path(cfg, "pretrain_stopped.ckpt", path, sizeof path);
-                if (!saved) saved = save(path, cfg, &p, &tr, ema, &pg);
+                if (!saved) saved = save(path, cfg, &p, &px, &tr, ema, &pg);
                 st = rldt_error_set(RLDT_ERR, "%ld consecutive non-finite updates (pretrain.max_skips): stopped at step %ld; state saved to %s%s",
                                     pg.skips_in_a_row, pg.step, path, saved ? " (saving failed too)" : "");
                 goto done;
@@ -417,13 +383,13 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
             char name[64], path[sizeof res->ckpt_path];
             snprintf(name, sizeof name, "pretrain_%ld.ckpt", pg.step);
             if ((st = rldt_config_run_path(cfg, name, path, sizeof path))) goto done;
-            if ((st = save(path, cfg, &p, &tr, ema, &pg))) goto done;
+            if ((st = save(path, cfg, &p, &px, &tr, ema, &pg))) goto done;
             rldt_info("checkpoint %s", path);
         }
         if (cfg->pre_eval_every > 0 && pg.step % cfg->pre_eval_every == 0 && pg.step < cfg->pre_steps)
             if ((st = evaluate(cfg, &p, &px, ema, spec, pg.step, &res->eval))) goto done;
     }
-    if ((st = save(res->ckpt_path, cfg, &p, &tr, ema, &pg))) goto done;
+    if ((st = save(res->ckpt_path, cfg, &p, &px, &tr, ema, &pg))) goto done;
     rldt_info("checkpoint %s", res->ckpt_path);
     st = evaluate(cfg, &p, &px, ema, spec, pg.step, &res->eval);
 done:
@@ -431,7 +397,7 @@ done:
     res->skipped = pg.skipped;
     batch_free(&b, be);
     batch_free(&vb, be);
-    pixels_free(&px);
+    rldt_pixels_free(&px);
     if (ema) be->free(ema);
     if (tr.p) rldt_trainable_free(&tr);
     if (p.ws) rldt_policy_free(&p);

@@ -7,19 +7,23 @@
 #include "rldt/path.h"
 #include "rldt/rollout.h"
 
-rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, int n, uint64_t seed, uint64_t stream)
+rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, rldt_pixels_t *px, int n, uint64_t seed, uint64_t stream)
 {
     memset(a, 0, sizeof *a);
     if (n > p->max_batch) return rldt_error_set(RLDT_ERR_USAGE, "actor: %d envs exceed the policy's batch %d", n, p->max_batch);
+    if (px && px->enc.ws && n > px->enc.max_batch)
+        return rldt_error_set(RLDT_ERR_USAGE, "actor: %d envs exceed the image encoder's batch %d", n, px->enc.max_batch);
     const rldt_backend_t *be = p->be;
     a->policy = p;
+    a->pixels = px && px->enc.ws ? px : NULL;
     a->n = n;
     a->obs_host = rldt_xmalloc(sizeof(float) * (size_t)n * p->spec.obs_dim);
     a->x_host = rldt_xmalloc(sizeof(float) * (size_t)n * p->spec.D);
     a->obs_dev = be->alloc(sizeof(float) * (size_t)n * p->spec.obs_dim);
     a->x_dev = be->alloc(sizeof(float) * (size_t)n * p->spec.D);
+    if (a->pixels) a->img_dev = be->alloc(rldt_pixels_image_bytes(px) * (size_t)n);
     rldt_rng_init(&a->rng, seed, stream);
-    if (!a->obs_dev || !a->x_dev) {
+    if (!a->obs_dev || !a->x_dev || (a->pixels && !a->img_dev)) {
         rldt_actor_free(a);
         return rldt_error_set(RLDT_ERR, "actor: out of %s memory", be->name);
     }
@@ -31,18 +35,24 @@ void rldt_actor_free(rldt_actor_t *a)
     if (a->policy) {
         if (a->obs_dev) a->policy->be->free(a->obs_dev);
         if (a->x_dev) a->policy->be->free(a->x_dev);
+        if (a->img_dev) a->policy->be->free(a->img_dev);
     }
     free(a->obs_host), free(a->x_host);
     memset(a, 0, sizeof *a);
 }
 
-void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool deterministic, float *actions)
+void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, const uint8_t *images, bool deterministic,
+                    float *actions)
 {
     rldt_policy_t *p = a->policy;
     const rldt_backend_t *be = p->be;
     size_t nx = (size_t)a->n * p->spec.D;
-    rldt_policy_observe(p, obs, a->obs_host, a->n);
+    rldt_pixels_observe(a->pixels, p, obs, a->obs_host, a->n);
     be->upload(a->obs_dev, a->obs_host, sizeof(float) * (size_t)a->n * p->spec.obs_dim);
+    if (a->pixels) { /* the features of the images, not shifted */
+        be->upload(a->img_dev, images, rldt_pixels_image_bytes(a->pixels) * (size_t)a->n);
+        rldt_pixels_encode(a->pixels, params, a->obs_dev, a->img_dev, a->n, NULL);
+    }
     if (deterministic)
         be->fill(a->x_dev, 0.0f, nx);
     else
@@ -85,27 +95,29 @@ int rldt_eval_envs(const rldt_eval_opts_t *o, int max_batch)
     return n < 1 ? 1 : n;
 }
 
-static void flow_act(void *ctx, const float *obs, int n, bool deterministic, float *actions)
+static void flow_act(void *ctx, const float *obs, const uint8_t *images, int n, bool deterministic, float *actions)
 {
     rldt_flow_agent_t *f = ctx;
-    rldt_actor_act(&f->actor, f->params, obs, deterministic, actions);
+    rldt_actor_act(&f->actor, f->params, obs, images, deterministic, actions);
 }
 
-rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, const float *params, int n, uint64_t seed,
-                                   rldt_agent_t *out)
+rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, rldt_pixels_t *px, const float *params, int n,
+                                   uint64_t seed, rldt_agent_t *out)
 {
     f->params = params;
-    rldt_status_t st = rldt_actor_init(&f->actor, p, n, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 0, 0));
-    *out = (rldt_agent_t){p->spec.obs_dim, p->spec.act_dim, p->spec.chunk, n, flow_act, f};
+    rldt_status_t st = rldt_actor_init(&f->actor, p, px, n, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 0, 0));
+    const rldt_pixels_t *see = f->actor.pixels;
+    *out = (rldt_agent_t){see ? see->od : p->spec.obs_dim, p->spec.act_dim, p->spec.chunk, n, see ? see->enc.spec.h : 0,
+                          see ? see->enc.spec.w : 0, see ? see->enc.spec.c : 0, flow_act, f};
     return st;
 }
 
 void rldt_flow_agent_free(rldt_flow_agent_t *f) { rldt_actor_free(&f->actor); }
 
-static void noisy_act(void *ctx, const float *obs, int n, bool deterministic, float *actions)
+static void noisy_act(void *ctx, const float *obs, const uint8_t *images, int n, bool deterministic, float *actions)
 {
     rldt_noisy_agent_t *a = ctx;
-    a->inner->act(a->inner->ctx, obs, n, deterministic, actions);
+    a->inner->act(a->inner->ctx, obs, images, n, deterministic, actions);
     for (size_t i = 0; i < (size_t)n * a->inner->chunk * a->inner->act_dim; i++) actions[i] += a->noise * rldt_rng_normal(&a->rng);
 }
 
@@ -119,13 +131,13 @@ void rldt_noisy_agent_init(rldt_noisy_agent_t *a, const rldt_agent_t *inner, flo
     out->ctx = a;
 }
 
-rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
-                            rldt_eval_result_t *res)
+rldt_status_t rldt_evaluate(rldt_policy_t *p, rldt_pixels_t *px, const float *params, const rldt_env_spec_t *spec,
+                            const rldt_eval_opts_t *o, rldt_eval_result_t *res)
 {
     memset(res, 0, sizeof *res);
     rldt_flow_agent_t f;
     rldt_agent_t ag;
-    rldt_status_t st = rldt_flow_agent_init(&f, p, params, rldt_eval_envs(o, p->max_batch), o->seed, &ag);
+    rldt_status_t st = rldt_flow_agent_init(&f, p, px, params, rldt_eval_envs(o, p->max_batch), o->seed, &ag);
     if (!st) st = rldt_evaluate_agent(&ag, spec, o, res);
     rldt_flow_agent_free(&f);
     return st;
@@ -139,6 +151,14 @@ rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t 
     if (spec->obs_dim != ag->obs_dim || spec->act_dim != ag->act_dim)
         return rldt_error_set(RLDT_ERR_USAGE, "policy (obs %d, act %d) does not fit task %s (obs %d, act %d)",
                               ag->obs_dim, ag->act_dim, spec->name, spec->obs_dim, spec->act_dim);
+    if (ag->image_h && !spec->image_h)
+        return rldt_error_set(RLDT_ERR_USAGE, "the policy sees %d x %d images but task %s observes none (its *_rgb variant does)",
+                              ag->image_h, ag->image_w, spec->name);
+    if (ag->image_h && (spec->image_h != ag->image_h || spec->image_w != ag->image_w || spec->image_c != ag->image_c))
+        return rldt_error_set(RLDT_ERR_USAGE,
+                              "the policy sees %d x %d x %d images but task %s observes %d x %d x %d ones (env.render.height "
+                              "and env.render.width set the task's)",
+                              ag->image_h, ag->image_w, ag->image_c, spec->name, spec->image_h, spec->image_w, spec->image_c);
     int n = rldt_eval_envs(o, ag->max_batch), chunk = ag->chunk;
     if (o->frames_dir && !spec->ops->render && !spec->image_h)
         return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames (the MuJoCo tasks' *_rgb variants do)", spec->name);
@@ -161,7 +181,7 @@ rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t 
     memcpy(out.obs, rldt_vecenv_obs(venv), sizeof(float) * (size_t)n * spec->obs_dim);
     size_t n_actions = (size_t)n * chunk * spec->act_dim;
     while (finished < o->episodes && !st) {
-        ag->act(ag->ctx, out.obs, n, o->deterministic, actions);
+        ag->act(ag->ctx, out.obs, ag->image_h ? rldt_vecenv_images(venv) : NULL, n, o->deterministic, actions);
         for (size_t j = 0; j < n_actions && !st; j++)
             if (!isfinite(actions[j]))
                 st = rldt_error_set(RLDT_ERR, "evaluation: the policy gave a non-finite action (env %zu, dimension %zu, after %d "

@@ -261,9 +261,10 @@ void rldt_sac_store(rldt_replay_t *buf, const float *obs, const float *unit, con
 // ---------------------------------------------------------------------------------------------------
 // the evaluation agent
 
-static void agent_act(void *ctx, const float *obs, int n, bool deterministic, float *actions)
+static void agent_act(void *ctx, const float *obs, const uint8_t *images, int n, bool deterministic, float *actions)
 {
     rldt_sac_agent_t *a = ctx;
+    (void)images;
     rldt_sac_act(a->sac, obs, n, deterministic, &a->rng, a->unit);
     rldt_sac_to_env(a->spec, a->unit, n, actions);
 }
@@ -274,7 +275,8 @@ void rldt_sac_agent_init(rldt_sac_agent_t *a, rldt_sac_t *s, const rldt_env_spec
     a->spec = spec;
     rldt_rng_init(&a->rng, seed, rldt_rng_stream_id(RLDT_STREAM_POLICY, 1, 0));
     a->unit = rldt_xmalloc(sizeof(float) * (size_t)s->max_batch * s->act_dim);
-    *out = (rldt_agent_t){s->obs_dim, s->act_dim, 1, s->max_batch, agent_act, a};
+    *out = (rldt_agent_t){.obs_dim = s->obs_dim, .act_dim = s->act_dim, .chunk = 1, .max_batch = s->max_batch, .act = agent_act,
+                          .ctx = a};
 }
 
 void rldt_sac_agent_free(rldt_sac_agent_t *a)

@@ -60,6 +60,8 @@ typedef struct {
 rldt_status_t rldt_encoder_spec_check(const rldt_encoder_spec_t *s);
 /* Parameters (floats) of a spec; 0 when the spec is invalid. */
 size_t rldt_encoder_param_count(const rldt_encoder_spec_t *s);
+/* Floats of the workspace rldt_encoder_init allocates for batches up to max_batch; 0 when the spec is invalid. */
+size_t rldt_encoder_ws_floats(const rldt_encoder_spec_t *s, int max_batch);
 /* Sizes the layers and allocates the workspace for batches up to max_batch on `be`. */
 rldt_status_t rldt_encoder_init(rldt_encoder_t *e, const rldt_encoder_spec_t *s, int max_batch, const rldt_backend_t *be);
 void rldt_encoder_free(rldt_encoder_t *e);

@@ -47,9 +47,11 @@ double rldt_mem_device_total(const rldt_mem_estimate_t *e);
 
 /* Pretraining (rldt pretrain): the policy of policy.* for obs_dim/act_dim with its trainer (parameters,
  * gradients, Adam moments, EMA, host copies for checkpoints), batches of pretrain.batch, and a dataset of
- * `samples` samples of `sample_bytes` bytes each (what rldt_dataset_load holds per sample). */
+ * `samples` samples of `sample_bytes` bytes each (what rldt_dataset_load holds per sample). A pixel policy
+ * (policy.encoder not none) of image_h x image_w x image_c images (all 0: none) adds its encoder's
+ * parameters to the trained ones, and its workspace and the batches' images. */
 void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg, int obs_dim, int act_dim, double samples,
-                                double sample_bytes);
+                                double sample_bytes, int image_h, int image_w, int image_c);
 /* Fine-tuning (rldt finetune) of task `spec` on backend `be`: the actor, v_ref and the pretrained copy, the
  * critic ensemble (critic.*), the replay buffer (finetune.buffer_segments x finetune.n_steps; a second copy
  * in the backend's memory unless be is the CPU backend, NULL: counted), rollout and update buffers, the

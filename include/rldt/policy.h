@@ -104,7 +104,8 @@ int rldt_policy_norm_tensors(const rldt_policy_t *p, struct rldt_ckpt_tensor *ou
 /* Reads the config (into cfg), dimensions and normalisers of an open checkpoint and builds the policy
  * for batches up to max_batch on `be`. Every value is checked first: the dimensions against the
  * normalisers, RLDT_POLICY_WEIGHTS's length against the p->nparams the config describes, the normalisers
- * for usable values (RLDT_ERR_USAGE naming the file and the tensor or scalar; nothing is left allocated). */
+ * for usable values (RLDT_ERR_USAGE naming the file and the tensor or scalar; nothing is left allocated). A pixel
+ * policy's checkpoint is refused here (RLDT_ERR_USAGE); rldt_policy_from_ckpt_pixels (rldt/pixels.h) takes it. */
 rldt_status_t rldt_policy_from_ckpt(struct rldt_ckpt *c, rldt_config_t *cfg, rldt_policy_t *p, int max_batch,
                                     const rldt_backend_t *be);
 

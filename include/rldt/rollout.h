@@ -3,7 +3,8 @@
  * rldt_actor_act turns a batch of raw observations into action chunks in env units (standardise,
  * upload, K-step Euler from noise or from zero, download, un-normalise and clip). rldt_evaluate runs
  * fresh episodes with no learning and reports success and return statistics; it can also write every
- * episode to a dataset (robomimic layout), so an evaluated policy becomes a demonstration file. */
+ * episode to a dataset (robomimic layout), so an evaluated policy becomes a demonstration file. A pixel policy
+ * (rldt/pixels.h) acts on the task's image observations too (the vector env's, encoded without a shift). */
 #ifndef RLDT_ROLLOUT_H
 #define RLDT_ROLLOUT_H
 
@@ -11,6 +12,7 @@
 
 #include "rldt/dataset.h"
 #include "rldt/env.h"
+#include "rldt/pixels.h"
 #include "rldt/policy.h"
 
 #ifdef __cplusplus
@@ -20,18 +22,23 @@ extern "C" {
 /* Device buffers for acting on up to n observations at once. */
 typedef struct {
     rldt_policy_t *policy;
+    rldt_pixels_t *pixels;    /* the policy's image encoder; NULL: a low-dim policy */
     int n;
     float *obs_host, *x_host; /* [n][obs_dim], [n][D] */
     float *obs_dev, *x_dev;   /* the same on the backend */
+    uint8_t *img_dev;         /* [n][h][w][c] the images (pixel policies) */
     rldt_rng_t rng;           /* noise stream for stochastic sampling */
 } rldt_actor_t;
 
-rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, int n, uint64_t seed, uint64_t stream);
+/* px: the policy's image encoder (kept by pointer), NULL for a low-dim policy. */
+rldt_status_t rldt_actor_init(rldt_actor_t *a, rldt_policy_t *p, rldt_pixels_t *px, int n, uint64_t seed, uint64_t stream);
 void rldt_actor_free(rldt_actor_t *a);
-/* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim]. deterministic: the
- * chain starts at x_0 = 0, else at N(0, I) noise from the actor's stream. The normalised final chain value
- * (unclipped x_K) stays in a->x_host. */
-void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, bool deterministic, float *actions);
+/* Action chunks [n][chunk][act_dim] in env units for raw observations [n][od] (od: the low-dim observation's
+ * columns) and, for a pixel policy, host images [n][h][w][c] (else NULL). deterministic: the chain starts at
+ * x_0 = 0, else at N(0, I) noise from the actor's stream. The normalised final chain value (unclipped x_K)
+ * stays in a->x_host. */
+void rldt_actor_act(rldt_actor_t *a, const float *params, const float *obs, const uint8_t *images, bool deterministic,
+                    float *actions);
 
 typedef struct {
     int episodes;
@@ -51,18 +58,22 @@ typedef struct {
     double seconds;
 } rldt_eval_result_t;
 
-/* Runs o->episodes fresh episodes of `spec` with policy parameters `params` (backend memory). Frames need
- * a task that renders (RLDT_ERR_USAGE otherwise); the directory is created. */
-rldt_status_t rldt_evaluate(rldt_policy_t *p, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
+/* Runs o->episodes fresh episodes of `spec` with policy parameters `params` (backend memory; a pixel policy's
+ * encoder px after the policy's, px NULL for a low-dim one). Frames need a task that renders (RLDT_ERR_USAGE
+ * otherwise); the directory is created. A pixel policy needs a task whose images have its encoder's shape
+ * (RLDT_ERR_USAGE otherwise). */
+rldt_status_t rldt_evaluate(rldt_policy_t *p, rldt_pixels_t *px, const float *params, const rldt_env_spec_t *spec, const rldt_eval_opts_t *o,
                             rldt_eval_result_t *res);
 
 /* Anything that acts: a flow policy (rldt_evaluate wraps one), a SAC actor (rldt/sac.h). */
 typedef struct {
     int obs_dim, act_dim, chunk;
     int max_batch; /* most observations per call */
-    /* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim], n <= max_batch; the
-     * same n on every call of one evaluation. */
-    void (*act)(void *ctx, const float *obs, int n, bool deterministic, float *actions);
+    int image_h, image_w, image_c; /* the image observation it needs; all 0: none */
+    /* Action chunks [n][chunk][act_dim] in env units for raw observations [n][obs_dim] and, for an agent that
+     * needs images, the images [n][image_h][image_w][image_c] (host; else NULL); n <= max_batch, the same n
+     * on every call of one evaluation. */
+    void (*act)(void *ctx, const float *obs, const uint8_t *images, int n, bool deterministic, float *actions);
     void *ctx;
 } rldt_agent_t;
 
@@ -74,12 +85,12 @@ rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t 
 int rldt_eval_envs(const rldt_eval_opts_t *o, int max_batch);
 
 /* A flow policy as an agent: an actor for n envs (rldt_actor_init with seed on the policy stream) acting with
- * parameters `params` (backend memory, kept by pointer). */
+ * parameters `params` (backend memory, kept by pointer); px: a pixel policy's encoder, else NULL. */
 typedef struct {
     rldt_actor_t actor;
     const float *params;
 } rldt_flow_agent_t;
-rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, const float *params, int n, uint64_t seed,
+rldt_status_t rldt_flow_agent_init(rldt_flow_agent_t *f, rldt_policy_t *p, rldt_pixels_t *px, const float *params, int n, uint64_t seed,
                                    rldt_agent_t *out);
 void rldt_flow_agent_free(rldt_flow_agent_t *f);
 
