@@ -24,19 +24,11 @@ LIBDIR=$DEPS/mujoco
 STAMP=$LIBDIR/installed
 
 say() { echo "install-mujoco: $*"; }
+. scripts/venv.sh # (the cwd is the repository root)
 PYTHON=${PYTHON:-python3}
 
 # 1. the venv (its pip downloads the wheel, so no system pip is needed)
-if [ -x "$VENV/bin/python" ]; then
-    say "venv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
-else
-    say "creating venv $VENV with $($PYTHON --version 2>&1)"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        rm -rf "$VENV"
-        say "error: '$PYTHON -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+make_venv "$VENV" "$PYTHON"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 # 2. the wheel, then its C library and headers

@@ -18,21 +18,13 @@ PYTHON=${ROBOMIMIC_PYTHON:-/usr/bin/python3} # Debian's: its site packages hold 
 IMPORTS="torch, torchvision, matplotlib, h5py, numpy, tqdm, termcolor, imageio, six, psutil"
 
 say() { echo "install-robomimic: $*"; }
+. scripts/venv.sh # (the cwd is the repository root)
 
 if ! "$PYTHON" -c "import $IMPORTS" 2>/dev/null; then
     say "error: $PYTHON cannot import all of: $IMPORTS (run: bash scripts/install-deps.sh --robomimic)" >&2
     exit 1
 fi
-if [ -x "$VENV/bin/python" ]; then
-    say "venv $VENV exists"
-else
-    say "creating venv $VENV with $("$PYTHON" --version 2>&1) and its system site packages"
-    if ! "$PYTHON" -m venv --system-site-packages "$VENV"; then
-        rm -rf "$VENV"
-        say "error: '$PYTHON -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+make_venv "$VENV" "$PYTHON" --system-site-packages
 have=$("$VENV/bin/python" -c "from importlib.metadata import version; print(version('robomimic'))" 2>/dev/null || true)
 if [ "$have" = "$ROBOMIMIC_VERSION" ]; then
     say "robomimic $have already installed"

@@ -22,22 +22,14 @@ VENV=$DEPS/robosuite-venv
 PYTHON=${PYTHON:-python3}
 
 say() { echo "install-robosuite: $*"; }
+. scripts/venv.sh # (the cwd is the repository root)
 
 wheel=$(ls "$DEPS/wheels/mujoco-$MUJOCO_VERSION-"*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
     say "error: no mujoco-$MUJOCO_VERSION wheel in $DEPS/wheels (run scripts/install-mujoco.sh first)" >&2
     exit 1
 fi
-if [ -x "$VENV/bin/python" ]; then
-    say "venv $VENV exists ($("$VENV/bin/python" --version 2>&1))"
-else
-    say "creating venv $VENV with $($PYTHON --version 2>&1)"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        rm -rf "$VENV"
-        say "error: '$PYTHON -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+make_venv "$VENV" "$PYTHON"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 have=$("$VENV/bin/python" -c "from importlib.metadata import version; print(version('robosuite'), version('mujoco'))" 2>/dev/null || true)
 if [ "$have" = "$ROBOSUITE_VERSION $MUJOCO_VERSION" ]; then

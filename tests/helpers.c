@@ -91,3 +91,24 @@ void test_rmtree(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+const rldt_env_spec_t *test_env(const char *name)
+{
+    const rldt_env_spec_t *s = rldt_env_find(name);
+    cr_assert_not_null(s, "%s", rldt_error_message());
+    return s;
+}
+
+void test_need_mujoco(const char *task)
+{
+    rldt_env_model_t *m;
+    const rldt_env_spec_t *sp = test_env(task);
+    rldt_status_t st = rldt_env_model_load(sp, &m);
+    if (st && strstr(rldt_error_message(), "MuJoCo not installed")) {
+        cr_assert(strstr(rldt_error_message(), "MuJoCo not installed: run make deps"), "%s", rldt_error_message());
+        cr_skip_test("skipped: MuJoCo not installed (run make deps)");
+    }
+    if (st && strstr(rldt_error_message(), "Gymnasium's models")) cr_skip_test("skipped: %s", rldt_error_message());
+    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
+    rldt_env_model_free(sp, m);
+}

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "rldt/env.h"
 #include "rldt/rng.h"
 
 /* A malloc'ed array of n values uniform in [lo, hi) from stream `stream` of seed 1. */
@@ -25,5 +26,11 @@ char *test_temp_path(const char *tag);
 /* A fresh temporary directory into buf, and its removal. */
 void test_tmpdir(char *buf, size_t len);
 void test_rmtree(const char *dir);
+
+/* The task table's row `name`; fails the test when there is none. */
+const rldt_env_spec_t *test_env(const char *name);
+/* Skips the test when this build has no MuJoCo (after checking that `task` says how to get it) or, for a
+ * task on Gymnasium's models, no venv holding them; fails it on any other error loading the task's model. */
+void test_need_mujoco(const char *task);
 
 #endif

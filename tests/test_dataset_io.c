@@ -10,13 +10,6 @@
 #include "helpers.h"
 #include "rldt/dataset.h"
 
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s);
-    return s;
-}
-
 /* ------------------------------------------------------------------------------------------------ */
 /* round trip */
 
@@ -45,7 +38,7 @@ static void make_demo(demo_data_t *d, int T, uint64_t seed)
 
 Test(dataset_io, round_trip_with_images_is_exact)
 {
-    rldt_env_spec_t spec = *find("pendulum");
+    rldt_env_spec_t spec = *test_env("pendulum");
     spec.image_h = 4, spec.image_w = 5, spec.image_c = 3;
     spec.obs_key = "proprio";
     const char *path = test_temp_path("io_roundtrip.h5");
@@ -108,7 +101,7 @@ Test(dataset_io, round_trip_with_images_is_exact)
 
 static void collect(const char *task, int demos, uint64_t seed, int threads, const char *path)
 {
-    rldt_collect_opts_t o = {.spec = find(task), .demos = demos, .noise = 0.1, .seed = seed, .threads = threads, .path = path};
+    rldt_collect_opts_t o = {.spec = test_env(task), .demos = demos, .noise = 0.1, .seed = seed, .threads = threads, .path = path};
     cr_assert_eq(rldt_dataset_collect(&o), RLDT_OK, "%s", rldt_error_message());
 }
 
@@ -192,19 +185,19 @@ Test(dataset_io, masks_split_by_seed_and_select_demos)
 Test(dataset_io, failed_writes_leave_no_file)
 {
     rldt_dataset_writer_t *w;
-    cr_assert_eq(rldt_dataset_writer_open(&w, "/dev/null/x.h5", find("pendulum"), 0, NULL), RLDT_ERR);
+    cr_assert_eq(rldt_dataset_writer_open(&w, "/dev/null/x.h5", test_env("pendulum"), 0, NULL), RLDT_ERR);
     cr_assert(strstr(rldt_error_message(), "/dev/null/x.h5.tmp"), "%s", rldt_error_message());
     const char *path = test_temp_path("io_abort.h5");
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    cr_assert_eq(rldt_dataset_writer_open(&w, path, find("pendulum"), 0, NULL), RLDT_OK);
+    cr_assert_eq(rldt_dataset_writer_open(&w, path, test_env("pendulum"), 0, NULL), RLDT_OK);
     cr_assert_eq(access(tmp, F_OK), 0, "writes go to <path>.tmp");
     rldt_demo_t empty = {0};
     cr_assert_eq(rldt_dataset_writer_add(w, &empty), RLDT_ERR_USAGE);
     rldt_dataset_writer_abort(w);
     cr_assert(access(path, F_OK) != 0 && access(tmp, F_OK) != 0, "abort removes the temporary file");
     /* an image spec without images: the add fails, nothing is left */
-    rldt_env_spec_t spec = *find("pendulum");
+    rldt_env_spec_t spec = *test_env("pendulum");
     spec.image_h = spec.image_w = spec.image_c = 2;
     demo_data_t d;
     make_demo(&d, 2, 0);
@@ -234,7 +227,7 @@ Test(dataset_io, bad_files_are_named_in_errors)
 Test(dataset_io, env_args_fields_are_checked)
 {
     rldt_dataset_meta_t m;
-    char *json = rldt_dataset_env_args(find("reach2d"), 0);
+    char *json = rldt_dataset_env_args(test_env("reach2d"), 0);
     cr_assert_eq(rldt_dataset_parse_env_args(json, &m, "x"), RLDT_OK, "%s", rldt_error_message());
     cr_assert(m.obs_dim == 7 && m.act_dim == 2 && m.state_dim == 7 && m.max_steps == 150 && m.reward_kind == RLDT_REWARD_SPARSE);
     free(json);
@@ -259,7 +252,7 @@ Test(dataset_io, env_args_fields_are_checked)
  * with rldt's env name; parsed back from there. */
 Test(dataset_io, env_args_of_a_robosuite_task)
 {
-    rldt_env_spec_t sp = *find("reach2d");
+    rldt_env_spec_t sp = *test_env("reach2d");
     sp.name = "robosuite:Lift";
     sp.robomimic_env = "{\"env_name\":\"Lift\",\"type\":1,\"env_version\":\"1.5.2\",\"env_kwargs\":{\"robots\":\"Panda\"}}";
     char *json = rldt_dataset_env_args(&sp, 40);
@@ -278,7 +271,7 @@ Test(dataset_io, env_args_of_a_robosuite_task)
 Test(dataset_io, recorder_writes_chunked_episodes_as_demos)
 {
     /* pendulum cut to 10 steps, chunks of 4 actions: each env's episode is 4 + 4 + 2 steps */
-    const rldt_env_spec_t *sp = find("pendulum");
+    const rldt_env_spec_t *sp = test_env("pendulum");
     enum { N = 2, C = 4 };
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, N, 10, 5, 0, 2), RLDT_OK);

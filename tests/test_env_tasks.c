@@ -4,14 +4,8 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
+#include "helpers.h"
 #include "rldt/env.h"
-
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s, "%s", rldt_error_message());
-    return s;
-}
 
 /* ------------------------------------------------------------------------------------------------ */
 /* pendulum */
@@ -34,7 +28,7 @@ static double pendulum_reference(double *th, double *thdot, double u)
 Test(env_tasks, pendulum_matches_gym_reference)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find("pendulum"), 0);
+    rldt_env_init(&env, test_env("pendulum"), 0);
     float obs[3];
     double s[2];
     rldt_env_reset(&env, 1234, obs);
@@ -64,7 +58,7 @@ Test(env_tasks, pendulum_hand_computed_first_step)
     /* One step with u = 1.5 from the state reset seed 7 draws: cost term 0.001·1.5² = 0.00225,
      * angular acceleration 3g/(2l)·sin th + 3u = 15·sin th + 4.5, dt = 0.05 (semi-implicit Euler). */
     rldt_env_t env;
-    rldt_env_init(&env, find("pendulum"), 0);
+    rldt_env_init(&env, test_env("pendulum"), 0);
     float obs[3], u = 1.5f;
     double s[2];
     rldt_env_reset(&env, 7, obs);
@@ -87,7 +81,7 @@ Test(env_tasks, pendulum_hand_computed_first_step)
 static float bandit_reward(float x, float y, bool *success)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find("bandit2d"), 0);
+    rldt_env_init(&env, test_env("bandit2d"), 0);
     float obs[2], a[2] = {x, y};
     rldt_env_reset(&env, 0, obs);
     cr_assert(obs[0] == 0.0f && obs[1] == 0.0f);
@@ -137,7 +131,7 @@ static rldt_step_t drive_to(rldt_env_t *env, float *obs, const float *goal, int 
 Test(env_tasks, reach2d_rewards_the_ordered_visit_only)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find("reach2d"), 0);
+    rldt_env_init(&env, test_env("reach2d"), 0);
     float obs[7];
     int steps = 0;
     rldt_env_reset(&env, 99, obs);
@@ -157,7 +151,7 @@ Test(env_tasks, reach2d_rewards_the_ordered_visit_only)
 Test(env_tasks, reach2d_truncates_at_the_step_limit)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find("reach2d"), 0);
+    rldt_env_init(&env, test_env("reach2d"), 0);
     float obs[7], still[2] = {0, 0};
     rldt_env_reset(&env, 5, obs);
     rldt_step_t s = {0};
@@ -175,12 +169,12 @@ Test(env_tasks, reach2d_truncates_at_the_step_limit)
 
 Test(env_tasks, actions_are_clipped_and_nan_goes_to_the_middle)
 {
-    const rldt_env_spec_t *sp = find("reach2d");
+    const rldt_env_spec_t *sp = test_env("reach2d");
     float in[2] = {NAN, -INFINITY}, out[2];
     rldt_env_clip_action(sp, in, out);
     cr_assert(out[0] == 0.0f && out[1] == -1.0f);
     rldt_env_t env;
-    rldt_env_init(&env, find("pendulum"), 0);
+    rldt_env_init(&env, test_env("pendulum"), 0);
     float obs[3], u = 100.0f, executed;
     rldt_env_reset(&env, 3, obs);
     rldt_env_step(&env, &u, obs, &executed);
@@ -191,7 +185,7 @@ Test(env_tasks, actions_are_clipped_and_nan_goes_to_the_middle)
 Test(env_tasks, max_steps_override_and_registry)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find("pendulum"), 10);
+    rldt_env_init(&env, test_env("pendulum"), 10);
     float obs[3], u = 0.0f;
     rldt_env_reset(&env, 1, obs);
     for (int t = 0; t < 10; t++) cr_assert_eq(rldt_env_step(&env, &u, obs, NULL).truncated, t == 9);
@@ -218,7 +212,7 @@ Test(env_tasks, max_steps_override_and_registry)
         bool rgb = strstr(s->name, "_rgb") != NULL;
         cr_assert(rgb ? s->image_h == 84 && s->image_w == 84 && s->image_c == 3 && s->camera : s->image_h == 0, "%s", s->name);
     }
-    const rldt_env_spec_t *hop = find("hopper"), *hop_rgb = find("hopper_rgb");
+    const rldt_env_spec_t *hop = test_env("hopper"), *hop_rgb = test_env("hopper_rgb");
     cr_assert(hop_rgb->ops == hop->ops && hop_rgb->obs_dim == hop->obs_dim && strcmp(hop_rgb->camera, "track") == 0);
 }
 
@@ -234,7 +228,7 @@ typedef struct {
 static expert_stats_t run_expert(const char *name, float noise)
 {
     rldt_env_t env;
-    rldt_env_init(&env, find(name), 0);
+    rldt_env_init(&env, test_env(name), 0);
     expert_stats_t st = {0};
     for (int e = 0; e < 100; e++) {
         float obs[16], act[RLDT_ENV_MAX_ACT];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "rldt/env.h"
 
 #define MAX_N 16
@@ -24,13 +25,6 @@ static void outputs_init(outputs_t *o)
     o->out = (rldt_vec_out_t){o->obs, o->final_obs, o->reward, o->steps, o->terminated, o->truncated, o->success, NULL};
 }
 
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s);
-    return s;
-}
-
 /* Deterministic actions in [-1.5, 1.5]·bounds for (iteration, env), independent of the vector env. */
 static void fill_actions(const rldt_env_spec_t *sp, int n, int chunk, int iter, float *a)
 {
@@ -42,7 +36,7 @@ static void fill_actions(const rldt_env_spec_t *sp, int n, int chunk, int iter, 
 /* Runs `iters` chunked steps and returns everything the vector env reported, concatenated (caller frees). */
 static uint8_t *rollout(const char *task, int n, int chunk, int threads, uint64_t seed, uint32_t rank, int iters, size_t *bytes)
 {
-    const rldt_env_spec_t *sp = find(task);
+    const rldt_env_spec_t *sp = test_env(task);
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, n, 0, seed, rank, threads), RLDT_OK);
     size_t per = sizeof(outputs_t);
@@ -93,8 +87,8 @@ Test(env_vec, thread_count_does_not_change_results)
 Test(env_vec, env_indices_and_ranks_get_their_own_episodes)
 {
     rldt_vecenv_t *v, *w;
-    cr_assert_eq(rldt_vecenv_create(&v, find("reach2d"), 4, 0, 1, 0, 1), RLDT_OK);
-    cr_assert_eq(rldt_vecenv_create(&w, find("reach2d"), 4, 0, 1, 1, 1), RLDT_OK);
+    cr_assert_eq(rldt_vecenv_create(&v, test_env("reach2d"), 4, 0, 1, 0, 1), RLDT_OK);
+    cr_assert_eq(rldt_vecenv_create(&w, test_env("reach2d"), 4, 0, 1, 1, 1), RLDT_OK);
     const float *o = rldt_vecenv_obs(v), *p = rldt_vecenv_obs(w);
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < i; j++) cr_assert(memcmp(o + 7 * i, o + 7 * j, 7 * sizeof(float)) != 0, "envs %d and %d start alike", i, j);
@@ -102,7 +96,7 @@ Test(env_vec, env_indices_and_ranks_get_their_own_episodes)
         /* env i's first episode is the one its derived seed gives a lone env */
         rldt_env_t env;
         float first[7];
-        rldt_env_init(&env, find("reach2d"), 0);
+        rldt_env_init(&env, test_env("reach2d"), 0);
         rldt_env_reset(&env, rldt_env_episode_seed(1, 0, (uint32_t)i, 0), first);
         cr_assert(memcmp(first, o + 7 * i, sizeof first) == 0);
         rldt_env_free(&env);
@@ -117,7 +111,7 @@ Test(env_vec, env_indices_and_ranks_get_their_own_episodes)
 Test(env_vec, chunk_sums_rewards_and_stops_at_truncation)
 {
     /* pendulum limited to 10 steps, chunks of 4: 4 + 4 + 2 steps, truncated in the third chunk */
-    const rldt_env_spec_t *sp = find("pendulum");
+    const rldt_env_spec_t *sp = test_env("pendulum");
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, 2, 10, 3, 0, 2), RLDT_OK);
     rldt_env_t ref;
@@ -152,7 +146,7 @@ Test(env_vec, chunk_stops_at_termination)
     float a[3 * 5 * 2];
     for (int i = 0; i < 30; i++) a[i] = (i % 2) ? 0.5f : -0.6f; /* the left peak */
     rldt_vecenv_t *v;
-    cr_assert_eq(rldt_vecenv_create(&v, find("bandit2d"), 3, 0, 9, 0, 1), RLDT_OK);
+    cr_assert_eq(rldt_vecenv_create(&v, test_env("bandit2d"), 3, 0, 9, 0, 1), RLDT_OK);
     outputs_t o;
     outputs_init(&o);
     rldt_vecenv_step(v, a, 5, &o.out);
@@ -166,7 +160,7 @@ Test(env_vec, chunk_stops_at_termination)
 
 Test(env_vec, auto_reset_returns_the_next_episode_and_keeps_the_final_obs)
 {
-    const rldt_env_spec_t *sp = find("pendulum");
+    const rldt_env_spec_t *sp = test_env("pendulum");
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, 1, 3, 21, 2, 1), RLDT_OK);
     rldt_env_t ref;
@@ -201,7 +195,7 @@ Test(env_vec, auto_reset_returns_the_next_episode_and_keeps_the_final_obs)
 
 Test(env_vec, record_captures_each_step)
 {
-    const rldt_env_spec_t *sp = find("reach2d");
+    const rldt_env_spec_t *sp = test_env("reach2d");
     enum { N = 3, C = 6 };
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, N, 4, 8, 0, 2), RLDT_OK); /* 4-step episodes: a chunk of 6 is cut */
@@ -237,7 +231,7 @@ Test(env_vec, snapshot_restore_continues_bit_for_bit)
 {
     const char *tasks[] = {"pendulum", "reach2d", "bandit2d"};
     for (int t = 0; t < 3; t++) {
-        const rldt_env_spec_t *sp = find(tasks[t]);
+        const rldt_env_spec_t *sp = test_env(tasks[t]);
         rldt_vecenv_t *v, *w;
         cr_assert_eq(rldt_vecenv_create(&v, sp, 5, 0, 13, 0, 2), RLDT_OK);
         cr_assert_eq(rldt_vecenv_create(&w, sp, 5, 0, 99, 0, 1), RLDT_OK); /* other seed: restore must overwrite it */

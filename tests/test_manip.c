@@ -22,30 +22,9 @@ static const char *const tasks[] = {"lift", "pickplace", "stack", "stack3"};
 #define OBS_OPENING 6
 #define OBS_CUBE(i) (7 + 10 * (i))
 
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s, "%s", rldt_error_message());
-    return s;
-}
-
-/* Skips the test when this build has no MuJoCo, after checking the tasks say how to get it. */
-static void need_mujoco(void)
-{
-    rldt_env_model_t *m;
-    const rldt_env_spec_t *sp = find("lift");
-    rldt_status_t st = rldt_env_model_load(sp, &m);
-    if (st && strstr(rldt_error_message(), "MuJoCo not installed")) {
-        cr_assert(strstr(rldt_error_message(), "MuJoCo not installed: run make deps"), "%s", rldt_error_message());
-        cr_skip_test("skipped: MuJoCo not installed (run make deps)");
-    }
-    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
-    rldt_env_model_free(sp, m);
-}
-
 static void open_env(rldt_env_t *env, const char *name, int max_steps)
 {
-    cr_assert_eq(rldt_env_init(env, find(name), max_steps), RLDT_OK, "%s: %s", name, rldt_error_message());
+    cr_assert_eq(rldt_env_init(env, test_env(name), max_steps), RLDT_OK, "%s: %s", name, rldt_error_message());
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -53,10 +32,10 @@ static void open_env(rldt_env_t *env, const char *name, int max_steps)
 
 Test(manip, models_load_with_the_documented_shapes)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     static const int obs[] = {17, 20, 30, 43}, state[] = {23, 23, 36, 49}, steps[] = {100, 200, 200, 400};
     for (int i = 0; i < 4; i++) {
-        const rldt_env_spec_t *sp = find(tasks[i]);
+        const rldt_env_spec_t *sp = test_env(tasks[i]);
         cr_assert_eq(sp->obs_dim, obs[i], "%s", tasks[i]);
         cr_assert_eq(sp->state_dim, state[i], "%s", tasks[i]);
         cr_assert_eq(sp->act_dim, 4, "%s", tasks[i]);
@@ -81,7 +60,7 @@ Test(manip, models_load_with_the_documented_shapes)
 
 Test(manip, env_model_refuses_a_missing_file_and_other_joints)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     const rldt_env_spec_t *sp = rldt_env_find_model("lift", "/nonexistent/lift.xml");
     cr_assert_not_null(sp);
     rldt_env_t env;
@@ -123,9 +102,9 @@ static float *trajectory(const char *name, uint64_t seed, uint64_t actions, int 
 
 Test(manip, same_seed_same_trajectory)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     for (int i = 0; i < 4; i++) {
-        size_t bytes = 60 * (size_t)(find(tasks[i])->obs_dim + 1) * sizeof(float);
+        size_t bytes = 60 * (size_t)(test_env(tasks[i])->obs_dim + 1) * sizeof(float);
         float *a = trajectory(tasks[i], 5, 9, 60), *b = trajectory(tasks[i], 5, 9, 60), *c = trajectory(tasks[i], 6, 9, 60);
         cr_assert(memcmp(a, b, bytes) == 0, "%s: same seed, other trajectory", tasks[i]);
         cr_assert(memcmp(a, c, bytes) != 0, "%s: another seed, same trajectory", tasks[i]);
@@ -153,8 +132,8 @@ static float *vec_expert_run(rldt_vecenv_t *v, int n, int od, int from, int iter
 
 Test(manip, vector_env_is_thread_invariant_and_resumes_bit_exact, .timeout = 60)
 {
-    need_mujoco();
-    const rldt_env_spec_t *sp = find("stack3");
+    test_need_mujoco("lift");
+    const rldt_env_spec_t *sp = test_env("stack3");
     const int n = 4, iters = 80, cut = 30, od = sp->obs_dim;
     size_t row = (size_t)n * (size_t)od * sizeof(float);
     rldt_vecenv_t *v1, *v2, *u, *w;
@@ -181,7 +160,7 @@ Test(manip, vector_env_is_thread_invariant_and_resumes_bit_exact, .timeout = 60)
 
 Test(manip, dropped_cube_comes_to_rest_on_the_table)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     rldt_env_t env;
     open_env(&env, "lift", 0);
     double st[23];
@@ -210,7 +189,7 @@ Test(manip, dropped_cube_comes_to_rest_on_the_table)
 
 Test(manip, gripper_holds_a_lifted_cube_for_100_steps)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     rldt_env_t env;
     open_env(&env, "lift", 1000);
     float o[17], a[4];
@@ -240,7 +219,7 @@ Test(manip, gripper_holds_a_lifted_cube_for_100_steps)
 
 Test(manip, reward_is_one_exactly_on_the_success_step)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     for (int i = 0; i < 4; i++) {
         rldt_env_t env;
         open_env(&env, tasks[i], 0);
@@ -291,7 +270,7 @@ static int expert_successes(const char *name, float noise, int episodes)
  * and 60% with noise 0.1 (measured 100%), over 50 episodes each. */
 Test(manip, experts_clear_their_success_floors, .timeout = 60)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     static const int floor_pct[] = {80, 80, 60, 60};
     for (int i = 0; i < 4; i++) {
         int clean = expert_successes(tasks[i], 0.0f, 50), noisy = expert_successes(tasks[i], 0.1f, 50);
@@ -304,7 +283,7 @@ Test(manip, experts_clear_their_success_floors, .timeout = 60)
 /* `rldt collect` records the expert's demos of every task, each one a success. */
 Test(manip, collect_records_successful_demos, .timeout = 60)
 {
-    need_mujoco();
+    test_need_mujoco("lift");
     const char *bin = test_bin();
     char *path = test_temp_path("manip_demos.h5");
     for (int i = 0; i < 4; i++) {

@@ -17,29 +17,6 @@
 
 static const char *const tasks[] = {"hopper", "walker2d", "halfcheetah", "ant"};
 
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s, "%s", rldt_error_message());
-    return s;
-}
-
-/* Skips the test when this build has no MuJoCo (after checking the tasks say how to get it) or no
- * Gymnasium models (the venv). */
-static void need_mujoco(void)
-{
-    rldt_env_model_t *m;
-    const rldt_env_spec_t *sp = find("hopper");
-    rldt_status_t st = rldt_env_model_load(sp, &m);
-    if (st && strstr(rldt_error_message(), "MuJoCo not installed")) {
-        cr_assert(strstr(rldt_error_message(), "MuJoCo not installed: run make deps"), "%s", rldt_error_message());
-        cr_skip_test("skipped: MuJoCo not installed (run make deps)");
-    }
-    if (st && strstr(rldt_error_message(), "Gymnasium's models")) cr_skip_test("skipped: %s", rldt_error_message());
-    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
-    rldt_env_model_free(sp, m);
-}
-
 static bool all_finite(const float *x, int n)
 {
     for (int i = 0; i < n; i++)
@@ -52,7 +29,7 @@ static bool all_finite(const float *x, int n)
 
 Test(mujoco, steps_equal_gymnasium_v5, .timeout = 600)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     const char *python = getenv("RLDT_MUJOCO_PYTHON");
     if (!python || access(python, X_OK) != 0) cr_skip_test("skipped: no test venv at %s (run make deps)", python ? python : "(unset)");
     int status = test_run("'%s' check_gym_mujoco.py --rldt '%s'", python, test_bin());
@@ -73,7 +50,7 @@ Test(mujoco, tasks_have_gymnasium_v5_shapes)
 {
     static const int obs[] = {11, 17, 17, 105}, act[] = {3, 6, 6, 8}, state[] = {12, 18, 18, 29};
     for (int i = 0; i < 4; i++) {
-        const rldt_env_spec_t *s = find(tasks[i]);
+        const rldt_env_spec_t *s = test_env(tasks[i]);
         cr_assert_eq(s->obs_dim, obs[i], "%s", tasks[i]);
         cr_assert_eq(s->act_dim, act[i], "%s", tasks[i]);
         cr_assert_eq(s->state_dim, state[i], "%s", tasks[i]);
@@ -86,9 +63,9 @@ Test(mujoco, tasks_have_gymnasium_v5_shapes)
 
 Test(mujoco, every_task_loads_and_steps_finite)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     for (int i = 0; i < 4; i++) {
-        const rldt_env_spec_t *sp = find(tasks[i]);
+        const rldt_env_spec_t *sp = test_env(tasks[i]);
         rldt_env_t env;
         cr_assert_eq(rldt_env_init(&env, sp, 0), RLDT_OK, "%s: %s", tasks[i], rldt_error_message());
         float obs[128], a[RLDT_ENV_MAX_ACT];
@@ -111,9 +88,9 @@ Test(mujoco, every_task_loads_and_steps_finite)
 /* Reset noise: hopper's qpos and qvel within ±5e-3 of (qpos0, 0), halfcheetah's qvel with std 0.1. */
 Test(mujoco, reset_noise_has_gymnasium_scale)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     rldt_env_t env;
-    cr_assert_eq(rldt_env_init(&env, find("hopper"), 0), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_env_init(&env, test_env("hopper"), 0), RLDT_OK, "%s", rldt_error_message());
     double st[12], lo = 1.0, hi = -1.0;
     float obs[11];
     for (int e = 0; e < 200; e++) {
@@ -128,7 +105,7 @@ Test(mujoco, reset_noise_has_gymnasium_scale)
     cr_assert(lo < -4e-3 && hi > 4e-3, "noise does not fill ±5e-3: [%g, %g]", lo, hi);
     rldt_env_free(&env);
 
-    cr_assert_eq(rldt_env_init(&env, find("halfcheetah"), 0), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_env_init(&env, test_env("halfcheetah"), 0), RLDT_OK, "%s", rldt_error_message());
     double sum = 0, sq = 0;
     int n = 0;
     for (int e = 0; e < 300; e++) {
@@ -173,13 +150,13 @@ static const char *write_model(const char *tag, const char *foot, const char *ra
 
 Test(mujoco, env_model_loads_a_model_with_the_same_joints)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     const char *path = write_model("mini.xml", "foot_joint", "-1 1");
     const rldt_env_spec_t *sp = rldt_env_find_model("hopper", path);
     cr_assert_not_null(sp, "%s", rldt_error_message());
     cr_assert_str_eq(sp->model, path);
     cr_assert_eq(rldt_env_find_model("hopper", path), sp, "the same pair must give the same row");
-    cr_assert_eq(rldt_env_find_model("hopper", ""), find("hopper"));
+    cr_assert_eq(rldt_env_find_model("hopper", ""), test_env("hopper"));
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, 3, 0, 1, 0, 2), RLDT_OK, "%s", rldt_error_message());
     float a[3 * 3] = {0.5f, -0.5f, 0.2f, 0, 0, 0, -1, 1, -1};
@@ -196,7 +173,7 @@ Test(mujoco, env_model_loads_a_model_with_the_same_joints)
 
 Test(mujoco, bad_models_are_refused_with_their_names)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     struct {
         const char *path, *want1, *want2;
     } cases[] = {
@@ -233,9 +210,9 @@ Test(mujoco, bad_models_are_refused_with_their_names)
 
 Test(mujoco, unstable_simulation_ends_the_episode_without_nan)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     for (int i = 0; i < 4; i++) {
-        const rldt_env_spec_t *sp = find(tasks[i]);
+        const rldt_env_spec_t *sp = test_env(tasks[i]);
         rldt_env_t env;
         cr_assert_eq(rldt_env_init(&env, sp, 0), RLDT_OK, "%s", rldt_error_message());
         double st[64];
@@ -261,9 +238,9 @@ Test(mujoco, unstable_simulation_ends_the_episode_without_nan)
 
 Test(mujoco, collect_needs_a_scripted_expert)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     rldt_env_t env;
-    cr_assert_eq(rldt_env_init(&env, find("walker2d"), 0), RLDT_OK);
+    cr_assert_eq(rldt_env_init(&env, test_env("walker2d"), 0), RLDT_OK);
     float obs[17], a[6] = {9, 9, 9, 9, 9, 9};
     rldt_env_reset(&env, 1, obs);
     rldt_rng_t r;
@@ -299,11 +276,11 @@ static float *vec_run(rldt_vecenv_t *v, const rldt_env_spec_t *sp, int n, int fr
 
 Test(mujoco, vector_env_is_thread_invariant_and_resumes_bit_exact, .timeout = 120)
 {
-    need_mujoco();
+    test_need_mujoco("hopper");
     const char *names[] = {"hopper", "ant"};
     const int n = 5, iters = 60, cut = 25;
     for (int k = 0; k < 2; k++) {
-        const rldt_env_spec_t *sp = find(names[k]);
+        const rldt_env_spec_t *sp = test_env(names[k]);
         size_t bytes = (size_t)iters * (size_t)n * ((size_t)sp->obs_dim + 2) * sizeof(float);
         rldt_vecenv_t *v1, *v2, *w;
         cr_assert_eq(rldt_vecenv_create(&v1, sp, n, 0, 7, 0, 1), RLDT_OK, "%s", rldt_error_message());

@@ -19,18 +19,11 @@
 #define SIDE RLDT_RENDER_DEFAULT_SIZE
 #define BYTES (SIDE * SIDE * 3)
 
-static const rldt_env_spec_t *find(const char *name)
-{
-    const rldt_env_spec_t *s = rldt_env_find(name);
-    cr_assert_not_null(s, "%s", rldt_error_message());
-    return s;
-}
-
 /* Opens `task` into env and a renderer of its images; skips the test when MuJoCo, its models or the GL
  * library are missing (the message names which). */
 static rldt_renderer_t *open_env(rldt_env_t *env, const char *task)
 {
-    rldt_status_t st = rldt_env_init(env, find(task), 0);
+    rldt_status_t st = rldt_env_init(env, test_env(task), 0);
     if (st && (strstr(rldt_error_message(), "MuJoCo not installed") || strstr(rldt_error_message(), "Gymnasium's models")))
         cr_skip_test("skipped: %s", rldt_error_message());
     cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
@@ -113,7 +106,7 @@ Test(render, cameras_named_free_or_refused, .timeout = 120)
     rldt_env_free(&env);
 
     rldt_env_t plain;
-    cr_assert_eq(rldt_env_init(&plain, find("pendulum"), 0), RLDT_OK);
+    cr_assert_eq(rldt_env_init(&plain, test_env("pendulum"), 0), RLDT_OK);
     cr_assert_eq(rldt_env_renderer_create(&plain, &r), RLDT_ERR_USAGE);
     cr_assert(strstr(rldt_error_message(), "no image observations"), "%s", rldt_error_message());
     rldt_env_free(&plain);
@@ -123,7 +116,7 @@ Test(render, cameras_named_free_or_refused, .timeout = 120)
 static uint8_t *vec_images(int n, int threads, int steps)
 {
     rldt_vecenv_t *v;
-    cr_assert_eq(rldt_vecenv_create(&v, find("hopper_rgb"), n, 0, 3, 0, threads), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_vecenv_create(&v, test_env("hopper_rgb"), n, 0, 3, 0, threads), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(rldt_vecenv_threads(v), threads);
     rldt_vec_out_t out;
     rldt_vecenv_out_alloc(v, &out);
@@ -176,7 +169,7 @@ Test(render, recorded_dataset_holds_agentview_images, .timeout = 300)
     rldt_env_t env;
     rldt_renderer_free(open_env(&env, "hopper_rgb"));
     rldt_env_free(&env);
-    const rldt_env_spec_t *sp = find("hopper_rgb");
+    const rldt_env_spec_t *sp = test_env("hopper_rgb");
     const int n = 2, max_steps = 12;
     rldt_vecenv_t *v;
     cr_assert_eq(rldt_vecenv_create(&v, sp, n, max_steps, 11, 0, 2), RLDT_OK, "%s", rldt_error_message());
@@ -214,7 +207,7 @@ Test(render, recorded_dataset_holds_agentview_images, .timeout = 300)
 Test(render, mujoco_gl_must_name_a_headless_library, .timeout = 60)
 {
     rldt_env_t env;
-    rldt_status_t st = rldt_env_init(&env, find("hopper_rgb"), 0);
+    rldt_status_t st = rldt_env_init(&env, test_env("hopper_rgb"), 0);
     if (st) cr_skip_test("skipped: %s", rldt_error_message());
     setenv("MUJOCO_GL", "glfw", 1); /* read once per process, at the first renderer */
     rldt_renderer_t *r;
@@ -239,7 +232,7 @@ Test(render, env_render_keys_set_size_and_camera, .timeout = 120)
     cr_assert_not_null(sp, "%s", rldt_error_message());
     cr_assert(sp->image_w == 32 && sp->image_h == 24 && strcmp(sp->camera, "free") == 0 && strcmp(sp->name, "hopper_rgb") == 0);
     cr_assert_eq(rldt_env_from_config(&cfg), sp, "the same keys must give the same row");
-    cr_assert(find("hopper_rgb")->image_w == SIDE, "the task's own row is unchanged");
+    cr_assert(test_env("hopper_rgb")->image_w == SIDE, "the task's own row is unchanged");
 
     rldt_vecenv_t *v;
     rldt_status_t st = rldt_vecenv_create(&v, sp, 2, 0, 1, 0, 1);
@@ -314,7 +307,7 @@ Test(render, restored_snapshot_renders_its_own_images, .timeout = 180)
     rldt_renderer_free(open_env(&env, "hopper_rgb"));
     rldt_env_free(&env);
     rldt_vecenv_t *v;
-    cr_assert_eq(rldt_vecenv_create(&v, find("hopper_rgb"), 2, 0, 9, 0, 2), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_vecenv_create(&v, test_env("hopper_rgb"), 2, 0, 9, 0, 2), RLDT_OK, "%s", rldt_error_message());
     rldt_vec_out_t out;
     rldt_vecenv_out_alloc(v, &out);
     float act[2 * 3] = {0.5f, -0.5f, 0.5f, -0.3f, 0.3f, -0.3f};
@@ -341,7 +334,7 @@ Test(render, rendering_leaves_the_trajectories_alone, .timeout = 180)
     float obs[2][60 * 2 * 11];
     for (int k = 0; k < 2; k++) {
         rldt_vecenv_t *v;
-        cr_assert_eq(rldt_vecenv_create(&v, find(tasks[k]), 2, 0, 4, 0, 2), RLDT_OK, "%s", rldt_error_message());
+        cr_assert_eq(rldt_vecenv_create(&v, test_env(tasks[k]), 2, 0, 4, 0, 2), RLDT_OK, "%s", rldt_error_message());
         rldt_vec_out_t out;
         rldt_vecenv_out_alloc(v, &out);
         float *act = test_random_array(60 * 2 * 3, -1, 1, 8);
