@@ -1,8 +1,13 @@
-/* finetune_internal.h — the state of one fine-tuning run, shared by host/finetune*.c. */
+/* finetune_internal.h — the state of one fine-tuning run, shared by host/rl/finetune*.c. */
 #ifndef RLDT_FINETUNE_INTERNAL_H
 #define RLDT_FINETUNE_INTERNAL_H
 
+#include <stdio.h>
+
+#include "rldt/checkpoint.h"
 #include "rldt/critic.h"
+#include "rldt/metrics.h"
+#include "rldt/path.h"
 #include "rldt/finetune.h"
 #include "rldt/replay.h"
 #include "rldt/transport.h"
@@ -126,5 +131,40 @@ bool ft_skip(ft_t *f, ft_stats_t *st, int kind);
 void ft_ok(ft_t *f, int kind);
 /* Whether either kind has reached finetune.max_skips in a row. */
 bool ft_stopped(const ft_t *f);
+
+/* finetune.c: updates one rollout makes at most under config c: actor updates (actor), else critic steps
+ * (PPO: value steps). */
+int64_t ft_updates_per_rollout(const ft_t *f, const rldt_config_t *c, bool actor);
+/* finetune_setup.c: builds the run from cfg->ft_init (or resumes cfg->ft_resume: ft_restore) for task spec
+ * on be; the policy's shape keys of cfg are set to the checkpoint's. ft_free frees what it built (safe on
+ * a partial set-up). */
+rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec, const rldt_backend_t *be);
+void ft_free(ft_t *f);
+/* finetune_ckpt.c: writes the run's state to `path`: a collective (every rank calls it; rank 0 gathers the
+ * ranks' envs and buffers and writes). Every rank returns the same status. */
+rldt_status_t ft_save(ft_t *f, const char *path);
+/* finetune_ckpt.c: restores the whole training state from a finetune checkpoint into an initialised run
+ * (the shared state on every rank, and each rank's share of the envs and the buffer); `was` is the
+ * checkpoint's own config. */
+rldt_status_t ft_restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was);
+
+/* finetune_metrics.c: a run's metrics (rldt/metrics.h: one row per iteration) and, with
+ * finetune.step_grad_freq, step_grads.csv: K rows per logged actor update. Rank 0 writes them (the other
+ * ranks' files stay closed). */
+typedef struct {
+    rldt_metrics_t rows;
+    FILE *step_grads;
+    char sg_path[RLDT_PATH_MAX + 1];
+} ft_metrics_t;
+/* Opens the metrics files for a run starting at iteration `itr`; step_grads.csv when `step_grads`. */
+rldt_status_t ft_metrics_open(ft_metrics_t *m, const char *dir, long itr, bool step_grads);
+rldt_status_t ft_metrics_close(ft_metrics_t *m);
+/* One row: ev is NULL on training iterations; env_sps and update_s are NaN on evaluation iterations. */
+rldt_status_t ft_metrics_write(ft_metrics_t *m, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev, double env_sps,
+                               double update_s);
+/* The iteration's logged per-step gradient norms into step_grads.csv (when it is open). */
+rldt_status_t ft_metrics_step_grads(ft_metrics_t *m, ft_t *f);
+/* The iteration's loss sums and counts, summed over the ranks. */
+void ft_world_stats(ft_stats_t *s);
 
 #endif
