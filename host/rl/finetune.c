@@ -50,7 +50,7 @@ static rldt_status_t evaluate(ft_t *f, rldt_eval_result_t *res)
     if (rldt_comm_world()->rank != 0) return RLDT_OK;
     rldt_eval_opts_t o = {(int)cfg->eval_episodes, f->n_envs, (int)cfg->run_threads, cfg->eval_deterministic,
                           (uint64_t)cfg->run_seed + 1000003u * (uint64_t)(f->itr + 1), (int)cfg->env_max_steps, NULL, NULL};
-    return rldt_evaluate(&f->pol, NULL, f->actor.p, f->spec, &o, res);
+    return rldt_evaluate(&f->pol, &f->px, f->actor.p, f->spec, &o, res);
 }
 
 /* The ranks' networks must hold the same bits (they start from the same checkpoint and take the same
@@ -92,9 +92,10 @@ rldt_status_t rldt_finetune(const rldt_config_t *cfg_in, const rldt_env_spec_t *
                   "clip %g, backend %s, %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, f.actor.n, f.value.n, f.n_envs,
                   f.T, f.K, cfg.ppo_sigma, cfg.ppo_clip, be->name, rldt_comm_describe());
     else
-        rldt_info("finetune %s from %s: algo %s, %zu policy params, %d x %zu critic params, %d envs x %d chunk-steps, P=%d, "
+        rldt_info("finetune %s from %s: algo %s, %zu policy params, %d x %zu critic params%s, %d envs x %d chunk-steps, P=%d, "
                   "K=%d, kernel %s, backend %s, %s", spec->name, cfg.ft_resume[0] ? cfg.ft_resume : cfg.ft_init, cfg.ft_algo, f.actor.n,
-                  f.critic.members, f.critic.member_params, f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name, rldt_comm_describe());
+                  f.critic.members, f.critic.member_params, f.img_bytes ? " + a shared critic image encoder (as the policy's)" : "",
+                  f.n_envs, f.T, f.P, f.K, cfg.svgd_kernel, be->name, rldt_comm_describe());
     if ((st = check_agree(&f))) goto done;
     double t_run = rldt_now();
     bool first_eval = true;

@@ -18,7 +18,7 @@
 #include "rldt/log.h"
 
 /* One piece of the training state as it goes into a checkpoint. */
-typedef enum { ON_DEVICE, HOST_FLOATS, HOST_BYTES } place_t;
+typedef enum { ON_DEVICE, HOST_FLOATS, HOST_BYTES, HOST_RAW } place_t; /* HOST_BYTES: 0/1 flags; HOST_RAW: any bytes */
 typedef struct {
     const char *name;
     void *ptr;
@@ -52,6 +52,10 @@ static int pieces(ft_t *f, piece_t *t)
     t[n++] = (piece_t){"replay/ended", b->ended, steps, HOST_BYTES, slots};
     t[n++] = (piece_t){"replay/success", b->success, steps, HOST_BYTES, slots};
     t[n++] = (piece_t){"replay/mask", b->mask, steps, HOST_BYTES, slots};
+    if (b->image_bytes) { /* a pixel policy's (the critic's encoder is in the critic's tensors, the actor's in the policy's) */
+        t[n++] = (piece_t){"replay/images", b->images, steps * b->image_bytes, HOST_RAW, slots};
+        t[n++] = (piece_t){"replay/next_images", b->next_images, steps * b->image_bytes, HOST_RAW, slots};
+    }
     t[n++] = (piece_t){"rollout/seen_success", f->seen_success, envs, HOST_BYTES, envs};
     t[n++] = (piece_t){"rollout/episode_return", f->ep_ret, envs, HOST_FLOATS, envs};
     t[n++] = (piece_t){"rollout/previous_reward", f->prev_raw, envs, HOST_FLOATS, envs};
@@ -65,7 +69,7 @@ static int pieces(ft_t *f, piece_t *t)
 }
 
 /* Bytes of one element of a piece in host memory. */
-static size_t elem_size(const piece_t *p) { return p->place == HOST_BYTES ? 1 : sizeof(float); }
+static size_t elem_size(const piece_t *p) { return p->place == HOST_BYTES || p->place == HOST_RAW ? 1 : sizeof(float); }
 
 /* Copies rank r's share of a rank-owned piece between `mine` (this rank's layout, p->n elements) and
  * `world` (the checkpoint's, W times as many): blocks of env.n_envs units, block k of rank r at block
@@ -145,7 +149,7 @@ rldt_status_t ft_save(ft_t *f, const char *path)
             free(all);
         }
         const void *data = W == 1 && p[i].place != ON_DEVICE ? p[i].ptr : copies[i];
-        t[i] = (rldt_ckpt_tensor_t){p[i].name, data, p[i].place == ON_DEVICE ? p[i].n : p[i].n * W, p[i].place == HOST_BYTES};
+        t[i] = (rldt_ckpt_tensor_t){p[i].name, data, p[i].place == ON_DEVICE ? p[i].n : p[i].n * W, p[i].place == HOST_BYTES || p[i].place == HOST_RAW};
     }
     int nt = np + rldt_policy_norm_tensors(&f->pol, t + np);
     size_t env_bytes = rldt_vecenv_snapshot_size(f->venv);
@@ -163,8 +167,14 @@ rldt_status_t ft_save(ft_t *f, const char *path)
     memcpy(&scale_bits, &f->scaler.mean_abs, sizeof scale_bits);
     s[nc++] = (rldt_ckpt_scalar_t){"reward_mean_abs_bits", scale_bits};
     s[nc++] = (rldt_ckpt_scalar_t){"replay_count", (int64_t)f->buf.count * W};
-    s[nc++] = (rldt_ckpt_scalar_t){"obs_dim", f->od};
+    s[nc++] = (rldt_ckpt_scalar_t){"obs_dim", f->pin}; /* the policy's input width (norm/obs_mean) */
     s[nc++] = (rldt_ckpt_scalar_t){"act_dim", f->spec->act_dim};
+    if (f->img_bytes) { /* a pixel policy's image shape (rldt_policy_from_ckpt_pixels) */
+        const rldt_encoder_spec_t *es = &f->px.enc.spec;
+        s[nc++] = (rldt_ckpt_scalar_t){"image_h", es->h};
+        s[nc++] = (rldt_ckpt_scalar_t){"image_w", es->w};
+        s[nc++] = (rldt_ckpt_scalar_t){"image_c", es->c};
+    }
     if (!st && w->rank == 0) {
         char *json = rldt_config_to_json(f->cfg);
         st = rldt_ckpt_save(path, "finetune", json, t, nt, s, nc);
@@ -259,7 +269,9 @@ rldt_status_t ft_restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was)
         size_t n = p[i].place == ON_DEVICE ? p[i].n : p[i].n * w->size, bytes = n * elem_size(&p[i]);
         bool direct = p[i].place != ON_DEVICE && w->size == 1; /* this rank's layout is the checkpoint's */
         uint8_t *h = direct ? p[i].ptr : rldt_xmalloc(bytes ? bytes : 1);
-        if (p[i].place == HOST_BYTES) {
+        if (p[i].place == HOST_RAW) {
+            st = rldt_ckpt_read_bytes(c, p[i].name, h, n);
+        } else if (p[i].place == HOST_BYTES) {
             st = rldt_ckpt_read_bytes(c, p[i].name, h, n);
             for (size_t j = 0; j < n && !st; j++)
                 if (h[j] > 1)

@@ -1,5 +1,6 @@
 /* finetune_setup.c — a fine-tune's state built from its init or resume checkpoint: the policy, critics,
  * buffer and envs, and every buffer the rollouts and updates use (allocated once); and its teardown. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +12,16 @@ static rldt_status_t alloc_all(ft_t *f)
 {
     const rldt_backend_t *be = f->be;
     size_t n = (size_t)f->n_envs, mb = (size_t)f->max_batch, D = (size_t)f->D, od = (size_t)f->od, K = (size_t)f->K;
+    size_t pin = (size_t)f->pin, ib = f->img_bytes;
     size_t seg = (size_t)f->buf.capacity, steps = seg * (size_t)f->T, rsteps = (size_t)f->round_segs_max * (size_t)f->T;
     size_t M = (size_t)f->cfg->critic_samples;
     f->mirrored = be != rldt_backend_cpu();
     struct {
         void **p;
         size_t bytes;
-    } dev[] = {{(void **)&f->r_obs, n * od}, {(void **)&f->r_chain, (K + 1) * n * D}, {(void **)&f->r_xk, n * D},
+    } dev[] = {{(void **)&f->r_obs, n * pin}, {(void **)&f->r_chain, (K + 1) * n * D}, {(void **)&f->r_xk, n * D},
                {(void **)&f->r_t, n}, {(void **)&f->r_at, n * D}, {(void **)&f->r_noise, n * D}, {(void **)&f->r_exec, n * D},
-               {(void **)&f->u_obs, mb * od}, {(void **)&f->u_act, mb * D}, {(void **)&f->u_tgt, mb}, {(void **)&f->u_x, mb * D},
+               {(void **)&f->u_obs, mb * pin}, {(void **)&f->u_act, mb * D}, {(void **)&f->u_tgt, mb}, {(void **)&f->u_x, mb * D},
                {(void **)&f->u_chain, (K + 1) * mb * D}, {(void **)&f->u_g, mb * D}, {(void **)&f->u_xk, mb * D},
                {(void **)&f->u_t, mb}, {(void **)&f->u_at, mb * D}, {(void **)&f->u_phi, mb * D}, {(void **)&f->u_h, mb},
                {(void **)&f->u_alpha, mb}, {(void **)&f->u_dv, mb * D}, {(void **)&f->u_ref, mb * D}, {(void **)&f->u_tmp, mb * D},
@@ -42,7 +44,19 @@ static rldt_status_t alloc_all(ft_t *f)
         f->d_obs = f->buf.obs, f->d_next = f->buf.next_obs, f->d_act = f->buf.act, f->d_rew = f->buf.rew;
         f->d_term = f->buf.term, f->d_ended = f->buf.ended;
     }
-    f->h_obs = rldt_xmalloc(sizeof(float) * n * od);
+    if (ib) { /* a pixel policy's (finetune_pixels.c) */
+        struct {
+            void **p;
+            size_t bytes;
+        } px[] = {{(void **)&f->u_low, sizeof(float) * mb * od}, {(void **)&f->u_oref, sizeof(float) * mb * pin},
+                  {(void **)&f->u_dfeat, sizeof(float) * mb * (size_t)f->px.F}, {(void **)&f->u_img, mb * ib}, {(void **)&f->r_img, n * ib}};
+        for (size_t i = 0; i < sizeof px / sizeof px[0]; i++)
+            if (!(*px[i].p = be->alloc(px[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
+        f->h_img = rldt_xmalloc(mb * ib);
+        f->h_idx = rldt_xmalloc(sizeof(int) * mb);
+        f->h_row = rldt_xmalloc(sizeof(float) * pin);
+    }
+    f->h_obs = rldt_xmalloc(sizeof(float) * n * pin);
     f->h_exec = rldt_xmalloc(sizeof(float) * n * D);
     f->h_act = rldt_xmalloc(sizeof(float) * n * D);
     rldt_vecenv_out_alloc(f->venv, &f->out);
@@ -84,7 +98,7 @@ void ft_free(ft_t *f)
     void *dev[] = {f->r_obs, f->r_chain, f->r_xk, f->r_t, f->r_at, f->r_noise, f->r_exec, f->r_k, f->u_obs, f->u_act,
                    f->u_tgt, f->u_x, f->u_chain, f->u_g, f->u_xk, f->u_t, f->u_at, f->u_phi, f->u_h, f->u_alpha, f->u_dv,
                    f->u_ref, f->u_tmp, f->u_k, f->u_idx, f->vref, f->pretrained, f->d_G, f->u_qnext, f->d_rows, f->d_segrows, f->d_round, f->u_boot,
-                   f->u_sgrad};
+                   f->u_sgrad, f->u_low, f->u_oref, f->u_dfeat, f->u_img, f->r_img};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(dev[i]);
     if (f->mirrored) {
@@ -93,12 +107,13 @@ void ft_free(ft_t *f)
             if (mirror[i]) be->free(mirror[i]);
     }
     void *host[] = {f->h_obs, f->h_exec, f->h_act, f->seen_success, f->prev_raw, f->ep_ret, f->round_segs, f->rows, f->slots, f->bad, f->rewards,
-                    f->sg_norm, f->sg_update};
+                    f->sg_norm, f->sg_update, f->h_img, f->h_idx, f->h_row};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     if (f->out.obs) rldt_vecenv_out_free(&f->out);
     if (f->critic.net.ops) rldt_critic_free(&f->critic);
     if (f->actor.p) rldt_trainable_free(&f->actor);
     if (f->pol.ws) rldt_policy_free(&f->pol);
+    rldt_pixels_free(&f->px);
     if (f->buf.obs) rldt_replay_free(&f->buf);
     rldt_vecenv_destroy(f->venv);
     ft_ppo_free(f);
@@ -133,10 +148,23 @@ rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec,
     if (f->n_envs > f->max_batch) f->max_batch = f->n_envs;
     /* the policy's shape comes from the checkpoint; the run's config records it */
     rldt_config_t from_cfg;
-    st = rldt_policy_from_ckpt(c, &from_cfg, &f->pol, f->max_batch, be);
-    if (!st && (spec->obs_dim != f->pol.spec.obs_dim || spec->act_dim != f->pol.spec.act_dim))
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s: policy for obs %d / act %d cannot drive %s (obs %d / act %d)", from,
-                            f->pol.spec.obs_dim, f->pol.spec.act_dim, spec->name, spec->obs_dim, spec->act_dim);
+    st = rldt_policy_from_ckpt_pixels(c, &from_cfg, &f->pol, &f->px, f->max_batch, be);
+    bool pixels = !st && f->px.enc.ws; /* a pixel policy: its low-dim columns come first */
+    int od = pixels ? f->px.od : f->pol.spec.obs_dim;
+    if (!st && (spec->obs_dim != od || spec->act_dim != f->pol.spec.act_dim))
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s: policy for obs %d / act %d cannot drive %s (obs %d / act %d)", from, od,
+                            f->pol.spec.act_dim, spec->name, spec->obs_dim, spec->act_dim);
+    if (!st && pixels) {
+        const rldt_encoder_spec_t *es = &f->px.enc.spec;
+        st = rldt_pixels_check_task(es->h, es->w, es->c, spec);
+        if (st) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", rldt_error_message());
+            st = rldt_error_set(st, "%s: %s", from, why);
+        } else if (f->algo != FT_RLDT)
+            st = rldt_error_set(RLDT_ERR_USAGE, "%s: a pixel policy (policy.encoder=%s) fine-tunes with finetune.algo=rldt only, not %s",
+                                from, from_cfg.policy_encoder, cfg->ft_algo);
+    }
     if (st) {
         rldt_ckpt_close(c);
         return st;
@@ -148,18 +176,24 @@ rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec,
     cfg->policy_layernorm = from_cfg.policy_layernorm;
     cfg->policy_time_dim = from_cfg.policy_time_dim;
     memcpy(cfg->policy_act, from_cfg.policy_act, sizeof cfg->policy_act);
-    f->od = f->pol.spec.obs_dim;
+    memcpy(cfg->policy_encoder, from_cfg.policy_encoder, sizeof cfg->policy_encoder);
+    cfg->policy_encoder_feature = from_cfg.policy_encoder_feature;
+    cfg->policy_encoder_shift = from_cfg.policy_encoder_shift;
+    f->od = od;
+    f->pin = f->pol.spec.obs_dim;
+    f->img_bytes = rldt_pixels_image_bytes(&f->px);
     f->D = f->pol.spec.D;
     f->K = f->pol.spec.K;
-    float *w = rldt_xmalloc(sizeof(float) * f->pol.nparams);
-    st = rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, f->pol.nparams);
-    if (!st) st = rldt_trainable_init(&f->actor, be, f->pol.nparams, w);
+    size_t na = f->pol.nparams + f->px.enc.nparams; /* a pixel policy's encoder follows it */
+    float *w = rldt_xmalloc(sizeof(float) * na);
+    st = rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, na);
+    if (!st) st = rldt_trainable_init(&f->actor, be, na, w);
     free(w);
     rldt_rng_t rng;
     rldt_rng_init(&rng, (uint64_t)cfg->run_seed, rldt_rng_stream_id(RLDT_STREAM_INIT, 1, 0));
     if (!st)
-        st = rldt_critic_init(&f->critic, f->od, f->D, (int)cfg->critic_width, (int)cfg->critic_depth, (int)cfg->critic_members,
-                              f->max_batch, be, &rng);
+        st = rldt_critic_init_pixels(&f->critic, f->od, f->D, (int)cfg->critic_width, (int)cfg->critic_depth, (int)cfg->critic_members,
+                                     f->max_batch, be, &rng, pixels ? &f->px.enc.spec : NULL); /* its own encoder, as the policy's */
     int capacity = cfg->ft_buffer > 0 ? (int)cfg->ft_buffer : 20 * f->n_envs;
     if (capacity < f->n_envs || f->algo == FT_PPO) capacity = f->n_envs; /* PPO learns from the last rollout only */
     f->round_segs_max = cfg->ft_batch_segments > 0 ? (int)cfg->ft_batch_segments : f->n_envs; /* as ft_round takes them */
@@ -170,6 +204,7 @@ rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec,
                             capacity, f->n_envs);
     if (!st) { /* each rank's envs: their episodes are seeded from (run.seed, rank, env) */
         rldt_replay_init(&f->buf, f->od, f->D, f->T, capacity);
+        if (pixels) rldt_replay_add_images(&f->buf, f->img_bytes);
         st = rldt_vecenv_create(&f->venv, spec, f->n_envs, (int)cfg->env_max_steps, (uint64_t)cfg->run_seed, (uint32_t)world->rank,
                                 (int)cfg->run_threads);
     }
