@@ -2,12 +2,13 @@
  * lift_rgb with 16 x 16 images: `rldt collect` writes three expert demos, `rldt pretrain` a pixel policy
  * from them (a few steps), `rldt finetune` trains it. The runs change the actor's encoder (the policy's
  * weights after the velocity network's) and the critic's own encoder (after the members' in critic/online)
- * with finite losses; a run resumed from a mid-run checkpoint ends with the same tensors (networks, moments,
- * the image buffer) and metrics rows; `rldt eval` acts with the fine-tuned pixel policy; the critic's encoder
- * gradient through the TD loss matches finite differences and its Q depends on the image; and a pixel
- * checkpoint with a task without images, with images of another size, with another finetune.algo, or given
- * to `rldt export` is refused by name, while a low-dim checkpoint still fine-tunes in the *_rgb task. Skips,
- * naming what is missing, without MuJoCo (or its models) or the GL library. */
+ * with finite losses, and the memory estimate counts the images and encoders; a run resumed from a mid-run
+ * checkpoint ends with the same tensors (networks, moments, the image buffer) and metrics rows; `rldt eval`
+ * acts with the fine-tuned pixel policy; the critic's encoder gradient through the TD loss matches finite
+ * differences and its Q depends on the image; and a pixel checkpoint with a task without images, with
+ * images of another size, with another finetune.algo, or given to `rldt export` is refused by name, while a
+ * low-dim checkpoint still fine-tunes in the *_rgb task. Skips, naming what is missing, without MuJoCo (or
+ * its models) or the GL library. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <math.h>
@@ -107,9 +108,11 @@ Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = traini
 {
     pretrain(false);
     const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s finetune " TASK " " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=4 finetune.ckpt_every=2 run.name=f",
-                          bin, dir, dir);
+    int status = test_run("%s finetune " TASK " " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=4 finetune.ckpt_every=2 "
+                          "run.name=f", bin, dir, dir);
     cr_assert_eq(status, 0, "finetune failed:\n%s\n%s", test_out, test_err);
+    cr_assert(strstr(test_err, "images (the buffer's images and next images, batches) and the actor's and critic's image encoders"),
+              "the memory estimate does not count the images:\n%s", test_err);
     char init[512], mid[512], last[512], resumed[512];
     snprintf(init, sizeof init, "%s/p/pretrain.ckpt", dir);
     snprintf(mid, sizeof mid, "%s/f/finetune_2.ckpt", dir);
@@ -249,8 +252,8 @@ Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = tra
         {TASK " finetune.algo=bptt", "fine-tunes with finetune.algo=rldt only, not bptt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int status = test_run("%s finetune %s " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=1 run.name=r", bin, cases[i].args, dir,
-                              dir);
+        int status = test_run("%s finetune %s " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=1 run.name=r", bin, cases[i].args,
+                              dir, dir);
         cr_assert_eq(status, 2, "%s: exit %d:\n%s", cases[i].args, status, test_err);
         cr_assert(strstr(test_err, cases[i].needle), "%s: message lacks '%s': %s", cases[i].args, cases[i].needle, test_err);
         cr_assert(strstr(test_err, "pretrain.ckpt"), "%s: the message does not name the checkpoint: %s", cases[i].args, test_err);

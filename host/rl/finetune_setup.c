@@ -49,7 +49,8 @@ static rldt_status_t alloc_all(ft_t *f)
             void **p;
             size_t bytes;
         } px[] = {{(void **)&f->u_low, sizeof(float) * mb * od}, {(void **)&f->u_oref, sizeof(float) * mb * pin},
-                  {(void **)&f->u_dfeat, sizeof(float) * mb * (size_t)f->px.F}, {(void **)&f->u_img, mb * ib}, {(void **)&f->r_img, n * ib}};
+                  {(void **)&f->u_dfeat, sizeof(float) * mb * (size_t)f->px.F}, {(void **)&f->u_img, mb * ib},
+                  {(void **)&f->r_img, n * ib}};
         for (size_t i = 0; i < sizeof px / sizeof px[0]; i++)
             if (!(*px[i].p = be->alloc(px[i].bytes))) return rldt_error_set(RLDT_ERR, "finetune: out of %s memory", be->name);
         f->h_img = rldt_xmalloc(mb * ib);

@@ -54,8 +54,8 @@ static void targets(ft_t *f, int nseg)
         int B = total - start < f->max_batch ? total - start : f->max_batch;
         ft_gather_obs(f, f->u_obs, f->d_next, f->d_round + start, B, 1, true);
         rldt_critic_encode(&f->critic, true, f->u_img, B, NULL);
-        rldt_critic_bootstrap(&f->critic, ft_critic_obs(f, f->u_obs), f->u_boot + (size_t)start * D, M, (size_t)total * D, B, f->u_qnext + start,
-                              f->u_tmp);
+        rldt_critic_bootstrap(&f->critic, ft_critic_obs(f, f->u_obs), f->u_boot + (size_t)start * D, M, (size_t)total * D, B,
+                              f->u_qnext + start, f->u_tmp);
     }
     double r_div = f->sparse ? 1.0 : rldt_reward_scaler_divisor(&f->scaler);
     be->td_lambda(f->d_G, f->d_rew, cfg->critic_bootstrap_truncated ? f->d_term : f->d_ended, f->d_ended, f->u_qnext,
