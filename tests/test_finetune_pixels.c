@@ -7,10 +7,10 @@
  * acts with the fine-tuned pixel policy; the critic's encoder gradient through the TD loss matches finite
  * differences and its Q depends on the image; and a pixel checkpoint with a task without images, with
  * images of another size, with another finetune.algo, or given to `rldt export` is refused by name, while a
- * low-dim checkpoint still fine-tunes in the *_rgb task. Skips, naming what is missing, without MuJoCo (or
- * its models) or the GL library. */
-#define _POSIX_C_SOURCE 200809L
-#include <criterion/criterion.h>
+ * low-dim checkpoint still fine-tunes in the *_rgb task. On the device backend (a GPU in `make test-gpu`,
+ * the kernel emulator in `make test`) the same pixel fine-tune trains both encoders and resumes bit for bit.
+ * Skips, naming what is missing, without MuJoCo (or its models) or the GL library. */
+#include "parity.h" /* first: it defines _DEFAULT_SOURCE */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,4 +270,39 @@ Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = tra
     cr_assert_eq(rldt_ckpt_open(&c, path, "finetune"), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(rldt_ckpt_length(c, "replay/images"), 0, "a low-dim fine-tune kept images");
     rldt_ckpt_close(c);
+}
+
+/* The pixel fine-tune on the device: both encoders train, and a run resumed from its iteration-2 checkpoint
+ * ends with the same bits as the uninterrupted one (the batches' images go up from the host buffer). */
+Test(device, pixel_finetune_trains_both_encoders_and_resumes_bit_for_bit, .init = training_setup, .fini = training_teardown,
+     .timeout = 600)
+{
+    const rldt_backend_t *dev = parity_backend();
+    pretrain(false);
+    const char *bin = test_bin(), *dir = training_dir;
+    int status = test_run("%s finetune " TASK " " FINETUNE " run.device=%s init=%s/p/pretrain.ckpt finetune.iterations=4 "
+                          "finetune.ckpt_every=2 run.name=f", bin, dir, dev->name, dir);
+    cr_assert_eq(status, 0, "finetune on %s failed:\n%s\n%s", dev->name, test_out, test_err);
+    char backend[64];
+    snprintf(backend, sizeof backend, "backend %s,", dev->name);
+    cr_assert(strstr(test_err, backend), "the run did not use %s:\n%s", dev->name, test_err);
+    status = test_run("%s finetune " TASK " " FINETUNE " run.device=%s finetune.resume=%s/f/finetune_2.ckpt finetune.iterations=4 "
+                      "run.name=g", bin, dir, dev->name, dir);
+    cr_assert_eq(status, 0, "resume on %s failed:\n%s\n%s", dev->name, test_out, test_err);
+    char init[512], mid[512], last[512], resumed[512];
+    snprintf(init, sizeof init, "%s/p/pretrain.ckpt", dir);
+    snprintf(mid, sizeof mid, "%s/f/finetune_2.ckpt", dir);
+    snprintf(last, sizeof last, "%s/f/finetune.ckpt", dir);
+    snprintf(resumed, sizeof resumed, "%s/g/finetune.ckpt", dir);
+    size_t ne = encoder_params();
+    cr_assert(tail_differs(init, last, RLDT_POLICY_WEIGHTS, ne), "the actor's image encoder did not change on %s", dev->name);
+    cr_assert(tail_differs(mid, last, "critic/online", ne), "the critic's image encoder did not change on %s", dev->name);
+    static const char *const names[] = {RLDT_POLICY_WEIGHTS, "actor/m", "actor/v", "critic/online", "critic/target", "critic/m"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t na, nb;
+        float *x = tensor(last, names[i], &na), *y = tensor(resumed, names[i], &nb);
+        cr_assert_eq(na, nb, "%s", names[i]);
+        cr_assert(memcmp(x, y, sizeof(float) * na) == 0, "%s differs after the resume on %s", names[i], dev->name);
+        free(x), free(y);
+    }
 }
