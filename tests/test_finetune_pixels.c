@@ -23,8 +23,7 @@
 #include "rldt/encoder.h"
 #include "rldt/policy.h"
 
-#define TASK "env.name=lift_rgb env.render.width=16 env.render.height=16 env.max_steps=40"
-/* Small and fast: 4 envs x 5 chunk-steps of 2 actions per iteration (episodes of 40 steps end, truncated,
+/* Fine-tunes in TRAINING_LIFT_RGB (training.h), small and fast: 4 envs x 5 chunk-steps of 2 actions per iteration (episodes of 40 steps end, truncated,
  * in the fourth iteration: the terminal images are kept), critic steps from the first iteration, actor steps
  * from the second. */
 #define FINETUNE                                                                                                        \
@@ -37,23 +36,6 @@ static size_t encoder_params(void)
 {
     rldt_encoder_spec_t s = rldt_encoder_drq(16, 16, 3);
     return rldt_encoder_param_count(&s);
-}
-
-/* Collects the demos and pretrains a pixel policy (and, when `low_dim`, a low-dim one) into training_dir. */
-static void pretrain(bool low_dim)
-{
-    test_need_rendering("lift_rgb");
-    const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s collect " TASK " demos=3 out=%s/l.h5", bin, dir);
-    cr_assert_eq(status, 0, "collect failed:\n%s\n%s", test_out, test_err);
-    status = test_run("%s pretrain " TASK " data.path=%s/l.h5 data.image_keys=agentview_image policy.encoder=drq policy.encoder_shift=1 "
-                      "policy.width=32 policy.chunk=2 pretrain.steps=20 pretrain.batch=16 eval.episodes=1 run.out_dir=%s run.name=p",
-                      bin, dir, dir);
-    cr_assert_eq(status, 0, "pretrain failed:\n%s\n%s", test_out, test_err);
-    if (!low_dim) return;
-    status = test_run("%s pretrain " TASK " data.path=%s/l.h5 policy.width=32 policy.chunk=2 pretrain.steps=20 pretrain.batch=16 "
-                      "eval.episodes=1 run.out_dir=%s run.name=q", bin, dir, dir);
-    cr_assert_eq(status, 0, "low-dim pretrain failed:\n%s\n%s", test_out, test_err);
 }
 
 /* A float tensor of a checkpoint (freed by the caller); *n its length. */
@@ -106,9 +88,9 @@ static void metrics_rows(const char *run, int from, char *out, size_t len)
 
 Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    pretrain(false);
+    training_lift_rgb_policies(false);
     const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s finetune " TASK " " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=4 finetune.ckpt_every=2 "
+    int status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=4 finetune.ckpt_every=2 "
                           "run.name=f", bin, dir, dir);
     cr_assert_eq(status, 0, "finetune failed:\n%s\n%s", test_out, test_err);
     cr_assert(strstr(test_err, "images (the buffer's images and next images, batches) and the actor's and critic's image encoders"),
@@ -141,7 +123,7 @@ Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = traini
     cr_assert_eq(status, 0, "eval failed:\n%s\n%s", test_out, test_err);
     cr_assert(strstr(test_out, "lift_rgb: 2 episodes"), "%s", test_out);
     /* resumed from the mid-run checkpoint: the same state at the end, and the same metrics rows after it */
-    status = test_run("%s finetune " TASK " " FINETUNE " finetune.resume=%s finetune.iterations=4 run.name=g", bin, dir, mid);
+    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " finetune.resume=%s finetune.iterations=4 run.name=g", bin, dir, mid);
     cr_assert_eq(status, 0, "resume failed:\n%s\n%s", test_out, test_err);
     static const char *const names[] = {RLDT_POLICY_WEIGHTS, "policy/ref", "actor/m", "actor/v", "critic/online", "critic/target",
                                         "critic/m", "critic/v", "replay/obs", "replay/next_obs", "replay/act", "replay/rew"};
@@ -241,15 +223,15 @@ Test(finetune_pixels, critic_encoder_gradient_matches_finite_differences_and_q_s
 
 Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
-    pretrain(true);
+    training_lift_rgb_policies(true);
     const char *bin = test_bin(), *dir = training_dir;
     struct {
         const char *args, *needle;
     } cases[] = {
         {"env.name=lift", "task lift observes none"},
         {"env.name=lift_rgb env.render.width=32 env.render.height=32", "task lift_rgb observes 32 x 32 x 3 ones"},
-        {TASK " finetune.algo=ppo", "fine-tunes with finetune.algo=rldt only, not ppo"},
-        {TASK " finetune.algo=bptt", "fine-tunes with finetune.algo=rldt only, not bptt"},
+        {TRAINING_LIFT_RGB " finetune.algo=ppo", "fine-tunes with finetune.algo=rldt only, not ppo"},
+        {TRAINING_LIFT_RGB " finetune.algo=bptt", "fine-tunes with finetune.algo=rldt only, not bptt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int status = test_run("%s finetune %s " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=1 run.name=r", bin, cases[i].args,
@@ -262,7 +244,7 @@ Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = tra
     cr_assert_eq(status, 2, "export of a pixel policy: exit %d:\n%s", status, test_err);
     cr_assert(strstr(test_err, "a pixel policy (policy.encoder=drq)"), "%s", test_err);
     /* a low-dim policy fine-tunes in the *_rgb task as in its low-dim twin: no images kept */
-    status = test_run("%s finetune " TASK " " FINETUNE " init=%s/q/pretrain.ckpt finetune.iterations=2 run.name=l", bin, dir, dir);
+    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " init=%s/q/pretrain.ckpt finetune.iterations=2 run.name=l", bin, dir, dir);
     cr_assert_eq(status, 0, "low-dim policy in lift_rgb:\n%s\n%s", test_out, test_err);
     char path[512];
     snprintf(path, sizeof path, "%s/l/finetune.ckpt", dir);
@@ -278,15 +260,15 @@ Test(device, pixel_finetune_trains_both_encoders_and_resumes_bit_for_bit, .init 
      .timeout = 600)
 {
     const rldt_backend_t *dev = parity_backend();
-    pretrain(false);
+    training_lift_rgb_policies(false);
     const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s finetune " TASK " " FINETUNE " run.device=%s init=%s/p/pretrain.ckpt finetune.iterations=4 "
+    int status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " run.device=%s init=%s/p/pretrain.ckpt finetune.iterations=4 "
                           "finetune.ckpt_every=2 run.name=f", bin, dir, dev->name, dir);
     cr_assert_eq(status, 0, "finetune on %s failed:\n%s\n%s", dev->name, test_out, test_err);
     char backend[64];
     snprintf(backend, sizeof backend, "backend %s,", dev->name);
     cr_assert(strstr(test_err, backend), "the run did not use %s:\n%s", dev->name, test_err);
-    status = test_run("%s finetune " TASK " " FINETUNE " run.device=%s finetune.resume=%s/f/finetune_2.ckpt finetune.iterations=4 "
+    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " run.device=%s finetune.resume=%s/f/finetune_2.ckpt finetune.iterations=4 "
                       "run.name=g", bin, dir, dev->name, dir);
     cr_assert_eq(status, 0, "resume on %s failed:\n%s\n%s", dev->name, test_out, test_err);
     char init[512], mid[512], last[512], resumed[512];
