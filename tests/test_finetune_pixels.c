@@ -86,26 +86,51 @@ static void metrics_rows(const char *run, int from, char *out, size_t len)
     fclose(fp);
 }
 
-Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
+/* Fine-tunes the lift_rgb pixel policy for 4 iterations on backend `device` (NULL: the default) into run f
+ * with a checkpoint at iteration 2, and resumes that checkpoint into run g: the memory estimate counts the
+ * images, both encoders trained (the actor's after the velocity network in the policy's weights, the
+ * critic's after the members in critic/online), and the two runs end with the same networks and moments.
+ * The checkpoints' paths go to ckpt: [0] the pretrained policy, [1] iteration 2, [2] f's end, [3] g's end. */
+static void finetune_and_resume(const char *device, char ckpt[4][512])
 {
     training_lift_rgb_policies(false);
-    const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " init=%s/p/pretrain.ckpt finetune.iterations=4 finetune.ckpt_every=2 "
-                          "run.name=f", bin, dir, dir);
-    cr_assert_eq(status, 0, "finetune failed:\n%s\n%s", test_out, test_err);
+    const char *bin = test_bin(), *dir = training_dir, *on = device ? device : "the default backend";
+    char dev_arg[64] = "";
+    if (device) snprintf(dev_arg, sizeof dev_arg, "run.device=%s", device);
+    int status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " %s init=%s/p/pretrain.ckpt finetune.iterations=4 "
+                          "finetune.ckpt_every=2 run.name=f", bin, dir, dev_arg, dir);
+    cr_assert_eq(status, 0, "finetune on %s failed:\n%s\n%s", on, test_out, test_err);
     cr_assert(strstr(test_err, "images (the buffer's images and next images, batches) and the actor's and critic's image encoders"),
               "the memory estimate does not count the images:\n%s", test_err);
-    char init[512], mid[512], last[512], resumed[512];
-    snprintf(init, sizeof init, "%s/p/pretrain.ckpt", dir);
-    snprintf(mid, sizeof mid, "%s/f/finetune_2.ckpt", dir);
-    snprintf(last, sizeof last, "%s/f/finetune.ckpt", dir);
-    snprintf(resumed, sizeof resumed, "%s/g/finetune.ckpt", dir);
+    char backend[64];
+    snprintf(backend, sizeof backend, "backend %s,", device ? device : "");
+    cr_assert(!device || strstr(test_err, backend), "the run did not use %s:\n%s", on, test_err);
+    snprintf(ckpt[0], 512, "%s/p/pretrain.ckpt", dir);
+    snprintf(ckpt[1], 512, "%s/f/finetune_2.ckpt", dir);
+    snprintf(ckpt[2], 512, "%s/f/finetune.ckpt", dir);
+    snprintf(ckpt[3], 512, "%s/g/finetune.ckpt", dir);
+    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " %s finetune.resume=%s finetune.iterations=4 run.name=g", bin, dir,
+                      dev_arg, ckpt[1]);
+    cr_assert_eq(status, 0, "resume on %s failed:\n%s\n%s", on, test_out, test_err);
     size_t ne = encoder_params();
-    /* the actor's encoder (after the velocity network in the policy's weights) and the critic's (after the
-     * members in critic/online and critic/target) were trained */
-    cr_assert(tail_differs(init, last, RLDT_POLICY_WEIGHTS, ne), "the actor's image encoder did not change");
-    cr_assert(tail_differs(mid, last, "critic/online", ne), "the critic's image encoder did not change");
-    cr_assert(tail_differs(mid, last, "critic/target", ne), "the critic's target encoder did not change");
+    cr_assert(tail_differs(ckpt[0], ckpt[2], RLDT_POLICY_WEIGHTS, ne), "the actor's image encoder did not change on %s", on);
+    cr_assert(tail_differs(ckpt[1], ckpt[2], "critic/online", ne), "the critic's image encoder did not change on %s", on);
+    cr_assert(tail_differs(ckpt[1], ckpt[2], "critic/target", ne), "the critic's target encoder did not change on %s", on);
+    static const char *const names[] = {RLDT_POLICY_WEIGHTS, "policy/ref", "actor/m", "actor/v", "critic/online", "critic/target",
+                                        "critic/m", "critic/v", "replay/obs", "replay/next_obs", "replay/act", "replay/rew"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t na, nb;
+        float *x = tensor(ckpt[2], names[i], &na), *y = tensor(ckpt[3], names[i], &nb);
+        cr_assert_eq(na, nb, "%s", names[i]);
+        cr_assert(memcmp(x, y, sizeof(float) * na) == 0, "%s differs after the resume on %s", names[i], on);
+        free(x), free(y);
+    }
+}
+
+Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    char ckpt[4][512];
+    finetune_and_resume(NULL, ckpt);
     char rows[8192], again[8192];
     metrics_rows("f", 0, rows, sizeof rows);
     /* per row (timing columns left out): itr, env_steps, 3 eval columns, critic_loss, the 3 actor losses, ... */
@@ -119,26 +144,15 @@ Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = traini
     }
     cr_assert_eq(n_rows, 4, "%s", rows);
     /* the fine-tuned pixel policy acts in `rldt eval` */
-    status = test_run("%s eval %s episodes=2 seed=5", bin, last);
+    int status = test_run("%s eval %s episodes=2 seed=5", test_bin(), ckpt[2]);
     cr_assert_eq(status, 0, "eval failed:\n%s\n%s", test_out, test_err);
     cr_assert(strstr(test_out, "lift_rgb: 2 episodes"), "%s", test_out);
-    /* resumed from the mid-run checkpoint: the same state at the end, and the same metrics rows after it */
-    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " finetune.resume=%s finetune.iterations=4 run.name=g", bin, dir, mid);
-    cr_assert_eq(status, 0, "resume failed:\n%s\n%s", test_out, test_err);
-    static const char *const names[] = {RLDT_POLICY_WEIGHTS, "policy/ref", "actor/m", "actor/v", "critic/online", "critic/target",
-                                        "critic/m", "critic/v", "replay/obs", "replay/next_obs", "replay/act", "replay/rew"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t na, nb;
-        float *x = tensor(last, names[i], &na), *y = tensor(resumed, names[i], &nb);
-        cr_assert_eq(na, nb, "%s", names[i]);
-        cr_assert(memcmp(x, y, sizeof(float) * na) == 0, "%s differs after the resume", names[i]);
-        free(x), free(y);
-    }
+    /* the image buffer resumed too, and holds rendered frames */
     static const char *const images[] = {"replay/images", "replay/next_images"};
     for (int i = 0; i < 2; i++) {
         rldt_ckpt_t *a, *b;
-        cr_assert_eq(rldt_ckpt_open(&a, last, "finetune"), RLDT_OK, "%s", rldt_error_message());
-        cr_assert_eq(rldt_ckpt_open(&b, resumed, "finetune"), RLDT_OK, "%s", rldt_error_message());
+        cr_assert_eq(rldt_ckpt_open(&a, ckpt[2], "finetune"), RLDT_OK, "%s", rldt_error_message());
+        cr_assert_eq(rldt_ckpt_open(&b, ckpt[3], "finetune"), RLDT_OK, "%s", rldt_error_message());
         size_t n = rldt_ckpt_length(a, images[i]);
         cr_assert_eq(n, 4 * 20 * 5 * 16 * 16 * 3, "%s holds %zu bytes", images[i], n); /* 20 x n_envs segments of 5 steps */
         cr_assert_eq(rldt_ckpt_length(b, images[i]), n);
@@ -259,32 +273,6 @@ Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = tra
 Test(device, pixel_finetune_trains_both_encoders_and_resumes_bit_for_bit, .init = training_setup, .fini = training_teardown,
      .timeout = 600)
 {
-    const rldt_backend_t *dev = parity_backend();
-    training_lift_rgb_policies(false);
-    const char *bin = test_bin(), *dir = training_dir;
-    int status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " run.device=%s init=%s/p/pretrain.ckpt finetune.iterations=4 "
-                          "finetune.ckpt_every=2 run.name=f", bin, dir, dev->name, dir);
-    cr_assert_eq(status, 0, "finetune on %s failed:\n%s\n%s", dev->name, test_out, test_err);
-    char backend[64];
-    snprintf(backend, sizeof backend, "backend %s,", dev->name);
-    cr_assert(strstr(test_err, backend), "the run did not use %s:\n%s", dev->name, test_err);
-    status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " run.device=%s finetune.resume=%s/f/finetune_2.ckpt finetune.iterations=4 "
-                      "run.name=g", bin, dir, dev->name, dir);
-    cr_assert_eq(status, 0, "resume on %s failed:\n%s\n%s", dev->name, test_out, test_err);
-    char init[512], mid[512], last[512], resumed[512];
-    snprintf(init, sizeof init, "%s/p/pretrain.ckpt", dir);
-    snprintf(mid, sizeof mid, "%s/f/finetune_2.ckpt", dir);
-    snprintf(last, sizeof last, "%s/f/finetune.ckpt", dir);
-    snprintf(resumed, sizeof resumed, "%s/g/finetune.ckpt", dir);
-    size_t ne = encoder_params();
-    cr_assert(tail_differs(init, last, RLDT_POLICY_WEIGHTS, ne), "the actor's image encoder did not change on %s", dev->name);
-    cr_assert(tail_differs(mid, last, "critic/online", ne), "the critic's image encoder did not change on %s", dev->name);
-    static const char *const names[] = {RLDT_POLICY_WEIGHTS, "actor/m", "actor/v", "critic/online", "critic/target", "critic/m"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t na, nb;
-        float *x = tensor(last, names[i], &na), *y = tensor(resumed, names[i], &nb);
-        cr_assert_eq(na, nb, "%s", names[i]);
-        cr_assert(memcmp(x, y, sizeof(float) * na) == 0, "%s differs after the resume on %s", names[i], dev->name);
-        free(x), free(y);
-    }
+    char ckpt[4][512];
+    finetune_and_resume(parity_backend()->name, ckpt);
 }
