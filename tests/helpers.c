@@ -112,3 +112,19 @@ void test_need_mujoco(const char *task)
     cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
     rldt_env_model_free(sp, m);
 }
+
+void test_need_rendering(const char *task)
+{
+    rldt_env_t env;
+    rldt_status_t st = rldt_env_init(&env, test_env(task), 0);
+    if (st && (strstr(rldt_error_message(), "MuJoCo not installed") || strstr(rldt_error_message(), "Gymnasium's models")))
+        cr_skip_test("skipped: %s", rldt_error_message());
+    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
+    rldt_renderer_t *r;
+    st = rldt_env_renderer_create(&env, &r);
+    if (!st) rldt_renderer_free(r);
+    rldt_env_free(&env);
+    if (st && (strstr(rldt_error_message(), "OSMesa") || strstr(rldt_error_message(), "libEGL")))
+        cr_skip_test("skipped: %s", rldt_error_message());
+    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
+}

@@ -32,5 +32,8 @@ const rldt_env_spec_t *test_env(const char *name);
 /* Skips the test when this build has no MuJoCo (after checking that `task` says how to get it) or, for a
  * task on Gymnasium's models, no venv holding them; fails it on any other error loading the task's model. */
 void test_need_mujoco(const char *task);
+/* Skips the test, naming what is missing, unless the images of `task` (a *_rgb task) can be made and
+ * rendered here (MuJoCo, its models, an OSMesa or EGL library). */
+void test_need_rendering(const char *task);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include "training.h"
 #include "rldt/checkpoint.h"
 #include "rldt/comm.h"
 
@@ -236,6 +237,42 @@ Test(comm, the_cli_finetunes_as_two_ranks, .timeout = 300)
     snprintf(b, sizeof b, "%s/ppo1/finetune.ckpt", dir);
     same_state(a, b, true);
     test_rmtree(dir);
+}
+
+/* A pixel policy fine-tuned by two ranks (each with its envs, its images in its buffer): it runs, and its
+ * checkpoint, which lays the ranks' image buffers out as the world's, resumes bit for bit on two ranks. */
+Test(comm, the_cli_finetunes_a_pixel_policy_as_two_ranks, .init = training_setup, .fini = training_teardown, .timeout = 300)
+{
+    rank_program();
+    training_lift_rgb_policies(false);
+    const char *bin = test_bin(), *dir = training_dir;
+    const char *ft = TRAINING_LIFT_RGB " env.n_envs=2 finetune.n_steps=5 finetune.q_repeat=2 finetune.critic_steps=3 "
+                     "finetune.actor_steps=2 finetune.critic_warmup=0 finetune.val_freq=0 critic.batch=32 critic.width=32 "
+                     "critic.depth=2 actor.states=8 svgd.particles=4 eval.episodes=1 run.threads=1 run.blas_threads=1 "
+                     "finetune.iterations=4 finetune.ckpt_every=2";
+    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s init=%s/p/pretrain.ckpt run.out_dir=%s run.name=two", bin, ft, dir, dir), 0, "%s",
+                 test_err);
+    cr_assert(strstr(test_err, "2 ranks, 2 per node (mpi)"), "%s", test_err);
+    cr_assert_eq(count_lines(test_out, "fine-tuned lift_rgb: 4 iterations"), 1, "%s", test_out);
+    cr_assert_eq(test_run(MPIRUN " 2 %s finetune %s finetune.resume=%s/two/finetune_2.ckpt run.out_dir=%s run.name=again", bin, ft, dir,
+                          dir),
+                 0, "%s", test_err);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/two/finetune.ckpt", dir);
+    snprintf(b, sizeof b, "%s/again/finetune.ckpt", dir);
+    same_state(a, b, false);
+    rldt_ckpt_t *x, *y;
+    cr_assert_eq(rldt_ckpt_open(&x, a, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_ckpt_open(&y, b, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    size_t n = rldt_ckpt_length(x, "replay/next_images");
+    cr_assert_eq(n, (size_t)4 * 20 * 5 * 16 * 16 * 3, "the world's 4 envs x 20 segments x 5 steps of images: %zu bytes", n);
+    uint8_t *p = malloc(n), *q = malloc(n);
+    cr_assert(!rldt_ckpt_read_bytes(x, "replay/next_images", p, n) && !rldt_ckpt_read_bytes(y, "replay/next_images", q, n), "%s",
+              rldt_error_message());
+    cr_assert(memcmp(p, q, n) == 0, "replay/next_images differs after the two-rank resume");
+    free(p), free(q);
+    rldt_ckpt_close(x);
+    rldt_ckpt_close(y);
 }
 
 /* Ranks started from different files disagree on their parameters: the checksum stops the job on every

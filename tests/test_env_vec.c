@@ -22,7 +22,7 @@ typedef struct {
 static void outputs_init(outputs_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->out = (rldt_vec_out_t){o->obs, o->final_obs, o->reward, o->steps, o->terminated, o->truncated, o->success, NULL};
+    o->out = (rldt_vec_out_t){o->obs, o->final_obs, o->reward, o->steps, o->terminated, o->truncated, o->success, NULL, NULL};
 }
 
 /* Deterministic actions in [-1.5, 1.5]·bounds for (iteration, env), independent of the vector env. */

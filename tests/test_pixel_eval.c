@@ -11,23 +11,6 @@
 #include "helpers.h"
 #include "rldt/env.h"
 
-/* Skips the test unless hopper_rgb can be made and rendered here. */
-static void need_rendering(void)
-{
-    rldt_env_t env;
-    rldt_status_t st = rldt_env_init(&env, rldt_env_find("hopper_rgb"), 0);
-    if (st && (strstr(rldt_error_message(), "MuJoCo not installed") || strstr(rldt_error_message(), "Gymnasium's models")))
-        cr_skip_test("skipped: %s", rldt_error_message());
-    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
-    rldt_renderer_t *r;
-    st = rldt_env_renderer_create(&env, &r);
-    if (!st) rldt_renderer_free(r);
-    rldt_env_free(&env);
-    if (st && (strstr(rldt_error_message(), "OSMesa") || strstr(rldt_error_message(), "libEGL")))
-        cr_skip_test("skipped: %s", rldt_error_message());
-    cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
-}
-
 /* `rldt eval`'s summary without its timing ("..., N env steps in T s"). */
 static void eval_summary(char *out, size_t len)
 {
@@ -39,7 +22,7 @@ static void eval_summary(char *out, size_t len)
 
 Test(pixels, pretrain_eval_and_collect_from_images, .timeout = 300)
 {
-    need_rendering();
+    test_need_rendering("hopper_rgb");
     const char *bin = test_bin();
     char dir[256], first[1024], second[1024];
     test_tmpdir(dir, sizeof dir);

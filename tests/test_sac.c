@@ -550,7 +550,7 @@ Test(sac, a_truncated_step_bootstraps_and_a_terminated_one_does_not)
     float next[6] = {10, 10, 20, 20, 30, 30}, final[6] = {-10, -10, -20, -20, 99, 99}, rew[3] = {1, 2, 3};
     int steps[3] = {1, 1, 1};
     uint8_t term[3] = {0, 1, 0}, trunc[3] = {1, 0, 0}, succ[3] = {0};
-    rldt_vec_out_t out = {next, final, rew, steps, term, trunc, succ, NULL};
+    rldt_vec_out_t out = {next, final, rew, steps, term, trunc, succ, NULL, NULL};
     rldt_sac_store(&buf, obs, unit, &out, 3);
     cr_assert_eq(buf.count, 3);
     cr_assert_eq(buf.term[0], 0, "a truncated step must bootstrap");

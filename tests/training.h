@@ -3,6 +3,8 @@
 #ifndef RLDT_TEST_TRAINING_H
 #define RLDT_TEST_TRAINING_H
 
+#include <stdbool.h>
+
 #include "rldt/config.h"
 
 /* The current test's directory (made by training_setup, removed by training_teardown). */
@@ -24,5 +26,12 @@ rldt_config_t training_pretrained(const char *env, int demos, double noise, int 
 /* A tiny pendulum fine-tune (4 envs x 10 steps, 2 rounds of 4 critic steps, 32-wide networks, P = 4) of a
  * 150-step BC policy: seconds per iteration, for resume, NaN and device tests. */
 rldt_config_t training_tiny_pendulum(void);
+
+/* lift_rgb with 16 x 16 images and 40-step episodes: the CLI arguments of the pixel tests. */
+#define TRAINING_LIFT_RGB "env.name=lift_rgb env.render.width=16 env.render.height=16 env.max_steps=40"
+/* Through the CLI: 3 expert demos of TRAINING_LIFT_RGB into <training_dir>/l.h5 and a 20-step pixel policy
+ * (policy.encoder=drq, width 32, chunk 2) pretrained on them into <training_dir>/p/pretrain.ckpt; with
+ * `low_dim`, also a low-dim one into <training_dir>/q/. Skips the test where lift_rgb cannot render. */
+void training_lift_rgb_policies(bool low_dim);
 
 #endif

@@ -105,7 +105,8 @@ static void finish_chunk(rldt_vecenv_t *v, int i, int steps, float reward, rldt_
 // native tasks: each env's whole chunk on a pool thread
 
 /* Runs env i's chunk on thread `worker`; rows of the capture are at (i, k). Images are rendered after every
- * step when the capture takes them, else only where the chunk ends (a reset renders the next episode's). */
+ * step when the capture takes them, else only where the chunk ends (a reset renders the next episode's; the
+ * terminal one is rendered before it when the caller keeps final_images). */
 static void step_env(rldt_vecenv_t *v, int worker, int i)
 {
     size_t od = (size_t)v->spec->obs_dim, ad = (size_t)v->spec->act_dim;
@@ -121,11 +122,13 @@ static void step_env(rldt_vecenv_t *v, int worker, int i)
         s = rldt_env_step(&v->envs[i], v->actions + row * ad, obs, rec && rec->actions ? rec->actions + row * ad : NULL);
         reward += s.reward;
         bool done = s.terminated || s.truncated;
-        if (every_image || (v->images && !done && k + 1 == v->chunk)) draw(v, worker, i);
+        if (every_image || (v->images && (done ? v->out->final_images != NULL : k + 1 == v->chunk))) draw(v, worker, i);
         record_after(v, i, k++, s, obs, v->images ? v->images + (size_t)i * v->image_bytes : NULL);
         if (done) break;
     }
     finish_chunk(v, i, k, reward, s, obs);
+    if ((s.terminated || s.truncated) && v->out->final_images)
+        memcpy(v->out->final_images + (size_t)i * v->image_bytes, v->images + (size_t)i * v->image_bytes, v->image_bytes);
     if (s.terminated || s.truncated) reset_env(v, worker, i);
     memcpy(v->out->obs + (size_t)i * od, obs, od * sizeof *obs);
 }
@@ -213,6 +216,7 @@ static rldt_status_t bridge_step(rldt_vecenv_t *v)
             record_after(v, i, k, s, next, v->images ? (done ? io->final_image : io->image) + (size_t)i * ib : NULL);
             memcpy(v->obs + (size_t)i * od, io->obs + (size_t)i * od, od * sizeof(float));
             if (v->images) memcpy(v->images + (size_t)i * ib, io->image + (size_t)i * ib, ib);
+            if (out->final_images && done) memcpy(out->final_images + (size_t)i * ib, io->final_image + (size_t)i * ib, ib);
             if (done || k + 1 == v->chunk) finish_chunk(v, i, k + 1, out->reward[i], s, next);
             if (done) rldt_env_begin(&v->envs[i], next_seed(v, i)), v->episodes[i]++;
             active |= !done;
@@ -388,13 +392,14 @@ void rldt_vecenv_out_alloc(const rldt_vecenv_t *v, rldt_vec_out_t *out)
         .terminated = rldt_xcalloc(n, 1),
         .truncated = rldt_xcalloc(n, 1),
         .success = rldt_xcalloc(n, 1),
+        .final_images = v->image_bytes ? rldt_xcalloc(n, v->image_bytes) : NULL,
     };
 }
 
 void rldt_vecenv_out_free(rldt_vec_out_t *out)
 {
     free(out->obs), free(out->final_obs), free(out->reward), free(out->steps);
-    free(out->terminated), free(out->truncated), free(out->success);
+    free(out->terminated), free(out->truncated), free(out->success), free(out->final_images);
     *out = (rldt_vec_out_t){0};
 }
 

@@ -1,8 +1,14 @@
-/* finetune_internal.h — the state of one fine-tuning run, shared by host/finetune*.c. */
+/* finetune_internal.h — the state of one fine-tuning run, shared by host/rl/finetune*.c. */
 #ifndef RLDT_FINETUNE_INTERNAL_H
 #define RLDT_FINETUNE_INTERNAL_H
 
+#include <stdio.h>
+
+#include "rldt/checkpoint.h"
 #include "rldt/critic.h"
+#include "rldt/metrics.h"
+#include "rldt/path.h"
+#include "rldt/pixels.h"
 #include "rldt/finetune.h"
 #include "rldt/replay.h"
 #include "rldt/transport.h"
@@ -23,7 +29,10 @@ typedef struct {
     bool sparse;
 
     rldt_policy_t pol;
-    rldt_trainable_t actor; /* the policy's parameters, gradients, moments */
+    rldt_pixels_t px;       /* a pixel policy's image encoder (px.enc.ws NULL: a low-dim policy) */
+    int pin;                /* the policy's input width: od, and px.F feature columns after them for a pixel policy */
+    size_t img_bytes;       /* of one image (0: a low-dim policy, no images kept) */
+    rldt_trainable_t actor; /* the policy's parameters (a pixel policy's encoder after them), gradients, moments */
     float *vref;            /* v_ref parameters */
     float *pretrained;      /* the starting weights (for finetune.anchor) */
     rldt_critic_t critic;
@@ -55,6 +64,15 @@ typedef struct {
     /* updates (max_batch rows) */
     float *u_obs, *u_act, *u_tgt, *u_x, *u_chain, *u_g, *u_xk, *u_t, *u_at, *u_phi, *u_h, *u_alpha, *u_dv, *u_ref, *u_tmp;
     int *u_k, *u_idx;
+    /* pixel policies only (NULL otherwise): see finetune_pixels.c */
+    float *u_low;      /* device [max_batch][od]: a batch's standardised low-dim rows (the critic's obs) */
+    float *u_oref;     /* device [max_batch][pin]: v_ref's input rows (features of v_ref's own encoder) */
+    float *u_dfeat;    /* device [max_batch][px.F]: the actor loss's gradient at the features */
+    uint8_t *u_img;    /* device [max_batch][img_bytes]: a batch's images */
+    uint8_t *r_img;    /* device [n_envs][img_bytes]: the rollout's current images */
+    uint8_t *h_img;    /* host [max_batch][img_bytes]: a batch's images before the upload */
+    int *h_idx;        /* host [max_batch]: a batch's buffer rows */
+    float *h_row;      /* host [pin]: one standardised observation */
     float *d_G;     /* device [capacity][T]: TD(λ) targets by buffer row */
     float *u_qnext; /* device [round steps]: a round's bootstrap values, in round order */
     int *d_rows;    /* device [capacity * T]: buffer rows (critic members' rows, actor states) */
@@ -126,5 +144,56 @@ bool ft_skip(ft_t *f, ft_stats_t *st, int kind);
 void ft_ok(ft_t *f, int kind);
 /* Whether either kind has reached finetune.max_skips in a row. */
 bool ft_stopped(const ft_t *f);
+
+/* finetune_pixels.c: a batch's observations: n policy input rows into dst ([n][pin]) from the buffer rows
+ * idx (device, n / repeat of them, each `repeat` times) of src (f->d_obs or f->d_next). Low-dim policies: a
+ * row gather. Pixel policies: the low-dim rows also to f->u_low and the rows' images (next images when
+ * `next`) to f->u_img; the feature columns are left to ft_encode_actor / rldt_critic_encode. */
+void ft_gather_obs(ft_t *f, float *dst, const float *src, const int *idx, int n, int repeat, bool next);
+/* The critic's obs rows for the batch ft_gather_obs just put in dst: dst itself for a low-dim policy, else
+ * f->u_low. */
+const float *ft_critic_obs(const ft_t *f, const float *dst);
+/* Pixel policies: the feature columns of n input rows obs by the encoder of `params` (the actor's or
+ * v_ref's) from f->u_img, shifted with draws from aug (NULL: none). Low-dim: nothing. */
+void ft_encode_actor(ft_t *f, const float *params, float *obs, int n, rldt_rng_t *aug);
+/* Pixel policies: adds the gradient at the features of the last rldt_policy_backward to f->u_dfeat (n rows)
+ * (ft_encoder_backward sends the sum through the actor's encoder). Low-dim: nothing. */
+void ft_feature_grad(ft_t *f, int n);
+void ft_encoder_backward(ft_t *f);
+
+/* finetune.c: updates one rollout makes at most under config c: actor updates (actor), else critic steps
+ * (PPO: value steps). */
+int64_t ft_updates_per_rollout(const ft_t *f, const rldt_config_t *c, bool actor);
+/* finetune_setup.c: builds the run from cfg->ft_init (or resumes cfg->ft_resume: ft_restore) for task spec
+ * on be; the policy's shape keys of cfg are set to the checkpoint's. ft_free frees what it built (safe on
+ * a partial set-up). */
+rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec, const rldt_backend_t *be);
+void ft_free(ft_t *f);
+/* finetune_ckpt.c: writes the run's state to `path`: a collective (every rank calls it; rank 0 gathers the
+ * ranks' envs and buffers and writes). Every rank returns the same status. */
+rldt_status_t ft_save(ft_t *f, const char *path);
+/* finetune_ckpt.c: restores the whole training state from a finetune checkpoint into an initialised run
+ * (the shared state on every rank, and each rank's share of the envs and the buffer); `was` is the
+ * checkpoint's own config. */
+rldt_status_t ft_restore(ft_t *f, rldt_ckpt_t *c, const rldt_config_t *was);
+
+/* finetune_metrics.c: a run's metrics (rldt/metrics.h: one row per iteration) and, with
+ * finetune.step_grad_freq, step_grads.csv: K rows per logged actor update. Rank 0 writes them (the other
+ * ranks' files stay closed). */
+typedef struct {
+    rldt_metrics_t rows;
+    FILE *step_grads;
+    char sg_path[RLDT_PATH_MAX + 1];
+} ft_metrics_t;
+/* Opens the metrics files for a run starting at iteration `itr`; step_grads.csv when `step_grads`. */
+rldt_status_t ft_metrics_open(ft_metrics_t *m, const char *dir, long itr, bool step_grads);
+rldt_status_t ft_metrics_close(ft_metrics_t *m);
+/* One row: ev is NULL on training iterations; env_sps and update_s are NaN on evaluation iterations. */
+rldt_status_t ft_metrics_write(ft_metrics_t *m, const ft_t *f, const ft_stats_t *s, const rldt_eval_result_t *ev, double env_sps,
+                               double update_s);
+/* The iteration's logged per-step gradient norms into step_grads.csv (when it is open). */
+rldt_status_t ft_metrics_step_grads(ft_metrics_t *m, ft_t *f);
+/* The iteration's loss sums and counts, summed over the ranks. */
+void ft_world_stats(ft_stats_t *s);
 
 #endif

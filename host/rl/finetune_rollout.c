@@ -23,7 +23,11 @@ static void explore(ft_t *f, rldt_rng_t *rng)
     const rldt_backend_t *be = f->be;
     int n = f->n_envs, D = f->D, K = f->K;
     size_t nx = (size_t)n * D;
-    be->upload(f->r_obs, f->h_obs, sizeof(float) * (size_t)n * f->od);
+    be->upload(f->r_obs, f->h_obs, sizeof(float) * (size_t)n * f->pin);
+    if (f->img_bytes) { /* a pixel policy: the features of the current images, unshifted */
+        be->upload(f->r_img, rldt_vecenv_images(f->venv), f->img_bytes * (size_t)n);
+        rldt_pixels_encode(&f->px, f->actor.p, f->r_obs, f->r_img, n, NULL);
+    }
     be->fill_normal(f->r_chain, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
     rldt_policy_sample(&f->pol, f->actor.p, f->r_obs, n, f->r_chain, f->r_chain);
     /* k uniform in {K-2, K-1} (0 when K = 1) and t = k/K per env */
@@ -48,7 +52,8 @@ static bool all_finite(const float *x, size_t n)
 int ft_rollout(ft_t *f, ft_stats_t *st)
 {
     const rldt_config_t *cfg = f->cfg;
-    int n = f->n_envs, od = f->od, D = f->D, T = f->T;
+    int n = f->n_envs, od = f->od, pin = f->pin, D = f->D, T = f->T;
+    size_t ib = f->img_bytes;
     rldt_rng_t rng;
     rldt_rng_init(&rng, rldt_comm_seed((uint64_t)cfg->run_seed), rldt_rng_stream_id(RLDT_STREAM_TRAIN, 1, (uint32_t)f->itr));
     int *slot = f->slots;
@@ -58,7 +63,9 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
     long steps = 0;
     for (int i = 0; i < n; i++) slot[i] = rldt_replay_push(&f->buf);
     for (int t = 0; t < T; t++) {
-        rldt_policy_observe(&f->pol, rldt_vecenv_obs(f->venv), f->h_obs, n);
+        rldt_pixels_observe(&f->px, &f->pol, rldt_vecenv_obs(f->venv), f->h_obs, n);
+        for (int i = 0; i < n && ib; i++) /* the images the chunk starts from (the step replaces them) */
+            memcpy(rldt_replay_image(&f->buf, slot[i], t, false), rldt_vecenv_images(f->venv) + (size_t)i * ib, ib);
         if (f->algo == FT_PPO)
             ft_ppo_act(f, &rng, t);
         else
@@ -69,8 +76,15 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             size_t row = rldt_replay_step(&f->buf, s, t);
             bool ended = f->out.terminated[i] || f->out.truncated[i];
             const float *next = ended ? f->out.final_obs + (size_t)i * od : f->out.obs + (size_t)i * od;
-            memcpy(rldt_replay_obs(&f->buf, s, t), f->h_obs + (size_t)i * od, sizeof(float) * od);
-            rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
+            memcpy(rldt_replay_obs(&f->buf, s, t), f->h_obs + (size_t)i * pin, sizeof(float) * od);
+            if (ib) { /* a pixel policy's standardised rows are wider: their low-dim columns, and the next image */
+                rldt_pixels_observe(&f->px, &f->pol, next, f->h_row, 1);
+                memcpy(rldt_replay_next_obs(&f->buf, s, t), f->h_row, sizeof(float) * od);
+                const uint8_t *img = ended ? f->out.final_images : rldt_vecenv_images(f->venv);
+                memcpy(rldt_replay_image(&f->buf, s, t, true), img + (size_t)i * ib, ib);
+            } else {
+                rldt_policy_observe(&f->pol, next, rldt_replay_next_obs(&f->buf, s, t), 1);
+            }
             memcpy(rldt_replay_act(&f->buf, s, t), f->h_exec + (size_t)i * D, sizeof(float) * D);
             float raw = f->out.reward[i];
             if (isfinite(raw)) {
@@ -84,7 +98,7 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             f->buf.ended[row] = x.ended;
             f->buf.success[row] = f->out.success[i];
             f->buf.mask[row] = x.mask;
-            if (!isfinite(x.reward) || !all_finite(f->h_obs + (size_t)i * od, od) || !all_finite(next, od) ||
+            if (!isfinite(x.reward) || !all_finite(f->h_obs + (size_t)i * pin, od) || !all_finite(next, od) ||
                 !all_finite(f->h_exec + (size_t)i * D, D))
                 bad[i] = 1;
             if (ended) f->ep_ret[i] = 0;

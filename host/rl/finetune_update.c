@@ -30,7 +30,8 @@ static void draw_bootstrap_actions(ft_t *f, int nseg, rldt_rng_t *rng)
     be->upload(f->d_segrows, f->rows, sizeof(int) * (size_t)nseg);
     for (int start = 0; start < total; start += f->max_batch) {
         int B = total - start < f->max_batch ? total - start : f->max_batch;
-        be->gather_rows(f->u_obs, f->d_next, f->d_round + start, B, f->od, 1);
+        ft_gather_obs(f, f->u_obs, f->d_next, f->d_round + start, B, 1, true);
+        ft_encode_actor(f, f->actor.p, f->u_obs, B, NULL);
         for (int m = 0; m < M; m++) {
             float *x = f->u_boot + ((size_t)m * total + start) * D;
             size_t nx = (size_t)B * D;
@@ -51,9 +52,10 @@ static void targets(ft_t *f, int nseg)
     int D = f->D, M = (int)cfg->critic_samples, total = nseg * f->T;
     for (int start = 0; start < total; start += f->max_batch) {
         int B = total - start < f->max_batch ? total - start : f->max_batch;
-        be->gather_rows(f->u_obs, f->d_next, f->d_round + start, B, f->od, 1);
-        rldt_critic_bootstrap(&f->critic, f->u_obs, f->u_boot + (size_t)start * D, M, (size_t)total * D, B, f->u_qnext + start,
-                              f->u_tmp);
+        ft_gather_obs(f, f->u_obs, f->d_next, f->d_round + start, B, 1, true);
+        rldt_critic_encode(&f->critic, true, f->u_img, B, NULL);
+        rldt_critic_bootstrap(&f->critic, ft_critic_obs(f, f->u_obs), f->u_boot + (size_t)start * D, M, (size_t)total * D, B,
+                              f->u_qnext + start, f->u_tmp);
     }
     double r_div = f->sparse ? 1.0 : rldt_reward_scaler_divisor(&f->scaler);
     be->td_lambda(f->d_G, f->d_rew, cfg->critic_bootstrap_truncated ? f->d_term : f->d_ended, f->d_ended, f->u_qnext,
@@ -79,7 +81,7 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
 {
     const rldt_backend_t *be = f->be;
     const rldt_config_t *cfg = f->cfg;
-    int M = f->critic.members, B = (int)cfg->critic_batch, od = f->od, D = f->D;
+    int M = f->critic.members, B = (int)cfg->critic_batch, D = f->D;
     int start[RLDT_MAX_MEMBERS], count[RLDT_MAX_MEMBERS], at = 0;
     for (int m = 0; m < M; m++) {
         start[m] = at;
@@ -107,10 +109,11 @@ static void critic_steps(ft_t *f, int nseg, rldt_rng_t *rng, ft_stats_t *st)
             /* B rows drawn uniformly (with replacement) from the member's, gathered on the backend */
             be->draw_index(f->u_idx, NULL, 0, f->d_rows + start[m], 0, (uint32_t)count[m], (size_t)B, rng->seed, rng->stream,
                            rldt_rng_claim(rng, (size_t)B));
-            be->gather_rows(f->u_obs, f->d_obs, f->u_idx, B, od, 1);
+            ft_gather_obs(f, f->u_obs, f->d_obs, f->u_idx, B, 1, false);
+            rldt_critic_encode(&f->critic, false, f->u_img, B, rng); /* shifted, as the actor's training batches */
             be->gather_rows(f->u_act, f->d_act, f->u_idx, B, D, 1);
             be->gather_rows(f->u_tgt, f->d_G, f->u_idx, B, 1, 1);
-            loss += rldt_critic_accumulate(&f->critic, m, f->u_obs, f->u_act, f->u_tgt, B);
+            loss += rldt_critic_accumulate(&f->critic, m, ft_critic_obs(f, f->u_obs), f->u_act, f->u_tgt, B);
             mine++;
         }
         /* a non-finite loss makes the gradient NaN: the ranks' mean is then NaN on every rank, and all skip */
@@ -179,7 +182,17 @@ int ft_actor_begin(ft_t *f, int nseg, ft_stats_t *st, rldt_rng_t *rng, double **
         *norms = f->sg_norm + (size_t)f->sg_n++ * f->K;
     }
     size_t nx = (size_t)N * f->D;
-    be->gather_rows(f->u_obs, f->d_obs, f->d_rows, N, f->od, f->P); /* each state once per particle */
+    ft_gather_obs(f, f->u_obs, f->d_obs, f->d_rows, N, f->P, false); /* each state once per particle */
+    if (f->img_bytes) {
+        /* v_ref's rows: its own encoder's features of the same shifted images (a copy of the stream draws the
+         * same shifts); then the actor's, whose forward the encoder's backward follows */
+        rldt_rng_t same = *rng;
+        be->copy(f->u_oref, f->u_obs, sizeof(float) * (size_t)N * f->pin);
+        ft_encode_actor(f, f->vref, f->u_oref, N, &same);
+        ft_encode_actor(f, f->actor.p, f->u_obs, N, rng);
+        be->fill(f->u_dfeat, 0.0f, (size_t)N * f->px.F);
+        rldt_critic_encode(&f->critic, false, f->u_img, N, NULL);
+    }
     /* particles: P full chains per state, no gradient; a = x_K (unclipped) */
     be->fill_normal(f->u_chain, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
     rldt_policy_sample(&f->pol, f->actor.p, f->u_obs, N, f->u_chain, f->u_chain);
@@ -197,11 +210,13 @@ double ft_actor_regulariser(ft_t *f, const float *a, int N, rldt_rng_t *rng)
     be->draw_index(NULL, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng->seed, rng->stream, rldt_rng_claim(rng, (size_t)N));
     be->fill_normal(f->u_tmp, nx, rng->seed, rng->stream, rldt_rng_claim(rng, nx));
     be->flow_pair(f->u_x, f->u_at, a, f->u_tmp, f->u_t, N, D); /* the path velocity lands in u_at: unused */
-    be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->u_obs, N), sizeof(float) * nx);
+    be->copy(f->u_ref, rldt_policy_forward(&f->pol, f->vref, f->u_x, f->u_t, f->img_bytes ? f->u_oref : f->u_obs, N),
+             sizeof(float) * nx);
     const float *v = rldt_policy_forward(&f->pol, f->actor.p, f->u_x, f->u_t, f->u_obs, N);
     double lreg = cfg->actor_c_reg * D * be->mse(v, f->u_ref, f->u_dv, nx); /* mse is per element: x D per particle */
     be->scale(f->u_dv, (float)(cfg->actor_c_reg * D), nx);
     rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
+    ft_feature_grad(f, N);
     return lreg;
 }
 
@@ -251,7 +266,8 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     if (N == 0) return;
     size_t nx = (size_t)N * D;
     const float *a = f->u_chain + (size_t)K * nx;
-    rldt_critic_action_grad(&f->critic, f->u_obs, a, N, f->u_g);
+    const float *cobs = ft_critic_obs(f, f->u_obs); /* the critic's features of these rows: ft_actor_begin's */
+    rldt_critic_action_grad(&f->critic, cobs, a, N, f->u_g);
     /* one uniformly drawn step k per particle (t = k/K); its velocity (with gradient) and expected target a†_k */
     be->draw_index(f->u_k, f->u_t, K, NULL, 0, (uint32_t)K, (size_t)N, rng.seed, rng.stream, rldt_rng_claim(&rng, (size_t)N));
     be->chain_select(f->u_xk, f->u_chain, f->u_k, N, D);
@@ -259,15 +275,17 @@ static void actor_step(ft_t *f, int nseg, ft_stats_t *st)
     be->expected_target(f->u_at, f->u_xk, v, f->u_t, N, D);
     /* the transport field at the expected targets */
     if (f->delta_kernel) {
-        rldt_critic_action_grad(&f->critic, f->u_obs, f->u_at, N, f->u_phi);
+        rldt_critic_action_grad(&f->critic, cobs, f->u_at, N, f->u_phi);
     } else {
         be->svgd_field(f->u_phi, f->u_h, f->u_alpha, f->u_at, a, f->u_g, S, P, P, D, (float)cfg->svgd_tau);
     }
     double lt = 0, lc = 0;
     be->actor_grad(f->u_dv, &lt, &lc, v, f->u_phi, a, f->u_xk, f->u_t, N, D, K, (float)cfg->actor_c_cons);
     rldt_policy_backward(&f->pol, f->actor.p, f->actor.g, f->u_dv);
+    ft_feature_grad(f, N);
     if (norms) transport_step_norms(f, N, norms);
     double lreg = ft_actor_regulariser(f, a, N, &rng);
+    ft_encoder_backward(f);
     if (!ft_actor_apply(f, st, isfinite(lt) && isfinite(lc) && isfinite(lreg))) return;
     /* statistics (sums on the backend, scalars to the host): the root-mean-square |phi| over particles, the
      * mean bandwidth, the mean alpha */

@@ -121,10 +121,22 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     double cap = cfg->ft_buffer > 0 ? (double)cfg->ft_buffer : 20 * envs;
     if (cap < envs) cap = envs;
 
+    /* a pixel policy in a task with images: the policy and each critic member see F features more, the actor
+     * and the critic each train an encoder, and the buffer keeps two images per step */
+    double img = 0, ne = 0, enc_ws = 0, Fe = 0;
+    if (strcmp(policy->policy_encoder, "none") != 0 && spec->image_h > 0) {
+        rldt_encoder_spec_t es = rldt_encoder_drq(spec->image_h, spec->image_w, spec->image_c);
+        es.feature = (int)policy->policy_encoder_feature;
+        img = (double)spec->image_h * spec->image_w * spec->image_c;
+        ne = (double)rldt_encoder_param_count(&es);
+        enc_ws = (double)rldt_encoder_ws_floats(&es, (int)mb);
+        Fe = es.feature;
+    }
     double na, pws, nc;
-    policy_size(policy, spec->obs_dim, spec->act_dim, mb, &na, &pws);
-    rldt_mlp_spec_t q = critic_spec(cfg, policy, spec->obs_dim, spec->act_dim);
-    nc = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members;
+    policy_size(policy, spec->obs_dim + (int)Fe, spec->act_dim, mb, &na, &pws);
+    na += ne;
+    rldt_mlp_spec_t q = critic_spec(cfg, policy, spec->obs_dim + (int)Fe, spec->act_dim);
+    nc = (double)rldt_mlp_param_count(&q) * (double)cfg->critic_members + ne;
     double steps = cap * T, step_bytes = (2 * od + D + 1) * F + 4; /* obs, next_obs, act, rew; 4 flag bytes */
     double snapshot = envs * (spec->ops->state_size + od * F + 64);
 
@@ -140,12 +152,17 @@ void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg
     double dev = (K + 1) * envs * D + envs * (od + 5 * D + 2) + mb * (od + 12 * D + (K + 1) * D + 7) + pws;
     add(e, "rollout and update buffers, network workspaces", envs * (od + 2 * D + 2) * F, dev * F);
     add(e, "environments", 2 * snapshot + envs * (od * 3 + 8) * F, 0);
+    /* the buffer's images and next images (host only: a batch's are gathered there and uploaded), a batch's and
+     * the rollout's images, the two encoders' workspaces, the pixel batches' extra rows */
+    if (img > 0)
+        add(e, "images (the buffer's images and next images, batches) and the actor's and critic's image encoders",
+            2 * steps * img + mb * (img + F) + (od + Fe) * F, (mb + envs) * img + (2 * enc_ws + mb * (2 * od + 3 * Fe)) * F);
     add(e, "checkpoint copies while saving", (5 * na + 4 * nc) * F + snapshot, 0);
     /* data parallelism (W ranks): rank 0 gathers the world's buffers and envs and lays them out (two copies),
      * and the checkpoint holds them all */
-    double W = rldt_comm_world()->size, world = W * (steps * step_bytes + envs * (2 * F + 1) + snapshot);
+    double W = rldt_comm_world()->size, world = W * (steps * (step_bytes + 2 * img) + envs * (2 * F + 1) + snapshot);
     if (W > 1) add(e, "the world's buffers and envs while saving (rank 0)", 2 * world, 0);
-    e->disk = (5 * na + 4 * nc) * F + (W > 1 ? world : steps * step_bytes + snapshot);
+    e->disk = (5 * na + 4 * nc) * F + (W > 1 ? world : steps * (step_bytes + 2 * img) + snapshot);
     e->disk_what = "checkpoint";
 }
 

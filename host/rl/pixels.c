@@ -27,6 +27,19 @@ void rldt_pixels_free(rldt_pixels_t *px)
     memset(px, 0, sizeof *px);
 }
 
+rldt_status_t rldt_pixels_check_task(int h, int w, int c, const rldt_env_spec_t *spec)
+{
+    if (h && !spec->image_h)
+        return rldt_error_set(RLDT_ERR_USAGE, "the policy sees %d x %d images but task %s observes none (its *_rgb variant does)", h, w,
+                              spec->name);
+    if (h && (spec->image_h != h || spec->image_w != w || spec->image_c != c))
+        return rldt_error_set(RLDT_ERR_USAGE,
+                              "the policy sees %d x %d x %d images but task %s observes %d x %d x %d ones (env.render.height "
+                              "and env.render.width set the task's)",
+                              h, w, c, spec->name, spec->image_h, spec->image_w, spec->image_c);
+    return RLDT_OK;
+}
+
 size_t rldt_pixels_image_bytes(const rldt_pixels_t *px)
 {
     return px->enc.ws ? (size_t)px->enc.spec.h * px->enc.spec.w * px->enc.spec.c : 0;

@@ -29,7 +29,16 @@ void rldt_replay_free(rldt_replay_t *r)
 {
     free(r->obs), free(r->next_obs), free(r->act), free(r->rew);
     free(r->term), free(r->ended), free(r->success), free(r->mask), free(r->order);
+    free(r->images), free(r->next_images);
     memset(r, 0, sizeof *r);
+}
+
+void rldt_replay_add_images(rldt_replay_t *r, size_t image_bytes)
+{
+    size_t steps = (size_t)r->capacity * r->T;
+    r->image_bytes = image_bytes;
+    r->images = rldt_xcalloc(steps, image_bytes);
+    r->next_images = rldt_xcalloc(steps, image_bytes);
 }
 
 int rldt_replay_push(rldt_replay_t *r)

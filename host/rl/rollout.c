@@ -151,14 +151,8 @@ rldt_status_t rldt_evaluate_agent(const rldt_agent_t *ag, const rldt_env_spec_t 
     if (spec->obs_dim != ag->obs_dim || spec->act_dim != ag->act_dim)
         return rldt_error_set(RLDT_ERR_USAGE, "policy (obs %d, act %d) does not fit task %s (obs %d, act %d)",
                               ag->obs_dim, ag->act_dim, spec->name, spec->obs_dim, spec->act_dim);
-    if (ag->image_h && !spec->image_h)
-        return rldt_error_set(RLDT_ERR_USAGE, "the policy sees %d x %d images but task %s observes none (its *_rgb variant does)",
-                              ag->image_h, ag->image_w, spec->name);
-    if (ag->image_h && (spec->image_h != ag->image_h || spec->image_w != ag->image_w || spec->image_c != ag->image_c))
-        return rldt_error_set(RLDT_ERR_USAGE,
-                              "the policy sees %d x %d x %d images but task %s observes %d x %d x %d ones (env.render.height "
-                              "and env.render.width set the task's)",
-                              ag->image_h, ag->image_w, ag->image_c, spec->name, spec->image_h, spec->image_w, spec->image_c);
+    rldt_status_t shape = rldt_pixels_check_task(ag->image_h, ag->image_w, ag->image_c, spec);
+    if (shape) return shape;
     int n = rldt_eval_envs(o, ag->max_batch), chunk = ag->chunk;
     if (o->frames_dir && !spec->ops->render && !spec->image_h)
         return rldt_error_set(RLDT_ERR_USAGE, "task %s does not render frames (the MuJoCo tasks' *_rgb variants do)", spec->name);

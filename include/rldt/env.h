@@ -251,6 +251,8 @@ typedef struct {
     uint8_t *truncated;
     uint8_t *success;
     rldt_vec_record_t *record; /* NULL: no per-step capture */
+    uint8_t *final_images; /* tasks with images: [n][h][w][c] the terminal image where the episode ended, else
+                            * untouched (NULL: not kept) */
 } rldt_vec_out_t;
 
 /* Creates n envs of task `spec` (max_steps 0 = the spec's), seeded from (seed, rank, env index), and a

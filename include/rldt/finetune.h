@@ -17,6 +17,11 @@
  * on the same backend. Non-finite observations, rewards, losses or gradients skip the affected data or
  * update and are counted; finetune.max_skips consecutive skips stop the run with a checkpoint.
  *
+ * A pixel policy (policy.encoder=drq, rldt/pixels.h) fine-tunes with finetune.algo=rldt in a task whose
+ * images have its shape: the actor's loss trains its encoder too, the critic ensemble has its own shared
+ * encoder with a Polyak target (rldt/critic.h), and the buffer and checkpoints keep each step's image and
+ * next image (rldt/replay.h; host/rl/finetune_pixels.c).
+ *
  * Data parallel (rldt/comm.h): every rank of the world calls rldt_finetune with the same config. Each steps
  * its own env.n_envs envs and samples its own batches (streams from rldt_comm_seed; rank 0's are the
  * single-process ones); gradients are averaged in every optimiser step and every decision that changes the

@@ -56,7 +56,9 @@ void rldt_mem_estimate_pretrain(rldt_mem_estimate_t *e, const rldt_config_t *cfg
  * critic ensemble (critic.*), the replay buffer (finetune.buffer_segments x finetune.n_steps; a second copy
  * in the backend's memory unless be is the CPU backend, NULL: counted), rollout and update buffers, the
  * envs, and the checkpoint. The policy's shape is read from `policy` (the config stored in the init or
- * resume checkpoint); everything else from cfg. */
+ * resume checkpoint); everything else from cfg. A pixel policy (policy.encoder not none) in a task with
+ * images adds its encoder and the critic's, their workspaces, and two images per buffer step (the image and
+ * the next one) on the host and in the checkpoint. */
 void rldt_mem_estimate_finetune(rldt_mem_estimate_t *e, const rldt_config_t *cfg, const rldt_config_t *policy,
                                 const rldt_env_spec_t *spec, const rldt_backend_t *be);
 /* Parameters of a fine-tune's actor (the policy of `policy`'s policy.* keys, for obs_dim/act_dim) and of its

@@ -11,6 +11,7 @@
 #define RLDT_PIXELS_H
 
 #include "rldt/encoder.h"
+#include "rldt/env.h"
 #include "rldt/policy.h"
 
 #ifdef __cplusplus
@@ -30,6 +31,9 @@ typedef struct {
 rldt_status_t rldt_pixels_init(rldt_pixels_t *px, const rldt_config_t *cfg, int od, int h, int w, int c, int max_batch,
                                const rldt_backend_t *be);
 void rldt_pixels_free(rldt_pixels_t *px);
+/* Whether task spec observes the h x w x c images a pixel policy sees (h 0: a low-dim policy, always fine):
+ * RLDT_ERR_USAGE naming the task and both shapes, or saying it observes none. */
+rldt_status_t rldt_pixels_check_task(int h, int w, int c, const rldt_env_spec_t *spec);
 /* Bytes of one image (0: a low-dim policy). */
 size_t rldt_pixels_image_bytes(const rldt_pixels_t *px);
 /* Host: raw low-dim observations [B][od] -> standardised policy input rows [B][p->spec.obs_dim] whose feature
