@@ -248,18 +248,24 @@ Test(render, env_render_keys_set_size_and_camera, .timeout = 120)
     cr_assert(strstr(rldt_error_message(), "task hopper has no image observations"), "%s", rldt_error_message());
 }
 
-Test(render, collect_writes_images_from_a_policy, .timeout = 300)
+/* Skips without a renderer; otherwise a tiny SAC run (the policy of the CLI tests below) in a fresh
+ * temporary directory dir, its checkpoint at dir/s/sac.ckpt. */
+static void tiny_sac(char *dir, size_t n, const char *args)
 {
     rldt_env_t env;
     rldt_renderer_free(open_env(&env, "hopper_rgb"));
     rldt_env_free(&env);
+    test_tmpdir(dir, n);
+    int status = test_run("%s sac env.n_envs=2 eval.episodes=1 %s run.out_dir=%s run.name=s", test_bin(), args, dir);
+    cr_assert_eq(status, 0, "sac failed:\n%s\n%s", test_out, test_err);
+}
+
+Test(render, collect_writes_images_from_a_policy, .timeout = 300)
+{
     const char *bin = test_bin();
     char dir[256];
-    test_tmpdir(dir, sizeof dir);
-    int status = test_run("%s sac env.name=hopper env.n_envs=2 sac.steps=200 sac.start_steps=100 sac.update_after=100 sac.batch=32 "
-                          "eval.episodes=1 run.out_dir=%s run.name=s", bin, dir);
-    cr_assert_eq(status, 0, "sac failed:\n%s\n%s", test_out, test_err);
-    status = test_run("%s collect policy=%s/s/sac.ckpt env=hopper_rgb demos=3 threads=2 out=%s/h.h5", bin, dir, dir);
+    tiny_sac(dir, sizeof dir, "env.name=hopper sac.steps=200 sac.start_steps=100 sac.update_after=100 sac.batch=32");
+    int status = test_run("%s collect policy=%s/s/sac.ckpt env=hopper_rgb demos=3 threads=2 out=%s/h.h5", bin, dir, dir);
     cr_assert_eq(status, 0, "collect failed:\n%s\n%s", test_out, test_err);
     char path[300];
     snprintf(path, sizeof path, "%s/h.h5", dir);
@@ -282,16 +288,11 @@ static int png_size(const char *path, int *w, int *h)
 
 Test(render, eval_frames_are_the_image_observations, .timeout = 300)
 {
-    rldt_env_t env;
-    rldt_renderer_free(open_env(&env, "hopper_rgb"));
-    rldt_env_free(&env);
     const char *bin = test_bin();
     char dir[256];
-    test_tmpdir(dir, sizeof dir);
-    int status = test_run("%s sac env.name=hopper_rgb env.render.width=64 env.render.height=48 env.n_envs=2 sac.steps=120 "
-                          "sac.start_steps=60 sac.update_after=60 sac.batch=16 eval.episodes=1 run.out_dir=%s run.name=s", bin, dir);
-    cr_assert_eq(status, 0, "sac failed:\n%s\n%s", test_out, test_err);
-    status = test_run("%s eval %s/s/sac.ckpt episodes=1 frames=%s/frames", bin, dir, dir);
+    tiny_sac(dir, sizeof dir, "env.name=hopper_rgb env.render.width=64 env.render.height=48 sac.steps=120 sac.start_steps=60 "
+                              "sac.update_after=60 sac.batch=16");
+    int status = test_run("%s eval %s/s/sac.ckpt episodes=1 frames=%s/frames", bin, dir, dir);
     cr_assert_eq(status, 0, "eval failed:\n%s\n%s", test_out, test_err);
     char path[320];
     int w = 0, h = 0;
