@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rldt/checkpoint.h"
+#include "rldt/pixels.h"
+
 float *test_random_array(size_t n, float lo, float hi, uint64_t stream)
 {
     float *x = malloc(sizeof(float) * (n ? n : 1));
@@ -127,4 +130,51 @@ void test_need_rendering(const char *task)
     if (st && (strstr(rldt_error_message(), "OSMesa") || strstr(rldt_error_message(), "libEGL")))
         cr_skip_test("skipped: %s", rldt_error_message());
     cr_assert_eq(st, RLDT_OK, "%s", rldt_error_message());
+}
+
+void test_export_check(const char *ckpt, const char *file, const char *dir)
+{
+    enum { B = 8 };
+    rldt_ckpt_t *c;
+    rldt_config_t cfg;
+    rldt_policy_t p;
+    rldt_pixels_t px;
+    cr_assert_eq(rldt_ckpt_open(&c, ckpt, NULL), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_policy_from_ckpt_pixels(c, &cfg, &p, &px, B, rldt_backend_cpu()), RLDT_OK, "%s", rldt_error_message());
+    size_t n = p.nparams + px.enc.nparams, img = rldt_pixels_image_bytes(&px);
+    float *w = malloc(sizeof(float) * n);
+    cr_assert_eq(rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, n), RLDT_OK, "%s", rldt_error_message());
+    rldt_ckpt_close(c);
+    /* rldt's velocities for random (t, x, raw low-dim obs, image) */
+    int D = p.spec.D, od = px.enc.ws ? px.od : p.spec.obs_dim;
+    float *x = test_random_array((size_t)B * D, -1, 1, 1), *t = test_random_array(B, 0, 1, 2);
+    float *raw = test_random_array((size_t)B * od, -3, 3, 3), *obs = malloc(sizeof(float) * B * p.spec.obs_dim);
+    float *pix = test_random_array(B * img, 0, 256, 4);
+    uint8_t *images = malloc(B * img + 1);
+    for (size_t i = 0; i < B * img; i++) images[i] = (uint8_t)pix[i];
+    rldt_pixels_observe(&px, &p, raw, obs, B);
+    rldt_pixels_encode(&px, w, obs, images, B, NULL);
+    const float *v = rldt_policy_forward(&p, w, x, t, obs, B);
+    char cases[512];
+    snprintf(cases, sizeof cases, "%s/cases.txt", dir);
+    FILE *f = fopen(cases, "w");
+    cr_assert(f, "cannot write %s", cases);
+    for (int b = 0; b < B; b++) {
+        fprintf(f, "%.9g", t[b]);
+        for (int d = 0; d < D; d++) fprintf(f, " %.9g", x[b * D + d]);
+        fprintf(f, " |");
+        for (int d = 0; d < od; d++) fprintf(f, " %.9g", raw[b * od + d]);
+        fprintf(f, " |");
+        for (int d = 0; d < D; d++) fprintf(f, " %.9g", v[b * D + d]);
+        if (img) fprintf(f, " |"); /* the image as rldt reads it, uint8 [h][w][c] */
+        for (size_t i = 0; i < img; i++) fprintf(f, " %d", images[b * img + i]);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    int status = test_run("/usr/bin/python3 check_safetensors.py %s %s", file, cases);
+    cr_log_info("%s", test_out);
+    cr_assert_eq(status, 0, "numpy reimplementation disagrees: %s%s", test_out, test_err);
+    rldt_pixels_free(&px);
+    rldt_policy_free(&p);
+    free(w), free(x), free(t), free(raw), free(obs), free(pix), free(images);
 }

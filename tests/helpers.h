@@ -27,6 +27,11 @@ char *test_temp_path(const char *tag);
 void test_tmpdir(char *buf, size_t len);
 void test_rmtree(const char *dir);
 
+/* Checks the safetensors export `file` of checkpoint `ckpt`: tests/check_safetensors.py, from the file alone,
+ * must reproduce the velocities rldt's policy (and, for a pixel policy, its encoder) computes from the checkpoint
+ * on random inputs (cases written into dir). Fails the test otherwise. */
+void test_export_check(const char *ckpt, const char *file, const char *dir);
+
 /* The task table's row `name`; fails the test when there is none. */
 const rldt_env_spec_t *test_env(const char *name);
 /* Skips the test when this build has no MuJoCo (after checking that `task` says how to get it) or, for a

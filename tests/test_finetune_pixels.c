@@ -4,11 +4,13 @@
  * weights after the velocity network's) and the critic's own encoder (after the members' in critic/online)
  * with finite losses, and the memory estimate counts the images and encoders; a run resumed from a mid-run
  * checkpoint ends with the same tensors (networks, moments, the image buffer) and metrics rows; `rldt eval`
- * acts with the fine-tuned pixel policy; the critic's encoder gradient through the TD loss matches finite
- * differences and its Q depends on the image; and a pixel checkpoint with a task without images, with
- * images of another size, with another finetune.algo, or given to `rldt export` is refused by name, while a
- * low-dim checkpoint still fine-tunes in the *_rgb task. On the device backend (a GPU in `make test-gpu`,
- * the kernel emulator in `make test`) the same pixel fine-tune trains both encoders and resumes bit for bit.
+ * acts with the fine-tuned pixel policy and `rldt export` writes it; the critic's encoder gradient through
+ * the TD loss matches finite differences and its Q depends on the image; a pixel checkpoint with a task
+ * without images, with images of another size or with another finetune.algo is refused by name, while
+ * `rldt export` writes it with its encoder (tests/check_safetensors.py reproduces its velocities from the
+ * file) and a low-dim checkpoint still fine-tunes in the *_rgb task. On the device backend (a GPU in `make
+ * test-gpu`, the kernel emulator in `make test`) the same pixel fine-tune trains both encoders and resumes
+ * bit for bit.
  * Skips, naming what is missing, without MuJoCo (or its models) or the GL library. */
 #include "parity.h" /* first: it defines _DEFAULT_SOURCE */
 #include <math.h>
@@ -21,6 +23,7 @@
 #include "rldt/checkpoint.h"
 #include "rldt/critic.h"
 #include "rldt/encoder.h"
+#include "rldt/export.h"
 #include "rldt/policy.h"
 
 /* Fine-tunes in TRAINING_LIFT_RGB (training.h), small and fast: 4 envs x 5 chunk-steps of 2 actions per iteration (episodes of 40 steps end, truncated,
@@ -147,6 +150,11 @@ Test(finetune_pixels, trains_both_encoders_and_resumes_bit_exact, .init = traini
     int status = test_run("%s eval %s episodes=2 seed=5", test_bin(), ckpt[2]);
     cr_assert_eq(status, 0, "eval failed:\n%s\n%s", test_out, test_err);
     cr_assert(strstr(test_out, "lift_rgb: 2 episodes"), "%s", test_out);
+    /* and exports with its fine-tuned encoder, the file alone reproducing its velocities */
+    char out[512];
+    snprintf(out, sizeof out, "%s/f.safetensors", training_dir);
+    cr_assert_eq(rldt_export_safetensors(ckpt[2], out), RLDT_OK, "%s", rldt_error_message());
+    test_export_check(ckpt[2], out, training_dir);
     /* the image buffer resumed too, and holds rendered frames */
     static const char *const images[] = {"replay/images", "replay/next_images"};
     for (int i = 0; i < 2; i++) {
@@ -235,7 +243,7 @@ Test(finetune_pixels, critic_encoder_gradient_matches_finite_differences_and_q_s
     rldt_critic_free(&c);
 }
 
-Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = training_setup, .fini = training_teardown, .timeout = 120)
+Test(finetune_pixels, refusals_export_and_a_low_dim_policy_in_the_rgb_task, .init = training_setup, .fini = training_teardown, .timeout = 120)
 {
     training_lift_rgb_policies(true);
     const char *bin = test_bin(), *dir = training_dir;
@@ -254,9 +262,13 @@ Test(finetune_pixels, refusals_and_a_low_dim_policy_in_the_rgb_task, .init = tra
         cr_assert(strstr(test_err, cases[i].needle), "%s: message lacks '%s': %s", cases[i].args, cases[i].needle, test_err);
         cr_assert(strstr(test_err, "pretrain.ckpt"), "%s: the message does not name the checkpoint: %s", cases[i].args, test_err);
     }
-    int status = test_run("%s export %s/p/pretrain.ckpt out=%s/p.safetensors", bin, dir, dir);
-    cr_assert_eq(status, 2, "export of a pixel policy: exit %d:\n%s", status, test_err);
-    cr_assert(strstr(test_err, "a pixel policy (policy.encoder=drq)"), "%s", test_err);
+    /* `rldt export` writes the pixel policy with its encoder: the file alone reproduces its velocities */
+    char ckpt[512], out[512];
+    snprintf(ckpt, sizeof ckpt, "%s/p/pretrain.ckpt", dir);
+    snprintf(out, sizeof out, "%s/p.safetensors", dir);
+    int status = test_run("%s export %s out=%s", bin, ckpt, out);
+    cr_assert_eq(status, 0, "export of a pixel policy: exit %d:\n%s", status, test_err);
+    test_export_check(ckpt, out, dir);
     /* a low-dim policy fine-tunes in the *_rgb task as in its low-dim twin: no images kept */
     status = test_run("%s finetune " TRAINING_LIFT_RGB " " FINETUNE " init=%s/q/pretrain.ckpt finetune.iterations=2 run.name=l", bin, dir, dir);
     cr_assert_eq(status, 0, "low-dim policy in lift_rgb:\n%s\n%s", test_out, test_err);

@@ -105,7 +105,7 @@ Test(pretrain_pixels, resume_is_bit_exact_and_the_checkpoint_is_pretraining_only
     cr_assert_eq(n1, n2);
     cr_assert(memcmp(a, b, sizeof(float) * 4 * n1) == 0, "resumed run differs from the uninterrupted one");
     free(a), free(b);
-    /* export builds a low-dim policy from a checkpoint: refused, by name */
+    /* the low-dim reader (rldt_policy_from_ckpt) builds no encoder: refused, by name */
     rldt_ckpt_t *c;
     cr_assert_eq(rldt_ckpt_open(&c, straight.ckpt_path, "pretrain"), RLDT_OK);
     rldt_config_t from;

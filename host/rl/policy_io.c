@@ -70,8 +70,7 @@ static rldt_status_t from_ckpt(rldt_ckpt_t *c, rldt_config_t *cfg, rldt_policy_t
     bool pixels = !st && strcmp(cfg->policy_encoder, "none") != 0; /* its weights hold an image encoder too */
     if (pixels && !px)
         st = rldt_error_set(RLDT_ERR_USAGE,
-                            "checkpoint %s: a pixel policy (policy.encoder=%s), whose image encoder this reader does not build "
-                            "(export writes the velocity network's tensors only, and has no names for an encoder's)",
+                            "checkpoint %s: a pixel policy (policy.encoder=%s), whose image encoder this reader does not build",
                             rldt_ckpt_path(c), cfg->policy_encoder);
     if (!st && (obs_len == 0 || act_len == 0))
         st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: tensor '%s' is missing or empty", rldt_ckpt_path(c),
