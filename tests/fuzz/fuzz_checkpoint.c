@@ -1,5 +1,5 @@
 /* fuzz_checkpoint.c — libFuzzer target: the checkpoint reader, the way `rldt eval` and `rldt export` read
- * one (open, config, policy and normalisers, weights, scalars). Input: edits to a real checkpoint
+ * one (open, config, policy, a pixel policy's encoder and normalisers, weights, scalars). Input: edits to a real checkpoint
  * (h5edit.h), or with RLDT_FUZZ_RAW=1 the bytes of an HDF5 file.
  *
  * Most edits change the config or a scalar, which the header checksum catches; so after the edits, when
@@ -9,6 +9,7 @@
 
 #include "h5edit.h"
 #include "rldt/checkpoint.h"
+#include "rldt/pixels.h"
 #include "rldt/policy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -82,13 +83,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rldt_ckpt_open(&c, path, NULL)) return 0;
     rldt_config_t cfg;
     rldt_policy_t p;
-    if (rldt_policy_from_ckpt(c, &cfg, &p, 4, rldt_backend_cpu()) == RLDT_OK) {
-        /* as eval and export do: the stored length is checked before a buffer is sized by the config */
-        if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) == p.nparams) {
-            float *w = malloc(sizeof(float) * (p.nparams ? p.nparams : 1));
-            rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, p.nparams);
+    rldt_pixels_t px;
+    if (rldt_policy_from_ckpt_pixels(c, &cfg, &p, &px, 4, rldt_backend_cpu()) == RLDT_OK) {
+        /* as eval and export do: the stored length is checked before a buffer is sized by the config; a pixel
+         * policy's encoder follows the velocity network's weights */
+        size_t n = p.nparams + px.enc.nparams;
+        if (rldt_ckpt_length(c, RLDT_POLICY_WEIGHTS) == n) {
+            float *w = malloc(sizeof(float) * (n ? n : 1));
+            rldt_ckpt_read(c, RLDT_POLICY_WEIGHTS, w, n);
             free(w);
         }
+        rldt_pixels_free(&px);
         rldt_policy_free(&p);
     }
     static const char *const scalars[] = {"step", "itr", "actor_updates", "replay_count", "obs_dim", "act_dim"};
