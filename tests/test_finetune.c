@@ -1,7 +1,8 @@
 /* test_finetune.c — RLDT fine-tuning end to end on the CPU backend: on bandit2d it raises the reward to
  * near the best peak and keeps both good modes, while the delta-kernel ablation loses one; on pendulum it
- * improves a weak BC start; resume is bit-exact; and a NaN from the env skips the affected data without
- * stopping the run. */
+ * improves a weak BC start; resume is bit-exact; a NaN from the env skips the affected data without
+ * stopping the run; and finetune.demo_segments seeds the buffer with the demos chunked as rollouts store
+ * them. */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include "helpers.h"
 #include "training.h"
 #include "rldt/checkpoint.h"
+#include "rldt/dataset.h"
 #include "rldt/finetune.h"
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
@@ -131,16 +133,17 @@ static float *read_tensor(rldt_ckpt_t *c, const char *name, size_t *n)
     return x;
 }
 
-Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
+/* Runs cfg for 4 iterations (checkpoints every 2), resumes it from iteration 2 and checks that both end with
+ * the same weights, moments and buffer, and that the actor moved. */
+static void assert_resume_is_bit_exact(rldt_config_t cfg, const char *env)
 {
-    rldt_config_t cfg = training_tiny_pendulum();
     cfg.ft_iterations = 4;
     cfg.ft_ckpt_every = 2;
     rldt_finetune_result_t a, b;
-    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &a), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find(env), rldt_backend_cpu(), &a), RLDT_OK, "%s", rldt_error_message());
     snprintf(cfg.run_name, sizeof cfg.run_name, "resumed");
     snprintf(cfg.ft_resume, sizeof cfg.ft_resume, "%s/ft/finetune_2.ckpt", training_dir);
-    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &b), RLDT_OK, "%s", rldt_error_message());
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find(env), rldt_backend_cpu(), &b), RLDT_OK, "%s", rldt_error_message());
     cr_assert_eq(a.env_steps, b.env_steps);
     rldt_ckpt_t *ca, *cb;
     cr_assert_eq(rldt_ckpt_open(&ca, a.ckpt_path, "finetune"), RLDT_OK);
@@ -161,6 +164,11 @@ Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_tea
     free(w), free(w0);
     rldt_ckpt_close(ca);
     rldt_ckpt_close(cb);
+}
+
+Test(finetune, resume_is_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    assert_resume_is_bit_exact(training_tiny_pendulum(), "pendulum");
 }
 
 /* pendulum with its step function replaced by `step` (which may call the original through pendulum_ops) */
@@ -361,4 +369,134 @@ Test(finetune, bootstrap_truncated_matters_only_at_truncations, .init = training
     cr_assert_not(same_weights(keep, cut), "cutting the bootstrap at truncations changed nothing");
     keep.env_max_steps = cut.env_max_steps = 200; /* 2 iterations x 10 chunk-steps x chunk 2 = 40 steps */
     cr_assert(same_weights(keep, cut), "no truncation happened, yet the switch mattered");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// finetune.demo_segments: the buffer seeded with the train demos of data.path
+
+/* A tiny reach2d fine-tune (sparse, episodes end on success; 4 envs x 10 chunk-steps) from a 3-step-chunk BC
+ * policy, a buffer of 200 segments seeded with every train demo, one iteration. */
+static rldt_config_t demo_config(void)
+{
+    rldt_config_t cfg = training_tiny("reach2d", 6, 3, 40);
+    cfg.ft_buffer = 200;
+    cfg.ft_demo_segments = 1000;
+    cfg.ft_iterations = 1;
+    return cfg;
+}
+
+static uint8_t *read_bytes(rldt_ckpt_t *c, const char *name, size_t n)
+{
+    cr_assert_eq(rldt_ckpt_length(c, name), n, "%s", name);
+    uint8_t *x = malloc(n);
+    cr_assert_eq(rldt_ckpt_read_bytes(c, name, x, n), RLDT_OK, "%s", rldt_error_message());
+    return x;
+}
+
+static void expect_near(float got, float want, const char *what, int seg, int t, int k)
+{
+    cr_assert(fabsf(got - want) <= 1e-5f * fmaxf(1.0f, fabsf(want)), "%s at segment %d step %d [%d]: %g, expected %g", what, seg,
+              t, k, got, want);
+}
+
+Test(finetune, demo_segments_fill_the_buffer_as_rollouts_of_the_demos_would, .init = training_setup,
+     .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = demo_config();
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("reach2d"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
+    /* the demos, as the file holds them (/mask/train, actions back in the task's units) */
+    rldt_dataset_t d = {0};
+    cr_assert_eq(rldt_dataset_load(&d, cfg.data_path, "train"), RLDT_OK, "%s", rldt_error_message());
+    rldt_ckpt_t *c;
+    cr_assert_eq(rldt_ckpt_open(&c, res.ckpt_path, "finetune"), RLDT_OK, "%s", rldt_error_message());
+    const int od = 7, ad = 2, C = 3, T = (int)cfg.ft_n_steps, D = C * ad, cap = 200;
+    size_t n;
+    float *mean = read_tensor(c, "norm/obs_mean", &n), *std = read_tensor(c, "norm/obs_std", &n);
+    float *lo = read_tensor(c, "norm/act_low", &n), *hi = read_tensor(c, "norm/act_high", &n);
+    float *obs = read_tensor(c, "replay/obs", &n), *next = read_tensor(c, "replay/next_obs", &n);
+    float *act = read_tensor(c, "replay/act", &n), *rew = read_tensor(c, "replay/rew", &n);
+    cr_assert_eq(n, (size_t)cap * T);
+    uint8_t *term = read_bytes(c, "replay/term", n), *ended = read_bytes(c, "replay/ended", n);
+    uint8_t *succ = read_bytes(c, "replay/success", n), *mask = read_bytes(c, "replay/mask", n);
+    /* the expected chunk-steps: each demo in chunks of C steps from its first, back to back */
+    int chunks = 0, successes = 0;
+    for (int e = 0; e < d.n_demos; e++) chunks += (int)((d.ep_start[e + 1] - d.ep_start[e] + C - 1) / C);
+    int segs = (chunks + T - 1) / T;
+    int64_t v;
+    cr_assert_eq(rldt_ckpt_scalar(c, "replay_demo_segments", &v), RLDT_OK);
+    cr_assert_eq(v, segs);
+    cr_assert_eq(rldt_ckpt_scalar(c, "replay_pushed", &v), RLDT_OK);
+    cr_assert_eq(v, segs + cfg.env_n_envs, "the demo segments, then one rollout");
+    float max_raw = 1.0f, *raws = malloc(sizeof(float) * (size_t)chunks);
+    for (int pass = 0; pass < 2; pass++) { /* pass 0: the largest raw chunk reward; pass 1: the checks */
+        int i = 0;
+        float prev = 0.0f;
+        for (int e = 0; e < d.n_demos; e++) {
+            size_t first = d.ep_start[e], end = d.ep_start[e + 1], len = end - first;
+            for (size_t at = first; at < end; at += C, i++) {
+                size_t last = at + C < end ? at + C - 1 : end - 1;
+                float raw = 0.0f;
+                for (size_t j = at; j <= last; j++) raw += d.rewards[j];
+                if (pass == 0) {
+                    raws[i] = raw;
+                    max_raw = fmaxf(max_raw, raw);
+                    continue;
+                }
+                int seg = i / T, t = i % T;
+                size_t row = (size_t)seg * T + t;
+                for (int k = 0; k < od; k++) {
+                    expect_near(obs[row * od + k], (d.obs[at * od + k] - mean[k]) / std[k], "obs", seg, t, k);
+                    expect_near(next[row * od + k], (d.next_obs[last * od + k] - mean[k]) / std[k], "next_obs", seg, t, k);
+                }
+                for (int k = 0; k < D; k++) { /* past the demo's end its last action repeats */
+                    size_t j = at + k / ad <= end - 1 ? at + k / ad : end - 1;
+                    float u = d.actions[j * ad + k % ad], a = 2.0f * (u - lo[k % ad]) / (hi[k % ad] - lo[k % ad]) - 1.0f;
+                    expect_near(act[row * D + k], fminf(1.0f, fmaxf(-1.0f, a)), "act", seg, t, k);
+                }
+                bool ends = last == end - 1, success = ends && d.ep_success[e];
+                expect_near(rew[row], (raws[i] - prev) / max_raw, "reward (sparse increment)", seg, t, 0);
+                prev = ends ? 0.0f : raws[i];
+                successes += success;
+                cr_assert_eq(succ[row], success, "success at segment %d step %d", seg, t);
+                cr_assert_eq(ended[row], ends, "ended at segment %d step %d", seg, t);
+                cr_assert_eq(term[row], ends && (success || len < (size_t)d.meta.max_steps), "term at segment %d step %d", seg, t);
+                cr_assert_eq(mask[row], 1);
+            }
+        }
+    }
+    cr_assert_gt(successes, 0, "the expert's demos succeed");
+    for (int r = chunks; r < segs * T; r++) { /* the last demo segment's steps after the demos: masked out, zero */
+        cr_assert_eq(mask[r], 0);
+        cr_assert_eq(rew[r], 0.0f);
+        cr_assert_eq(obs[(size_t)r * od], 0.0f);
+    }
+    for (int r = segs * T; r < (segs + (int)cfg.env_n_envs) * T; r++) cr_assert_eq(mask[r], 1, "the rollout's segments follow"); /* reach2d: no NaN */
+    free(mean), free(std), free(lo), free(hi), free(obs), free(next), free(act), free(rew), free(raws);
+    free(term), free(ended), free(succ), free(mask);
+    rldt_ckpt_close(c);
+    rldt_dataset_free(&d);
+}
+
+Test(finetune, a_run_seeded_with_demo_segments_resumes_bit_exact, .init = training_setup, .fini = training_teardown, .timeout = 120)
+{
+    rldt_config_t cfg = training_tiny_pendulum();
+    cfg.ft_demo_segments = 3; /* fewer than the demos fill: the last one is cut mid-episode */
+    assert_resume_is_bit_exact(cfg, "pendulum");
+}
+
+Test(finetune, demo_segments_refuse_a_dataset_of_other_dimensions_and_ppo, .init = training_setup, .fini = training_teardown,
+     .timeout = 60)
+{
+    rldt_config_t cfg = demo_config();
+    rldt_config_t other = cfg;
+    snprintf(other.data_path, sizeof other.data_path, "%s", training_collect("pendulum", 2, 0.1, 3));
+    rldt_finetune_result_t res;
+    cr_assert_eq(rldt_finetune(&other, rldt_env_find("reach2d"), rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
+    const char *msg = rldt_error_message();
+    cr_assert(strstr(msg, "finetune.demo_segments") && strstr(msg, other.data_path) && strstr(msg, "obs 3") && strstr(msg, "obs 7"),
+              "%s", msg);
+    snprintf(cfg.ft_algo, sizeof cfg.ft_algo, "ppo");
+    cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("reach2d"), rldt_backend_cpu(), &res), RLDT_ERR_USAGE);
+    cr_assert(strstr(rldt_error_message(), "finetune.demo_segments") && strstr(rldt_error_message(), "ppo"), "%s", rldt_error_message());
 }

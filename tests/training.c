@@ -59,9 +59,11 @@ rldt_config_t training_pretrained(const char *env, int demos, double noise, int 
     return cfg;
 }
 
-rldt_config_t training_tiny_pendulum(void)
+rldt_config_t training_tiny_pendulum(void) { return training_tiny("pendulum", 8, 2, 150); }
+
+rldt_config_t training_tiny(const char *env, int demos, int chunk, long steps)
 {
-    rldt_config_t cfg = training_pretrained("pendulum", 8, 0.1, 32, 2, 150);
+    rldt_config_t cfg = training_pretrained(env, demos, 0.1, 32, chunk, steps);
     cfg.env_n_envs = 4;
     cfg.ft_n_steps = 10;
     cfg.ft_q_repeat = 2;

@@ -26,6 +26,8 @@ rldt_config_t training_pretrained(const char *env, int demos, double noise, int 
 /* A tiny pendulum fine-tune (4 envs x 10 steps, 2 rounds of 4 critic steps, 32-wide networks, P = 4) of a
  * 150-step BC policy: seconds per iteration, for resume, NaN and device tests. */
 rldt_config_t training_tiny_pendulum(void);
+/* The same tiny fine-tune of task `env` from a policy of this chunk pretrained `steps` steps on `demos` demos. */
+rldt_config_t training_tiny(const char *env, int demos, int chunk, long steps);
 
 /* lift_rgb with 16 x 16 images and 40-step episodes: the CLI arguments of the pixel tests. */
 #define TRAINING_LIFT_RGB "env.name=lift_rgb env.render.width=16 env.render.height=16 env.max_steps=40"

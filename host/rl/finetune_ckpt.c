@@ -167,6 +167,7 @@ rldt_status_t ft_save(ft_t *f, const char *path)
     memcpy(&scale_bits, &f->scaler.mean_abs, sizeof scale_bits);
     s[nc++] = (rldt_ckpt_scalar_t){"reward_mean_abs_bits", scale_bits};
     s[nc++] = (rldt_ckpt_scalar_t){"replay_count", (int64_t)f->buf.count * W};
+    if (f->cfg->ft_demo_segments > 0) s[nc++] = (rldt_ckpt_scalar_t){"replay_demo_segments", f->demo_segments * W};
     s[nc++] = (rldt_ckpt_scalar_t){"obs_dim", f->pin}; /* the policy's input width (norm/obs_mean) */
     s[nc++] = (rldt_ckpt_scalar_t){"act_dim", f->spec->act_dim};
     if (f->img_bytes) { /* a pixel policy's image shape (rldt_policy_from_ckpt_pixels) */
@@ -196,15 +197,22 @@ static rldt_status_t restore_counters(ft_t *f, rldt_ckpt_t *c, const rldt_config
     const char *path = rldt_ckpt_path(c);
     int W = rldt_comm_world()->size;
     int64_t itr = 0, pushed = 0, count, v, bits = 0, envs = (int64_t)f->n_envs * W, capacity = (int64_t)f->buf.capacity * W;
+    int64_t demos = 0; /* the demo segments a run with finetune.demo_segments pushed before its first rollout */
     rldt_status_t st = rldt_ckpt_scalar_in(c, "itr", 0, f->cfg->ft_iterations, &itr);
-    if (!st) st = rldt_ckpt_scalar_in(c, "replay_pushed", 0, itr * envs, &pushed); /* the world's, as is the count */
-    if (!st && pushed % envs) /* every rollout pushes one segment per env */
-        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: scalar 'replay_pushed' is %lld, not a multiple of the %lld envs", path,
-                            (long long)pushed, (long long)envs);
+    if (!st && was->ft_demo_segments > 0)
+        st = rldt_ckpt_scalar_in(c, "replay_demo_segments", 0, was->ft_demo_segments < capacity ? was->ft_demo_segments : capacity,
+                                 &demos);
+    if (!st && demos > 0 && W > 1)
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: its buffer started with %lld demo segments (finetune.demo_segments), "
+                            "which resume on one rank only", path, (long long)demos);
+    if (!st) st = rldt_ckpt_scalar_in(c, "replay_pushed", demos, demos + itr * envs, &pushed); /* the world's, as is the count */
+    if (!st && (pushed - demos) % envs) /* every rollout pushes one segment per env */
+        st = rldt_error_set(RLDT_ERR_USAGE, "checkpoint %s: scalar 'replay_pushed' is %lld: after %lld demo segments, not a multiple "
+                            "of the %lld envs", path, (long long)pushed, (long long)demos, (long long)envs);
     int64_t fill = pushed < capacity ? pushed : capacity;
     if (!st) st = rldt_ckpt_scalar_in(c, "replay_count", fill, fill, &count);
     counter_t cs[16];
-    int nc = st ? 0 : counters(f, cs, pushed / envs, was);
+    int nc = st ? 0 : counters(f, cs, (pushed - demos) / envs, was);
     for (int i = 0; i < nc && !st; i++)
         if (!(st = rldt_ckpt_scalar_in(c, cs[i].name, 0, cs[i].max, &v))) *cs[i].value = (long)v;
     if (!st && f->actor.step > f->actor_updates) /* Adam steps only on actor updates that went through */
@@ -225,6 +233,7 @@ static rldt_status_t restore_counters(ft_t *f, rldt_ckpt_t *c, const rldt_config
     f->itr = (long)itr;
     f->buf.pushed = (long)(pushed / W);
     f->buf.count = (int)(count / W);
+    f->demo_segments = (long)demos;
     f->scaler.mean_abs = mean_abs;
     return RLDT_OK;
 }

@@ -41,6 +41,7 @@ typedef struct {
     rldt_reward_scaler_t scaler;
 
     long itr, actor_updates, env_steps, skipped;
+    long demo_segments;   /* demo segments pushed before the first rollout (finetune.demo_segments; finetune_demos.c) */
     long run_of_skips[3]; /* consecutive skips of each kind (FT_CRITIC, FT_ACTOR, FT_ROLLOUT) */
     bool delta_kernel;    /* svgd.kernel == delta */
     int algo;             /* finetune.algo: FT_RLDT, FT_BPTT or FT_PPO */
@@ -106,6 +107,9 @@ enum { FT_RLDT = 0, FT_BPTT = 1, FT_PPO = 2 }; /* finetune.algo, in the order of
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
  * number of fresh segments pushed, or -1 when the envs failed (a Gymnasium worker; the error says why). */
 int ft_rollout(ft_t *f, ft_stats_t *st);
+/* finetune_demos.c: a new run's buffer seeded with up to finetune.demo_segments segments of data.path's train
+ * demos, chunked as ft_rollout stores a rollout (see there); sets f->demo_segments. */
+rldt_status_t ft_demos(ft_t *f);
 /* finetune.c: copies the payload of `n` buffer slots from slot `first` on (wrapping around the end) to the
  * backend's copy (a no-op on the CPU backend, whose d_* arrays are the buffer's). */
 void ft_mirror(ft_t *f, int first, int n);

@@ -216,7 +216,12 @@ rldt_status_t ft_setup(ft_t *f, rldt_config_t *cfg, const rldt_env_spec_t *spec,
         be->copy(f->vref, f->actor.p, sizeof(float) * f->actor.n);
         be->copy(f->pretrained, f->actor.p, sizeof(float) * f->actor.n);
     }
-    if (!st && cfg->ft_resume[0]) st = ft_restore(f, c, &from_cfg);
+    if (!st && cfg->ft_resume[0]) {
+        st = ft_restore(f, c, &from_cfg);
+        cfg->ft_demo_segments = from_cfg.ft_demo_segments; /* the buffer (demos included) is the checkpoint's */
+    } else if (!st && cfg->ft_demo_segments > 0) {
+        st = ft_demos(f);
+    }
     rldt_ckpt_close(c);
     return st;
 }

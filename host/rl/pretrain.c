@@ -25,10 +25,8 @@
 // ---------------------------------------------------------------------------------------------------
 // minibatches of demonstration chunks
 
-/* Observation (standardised; encoder feature columns 0 until encoded) and action chunk (normalised) starting at
- * sample s into row r. */
-static void chunk_at(const rldt_dataset_t *d, const rldt_policy_t *p, const rldt_pixels_t *px, size_t s, float *obs_row,
-                     float *act_row)
+void rldt_pretrain_chunk(const rldt_dataset_t *d, const rldt_policy_t *p, const rldt_pixels_t *px, size_t s, float *obs_row,
+                         float *act_row)
 {
     int ad = p->spec.act_dim;
     rldt_pixels_observe(px, p, d->obs + s * (size_t)d->meta.obs_dim, obs_row, 1);
@@ -79,7 +77,7 @@ static void batch_fill(batch_t *b, const rldt_dataset_t *d, const rldt_policy_t 
 {
     const rldt_backend_t *be = p->be;
     int od = p->spec.obs_dim, D = p->spec.D;
-    for (int r = 0; r < B; r++) chunk_at(d, p, px, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
+    for (int r = 0; r < B; r++) rldt_pretrain_chunk(d, p, px, samples[r], b->obs_h + (size_t)r * od, b->act_h + (size_t)r * D);
     be->upload(b->obs, b->obs_h, sizeof(float) * (size_t)B * od);
     if (b->img_bytes) {
         for (int r = 0; r < B; r++) memcpy(b->img_h + (size_t)r * b->img_bytes, d->images[0] + samples[r] * b->img_bytes, b->img_bytes);
@@ -239,6 +237,32 @@ static rldt_status_t evaluate(const rldt_config_t *cfg, rldt_policy_t *p, rldt_p
     return st;
 }
 
+rldt_status_t rldt_pretrain_demos(const rldt_config_t *cfg, const rldt_env_spec_t *spec, rldt_dataset_t *train, rldt_dataset_t *valid)
+{
+    /* train on /mask/train and validate on /mask/valid. A robomimic file without masks trains and validates
+     * on all its demos; rldt's own files always carry the split, and one without it is refused as damaged. */
+    rldt_dataset_meta_t meta;
+    size_t total;
+    bool masked = false;
+    rldt_dataset_opts_t o = {cfg->data_obs_keys, cfg->data_image_keys[0] ? cfg->data_image_keys : NULL, NULL};
+    rldt_status_t st = rldt_dataset_peek(cfg->data_path, &o, &meta, &total);
+    if (!st) st = rldt_dataset_has_mask(cfg->data_path, "train", &masked);
+    o.mask = masked || meta.rldt_spec ? "train" : NULL;
+    if (!st) st = rldt_dataset_load_opts(train, cfg->data_path, &o);
+    o.mask = "valid";
+    if (!st && valid && train->n_valid > 0) st = rldt_dataset_load_opts(valid, cfg->data_path, &o);
+    if (!st && (strcmp(train->meta.env_name, spec->name) != 0 || train->meta.obs_dim != spec->obs_dim ||
+                train->meta.act_dim != spec->act_dim))
+        st = rldt_error_set(RLDT_ERR_USAGE, "%s holds %s demos (obs %d, act %d) but env.name is %s (obs %d, act %d)",
+                            cfg->data_path, train->meta.env_name, train->meta.obs_dim, train->meta.act_dim, spec->name,
+                            spec->obs_dim, spec->act_dim);
+    if (st) {
+        rldt_dataset_free(train);
+        if (valid) rldt_dataset_free(valid);
+    }
+    return st;
+}
+
 rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res)
 {
     memset(res, 0, sizeof *res);
@@ -253,34 +277,16 @@ rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, 
     if (!st) st = rldt_config_run_path(cfg, "pretrain.ckpt", res->ckpt_path, sizeof res->ckpt_path);
     if (!st) st = rldt_config_check_output(cfg, res->ckpt_path, "checkpoint", true);
     if (st) return st;
-    /* train on /mask/train and validate on /mask/valid. A robomimic file without masks trains and validates
-     * on all its demos; rldt's own files always carry the split, and one without it is refused as damaged. */
     rldt_dataset_t train = {0}, valid = {0};
-    rldt_dataset_meta_t meta;
-    size_t total;
-    bool masked = false;
-    rldt_dataset_opts_t o = {cfg->data_obs_keys, cfg->data_image_keys[0] ? cfg->data_image_keys : NULL, NULL};
-    st = rldt_dataset_peek(cfg->data_path, &o, &meta, &total);
-    if (!st) st = rldt_dataset_has_mask(cfg->data_path, "train", &masked);
-    o.mask = masked || meta.rldt_spec ? "train" : NULL;
-    if (!st) st = rldt_dataset_load_opts(&train, cfg->data_path, &o);
-    o.mask = "valid";
-    if (!st && train.n_valid > 0) st = rldt_dataset_load_opts(&valid, cfg->data_path, &o);
+    st = rldt_pretrain_demos(cfg, spec, &train, &valid);
     if (!st && train.n_samples > UINT32_MAX)
         st = rldt_error_set(RLDT_ERR_USAGE, "%s: %zu samples; at most 2^32 are supported", cfg->data_path, train.n_samples);
     if (st) {
         rldt_dataset_free(&train);
-        return st;
-    }
-    const rldt_dataset_t *vset = valid.n_samples ? &valid : &train;
-    if (strcmp(train.meta.env_name, spec->name) != 0 || train.meta.obs_dim != spec->obs_dim || train.meta.act_dim != spec->act_dim) {
-        st = rldt_error_set(RLDT_ERR_USAGE, "%s holds %s demos (obs %d, act %d) but env.name is %s (obs %d, act %d)",
-                            cfg->data_path, train.meta.env_name, train.meta.obs_dim, train.meta.act_dim, spec->name,
-                            spec->obs_dim, spec->act_dim);
-        rldt_dataset_free(&train);
         rldt_dataset_free(&valid);
         return st;
     }
+    const rldt_dataset_t *vset = valid.n_samples ? &valid : &train;
     int B = (int)cfg->pre_batch, VB = vset->n_samples < 1024 ? (int)vset->n_samples : 1024;
     int maxb = B > VB ? B : VB;
     if (maxb < (int)cfg->env_n_envs) maxb = (int)cfg->env_n_envs;

@@ -14,6 +14,8 @@
 
 #include "rldt/backend.h"
 #include "rldt/config.h"
+#include "rldt/dataset.h"
+#include "rldt/pixels.h"
 #include "rldt/rollout.h"
 
 #ifdef __cplusplus
@@ -38,6 +40,17 @@ typedef struct {
  * directory whose paths do not fit, or a checkpoint path that is the data.path file, is refused before
  * anything is loaded. */
 rldt_status_t rldt_pretrain(const rldt_config_t *cfg, const rldt_backend_t *be, rldt_pretrain_result_t *res);
+/* The demos pretraining learns from, as data.path, data.obs_keys and data.image_keys name them: /mask/train
+ * into train (every demo of a robomimic file without masks) and, when valid is not NULL and the file has
+ * validation demos, /mask/valid into valid. A file of another task than spec, or of other obs/act dims:
+ * RLDT_ERR_USAGE naming the file and both shapes. On failure both are left empty. */
+rldt_status_t rldt_pretrain_demos(const rldt_config_t *cfg, const rldt_env_spec_t *spec, rldt_dataset_t *train,
+                                  rldt_dataset_t *valid);
+/* The chunk that starts at sample s of d, as pretraining learns it: the observation standardised by p (a pixel
+ * policy's feature columns 0 until encoded) into obs_row, and the next p->spec.chunk actions normalised to p's
+ * [-1, 1] units into act_row, repeating the episode's last action past its end. */
+void rldt_pretrain_chunk(const rldt_dataset_t *d, const rldt_policy_t *p, const rldt_pixels_t *px, size_t s, float *obs_row,
+                         float *act_row);
 
 #ifdef __cplusplus
 }
