@@ -25,14 +25,6 @@
 #include "rldt/log.h"
 #include "rldt/pretrain.h"
 
-/* Whether the n values of x are finite. */
-static bool finite_all(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return false;
-    return true;
-}
-
 /* Fills the buffer from d: at most max_segs segments; the counts go to *segs, *steps and *successes. */
 static rldt_status_t fill(ft_t *f, const rldt_dataset_t *d, int max_segs, int *segs, long *steps, long *successes)
 {
@@ -56,7 +48,7 @@ static rldt_status_t fill(ft_t *f, const rldt_dataset_t *d, int max_segs, int *s
             for (size_t j = at; j <= last; j++) raw += d->rewards[j];
             bool ends = last == end - 1, success = ends && d->ep_success[e];
             bool terminated = ends && len < (size_t)d->meta.max_steps, truncated = ends && !terminated;
-            if (!isfinite(raw) || !finite_all(rldt_replay_obs(b, s, t), (size_t)od) || !finite_all(rldt_replay_next_obs(b, s, t), (size_t)od))
+            if (!isfinite(raw) || !ft_all_finite(rldt_replay_obs(b, s, t), (size_t)od) || !ft_all_finite(rldt_replay_next_obs(b, s, t), (size_t)od))
                 return rldt_error_set(RLDT_ERR_USAGE, "finetune.demo_segments: demo_%d of %s gives a non-finite chunk at its step %zu "
                                       "(its observations overflow the policy's standardisation, or its rewards' sum)",
                                       d->demo_ids[e], cfg->data_path, at - d->ep_start[e]);

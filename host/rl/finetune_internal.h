@@ -107,6 +107,8 @@ enum { FT_RLDT = 0, FT_BPTT = 1, FT_PPO = 2 }; /* finetune.algo, in the order of
 /* finetune_rollout.c: n_steps chunk-steps of every env with exploration into the buffer; returns the
  * number of fresh segments pushed, or -1 when the envs failed (a Gymnasium worker; the error says why). */
 int ft_rollout(ft_t *f, ft_stats_t *st);
+/* finetune_rollout.c: whether the n values of x are all finite (a segment with any other is dropped). */
+bool ft_all_finite(const float *x, size_t n);
 /* finetune_demos.c: a new run's buffer seeded with up to finetune.demo_segments segments of data.path's train
  * demos, chunked as ft_rollout stores a rollout (see there); sets f->demo_segments. */
 rldt_status_t ft_demos(ft_t *f);

@@ -42,7 +42,7 @@ static void explore(ft_t *f, rldt_rng_t *rng)
     rldt_policy_act(&f->pol, f->h_exec, f->h_act, n * f->pol.spec.chunk);
 }
 
-static bool all_finite(const float *x, size_t n)
+bool ft_all_finite(const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return false;
@@ -98,8 +98,8 @@ int ft_rollout(ft_t *f, ft_stats_t *st)
             f->buf.ended[row] = x.ended;
             f->buf.success[row] = f->out.success[i];
             f->buf.mask[row] = x.mask;
-            if (!isfinite(x.reward) || !all_finite(f->h_obs + (size_t)i * pin, od) || !all_finite(next, od) ||
-                !all_finite(f->h_exec + (size_t)i * D, D))
+            if (!isfinite(x.reward) || !ft_all_finite(f->h_obs + (size_t)i * pin, od) || !ft_all_finite(next, od) ||
+                !ft_all_finite(f->h_exec + (size_t)i * D, D))
                 bad[i] = 1;
             if (ended) f->ep_ret[i] = 0;
         }
