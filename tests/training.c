@@ -83,9 +83,10 @@ void training_lift_rgb_policies(bool low_dim)
     const char *bin = test_bin(), *dir = training_dir;
     int status = test_run("%s collect " TRAINING_LIFT_RGB " demos=3 out=%s/l.h5", bin, dir);
     cr_assert_eq(status, 0, "collect failed:\n%s\n%s", test_out, test_err);
-    status = test_run("%s pretrain " TRAINING_LIFT_RGB " data.path=%s/l.h5 data.image_keys=agentview_image policy.encoder=drq "
-                      "policy.encoder_shift=1 policy.width=32 policy.chunk=2 pretrain.steps=20 pretrain.batch=16 eval.episodes=1 "
-                      "run.out_dir=%s run.name=p", bin, dir, dir);
+    /* the shipped pixel config (policy.encoder=drq, data.image_keys=agentview_image), at the tests' size */
+    status = test_run("%s pretrain ../configs/lift_rgb.yaml " TRAINING_LIFT_RGB " data.path=%s/l.h5 policy.encoder_shift=1 "
+                      "policy.width=32 policy.chunk=2 pretrain.steps=20 pretrain.batch=16 eval.episodes=1 run.out_dir=%s run.name=p",
+                      bin, dir, dir);
     cr_assert_eq(status, 0, "pretrain failed:\n%s\n%s", test_out, test_err);
     if (!low_dim) return;
     status = test_run("%s pretrain " TRAINING_LIFT_RGB " data.path=%s/l.h5 policy.width=32 policy.chunk=2 pretrain.steps=20 "
