@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""manip_stages.py FILE.h5 — how far each episode of a manipulation task got, stage by stage.
+
+FILE is a dataset of `rldt collect` or `rldt eval CKPT export=FILE` on lift, pickplace, stack or stack3 (or
+their *_rgb variants): the task comes from data.attrs['env_args'], the physics state from each demo's
+`states` (qpos: the hand's x, y, z, the two fingers, then 7 numbers per cube; then qvel). For every
+placement of the task, in order, an episode can reach
+
+  lifted   the placement's cube is off the table (its centre more than 1 cm above resting there) while
+           every earlier placement holds
+  placed   the placement holds (the task's rule, host/envs/mujoco/manip.c: centres within 2 cm
+           horizontally and 4 cm +- 6 mm vertically; pickplace: inside the bin) with every earlier one
+and the last stage, `success`, is the episode's reward. Each row counts the episodes in which its
+condition held at some step (so `success` is the success rate `rldt eval` prints). Prints one line per
+stage; exits 2 on a file of another task. Needs h5py and numpy.
+"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+HALF = 0.02            # cube half side (MANIP_HALF)
+PLACE_XY, PLACE_Z = 0.02, 0.006
+BIN_X, BIN_Y, BIN_HALF, BIN_WALL = 0.0, 0.2, 0.06, 0.05
+LIFTED = HALF + 0.01   # a cube's centre this high is off the table
+LIFT_Z = 0.1           # lift's success height
+PLACEMENTS = {"lift": [], "pickplace": [(0, "bin")], "stack": [(0, 1)], "stack3": [(1, 0), (2, 1)]}
+NAMES = "ABC"
+
+
+def cube(q, i):
+    return q[:, 5 + 7 * i:8 + 7 * i]
+
+
+def placed(q, c, base):
+    p = cube(q, c)
+    if base == "bin":
+        return (np.abs(p[:, 0] - BIN_X) < BIN_HALF - HALF) & (np.abs(p[:, 1] - BIN_Y) < BIN_HALF - HALF) & (p[:, 2] < BIN_WALL)
+    b = cube(q, base)
+    return (np.hypot(p[:, 0] - b[:, 0], p[:, 1] - b[:, 1]) < PLACE_XY) & (np.abs(p[:, 2] - b[:, 2] - 2 * HALF) < PLACE_Z)
+
+
+def stages(task):
+    """(name, test) pairs: test(q, rewards) -> whether an episode reached the stage."""
+    out = []
+    if task == "lift":
+        out.append(("lifted A", lambda q, r: bool((cube(q, 0)[:, 2] > LIFTED).any())))
+    held = []  # the placements before this one, as (cube, base)
+    for c, base in PLACEMENTS[task]:
+        def before(q, held=tuple(held)):
+            ok = np.ones(len(q), bool)
+            for hc, hb in held:
+                ok &= placed(q, hc, hb)
+            return ok
+        where = "into the bin" if base == "bin" else "on " + NAMES[base]
+        out.append((f"lifted {NAMES[c]}", lambda q, r, c=c, before=before: bool((before(q) & (cube(q, c)[:, 2] > LIFTED)).any())))
+        out.append((f"{NAMES[c]} {where}", lambda q, r, c=c, base=base, before=before: bool((before(q) & placed(q, c, base)).any())))
+        held.append((c, base))
+    out.append(("success", lambda q, r: bool(r.sum() > 0)))
+    return out
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        return 2
+    with h5py.File(argv[1], "r") as f:
+        task = json.loads(f["data"].attrs["env_args"])["env_name"].removesuffix("_rgb")
+        if task not in PLACEMENTS:
+            print(f"{argv[1]}: task {task} is not a manipulation task (lift, pickplace, stack, stack3)", file=sys.stderr)
+            return 2
+        rows = stages(task)
+        reached = np.zeros(len(rows), int)
+        demos = list(f["data"])
+        for k in demos:
+            states = f["data"][k]["states"]
+            ncubes = (states.shape[1] - 10) // 13  # qpos (5 + 7 per cube) and qvel (5 + 6 per cube)
+            q = states[:, : 5 + 7 * ncubes]
+            r = f["data"][k]["rewards"][:]
+            reached += [test(q, r) for _, test in rows]
+    print(f"{task}: {len(demos)} episodes")
+    for (name, _), n in zip(rows, reached):
+        print(f"  {name:<16} {n:6d}  {100.0 * n / max(len(demos), 1):5.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
