@@ -25,8 +25,8 @@ HALF = 0.02            # cube half side (MANIP_HALF)
 PLACE_XY, PLACE_Z = 0.02, 0.006
 BIN_X, BIN_Y, BIN_HALF, BIN_WALL = 0.0, 0.2, 0.06, 0.05
 LIFTED = HALF + 0.01   # a cube's centre this high is off the table
-LIFT_Z = 0.1           # lift's success height
 PLACEMENTS = {"lift": [], "pickplace": [(0, "bin")], "stack": [(0, 1)], "stack3": [(1, 0), (2, 1)]}
+CUBES = {"lift": 1, "pickplace": 1, "stack": 2, "stack3": 3}
 NAMES = "ABC"
 
 
@@ -66,18 +66,27 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         return 2
-    with h5py.File(argv[1], "r") as f:
+    try:
+        return report(argv[1])
+    except (OSError, KeyError, ValueError) as e:
+        print(f"{argv[1]}: not an episode file of rldt ({e})", file=sys.stderr)
+        return 2
+
+
+def report(path):
+    with h5py.File(path, "r") as f:
         task = json.loads(f["data"].attrs["env_args"])["env_name"].removesuffix("_rgb")
         if task not in PLACEMENTS:
-            print(f"{argv[1]}: task {task} is not a manipulation task (lift, pickplace, stack, stack3)", file=sys.stderr)
+            print(f"{path}: task {task} is not a manipulation task (lift, pickplace, stack, stack3)", file=sys.stderr)
             return 2
         rows = stages(task)
         reached = np.zeros(len(rows), int)
         demos = list(f["data"])
         for k in demos:
             states = f["data"][k]["states"]
-            ncubes = (states.shape[1] - 10) // 13  # qpos (5 + 7 per cube) and qvel (5 + 6 per cube)
-            q = states[:, : 5 + 7 * ncubes]
+            if states.ndim != 2 or states.shape[1] != 10 + 13 * CUBES[task]:  # qpos (5 + 7 per cube), qvel (5 + 6 per cube)
+                raise ValueError(f"{k}/states has shape {states.shape}, not [T, {10 + 13 * CUBES[task]}] as {task}'s")
+            q = states[:, : 5 + 7 * CUBES[task]]
             r = f["data"][k]["rewards"][:]
             won = rows[-1][1](q, r)  # a success reached every stage, though its last state is not in the file
             reached += [won or test(q, r) for _, test in rows]

@@ -325,4 +325,6 @@ Test(manip, stages_script_follows_the_task, .timeout = 60)
     cr_assert_eq(test_run("%s collect env=stack3 demos=4 noise=0 threads=1 out=%s", bin, path), 0, "%s", test_err);
     expect_stages(path, (const int[]){4, 4, 4, 4, 4}, 5);
     remove(path);
+    cr_assert_eq(test_run("/usr/bin/python3 ../scripts/manip_stages.py %s", path), 2, "a missing file must be refused");
+    cr_assert(strstr(test_err, "not an episode file"), "%s", test_err);
 }
