@@ -1,5 +1,5 @@
 /* test_backend.c — backend selection: CPU always works and is complete; auto falls back to CPU with a
- * reason when CUDA is unusable; a bad name is a usage error. */
+ * reason when CUDA is unusable; a bad name is a usage error; the advice on OpenBLAS kernels older than the CPU. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -37,4 +37,16 @@ Test(backend, selection)
         cr_assert_null(rldt_backend_select("cuda", note, sizeof note));
         cr_assert(strstr(rldt_error_message(), "unavailable"));
     }
+}
+
+Test(backend, blas_advice_names_the_kernels_the_cpu_can_run)
+{
+    cr_assert_str_eq(rldt_cpu_blas_advice("Prescott", true, true), "SkylakeX");
+    cr_assert_str_eq(rldt_cpu_blas_advice("prescott", true, false), "Haswell");
+    cr_assert_str_eq(rldt_cpu_blas_advice("Sandybridge", true, false), "Haswell");
+    cr_assert_null(rldt_cpu_blas_advice("Prescott", false, false), "an SSE-only CPU has nothing better");
+    cr_assert_null(rldt_cpu_blas_advice("SkylakeX", true, true));
+    cr_assert_null(rldt_cpu_blas_advice("Haswell", true, true), "OpenBLAS picks Haswell on some AVX-512 CPUs on purpose");
+    cr_assert_null(rldt_cpu_blas_advice("Zen", true, false));
+    cr_assert_null(rldt_cpu_blas_advice(NULL, true, true));
 }

@@ -17,6 +17,7 @@ const rldt_backend_t *rldt_cli_backend(const rldt_config_t *cfg)
     const rldt_backend_t *be = rldt_backend_select(cfg->run_device, note, sizeof note);
     if (!be || rldt_comm_use(be)) return NULL; /* ranks on the GPU average over NCCL */
     rldt_info("%s", note);
+    if (strcmp(be->name, "cpu") == 0) rldt_cpu_blas_check();
     if (strcmp(cfg->run_precision, "fp32") != 0 && strcmp(be->name, "cpu") == 0)
         rldt_warn("run.precision=%s applies to the GPU backend; the CPU backend computes in fp32", cfg->run_precision);
     return be;

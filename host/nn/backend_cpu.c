@@ -670,7 +670,8 @@ const rldt_backend_t *rldt_backend_cpu(void)
 {
     if (!cpu_backend.device[0]) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        snprintf(cpu_backend.device, sizeof cpu_backend.device, "CPU, %ld cores, OpenBLAS", ncpu);
+        snprintf(cpu_backend.device, sizeof cpu_backend.device, "CPU, %ld cores, OpenBLAS (%s kernels)", ncpu,
+                 openblas_get_corename());
     }
     return &cpu_backend;
 }

@@ -1,15 +1,18 @@
-/* cpu_parallel.c — the CPU backend's threads (see cpu_parallel.h). */
+/* cpu_parallel.c — the CPU backend's threads (see cpu_parallel.h) and the check of OpenBLAS's kernels. */
 #define _GNU_SOURCE
 #include "cpu_parallel.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <strings.h>
 
 #include <cblas.h>
 
 #include "../envs/env_pool.h"
 #include "rldt/backend.h"
+#include "rldt/log.h"
 
 /* Elementwise loops shorter than this run inline: a hand-off to the pool costs a few microseconds. */
 #define RANGE_MIN ((size_t)1 << 15)
@@ -102,4 +105,30 @@ int rldt_cpu_range(rldt_cpu_range_fn body, const void *args, size_t n)
 {
     range_job_t job = {body, args, n};
     return rldt_cpu_parallel(run_range, &job, n < RANGE_MIN ? 1 : rldt_cpu_threads());
+}
+
+const char *rldt_cpu_blas_advice(const char *core, bool avx2_fma, bool avx512)
+{
+    /* OpenBLAS's x86 cores without AVX2 kernels: its fallbacks for models it does not know */
+    static const char *const old[] = {"Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2",
+                                      "Penryn", "Dunnington", "Nehalem", "Sandybridge"};
+    if (!core) return NULL;
+    bool is_old = false;
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) is_old |= strcasecmp(core, old[i]) == 0;
+    if (!is_old) return NULL;
+    return avx512 ? "SkylakeX" : avx2_fma ? "Haswell" : NULL;
+}
+
+void rldt_cpu_blas_check(void)
+{
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    __builtin_cpu_init();
+    bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    const char *core = openblas_get_corename(), *advice = rldt_cpu_blas_advice(core, avx2_fma, avx512);
+    if (advice)
+        rldt_warn("OpenBLAS runs its %s kernels on this CPU, which has %s: the CPU backend's GEMMs run several times "
+                  "slower than they can (it does not know this CPU model); export OPENBLAS_CORETYPE=%s before running rldt",
+                  core, avx512 ? "AVX-512" : "AVX2", advice);
 }

@@ -8,6 +8,8 @@
 #ifndef RLDT_BACKEND_H
 #define RLDT_BACKEND_H
 
+#include <stdbool.h>
+
 #include "rldt/common.h"
 #include "rldt/conv.h"
 #include "rldt/nn.h"
@@ -164,6 +166,14 @@ const rldt_backend_t *rldt_backend_cpu(void);
  * its long elementwise loops run on them. n <= 0 keeps the current setting, at first OpenBLAS's default
  * thread count. Process-wide; OpenBLAS itself stays on one thread from the backend's first op on. */
 void rldt_backend_cpu_threads(int n);
+/* The OPENBLAS_CORETYPE worth setting when OpenBLAS runs kernels `core` (openblas_get_corename()) older than
+ * the CPU's vector units, as an OpenBLAS that does not know the CPU's model (some VMs hide it) falls back to
+ * its SSE kernels: "SkylakeX" on a CPU with AVX-512 (F, BW, DQ, VL), "Haswell" on one with AVX2 and FMA;
+ * NULL when the kernels fit the CPU. */
+const char *rldt_cpu_blas_advice(const char *core, bool avx2_fma, bool avx512);
+/* Warns, with rldt_cpu_blas_advice's value, when this process's OpenBLAS runs such old kernels on this CPU
+ * and OPENBLAS_CORETYPE is not set (a set one is the user's choice). */
+void rldt_cpu_blas_check(void);
 
 /* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with
  * the reason in `why` ("not built", "plugin not found", "insufficient driver", "no device", ...). */
