@@ -1,12 +1,17 @@
 /* test_cpu_math.c — the CPU backend's fast paths against their references: the branch-free exp and tanh
  * against libm over a sweep of every float bit pattern (a stride through all 2^32), the activations the
  * backend computes against rldt_act_f / rldt_act_df (the math shared with the GPU), the tiled and
- * threaded linear layer against a plain double-precision one, and the threaded elementwise ops against
- * their per-element definitions. The bounds asserted here are the ones cpu_math.h states. */
+ * threaded linear layer against a plain double-precision one, the threaded elementwise ops against their
+ * per-element definitions, and the flushing of denormals. The bounds asserted here are the ones cpu_math.h
+ * states. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "../host/nn/cpu_math.h"
 #include "helpers.h"
@@ -22,6 +27,24 @@ static double ulps(float a, float b)
     memcpy(&ib, &b, 4);
     int64_t oa = ia < 0 ? (int64_t)INT32_MIN - ia : ia, ob = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
     return (double)llabs(oa - ob);
+}
+
+/* v with a denormal flushed to a zero of its sign, as the backend's ops treat their inputs. */
+static float flushed(float v) { return fabsf(v) < FLT_MIN ? copysignf(0.0f, v) : v; }
+
+/* cpu_math.h's scalar activation (d: its derivative) at x, computed in the floating-point mode the backend's
+ * ops run in (denormals flushed to zero on x86). */
+static float scalar_in_op_mode(rldt_act_t a, int d, float x)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned mode = _mm_getcsr();
+    _mm_setcsr(mode | 0x8040u);
+#endif
+    float v = d ? rldt_cpu_act_df(a, x) : rldt_cpu_act_f(a, x);
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(mode);
+#endif
+    return v;
 }
 
 /* Every STRIDE-th float bit pattern (STRIDE odd, so every exponent and sign is visited, most many times). */
@@ -90,10 +113,10 @@ static float *act_inputs(size_t *n)
 }
 
 /* The backend's act_forward / act_backward (the instruction set this machine dispatches to) against
- * rldt_act_f / rldt_act_df: |cpu - ref| <= 4e-7 |ref| + 1e-35 forward, <= 2.5e-6 max(|ref|, 1) for the
- * derivative (which passes through 0, where the reference itself only has absolute accuracy); NaN exactly
- * where the reference has NaN, infinities equal. And bit-for-bit the scalar formula of cpu_math.h: every
- * clone computes the same bits. */
+ * rldt_act_f / rldt_act_df at the input with denormals flushed: |cpu - ref| <= 4e-7 |ref| + 1e-35 forward,
+ * <= 2.5e-6 max(|ref|, 1) for the derivative (which passes through 0, where the reference itself only has absolute accuracy); NaN exactly
+ * where the reference has NaN, infinities equal. And bit-for-bit the scalar formula of cpu_math.h in the
+ * ops' floating-point mode: every clone computes the same bits. */
 Test(cpu_math, activations_match_the_shared_reference)
 {
     const rldt_backend_t *be = rldt_backend_cpu();
@@ -108,8 +131,8 @@ Test(cpu_math, activations_match_the_shared_reference)
                 be->act_forward((rldt_act_t)a, y, x, n);
             double worst = 0.0;
             for (size_t i = 0; i < n; i++) {
-                float r = d ? rldt_act_df((rldt_act_t)a, x[i]) : rldt_act_f((rldt_act_t)a, x[i]);
-                float s = d ? rldt_cpu_act_df((rldt_act_t)a, x[i]) : rldt_cpu_act_f((rldt_act_t)a, x[i]);
+                float xf = flushed(x[i]), r = d ? rldt_act_df((rldt_act_t)a, xf) : rldt_act_f((rldt_act_t)a, xf);
+                float s = scalar_in_op_mode((rldt_act_t)a, d, x[i]);
                 cr_assert(memcmp(&s, &y[i], 4) == 0 || (isnan(s) && isnan(y[i])), "act %d%s(%a): backend %a, scalar %a",
                           a, d ? "'" : "", x[i], y[i], s);
                 if (isnan(r) || isnan(y[i]) || isinf(r) || isinf(y[i])) {
@@ -258,4 +281,31 @@ Test(cpu_math, threaded_elementwise_ops_match_their_definitions)
     be->fill(p, 7.0f, n);
     for (size_t i = 0; i < n; i++) cr_assert_eq(p[i], 7.0f);
     free(p), free(g), free(m), free(v), free(p2), free(m2), free(v2);
+}
+
+/* Denormals are flushed to zero inside the backend's ops, on every thread (a denormal operand costs a
+ * microcode assist on x86), and the calling thread's own floating-point mode is back after each op. */
+Test(cpu_math, ops_flush_denormals_and_restore_the_callers_mode)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const rldt_backend_t *be = rldt_backend_cpu();
+    rldt_backend_cpu_threads(2);
+    const size_t sizes[] = {100, (size_t)1 << 17}; /* inline, and split over the threads */
+    for (int s = 0; s < 2; s++) {
+        size_t n = sizes[s];
+        float *y = be->alloc(sizeof(float) * n);
+        for (size_t i = 0; i < n; i++) /* denormals of both signs */
+            y[i] = (i % 2 ? -1.0f : 1.0f) * FLT_MIN * 0.25f * (float)(1 + i % 3);
+        be->scale(y, 1.0f, n);
+        for (size_t i = 0; i < n; i++) cr_assert_eq(y[i], 0.0f, "n %zu: y[%zu] = %g kept", n, i, (double)y[i]);
+        for (size_t i = 0; i < n; i++) y[i] = FLT_MIN * (float)(2 + i % 5);
+        be->scale(y, 0.125f, n); /* normal inputs, denormal results */
+        for (size_t i = 0; i < n; i++) cr_assert_eq(y[i], 0.0f, "n %zu: y[%zu] = %g", n, i, (double)y[i]);
+        be->free(y);
+    }
+    volatile float tiny = FLT_MIN, half = 0.5f;
+    cr_assert_gt(tiny * half, 0.0f, "the caller's mode still keeps denormals");
+#else
+    cr_skip_test("flushing denormals is only set on x86");
+#endif
 }
