@@ -18,7 +18,7 @@
  *    the median of 5 windows of 0.2 s).
  * 4. HDF5 write rate of the robomimic-layout writer: 200 pendulum episodes (40k samples) written to a
  *    temporary file; median of 5 repeats, as samples/s and MB/s of the resulting file.
- * 5. The MuJoCo manipulation tasks (lift, pickplace, stack, stack3) driven by their scripted experts (noise
+ * 5. The MuJoCo manipulation tasks (lift, pickplace, stack, stack3, bins2) driven by their scripted experts (noise
  *    0.1, 64 envs, chunk 1, 1 and 2 threads): random actions (section 1) rarely touch a cube, the experts
  *    grasp, carry and stack, so these rates count the finger-cube contacts too. The experts' own time (a
  *    few hundred ns per step, on the calling thread) is included. The 1-thread run also reports steps per

@@ -193,14 +193,15 @@ Test(env_tasks, max_steps_override_and_registry)
     cr_assert_null(rldt_env_find("cartpole"));
     cr_assert(strstr(rldt_error_message(), "unknown env 'cartpole'") && strstr(rldt_error_message(), "pendulum"), "%s",
               rldt_error_message());
-    /* the three pure-C tasks, the four MuJoCo locomotion tasks, the four manipulation tasks and the pixel
+    /* the three pure-C tasks, the four MuJoCo locomotion tasks, the five manipulation tasks and the pixel
      * variants of the MuJoCo ones, each listed once */
-    static const char *const names[] = {"bandit2d",      "pendulum",      "reach2d",      "hopper",          "walker2d",
-                                        "halfcheetah",   "ant",           "lift",         "pickplace",       "stack",
-                                        "stack3",        "hopper_rgb",    "walker2d_rgb", "halfcheetah_rgb", "ant_rgb",
-                                        "lift_rgb",      "pickplace_rgb", "stack_rgb",    "stack3_rgb"};
-    cr_assert_eq(rldt_env_count(), 19);
-    for (int k = 0; k < 19; k++) {
+    static const char *const names[] = {"bandit2d",      "pendulum",     "reach2d",         "hopper",    "walker2d",
+                                        "halfcheetah",   "ant",          "lift",            "pickplace", "stack",
+                                        "stack3",        "bins2",        "hopper_rgb",      "walker2d_rgb",
+                                        "halfcheetah_rgb", "ant_rgb",    "lift_rgb",        "pickplace_rgb",
+                                        "stack_rgb",     "stack3_rgb",   "bins2_rgb"};
+    cr_assert_eq(rldt_env_count(), 21);
+    for (int k = 0; k < 21; k++) {
         int found = 0;
         for (int i = 0; i < rldt_env_count(); i++) found += strcmp(rldt_env_spec_at(i)->name, names[k]) == 0;
         cr_assert_eq(found, 1, "task %s listed %d times", names[k], found);

@@ -19,7 +19,8 @@ static bool is_worker_env(const char *name) { return has_prefix(name, GYM_PREFIX
 
 static const rldt_env_spec_t *const base_tasks[] = {&rldt_env_bandit2d, &rldt_env_pendulum, &rldt_env_reach2d, &rldt_env_hopper,
                                                     &rldt_env_walker2d, &rldt_env_halfcheetah, &rldt_env_ant,      &rldt_env_lift,
-                                                    &rldt_env_pickplace, &rldt_env_stack,      &rldt_env_stack3};
+                                                    &rldt_env_pickplace, &rldt_env_stack,      &rldt_env_stack3,
+                                                    &rldt_env_bins2};
 #define N_BASE (sizeof base_tasks / sizeof base_tasks[0])
 
 /* Pixel variants, one line each: <task>_rgb is the MuJoCo task whose observations also carry an RGB image
@@ -36,6 +37,7 @@ static const struct {
     {&rldt_env_pickplace, "agentview"},
     {&rldt_env_stack, "agentview"},
     {&rldt_env_stack3, "agentview"},
+    {&rldt_env_bins2, "agentview"},
 };
 #define N_RGB (sizeof rgb_tasks / sizeof rgb_tasks[0])
 

@@ -17,5 +17,6 @@ extern const rldt_env_spec_t rldt_env_lift;
 extern const rldt_env_spec_t rldt_env_pickplace;
 extern const rldt_env_spec_t rldt_env_stack;
 extern const rldt_env_spec_t rldt_env_stack3;
+extern const rldt_env_spec_t rldt_env_bins2;
 
 #endif

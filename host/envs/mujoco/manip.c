@@ -1,4 +1,4 @@
-/* manip.c — lift, pickplace, stack and stack3: sparse-reward manipulation with a two-finger gripper on a
+/* manip.c — lift, pickplace, stack, stack3 and bins2: sparse-reward manipulation with a two-finger gripper on a
  * Cartesian stage (the models: manip_model.h), one table row of constants per task and one step function
  * for all.
  *
@@ -7,7 +7,7 @@
  *           (both finger servos aim at MANIP_TRAVEL·(1 − grip)/2; on a cube the force limit holds them)
  *   step:   20 Hz control: mj_step FRAME_SKIP = 5 times at 10 ms
  *   obs:    hand position (3), hand velocity (3), finger opening (1); per cube its position (3), quaternion
- *           (4) and position minus the hand's (3); per placement (pickplace, stack, stack3) where the cube
+ *           (4) and position minus the hand's (3); per placement (all but lift) where the cube
  *           must go minus where it is (3)
  *   reward: 1 on the step the task succeeds (which ends the episode, terminated), else 0
  *   success: lift: cube_a's centre above LIFT_Z (it starts at MANIP_HALF on the table). The others: every
@@ -15,9 +15,10 @@
  *           another when their centres are within PLACE_XY horizontally and 2·MANIP_HALF ± PLACE_Z apart
  *           vertically; in the bin when its centre is inside the bin's floor less MANIP_HALF and below the
  *           walls' top. pickplace: cube_a in the bin; stack: cube_a on cube_b; stack3: cube_b on cube_a,
- *           then cube_c on cube_b (a tower a, b, c)
+ *           then cube_c on cube_b (a tower a, b, c); bins2: cube_a into bin_a, then cube_b into bin_b
  *   reset:  the hand at x, y ~ U(±0.1), z ~ U(0.12, 0.2), fingers open; cubes resting on the table with yaw
- *           ~ U(±π/4), x ~ U(±0.12), y ~ U(±0.12) (pickplace: U(−0.15, 0.05), the bin is at y = 0.2), at
+ *           ~ U(±π/4), x ~ U(±0.12), y ~ U(±0.12) (pickplace, bins2: U(−0.15, 0.05), the bins are at
+ *           y = 0.2), at
  *           least SEPARATION apart (redrawn until they are), all at rest
  * The expert is a waypoint controller on the state alone (no memory, so any state has an action): for the
  * first placement that does not hold yet (lift: raise cube_a to LIFT_GOAL) it reaches above the cube,
@@ -50,9 +51,10 @@
 #define FINGERS 3          /* qpos of finger_l, finger_r */
 #define CUBE(i) (5 + 7 * (i)) /* qpos of cube i: position, quaternion */
 
-enum { BIN = -1 };
+#define BIN(b) (-1 - (b)) /* a placement's base that is the task's bin b */
+#define MAX_BINS 2
 
-/* A placement: cube `cube` goes onto cube `base`, or into the bin (base = BIN). */
+/* A placement: cube `cube` goes onto cube `base` (>= 0), or into bin b (base = BIN(b)). */
 typedef struct {
     int cube, base;
 } place_t;
@@ -62,7 +64,8 @@ typedef struct {
     int ncubes;
     int nplace; /* 0: lift */
     place_t place[MAX_CUBES - 1];
-    double y_lo, y_hi; /* reset range of the cubes' y */
+    double y_lo, y_hi;        /* reset range of the cubes' y */
+    double bin[MAX_BINS][2];  /* the bins' centres (x, y), as in the model */
 } manip_task_t;
 
 typedef struct {
@@ -83,26 +86,28 @@ static const double *saved_qpos(const manip_t *s) { return s->sim + RLDT_SIM_SAV
 
 static double opening(const double *qpos) { return qpos[FINGERS] + qpos[FINGERS + 1]; }
 
-/* Where placement p wants its cube's centre. */
-static void goal_of(const place_t *p, const double *qpos, double *g)
+/* Where placement p of task t wants its cube's centre. */
+static void goal_of(const manip_task_t *t, const place_t *p, const double *qpos, double *g)
 {
-    if (p->base == BIN) {
-        g[0] = MANIP_BIN_X, g[1] = MANIP_BIN_Y, g[2] = MANIP_HALF;
+    if (p->base < 0) {
+        const double *b = t->bin[-1 - p->base];
+        g[0] = b[0], g[1] = b[1], g[2] = MANIP_HALF;
         return;
     }
     const double *b = qpos + CUBE(p->base);
     g[0] = b[0], g[1] = b[1], g[2] = b[2] + 2.0 * MANIP_HALF;
 }
 
-/* The cube is where placement p wants it (the fingers may still hold it). */
-static bool placed(const place_t *p, const double *qpos)
+/* The cube is where placement p of task t wants it (the fingers may still hold it). */
+static bool placed(const manip_task_t *t, const place_t *p, const double *qpos)
 {
     const double *c = qpos + CUBE(p->cube);
-    if (p->base == BIN)
-        return fabs(c[0] - MANIP_BIN_X) < MANIP_BIN_HALF - MANIP_HALF && fabs(c[1] - MANIP_BIN_Y) < MANIP_BIN_HALF - MANIP_HALF &&
-               c[2] < MANIP_BIN_WALL;
+    if (p->base < 0) {
+        const double *b = t->bin[-1 - p->base];
+        return fabs(c[0] - b[0]) < MANIP_BIN_HALF - MANIP_HALF && fabs(c[1] - b[1]) < MANIP_BIN_HALF - MANIP_HALF && c[2] < MANIP_BIN_WALL;
+    }
     double g[3];
-    goal_of(p, qpos, g);
+    goal_of(t, p, qpos, g);
     return hypot(c[0] - g[0], c[1] - g[1]) < PLACE_XY && fabs(c[2] - g[2]) < PLACE_Z;
 }
 
@@ -110,7 +115,7 @@ static bool placed(const place_t *p, const double *qpos)
 static int stage(const manip_task_t *t, const double *qpos)
 {
     for (int k = 0; k < t->nplace; k++)
-        if (!placed(&t->place[k], qpos)) return k;
+        if (!placed(t, &t->place[k], qpos)) return k;
     return opening(qpos) > RELEASED ? t->nplace : t->nplace - 1;
 }
 
@@ -138,7 +143,7 @@ static void observe(const manip_t *s, float *obs)
     }
     for (int p = 0; p < t->nplace; p++) {
         double g[3];
-        goal_of(&t->place[p], q, g);
+        goal_of(t, &t->place[p], q, g);
         for (int j = 0; j < 3; j++) obs[k++] = (float)(g[j] - q[CUBE(t->place[p].cube) + j]);
     }
 }
@@ -275,7 +280,7 @@ static void manip_expert(const void *state, rldt_rng_t *rng, float *action)
     int k = stage(t, q);
     if (k == t->nplace) k--; /* done: keep the last placement's "let go" */
     double goal[3];
-    goal_of(&t->place[k], q, goal);
+    goal_of(t, &t->place[k], q, goal);
     carry(q, t->place[k].cube, goal, true, action);
 }
 
@@ -318,7 +323,7 @@ static const manip_task_t lift = {
 static const manip_task_t pickplace = {
     .want = {"pickplace", "pickplace.xml (built in)", 6, joints, joint_types, 5, 1.0, 0,
              MANIP_XML_HEAD MANIP_XML_CUBE("cube_a", RED) MANIP_XML_BIN MANIP_XML_TAIL},
-    .ncubes = 1, .nplace = 1, .place = {{0, BIN}}, .y_lo = -0.15, .y_hi = 0.05,
+    .ncubes = 1, .nplace = 1, .place = {{0, BIN(0)}}, .y_lo = -0.15, .y_hi = 0.05, .bin = {{MANIP_BIN_X, MANIP_BIN_Y}},
 };
 
 static const manip_task_t stack = {
@@ -332,6 +337,13 @@ static const manip_task_t stack3 = {
              MANIP_XML_HEAD MANIP_XML_CUBE("cube_a", RED) MANIP_XML_CUBE("cube_b", GREEN) MANIP_XML_CUBE("cube_c", BLUE)
                  MANIP_XML_TAIL},
     .ncubes = 3, .nplace = 2, .place = {{1, 0}, {2, 1}}, .y_lo = -0.12, .y_hi = 0.12,
+};
+
+static const manip_task_t bins2 = {
+    .want = {"bins2", "bins2.xml (built in)", 7, joints, joint_types, 5, 1.0, 0,
+             MANIP_XML_HEAD MANIP_XML_CUBE("cube_a", RED) MANIP_XML_CUBE("cube_b", GREEN) MANIP_XML_BINS2 MANIP_XML_TAIL},
+    .ncubes = 2, .nplace = 2, .place = {{0, BIN(0)}, {1, BIN(1)}}, .y_lo = -0.15, .y_hi = 0.05,
+    .bin = {{-MANIP_BINS2_X, MANIP_BIN_Y}, {MANIP_BINS2_X, MANIP_BIN_Y}},
 };
 
 #define MANIP_OPS(name)                                                                                                  \
@@ -350,6 +362,7 @@ MANIP_OPS(lift)
 MANIP_OPS(pickplace)
 MANIP_OPS(stack)
 MANIP_OPS(stack3)
+MANIP_OPS(bins2)
 
 #define GRIPPER_ACTION .act_dim = 4, .act_low = {-1, -1, -1, -1}, .act_high = {1, 1, 1, 1}
 #define OBS_DIM(ncubes, nplace) (BASE_OBS + CUBE_OBS * (ncubes) + 3 * (nplace))
@@ -389,4 +402,14 @@ const rldt_env_spec_t rldt_env_stack3 = {
     .max_steps = 400, .reward_kind = RLDT_REWARD_SPARSE, .control_hz = 20.0, .success_threshold = (float)PLACE_XY,
     .success = "cube B is placed on cube A, cube C on cube B, and the fingers have let go" PLACED, .obs_key = "state",
     .ops = &stack3_ops,
+};
+
+const rldt_env_spec_t rldt_env_bins2 = {
+    .name = "bins2",
+    .summary = "gripper puts cube A into its bin, then cube B into the other (MuJoCo; sparse reward, 400 steps)",
+    .obs_dim = OBS_DIM(2, 2), .state_dim = STATE_DIM(2), GRIPPER_ACTION,
+    .max_steps = 400, .reward_kind = RLDT_REWARD_SPARSE, .control_hz = 20.0, .success_threshold = (float)(MANIP_BIN_HALF - MANIP_HALF),
+    .success = "cube A is in bin A and cube B in bin B (each centre within success_threshold of its bin's centre on both "
+               "axes, below the walls' top), and the fingers have let go",
+    .obs_key = "state", .ops = &bins2_ops,
 };

@@ -2,7 +2,7 @@
  *
  * Written for rldt and built into the binary as string literals, so that a fresh clone needs no asset file
  * (env.model=PATH loads another file instead; it must have the joints and actuators below). Every task's
- * model is the same scene with one, two or three cubes, and pickplace's also has the bin:
+ * model is the same scene with one, two or three cubes, and pickplace's also has the bin (bins2's two bins):
  *   table    a plane at z = 0 (the top; the box under it is only drawn)
  *   gripper  the body `hand` on a Cartesian stage: slide joints x, y, z (world coordinates of the point
  *            between the fingertips' centres), gravity compensated; two fingers on slide joints finger_l
@@ -11,7 +11,7 @@
  *            so that a closed grip squeezes a cube with ~MANIP_SQUEEZE N instead of crushing through it
  *   cubes    free bodies cube_a, cube_b, cube_c of side 2·MANIP_HALF, 50 g, friction 1 (fingers 1.5)
  *   bin      four static walls around a square of half side MANIP_BIN_HALF centred at (MANIP_BIN_X,
- *            MANIP_BIN_Y), MANIP_BIN_WALL high
+ *            MANIP_BIN_Y), MANIP_BIN_WALL high; bins2 has two such, bin_a and bin_b, at x = ∓MANIP_BINS2_X
  *   camera   `agentview`, in front of the table (+x) looking down at the workspace: the *_rgb tasks' images
  * Physics: timestep 10 ms, implicitfast integrator, MuJoCo's default (pyramidal) friction cone. */
 #ifndef RLDT_ENVS_MUJOCO_MANIP_MODEL_H
@@ -31,6 +31,7 @@
 #define MANIP_BIN_Y 0.2
 #define MANIP_BIN_HALF 0.06 /* inner half side */
 #define MANIP_BIN_WALL 0.05 /* wall height */
+#define MANIP_BINS2_X 0.1   /* bins2: its bins' centres at x = ±MANIP_BINS2_X */
 
 #define MANIP_XML_HEAD                                                                                                    \
     "<mujoco model=\"rldt_manip\">"                                                                                       \
@@ -69,14 +70,21 @@
     "<geom name=\"" name "\" type=\"box\" size=\"" MANIP_STR(MANIP_HALF) " " MANIP_STR(MANIP_HALF) " "                   \
     MANIP_STR(MANIP_HALF) "\" mass=\"0.05\" rgba=\"" rgba "\"/></body>"
 
-/* Walls 1 cm thick around the inner square (0.06 + 0.005 = 0.065 from the centre, 0.025 = half the height). */
-#define MANIP_XML_BIN                                                                                                     \
-    "<body name=\"bin\" pos=\"" MANIP_STR(MANIP_BIN_X) " " MANIP_STR(MANIP_BIN_Y) " 0\">"                                 \
-    "<geom type=\"box\" pos=\"0.065 0 0.025\" size=\"0.005 0.07 0.025\" rgba=\"0.4 0.4 0.8 1\"/>"                         \
-    "<geom type=\"box\" pos=\"-0.065 0 0.025\" size=\"0.005 0.07 0.025\" rgba=\"0.4 0.4 0.8 1\"/>"                        \
-    "<geom type=\"box\" pos=\"0 0.065 0.025\" size=\"0.06 0.005 0.025\" rgba=\"0.4 0.4 0.8 1\"/>"                         \
-    "<geom type=\"box\" pos=\"0 -0.065 0.025\" size=\"0.06 0.005 0.025\" rgba=\"0.4 0.4 0.8 1\"/>"                        \
+/* A bin named `name` centred at (x, y) (string literals, metres): walls 1 cm thick around the inner square
+ * (0.06 + 0.005 = 0.065 from the centre, 0.025 = half the height). */
+#define MANIP_XML_BIN_AT(name, x, y, rgba)                                                                                \
+    "<body name=\"" name "\" pos=\"" x " " y " 0\">"                                                                      \
+    "<geom type=\"box\" pos=\"0.065 0 0.025\" size=\"0.005 0.07 0.025\" rgba=\"" rgba "\"/>"                             \
+    "<geom type=\"box\" pos=\"-0.065 0 0.025\" size=\"0.005 0.07 0.025\" rgba=\"" rgba "\"/>"                            \
+    "<geom type=\"box\" pos=\"0 0.065 0.025\" size=\"0.06 0.005 0.025\" rgba=\"" rgba "\"/>"                             \
+    "<geom type=\"box\" pos=\"0 -0.065 0.025\" size=\"0.06 0.005 0.025\" rgba=\"" rgba "\"/>"                            \
     "</body>"
+
+/* pickplace's bin; bins2's two, at x = -MANIP_BINS2_X (cube_a's) and +MANIP_BINS2_X (cube_b's), y = MANIP_BIN_Y */
+#define MANIP_XML_BIN MANIP_XML_BIN_AT("bin", MANIP_STR(MANIP_BIN_X), MANIP_STR(MANIP_BIN_Y), "0.4 0.4 0.8 1")
+#define MANIP_XML_BINS2                                                                                                   \
+    MANIP_XML_BIN_AT("bin_a", "-" MANIP_STR(MANIP_BINS2_X), MANIP_STR(MANIP_BIN_Y), "0.8 0.45 0.45 1")                     \
+    MANIP_XML_BIN_AT("bin_b", MANIP_STR(MANIP_BINS2_X), MANIP_STR(MANIP_BIN_Y), "0.45 0.75 0.5 1")
 
 #define MANIP_XML_SERVO(joint, kp, extra)                                                                                 \
     "<position name=\"" joint "\" joint=\"" joint "\" kp=\"" kp "\" ctrlrange=\"-1 1\"" extra "/>"
