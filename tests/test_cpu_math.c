@@ -114,8 +114,8 @@ static float *act_inputs(size_t *n)
 
 /* The backend's act_forward / act_backward (the instruction set this machine dispatches to) against
  * rldt_act_f / rldt_act_df at the input with denormals flushed: |cpu - ref| <= 4e-7 |ref| + 1e-35 forward,
- * <= 2.5e-6 max(|ref|, 1) for the derivative (which passes through 0, where the reference itself only has absolute accuracy); NaN exactly
- * where the reference has NaN, infinities equal. And bit-for-bit the scalar formula of cpu_math.h in the
+ * <= 2.5e-6 max(|ref|, 1) for the derivative (which passes through 0, where the reference itself only has
+ * absolute accuracy); NaN exactly where the reference has NaN, infinities equal. And bit-for-bit the scalar formula of cpu_math.h in the
  * ops' floating-point mode: every clone computes the same bits. */
 Test(cpu_math, activations_match_the_shared_reference)
 {

@@ -152,6 +152,7 @@ const char *rldt_cpu_blas_advice(const char *core, bool avx2_fma, bool avx512)
 
 void rldt_cpu_blas_check(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
     if (getenv("OPENBLAS_CORETYPE")) return;
     __builtin_cpu_init();
     bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -162,4 +163,5 @@ void rldt_cpu_blas_check(void)
         rldt_warn("OpenBLAS runs its %s kernels on this CPU, which has %s: the CPU backend's GEMMs run several times "
                   "slower than they can (it does not know this CPU model); export OPENBLAS_CORETYPE=%s before running rldt",
                   core, avx512 ? "AVX-512" : "AVX2", advice);
+#endif
 }

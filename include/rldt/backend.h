@@ -172,7 +172,7 @@ void rldt_backend_cpu_threads(int n);
  * NULL when the kernels fit the CPU. */
 const char *rldt_cpu_blas_advice(const char *core, bool avx2_fma, bool avx512);
 /* Warns, with rldt_cpu_blas_advice's value, when this process's OpenBLAS runs such old kernels on this CPU
- * and OPENBLAS_CORETYPE is not set (a set one is the user's choice). */
+ * and OPENBLAS_CORETYPE is not set (a set one is the user's choice). x86 only: elsewhere it does nothing. */
 void rldt_cpu_blas_check(void);
 
 /* Probes the CUDA plugin without choosing it. Returns the backend if a device is usable, else NULL with

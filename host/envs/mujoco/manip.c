@@ -18,8 +18,7 @@
  *           then cube_c on cube_b (a tower a, b, c); bins2: cube_a into bin_a, then cube_b into bin_b
  *   reset:  the hand at x, y ~ U(±0.1), z ~ U(0.12, 0.2), fingers open; cubes resting on the table with yaw
  *           ~ U(±π/4), x ~ U(±0.12), y ~ U(±0.12) (pickplace, bins2: U(−0.15, 0.05), the bins are at
- *           y = 0.2), at
- *           least SEPARATION apart (redrawn until they are), all at rest
+ *           y = 0.2), at least SEPARATION apart (redrawn until they are), all at rest
  * The expert is a waypoint controller on the state alone (no memory, so any state has an action): for the
  * first placement that does not hold yet (lift: raise cube_a to LIFT_GOAL) it reaches above the cube,
  * descends with the fingers open, closes, rises to the carrying height, moves over the goal, descends and
@@ -86,11 +85,14 @@ static const double *saved_qpos(const manip_t *s) { return s->sim + RLDT_SIM_SAV
 
 static double opening(const double *qpos) { return qpos[FINGERS] + qpos[FINGERS + 1]; }
 
+/* The centre (x, y) of the bin that placement p of task t fills (p->base = BIN(b)). */
+static const double *bin_of(const manip_task_t *t, const place_t *p) { return t->bin[-1 - p->base]; }
+
 /* Where placement p of task t wants its cube's centre. */
 static void goal_of(const manip_task_t *t, const place_t *p, const double *qpos, double *g)
 {
     if (p->base < 0) {
-        const double *b = t->bin[-1 - p->base];
+        const double *b = bin_of(t, p);
         g[0] = b[0], g[1] = b[1], g[2] = MANIP_HALF;
         return;
     }
@@ -103,7 +105,7 @@ static bool placed(const manip_task_t *t, const place_t *p, const double *qpos)
 {
     const double *c = qpos + CUBE(p->cube);
     if (p->base < 0) {
-        const double *b = t->bin[-1 - p->base];
+        const double *b = bin_of(t, p);
         return fabs(c[0] - b[0]) < MANIP_BIN_HALF - MANIP_HALF && fabs(c[1] - b[1]) < MANIP_BIN_HALF - MANIP_HALF && c[2] < MANIP_BIN_WALL;
     }
     double g[3];
