@@ -4,8 +4,9 @@
  * measured in the same run: copy bandwidth (a device-to-device copy of 1 GiB, bytes read + written) and
  * GEMM rate (a square linear_forward of 8192).
  *
- * usage: bench_kernels [cuda|cuda-emu] [small]
+ * usage: bench_kernels [cuda|cuda-emu] [small|full] [NAME]
  *   small: sizes divided by 256 (what the emulator can run in seconds; it proves the op, not the speed).
+ *   NAME:  only the ops whose name contains it (the peaks are always measured).
  * Block sizes are swept through RLDT_CUDA_BLOCK, which every grid-stride kernel of the plugin reads at
  * launch; kernels with a fixed shape (one block per state or row) ignore it. */
 #define _POSIX_C_SOURCE 200809L
@@ -193,6 +194,11 @@ int main(int argc, char **argv)
 {
     const char *want = argc > 1 ? argv[1] : "cuda";
     int small = argc > 2 && strcmp(argv[2], "small") == 0;
+    const char *only = argc > 3 ? argv[3] : "";
+    if (argc > 2 && !small && strcmp(argv[2], "full") != 0) {
+        fprintf(stderr, "bench_kernels: size '%s' is neither small nor full\n", argv[2]);
+        return 2;
+    }
     char note[512];
     const rldt_backend_t *be = rldt_backend_select(want, note, sizeof note);
     if (!be || be == rldt_backend_cpu()) {
@@ -222,6 +228,7 @@ int main(int argc, char **argv)
     static const int blocks[] = {64, 128, 256, 512, 1024};
     for (size_t i = 1; i < sizeof ops / sizeof ops[0]; i++) {
         const op_t *op = &ops[i];
+        if (!strstr(op->name, only)) continue;
         if (!has(be, op->out)) {
             printf("%-24s (no kernel)\n", op->name);
             continue;

@@ -8,9 +8,6 @@
 #include "index.cuh"
 #include "rldt/conv.h"
 
-#define GRID_STRIDE(i, n)                                                                                   \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
-
 #define CONV_LAUNCH(kernel, n, ...)                                                                         \
     do {                                                                                                    \
         unsigned bs_ = rldt_block();                                                                        \

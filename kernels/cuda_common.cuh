@@ -8,6 +8,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #endif
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,6 +46,14 @@ static inline unsigned rldt_grid(size_t n, unsigned block)
     size_t g = (n + block - 1) / block;
     return (unsigned)(g < 65535u * 16u ? (g ? g : 1) : 65535u * 16u);
 }
+
+// A grid-stride loop over the flat indices 0..n−1: each thread takes every (grid · block)-th index.
+#define GRID_STRIDE(i, n)                                                                                   \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+// Whether p may be read and written as float4 (16-byte aligned). cudaMalloc's blocks are; views into
+// them at other offsets need not be.
+static inline bool rldt_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 // Threads per block of the grid-stride (elementwise) kernels: 256, or $RLDT_CUDA_BLOCK (a power of two from
 // 32 to 1024) so that bench/bench_kernels can sweep block sizes without a rebuild. Read at each launch: a

@@ -16,9 +16,6 @@
         CUDA_CHECK(cudaGetLastError());                                                                     \
     } while (0)
 
-#define GRID_STRIDE(i, n)                                                                                   \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
-
 // y_i += a·x_i
 __global__ void axpy_kernel(float *y, float a, const float *x, size_t n)
 {

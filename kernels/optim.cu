@@ -7,7 +7,7 @@
 __global__ void adam_kernel(rldt_adam_t o, float lr, float bc1, float bc2, float *p, const float *g, float *m,
                             float *v, size_t n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    GRID_STRIDE(i, n)
         rldt_adam_elem(&o, lr, bc1, bc2, &p[i], g[i], &m[i], &v[i]);
 }
 
@@ -23,7 +23,7 @@ static void cuda_adam_step(const rldt_adam_t *o, float lr, long step, float *p, 
 
 __global__ void lerp_kernel(float *dst, const float *src, float w, size_t n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    GRID_STRIDE(i, n)
         dst[i] += w * (src[i] - dst[i]);
 }
 
@@ -36,7 +36,7 @@ static void cuda_lerp(float *dst, const float *src, float w, size_t n)
 
 __global__ void scale_kernel(float *y, float a, size_t n)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    GRID_STRIDE(i, n)
         y[i] *= a;
 }
 

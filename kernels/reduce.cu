@@ -38,13 +38,25 @@ void rldt_cuda_reduce_finish(unsigned nblocks, int nv, double *out)
 }
 
 // sumsq and sum: Σ x_i² (each square formed in double, as on the CPU) or Σ x_i, in double. One kernel
-// template: SQUARE is a compile-time constant, so each instance is branch-free.
-template <bool SQUARE> __global__ void sum_kernel(const float *x, size_t n, double *partials)
+// template: SQUARE is a compile-time constant, so each instance is branch-free. Four elements per thread
+// and step through float4 loads when x is 16-byte aligned (vec), then the n % 4 left: one float per thread
+// keeps too few bytes in flight to cover the memory latency (49% of the copy rate on an H200).
+template <bool SQUARE> __device__ inline double sum_term(float x) { return SQUARE ? (double)x * (double)x : (double)x; }
+
+template <bool SQUARE> __global__ void sum_kernel(const float *x, size_t n, int vec, double *partials)
 {
     __shared__ double sh[RLDT_REDUCE_THREADS];
     double v[1] = {0.0};
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        v[0] += SQUARE ? (double)x[i] * (double)x[i] : (double)x[i];
+    const size_t n4 = vec ? n / 4 : 0;
+    GRID_STRIDE(i, n4) {
+        float4 q = reinterpret_cast<const float4 *>(x)[i];
+        v[0] += sum_term<SQUARE>(q.x);
+        v[0] += sum_term<SQUARE>(q.y);
+        v[0] += sum_term<SQUARE>(q.z);
+        v[0] += sum_term<SQUARE>(q.w);
+    }
+    GRID_STRIDE(i, n - 4 * n4)
+        v[0] += sum_term<SQUARE>(x[4 * n4 + i]);
     rldt_block_sum<1>(v, sh);
     if (threadIdx.x == 0) partials[blockIdx.x] = v[0];
 }
@@ -52,9 +64,10 @@ template <bool SQUARE> __global__ void sum_kernel(const float *x, size_t n, doub
 template <bool SQUARE> static double cuda_sum_of(const float *x, size_t n)
 {
     if (!n) return 0.0;
-    unsigned grid = rldt_reduce_grid(n);
+    int vec = rldt_aligned16(x);
+    unsigned grid = rldt_reduce_grid(vec ? (n + 3) / 4 : n);
     double s;
-    RLDT_LAUNCH(sum_kernel<SQUARE>, grid, RLDT_REDUCE_THREADS, x, n, rldt_cuda_reduce_partials());
+    RLDT_LAUNCH(sum_kernel<SQUARE>, grid, RLDT_REDUCE_THREADS, x, n, vec, rldt_cuda_reduce_partials());
     CUDA_CHECK(cudaGetLastError());
     rldt_cuda_reduce_finish(grid, 1, &s);
     return s;
@@ -71,7 +84,7 @@ __global__ void mse_kernel(const float *pred, const float *target, float *grad, 
     __shared__ double sh[RLDT_REDUCE_THREADS];
     double v[1] = {0.0};
     float fn = (float)n;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, n) {
         float d = pred[i] - target[i];
         v[0] += (double)d * (double)d;
         if (grad) grad[i] = 2.0f * d / fn;

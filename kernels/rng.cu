@@ -44,7 +44,7 @@ static void cuda_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t stream
 __global__ void draw_index_kernel(int *k, float *t, int t_div, const int *table, int offset, uint32_t below, size_t n,
                                   uint64_t seed, uint64_t stream, uint64_t counter)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, n) {
         int j = offset + (int)rldt_philox_below_at(seed, stream, counter, i, below);
         int v = table ? table[j] : j;
         if (k) k[i] = v;

@@ -17,13 +17,17 @@ MUTANTS=()
 mutant() { MUTANTS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"); }
 #      name                        file        tests that must fail                              sed script
 mutant block-sum-missing-barrier   reduce.cuh  'parity/@(sumsq|mse)'                             '/sh\[k \* T + t\] += sh\[k \* T + t + w\];/{n;/__syncthreads();/d}'
-mutant lerp-tail-off-by-one        optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void lerp_kernel/,/^}/s/i < n;/i < n - 1;/'
-mutant scale-stride-skips-blocks   optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void scale_kernel/,/^}/s/blockIdx\.x \* (size_t)blockDim\.x/blockIdx.x * 2 * (size_t)blockDim.x/'
-mutant sumsq-stride-without-grid   reduce.cu   '@(parity/sumsq|emu/ops_match_cpu*)'             '/void sum_kernel/,/^}/s/i += (size_t)gridDim\.x \* blockDim\.x/i += blockDim.x/'
+mutant lerp-tail-off-by-one      optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void lerp_kernel/,/^}/s/GRID_STRIDE(i, n)/GRID_STRIDE(i, n - 1)/'
+mutant scale-stride-skips-blocks optim.cu    '@(parity/lerp_scale|emu/ops_match_cpu*)'        '/void scale_kernel/,/^}/s/GRID_STRIDE(i, n)/for (size_t i = blockIdx.x * 2 * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)/'
+mutant sumsq-stride-without-grid reduce.cu   '@(parity/sumsq|emu/ops_match_cpu*)'             '/void sum_kernel/,/^}/s/GRID_STRIDE(i, n4) {/for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n4; i += blockDim.x) {/'
 mutant td-lambda-segment-stride    transport.cu 'parity/td_lambda'                              '/void td_lambda_kernel/,/^}/s/qnext + (size_t)s \* T/qnext/'
 mutant im2col-channel-halved       conv.cu     'parity/@(im2col_col2im|conv2d_layer|encoder)'    '/void im2col_kernel/,/^}/s|in\[src + c\]|in[src + c / 2]|'
 mutant col2im-rows-for-columns     conv.cu     'parity/@(im2col_col2im|conv2d_layer|encoder)'    '/void col2im_kernel/,/^}/s|(int)yx / g.W, (int)yx % g.W|(int)yx % g.W, (int)yx / g.W|'
 mutant shift-offsets-per-pixel     conv.cu     'parity/@(image_shift|encoder)'                   '/void image_shift_kernel/,/^}/s/counter, (int)b, pad/counter, (int)px, pad/'
+mutant svgd-missing-barrier      transport.cu 'parity/svgd_field'                              '/if (before == rank) hq\[k\.r\] = rldt_svgd_bandwidth_of(v, den);/{n;n;n;/__syncthreads();/d}'
+mutant svgd-stage-row-stride     transport.cu 'parity/svgd_field'                              's/at\[u\] = r \* ld + c;/at[u] = r * D + c;/'
+mutant act-vector-tail-dropped   nn.cu       'parity/activations'                              's/GRID_STRIDE(i, n - 4 \* n4) out\[4 \* n4 + i\]/GRID_STRIDE(i, n - 4 * n4 - (n > 4)) out[4 * n4 + i]/'
+mutant layernorm-warp-sum-half   nn.cu       'parity/layernorm'                                's/for (int o = 16; o > 0; o >>= 1)/for (int o = 8; o > 0; o >>= 1)/'
 
 TESTS=$BUILD/tests/rldt_tests
 TEST_LIB=$PWD/$BUILD/tests/librldt_emu_test.so

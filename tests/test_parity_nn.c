@@ -215,21 +215,37 @@ Test(parity, unknown_precision_is_refused)
 // ---------------------------------------------------------------------------------------------------
 // activations
 
-static void check_activations(const rldt_backend_t *cu, size_t n)
+/* The first n floats of a poisoned device buffer are still NaN (an op wrote nothing before its view). */
+static void expect_untouched(const rldt_backend_t *cu, const float *dev, size_t n)
+{
+    float h[4];
+    for (size_t i = 0; i < n && i < 4; i++) {
+        cu->download(&h[i], dev + i, sizeof(float));
+        cr_assert(isnan(h[i]), "element %zu before the output view was written (%g)", i, h[i]);
+    }
+}
+
+/* The activations over n elements whose output starts `off` floats into its buffer (the inputs `off_in`):
+ * views off a 16-byte boundary take the kernels' one-element path, aligned ones the four-element path and
+ * its tail. */
+static void check_activations(const rldt_backend_t *cu, size_t n, size_t off, size_t off_in)
 {
     const rldt_backend_t *cpu = rldt_backend_cpu();
-    float *x = test_random_array(n, -6, 6, 7), *g = test_random_array(n, -1, 1, 8), *y = malloc(sizeof(float) * n);
-    float *dx = to_dev(cu, x, n), *dg = to_dev(cu, g, n);
+    float *x = test_random_array(n + off_in, -6, 6, 7), *g = test_random_array(n + off_in, -1, 1, 8),
+          *y = malloc(sizeof(float) * n);
+    float *dx = to_dev(cu, x, n + off_in), *dg = to_dev(cu, g, n + off_in);
     for (int a = RLDT_ACT_IDENTITY; a <= RLDT_ACT_TANH; a++) {
-        float *dy = nan_dev(cu, n);
-        cpu->act_forward((rldt_act_t)a, y, x, n);
-        cu->act_forward((rldt_act_t)a, dy, dx, n);
-        nn_check(cu, dy, y, n, TOL_ACT, "act_forward");
+        float *dy = nan_dev(cu, n + off);
+        cpu->act_forward((rldt_act_t)a, y, x + off_in, n);
+        cu->act_forward((rldt_act_t)a, dy + off, dx + off_in, n);
+        nn_check(cu, dy + off, y, n, TOL_ACT, "act_forward");
+        expect_untouched(cu, dy, off);
         cu->free(dy);
-        dy = nan_dev(cu, n);
-        cpu->act_backward((rldt_act_t)a, y, g, x, n);
-        cu->act_backward((rldt_act_t)a, dy, dg, dx, n);
-        nn_check(cu, dy, y, n, TOL_ACT_BWD, "act_backward");
+        dy = nan_dev(cu, n + off);
+        cpu->act_backward((rldt_act_t)a, y, g + off_in, x + off_in, n);
+        cu->act_backward((rldt_act_t)a, dy + off, dg + off_in, dx + off_in, n);
+        nn_check(cu, dy + off, y, n, TOL_ACT_BWD, "act_backward");
+        expect_untouched(cu, dy, off);
         cu->free(dy);
     }
     cu->free(dx), cu->free(dg);
@@ -240,8 +256,11 @@ Test(parity, activations)
 {
     const rldt_backend_t *cu = nn_backend("fp32");
     NEED_NN();
-    PARITY_ORDERS(cu, check_activations(cu, 1));
-    PARITY_ORDERS(cu, check_activations(cu, 10007));
+    PARITY_ORDERS(cu, check_activations(cu, 1, 0, 0));
+    PARITY_ORDERS(cu, check_activations(cu, 10007, 0, 0)); /* four at a time, then a tail of 3 */
+    PARITY_ORDERS(cu, check_activations(cu, 6, 0, 0));
+    PARITY_ORDERS(cu, check_activations(cu, 1001, 1, 1)); /* unaligned output and inputs */
+    PARITY_ORDERS(cu, check_activations(cu, 1001, 0, 3)); /* aligned output, unaligned inputs */
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -282,12 +301,13 @@ static void check_layernorm(const rldt_backend_t *cu, int B, int C, int with_par
 }
 
 /* C = 1 (zero variance), C below, at and not a multiple of 32, C past one block of threads (256) and past
- * 1024; B = 1, B past the reduction's row tiles, and B past the most row blocks (2048: blocks loop). */
+ * 1024; B = 1, B past the reduction's row tiles, and B past the rows of the most row blocks (8192 blocks of
+ * 8 rows: the warps loop). */
 Test(parity, layernorm)
 {
     const rldt_backend_t *cu = nn_backend("fp32");
     NEED_NN();
-    static const int shapes[][2] = {{33, 300}, {1, 7}, {70, 1}, {2, 32}, {5, 1500}, {300, 64}, {2100, 3}}; /* B, C */
+    static const int shapes[][2] = {{33, 300}, {1, 7}, {70, 1}, {2, 32}, {5, 1500}, {300, 64}, {2100, 3}, {66000, 2}}; /* B, C */
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int p = 0; p < 2; p++) PARITY_ORDERS(cu, check_layernorm(cu, shapes[s][0], shapes[s][1], p, 40 + 10 * s));
 }

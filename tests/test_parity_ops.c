@@ -103,12 +103,13 @@ Test(parity, lerp_scale)
 static const size_t reduce_sizes[] = {1, 2, 255, 256, 257, 5003, 65537, 262144, 300007};
 #define NREDUCE (sizeof reduce_sizes / sizeof *reduce_sizes)
 
-static void check_sumsq(const rldt_backend_t *cu, const rldt_backend_t *cpu, size_t n)
+/* sumsq over n floats that start `off` floats into their buffer (off % 4 != 0: the one-float path) */
+static void check_sumsq(const rldt_backend_t *cu, const rldt_backend_t *cpu, size_t n, size_t off)
 {
-    float *x = test_random_array(n, -2, 2, 30 + n % 7);
-    float *dx = to_dev(cu, x, n);
-    double ref = cpu->sumsq(x, n), got = cu->sumsq(dx, n);
-    cr_assert_leq(test_rel_err(got, ref, 1e-300), 1e-12, "sumsq n=%zu: %.17g vs %.17g", n, got, ref);
+    float *x = test_random_array(n + off, -2, 2, 30 + n % 7);
+    float *dx = to_dev(cu, x, n + off);
+    double ref = cpu->sumsq(x + off, n), got = cu->sumsq(dx + off, n);
+    cr_assert_leq(test_rel_err(got, ref, 1e-300), 1e-12, "sumsq n=%zu off=%zu: %.17g vs %.17g", n, off, got, ref);
     cu->free(dx);
     free(x);
 }
@@ -117,7 +118,9 @@ Test(parity, sumsq)
 {
     const rldt_backend_t *cu = parity_backend(), *cpu = rldt_backend_cpu();
     NEED(sumsq);
-    for (size_t s = 0; s < NREDUCE; s++) PARITY_ORDERS(cu, check_sumsq(cu, cpu, reduce_sizes[s]));
+    for (size_t s = 0; s < NREDUCE; s++) PARITY_ORDERS(cu, check_sumsq(cu, cpu, reduce_sizes[s], 0));
+    PARITY_ORDERS(cu, check_sumsq(cu, cpu, 1100003, 0)); /* four floats per step: the grid wraps past 1M */
+    PARITY_ORDERS(cu, check_sumsq(cu, cpu, 5003, 1));
     cr_assert_eq(cu->sumsq(NULL, 0), 0.0);
 }
 

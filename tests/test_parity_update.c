@@ -222,7 +222,7 @@ static void check_sum(const rldt_backend_t *cu, const rldt_backend_t *cpu, size_
 Test(parity, sum)
 {
     const rldt_backend_t *cu = parity_backend(), *cpu = rldt_backend_cpu();
-    static const size_t sizes[] = {1, 2, 255, 257, 65537, 300007};
-    for (size_t s = 0; s < 6; s++) PARITY_ORDERS(cu, check_sum(cu, cpu, sizes[s]));
+    static const size_t sizes[] = {1, 2, 255, 257, 65537, 300007, 1100003}; /* the last wraps the grid */
+    for (size_t s = 0; s < 7; s++) PARITY_ORDERS(cu, check_sum(cu, cpu, sizes[s]));
     cr_assert_eq(cu->sum(NULL, 0), 0.0);
 }

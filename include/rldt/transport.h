@@ -55,12 +55,15 @@ RLDT_HD float rldt_svgd_lower_median(float *v, int n)
 
 /* RBF bandwidth from the median squared distance of a query to the P particles:
  *   h = median / (2·ln(P + 1)), then h <- max(h, 1e-8).
- * At the median distance the kernel weight is exp(−ln(P+1)) = 1/(P+1). */
-RLDT_HD float rldt_svgd_bandwidth(float median_sq, int P)
+ * At the median distance the kernel weight is exp(−ln(P+1)) = 1/(P+1). The denominator has its own function
+ * so that a caller with many queries (the CUDA kernel) computes the logarithm once. */
+RLDT_HD float rldt_svgd_bandwidth_den(int P) { return 2.0f * logf((float)P + 1.0f); }
+RLDT_HD float rldt_svgd_bandwidth_of(float median_sq, float den)
 {
-    float h = median_sq / (2.0f * logf((float)P + 1.0f));
+    float h = median_sq / den;
     return h > RLDT_SVGD_MIN_BANDWIDTH ? h : RLDT_SVGD_MIN_BANDWIDTH;
 }
+RLDT_HD float rldt_svgd_bandwidth(float median_sq, int P) { return rldt_svgd_bandwidth_of(median_sq, rldt_svgd_bandwidth_den(P)); }
 
 /* Temperature of one state: α_s = τ·min(mean_j ‖g_j‖, 1e5) over its P critic gradients g[j][0..D)
  * (Euclidean norms). A NaN mean stays NaN (it is not clipped away) so a broken critic shows up downstream. */
