@@ -71,16 +71,20 @@ static void cuda_minimum(float *y, const float *x, size_t n)
     EW_LAUNCH(minimum_kernel, n, y, x, n);
 }
 
-// x_i = value
-__global__ void fill_kernel(float *x, float value, size_t n)
+// x_i = value; four per thread through float4 stores where x is 16-byte aligned (vec), then the n % 4 left:
+// one store per thread ran at 40% of the copy rate on an H200 at the default block of 256 threads.
+__global__ void fill_kernel(float *x, float value, size_t n, int vec)
 {
-    GRID_STRIDE(i, n) x[i] = value;
+    const size_t n4 = vec ? n / 4 : 0;
+    GRID_STRIDE(i, n4) reinterpret_cast<float4 *>(x)[i] = make_float4(value, value, value, value);
+    GRID_STRIDE(i, n - 4 * n4) x[4 * n4 + i] = value;
 }
 
 static void cuda_fill(float *x, float value, size_t n)
 {
     if (!n) return;
-    EW_LAUNCH(fill_kernel, n, x, value, n);
+    int vec = rldt_aligned16(x);
+    EW_LAUNCH(fill_kernel, vec ? (n + 3) / 4 : n, x, value, n, vec);
 }
 
 // dst[b*ld_dst + dst_off + c] = src[b*ld_src + src_off + c] for element e = b*ncols + c. One kernel instead of
@@ -154,21 +158,31 @@ static void cuda_expected_target(float *out, const float *x, const float *v, con
 
 // Row gather dst[i][c] = src[rows[i / repeat]][c], element e = i*width + c: adjacent threads copy adjacent
 // columns of a row (coalesced reads of each source row and writes of dst).
-__global__ void gather_rows_kernel(float *dst, const float *src, const int *rows, int width, int repeat, size_t n)
+// dst row i = src row rows[i / repeat], moved as units of U floats (U = 4: float4s, for widths that are a
+// multiple of 4 with 16-byte aligned rows; one float per thread ran at 21-35% of the copy rate on an H200 at
+// width 24). w = width / U units per row.
+template <typename T>
+__global__ void gather_rows_kernel(T *dst, const T *src, const int *rows, int w, int repeat, size_t n)
 {
     GRID_STRIDE(e, n)
     {
         size_t i, c;
-        rldt_divmod(e, (unsigned)width, &i, &c);
-        dst[e] = src[(size_t)rows[i / (unsigned)repeat] * (size_t)width + c];
+        rldt_divmod(e, (unsigned)w, &i, &c);
+        dst[e] = src[(size_t)rows[i / (unsigned)repeat] * (size_t)w + c];
     }
 }
 
 static void cuda_gather_rows(float *dst, const float *src, const int *rows, int n, int width, int repeat)
 {
     if (n <= 0 || width <= 0) return;
-    size_t total = (size_t)n * (size_t)width;
-    EW_LAUNCH(gather_rows_kernel, total, dst, src, rows, width, repeat, total);
+    if (width % 4 == 0 && rldt_aligned16(dst) && rldt_aligned16(src)) {
+        size_t total = (size_t)n * (size_t)(width / 4);
+        EW_LAUNCH(gather_rows_kernel<float4>, total, reinterpret_cast<float4 *>(dst), reinterpret_cast<const float4 *>(src),
+                  rows, width / 4, repeat, total);
+    } else {
+        size_t total = (size_t)n * (size_t)width;
+        EW_LAUNCH(gather_rows_kernel<float>, total, dst, src, rows, width, repeat, total);
+    }
 }
 
 // Sinusoidal time features: out[r][j] = rldt_time_feature(t_r, j, dim) for element e = r*dim + j.

@@ -171,6 +171,9 @@ static void check_elementwise(const rldt_backend_t *cu, const rldt_backend_t *cp
     cpu->fill(wide, 0.25f, nw);
     cu->fill(WIDE, 0.25f, nw);
     expect_close_floor(cu, WIDE, wide, nw, 0.0, 1e-3, "fill");
+    cpu->fill(wide + 1, -2.0f, nw - 1); /* a view off the 16-byte grid: element 0 keeps its value */
+    cu->fill(WIDE + 1, -2.0f, nw - 1);
+    expect_close_floor(cu, WIDE, wide, nw, 0.0, 1e-3, "fill (unaligned)");
     cpu->copy_cols(wide, W, 7, a, D, 0, D, B); /* pack into columns 7..7+D */
     cu->copy_cols(WIDE, W, 7, A, D, 0, D, B);
     expect_close_floor(cu, WIDE, wide, nw, 0.0, 1e-3, "copy_cols (pack)");

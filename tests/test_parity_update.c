@@ -93,18 +93,21 @@ Test(parity, draw_index_is_uniform)
 // ---------------------------------------------------------------------------------------------------
 // gather_rows
 
-static void check_gather(const rldt_backend_t *cu, const rldt_backend_t *cpu, int n, int width, int repeat)
+/* n rows of `width` into a destination that starts `off` floats into its buffer (off % 4 != 0: the one-float
+ * path; widths that are multiples of 4 with off = 0 take the float4 path) */
+static void check_gather(const rldt_backend_t *cu, const rldt_backend_t *cpu, int n, int width, int repeat, int off)
 {
     int nsrc = 97, nrows = (n + repeat - 1) / repeat;
+    size_t nd = (size_t)n * width;
     float *src = test_random_array((size_t)nsrc * width, -5, 5, (uint64_t)(n * 31 + width));
     int *rows = malloc(sizeof(int) * (size_t)nrows);
     for (int i = 0; i < nrows; i++) rows[i] = (i * 37 + 11) % nsrc;
-    float *dst = malloc(sizeof(float) * (size_t)n * width), *SRC = to_dev(cu, src, (size_t)nsrc * width);
-    float *DST = nan_dev(cu, (size_t)n * width);
+    float *dst = malloc(sizeof(float) * nd), *SRC = to_dev(cu, src, (size_t)nsrc * width);
+    float *DST = nan_dev(cu, nd + (size_t)off);
     int *ROWS = int_dev(cu, rows, (size_t)nrows);
     cpu->gather_rows(dst, src, rows, n, width, repeat);
-    cu->gather_rows(DST, SRC, ROWS, n, width, repeat);
-    expect_close(cu, DST, dst, (size_t)n * width, 0.0, "gather_rows");
+    cu->gather_rows(DST + off, SRC, ROWS, n, width, repeat);
+    expect_close(cu, DST + off, dst, nd, 0.0, "gather_rows");
     for (int i = 0; i < n; i++)
         for (int c = 0; c < width; c++) cr_assert_eq(dst[(size_t)i * width + c], src[(size_t)rows[i / repeat] * width + c]);
     cu->free(SRC), cu->free(DST), cu->free(ROWS);
@@ -114,10 +117,11 @@ static void check_gather(const rldt_backend_t *cu, const rldt_backend_t *cpu, in
 Test(parity, gather_rows)
 {
     const rldt_backend_t *cu = parity_backend(), *cpu = rldt_backend_cpu();
-    static const int ns[] = {1, 7, 300, 5000}, widths[] = {1, 3, 33, 67}, repeats[] = {1, 3, 8};
+    static const int ns[] = {1, 7, 300, 5000}, widths[] = {1, 3, 4, 24, 33, 67}, repeats[] = {1, 3, 8};
     for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 4; b++)
-            for (int c = 0; c < 3; c++) PARITY_ORDERS(cu, check_gather(cu, cpu, ns[a], widths[b], repeats[c]));
+        for (int b = 0; b < 6; b++)
+            for (int c = 0; c < 3; c++) PARITY_ORDERS(cu, check_gather(cu, cpu, ns[a], widths[b], repeats[c], 0));
+    PARITY_ORDERS(cu, check_gather(cu, cpu, 300, 24, 3, 1));
 }
 
 // ---------------------------------------------------------------------------------------------------
