@@ -1,4 +1,4 @@
-// transport.cu — the RLDT ops (RLDT.md §3–6): the SVGD transport field, one block per state, the
+// transport.cu — the RLDT ops (RLDT.md §3–6): the SVGD transport field (a group of threads per state), the
 // actor-loss gradient with its two loss sums (a deterministic reduction, kernels/reduce.cuh), the TD(λ)
 // targets and the exploration noise. The math mirrors rldt/transport.h (rldt_svgd_query, rldt_svgd_alpha,
 // rldt_actor_grad_elem, rldt_td_lambda, rldt_explore_row): the same float operations in the same order per
