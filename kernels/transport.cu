@@ -103,12 +103,12 @@ __device__ inline void svgd_stage(float *dst, const float *a_b, const float *g_b
 //   STAGED only, from the next multiple of 4 floats:
 //   as, gs [P][ld] a[b] and the critic gradients g[b]
 //   xs  [qt][ld]   the tile's queries
-// with row stride ld = (D rounded up to a multiple of 4) | 4, the padding zeros: every phase reads a row as
-// float4s (one shared-memory instruction per four floats: the kernel is bound by instruction issue, not by
-// memory), and ld ≡ 4 (mod 8) puts the rows that the eight threads of a quarter-warp read in eight different
-// groups of four banks. The zeros after column D in a row's last float4 add exact zeros to every sum. Not STAGED (the state does not fit the
-// device's shared memory), a, g and x are read from global memory a float at a time with stride ld = D: the
-// same math, more traffic and more instructions.
+// with row stride ld = (D rounded up to a multiple of 4) | 4: every phase reads a row as float4s (one
+// shared-memory instruction per four floats: the kernel is bound by instruction issue, not by memory), and
+// ld ≡ 4 (mod 8) puts the rows that the eight threads of a quarter-warp read in eight different groups of
+// four banks. The zeros after column D in a row's last float4 add exact zeros to every sum. Not STAGED (the
+// state does not fit the device's shared memory), a, g and x are read from global memory a float at a time
+// with stride ld = D: the same math, more traffic and more instructions.
 // Phases, one barrier after each (no thread reads what another writes in the same phase); a group past
 // the last state (b >= B) does no work but takes part in every barrier:
 //   stage   a[b], g[b] (first tile) and the tile's queries x into shared memory (svgd_stage)
@@ -117,8 +117,8 @@ __device__ inline void svgd_stage(float *dst, const float *a_b, const float *g_b
 //   median  thread per pair: the rank of dk_ij in row i (svgd_before); the one thread holding rank ⌊(P−1)/2⌋
 //           sets h_i = rldt_svgd_bandwidth(median, P) (its logarithm taken once per thread). Counting ranks
 //           replaces the CPU's sort of a local copy: parallel over j, and no per-thread arrays (no local
-//           memory). First tile: thread 0 sets
-//           α_s = τ·min(Σ_j ‖g_j‖ / P, 1e5) (j ascending: the float order of rldt_svgd_alpha), alpha_out[b].
+//           memory). First tile: thread 0 sets α_s = τ·min(Σ_j ‖g_j‖ / P, 1e5) (j ascending: the float
+//           order of rldt_svgd_alpha), alpha_out[b].
 //   k       thread per pair: k_ij = expf(−dk_ij / (2 h_i)); thread (i, 0) writes h_out and sets α/h_i
 //   φ       thread per query and four columns (i, d..d+3) (STAGED; per (i, d) otherwise):
 //           φ_id = (Σ_j k_ij g_jd + (α/h_i)·Σ_j k_ij (x_id − a_jd)) / P (j ascending), the repulsion summed
