@@ -3,8 +3,6 @@
 #ifndef RLDT_TEST_HARDENING_H
 #define RLDT_TEST_HARDENING_H
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
-
 /* Fine-tuning arguments for a small bandit2d run (append run.out_dir, run.name, init= or resume=, ...). */
 #define HARDENING_FT_ARGS                                                                                      \
     "../configs/bandit2d.yaml run.threads=1 env.n_envs=8 finetune.q_repeat=2 finetune.critic_steps=4 "         \

@@ -171,7 +171,7 @@ void test_export_check(const char *ckpt, const char *file, const char *dir)
         fprintf(f, "\n");
     }
     fclose(f);
-    int status = test_run("/usr/bin/python3 check_safetensors.py %s %s", file, cases);
+    int status = test_run(PYTHON " check_safetensors.py %s %s", file, cases);
     cr_log_info("%s", test_out);
     cr_assert_eq(status, 0, "numpy reimplementation disagrees: %s%s", test_out, test_err);
     rldt_pixels_free(&px);

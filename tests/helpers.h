@@ -8,6 +8,9 @@
 #include "rldt/env.h"
 #include "rldt/rng.h"
 
+/* The Python the tests run their helper scripts with: Debian's, which has h5py and numpy. */
+#define PYTHON "/usr/bin/python3"
+
 /* A malloc'ed array of n values uniform in [lo, hi) from stream `stream` of seed 1. */
 float *test_random_array(size_t n, float lo, float hi, uint64_t stream);
 /* Relative error |a - b| / max(|a|, |b|, floor). */

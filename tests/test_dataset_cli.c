@@ -11,8 +11,6 @@
 
 #include "helpers.h"
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
-
 static void collect(const char *env, int demos, const char *path)
 {
     cr_assert_eq(test_run("%s collect env=%s demos=%d seed=1 out=%s", test_bin(), env, demos, path), 0, "collect %s: %s", env, test_err);

@@ -283,7 +283,7 @@ Test(finetune, metrics_files_are_valid, .init = training_setup, .fini = training
     cfg.ft_val_freq = 2;
     rldt_finetune_result_t res;
     cr_assert_eq(rldt_finetune(&cfg, rldt_env_find("pendulum"), rldt_backend_cpu(), &res), RLDT_OK, "%s", rldt_error_message());
-    cr_assert_eq(test_run("/usr/bin/python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; "
+    cr_assert_eq(test_run(PYTHON " -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; "
                           "assert len(rows) == 3 and rows[0][\"critic_loss\"] is None and rows[1][\"eval_return\"] is None "
                           "and rows[1][\"critic_loss\"] > 0, rows' %s/ft/metrics.jsonl", training_dir),
                  0, "%s", test_err);

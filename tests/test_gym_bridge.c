@@ -391,7 +391,7 @@ Test(gym, dict_image_observation, .timeout = 60)
  * image(t, base) of its obs/state (tests/gym_test_envs.py), uint8 [T, 6, 5, 3]; `frames` of them in all. */
 static void assert_dataset_images(const char *path, int frames)
 {
-    int rc = test_run("/usr/bin/python3 -c \"import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); n = 0; r, c, ch = np.indices((6, 5, 3))\n"
+    int rc = test_run(PYTHON " -c \"import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); n = 0; r, c, ch = np.indices((6, 5, 3))\n"
                       "for d in f['data'].values():\n"
                       "    for g in ('obs', 'next_obs'):\n"
                       "        im, st = d[g + '/agentview_image'], d[g + '/state'][:]\n"

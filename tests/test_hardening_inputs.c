@@ -21,8 +21,6 @@
 #include "rldt/memory.h"
 #include "rldt/path.h"
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
-
 static char dir[256];
 static void setup(void) { test_tmpdir(dir, sizeof dir); }
 static void teardown(void) { test_rmtree(dir); }

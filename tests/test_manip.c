@@ -311,7 +311,7 @@ Test(manip, collect_records_successful_demos, .timeout = 60)
 /* Runs scripts/manip_stages.py on `path` and checks its count of episodes at each stage, in order. */
 static void expect_stages(const char *path, const int *want, int n)
 {
-    cr_assert_eq(test_run("/usr/bin/python3 ../scripts/manip_stages.py %s", path), 0, "%s%s", test_out, test_err);
+    cr_assert_eq(test_run(PYTHON " ../scripts/manip_stages.py %s", path), 0, "%s%s", test_out, test_err);
     const char *at = test_out;
     for (int i = 0; i < n; i++) {
         at = strchr(at, '\n');
@@ -337,6 +337,6 @@ Test(manip, stages_script_follows_the_task, .timeout = 60)
     cr_assert_eq(test_run("%s collect env=stack3 demos=4 noise=0 threads=1 out=%s", bin, path), 0, "%s", test_err);
     expect_stages(path, (const int[]){4, 4, 4, 4, 4}, 5);
     remove(path);
-    cr_assert_eq(test_run("/usr/bin/python3 ../scripts/manip_stages.py %s", path), 2, "a missing file must be refused");
+    cr_assert_eq(test_run(PYTHON " ../scripts/manip_stages.py %s", path), 2, "a missing file must be refused");
     cr_assert(strstr(test_err, "not an episode file"), "%s", test_err);
 }

@@ -62,7 +62,7 @@ Test(pixels, pretrain_eval_and_collect_from_images, .timeout = 300)
         {"no_scalar image_w", "image_w"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        status = test_run("/usr/bin/python3 make_bad_checkpoint.py %s/p/pretrain.ckpt %s/bad.ckpt %s", dir, dir, cases[i].edit);
+        status = test_run(PYTHON " make_bad_checkpoint.py %s/p/pretrain.ckpt %s/bad.ckpt %s", dir, dir, cases[i].edit);
         cr_assert_eq(status, 0, "%s: %s", cases[i].edit, test_err);
         status = test_run("%s eval %s/bad.ckpt episodes=1", bin, dir);
         cr_assert_eq(status, 2, "%s: exit %d:\n%s", cases[i].edit, status, test_err);

@@ -17,8 +17,6 @@
 #include "rldt/pretrain.h"
 #include "rldt/rollout.h"
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
-
 /* 20 pendulum expert demos with obs/pixels [T, 16, 16, 1] and obs/blank; a config reading blank and, when
  * `pixels`, encoding the images (shift 1: the pictures are small). */
 static rldt_config_t pixel_config(const char *name, bool pixels)

@@ -15,7 +15,6 @@
 #include "rldt/env.h"
 #include "rldt/render.h"
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
 #define SIDE RLDT_RENDER_DEFAULT_SIZE
 #define BYTES (SIDE * SIDE * 3)
 

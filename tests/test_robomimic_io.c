@@ -17,7 +17,6 @@
 #include "helpers.h"
 #include "rldt/dataset.h"
 
-#define PYTHON "/usr/bin/python3" /* the one with h5py */
 #define LIFT_KEYS "robot0_eef_pos,robot0_eef_quat,robot0_gripper_qpos,object"
 
 static const int lowdim_dims[4] = {3, 4, 2, 10};

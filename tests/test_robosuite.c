@@ -94,7 +94,7 @@ Test(robosuite, lift_collect_pretrain_finetune, .init = training_setup, .fini = 
     /* robomimic's robosuite env_args, from which robosuite.make (what robomimic's EnvRobosuite calls) recreates Lift */
     char args_json[512];
     snprintf(args_json, sizeof args_json, "%s/env_args.json", training_dir);
-    rc = test_run("/usr/bin/python3 -c \"import h5py, sys; open(sys.argv[2], 'wb').write(bytes(h5py.File(sys.argv[1])['data'].attrs['env_args']))\" "
+    rc = test_run(PYTHON " -c \"import h5py, sys; open(sys.argv[2], 'wb').write(bytes(h5py.File(sys.argv[1])['data'].attrs['env_args']))\" "
                   "'%s' '%s'", data, args_json);
     cr_assert_eq(rc, 0, "%s", test_err);
     rc = test_run("'%s' -c \"import json, sys, robosuite; a = json.load(open(sys.argv[1])); k = a['env_kwargs']; "
@@ -154,7 +154,7 @@ Test(robosuite, lift_camera_observation, .init = training_setup, .fini = trainin
     rc = test_run("'%s' dataset info '%s'", test_bin(), data);
     cr_assert_eq(rc, 0, "%s", test_err);
     cr_assert(strstr(test_out, "image         obs/agentview_image uint8 [T, 84, 84, 3] (and next_obs)"), "%s", test_out);
-    rc = test_run("/usr/bin/python3 -c \"import h5py, json, sys; f = h5py.File(sys.argv[1]); d = f['data/demo_0']; "
+    rc = test_run(PYTHON " -c \"import h5py, json, sys; f = h5py.File(sys.argv[1]); d = f['data/demo_0']; "
                   "assert d['obs/agentview_image'].shape == (3, 84, 84, 3) and d['obs/state'].shape == (3, 3); "
                   "k = json.loads(f['data'].attrs['env_args'])['env_kwargs']; "
                   "assert k['camera_names'] == ['agentview'] and k['use_camera_obs'] and k['camera_heights'] == 84, k; "
