@@ -3,6 +3,8 @@
 // targets and the exploration noise. The math mirrors rldt/transport.h (rldt_svgd_query, rldt_svgd_alpha,
 // rldt_actor_grad_elem, rldt_td_lambda, rldt_explore_row): the same float operations in the same order per
 // output, spread over threads.
+#include <type_traits>
+
 #include "index.cuh"
 #include "reduce.cuh"
 #include "rldt/transport.h"
@@ -56,14 +58,6 @@ __device__ inline float svgd_sq4(float s, float4 u, float4 v)
     return s + d3 * d3;
 }
 
-// A unit of staging: one float, or four (a float4 load and store) when the rows allow it.
-template <int U> struct svgd_unit {
-    typedef float T;
-};
-template <> struct svgd_unit<4> {
-    typedef float4 T;
-};
-
 // Copies the tile's rows into shared memory, row r (D floats, contiguous in global memory) to dst + r·ld
 // with the columns from D to the next multiple of 4 set to 0 (the columns past that are never read). The
 // rows are the state's P rows of a, then its P rows of g (nab = 2P: the first tile; nab = 0 after it), then
@@ -74,7 +68,7 @@ template <int U>
 __device__ inline void svgd_stage(float *dst, const float *a_b, const float *g_b, const float *x_t, int nab, int P,
                                   int rows, int D, int ld, int tid, int G)
 {
-    typedef typename svgd_unit<U>::T T;
+    typedef typename std::conditional<U == 4, float4, float>::type T; // a unit of staging
     const int w = ((D + 3) & ~3) / U, n = rows * w; // units per row, units in all
     svgd_walk k = svgd_walk_start(tid, G, w);
     for (int e0 = tid; e0 < n; e0 += SVGD_STAGE * G) {
@@ -92,6 +86,10 @@ __device__ inline void svgd_stage(float *dst, const float *a_b, const float *g_b
             if (e0 + u * G < n) *reinterpret_cast<T *>(dst + at[u]) = v[u];
     }
 }
+
+// Floats of a group's slice before as (the layout below): dk, hq, rs and red, rounded up to a multiple of 4 so
+// that as, gs and xs start on 16 bytes.
+__host__ __device__ inline int svgd_head_floats(int qt, int P) { return (qt * P + 2 * qt + P + 1 + 3) & ~3; }
 
 // A group of G threads per state; a block holds S = blockDim/G states (b = blockIdx·S + group), so that small
 // states (P = 8, D = 24: a few hundred floats) still fill the SM with states in flight. Each group has its
@@ -137,7 +135,7 @@ __global__ void __launch_bounds__(SVGD_BLOCK, 4)
     const size_t b = (size_t)blockIdx.x * (blockDim.x / G) + grp;
     const bool active = b < (size_t)B;
     float *dk = sh + (size_t)grp * group_floats, *hq = dk + qt * P, *rs = hq + qt, *red = rs + qt;
-    float *as = dk + ((qt * P + 2 * qt + P + 1 + 3) & ~3), *gs = as + P * ld, *xs = gs + P * ld;
+    float *as = dk + svgd_head_floats(qt, P), *gs = as + P * ld, *xs = gs + P * ld;
     const float *a_b = active ? a + b * P * D : a, *g_b = active ? g + b * P * D : g; // the state's rows
     const float *ab = STAGED ? as : a_b, *gb = STAGED ? gs : g_b; // where the phases read them
     const int rank = (P - 1) / 2, W4 = (D + 3) / 4; // W4: float4s per row holding data
@@ -292,7 +290,7 @@ static void cuda_svgd_field(float *phi, float *h_out, float *alpha_out, const fl
     int qt = Q < 1 ? 1 : Q;
     if ((size_t)qt * P > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / P > 1 ? SVGD_TILE_FLOATS / P : 1;
     if ((size_t)qt * ld > SVGD_TILE_FLOATS) qt = SVGD_TILE_FLOATS / (int)ld > 1 ? SVGD_TILE_FLOATS / (int)ld : 1;
-    size_t small = (size_t)qt * P + 2 * (size_t)qt + (size_t)P + 1, big = ((small + 3) & ~(size_t)3) + (2 * (size_t)P + (size_t)qt) * ld;
+    size_t small = (size_t)qt * P + 2 * (size_t)qt + (size_t)P + 1, big = (size_t)svgd_head_floats(qt, P) + (2 * (size_t)P + (size_t)qt) * ld;
     int staged = sizeof(float) * big <= limit;
     size_t group_floats = staged ? big : small;
     int G = svgd_group_threads(qt, P, D), S = SVGD_BLOCK / G;
